@@ -1,1 +1,45 @@
-//! Command-line definitions (stub).
+//! The command line as the user types it (clap derive). Resolution of the environment,
+//! config and keys happens later, in the commands; `--help` and `--version` never touch
+//! them.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+use crate::commands::Command;
+
+/// seal: secrets for Kubernetes GitOps repositories.
+///
+/// seal encrypts and decrypts files that sops 3.x and Flux read and write (same ENC values,
+/// MAC, metadata and .sops.yaml rules), with age keys. It keeps your YAML's layout and
+/// comments, and by default encrypts only `data`/`stringData` of Kubernetes Secrets so
+/// `apiVersion`, `kind` and `metadata` stay readable.
+#[derive(Debug, Parser)]
+#[command(name = "seal", version, max_term_width = 100, after_long_help = EXIT_CODES)]
+pub struct Cli {
+    /// The subcommand.
+    #[command(subcommand)]
+    pub command: Command,
+
+    /// Use this .sops.yaml instead of searching the current directory and its parents.
+    #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+}
+
+/// The exit-code table shown at the end of `--help` (sops's numbers).
+pub const EXIT_CODES: &str = "\
+Exit codes (the same numbers as sops):
+  0    success
+  1    generic error (no sops metadata, no matching creation rule, bad metadata)
+  2    the input could not be read or parsed
+  3    the output could not be written
+  4    the data cannot be written in the output format
+  8    conflicting or missing parameters
+  23   the file could not be encrypted (e.g. a non-string key)
+  25   a value could not be decrypted (tampered, moved or malformed)
+  51   MAC mismatch (the file was changed outside sops/seal)
+  91   invalid --extract path
+  92   the file has no document
+  100  the file does not exist
+  128  no available identity can decrypt the data key
+  203  the file is already encrypted";

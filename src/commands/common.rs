@@ -1,0 +1,431 @@
+//! Steps several commands share: reading the input, finding the config and the rule,
+//! opening an encrypted file (data key, values, MAC), sealing documents into an encrypted
+//! file, and writing the output. One function per step, so encrypt, decrypt, rotate,
+//! updatekeys (and later edit/set/merge) cannot drift apart.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+
+use crate::cipher::{self, DataKey, Stash, WalkRules};
+use crate::config::{self, Config, CreationRule};
+use crate::error::{CliError, exit};
+use crate::fsio::{self, Sensitivity};
+use crate::keys::{Env, Identities, ProcessEnv};
+use crate::metadata::{KeyGroup, Metadata, SOPS_VERSION};
+use crate::rules::Selector;
+use crate::stores::{EmitOptions, Format, Layout, Parsed};
+use crate::tree::Branch;
+
+/// What every command resolves once: the working directory, the config flag, the env.
+pub struct Ctx {
+    /// The current directory (where `.sops.yaml` is searched from).
+    pub cwd: PathBuf,
+    /// `--config` / `SOPS_CONFIG`.
+    pub config_flag: Option<PathBuf>,
+    /// The environment used for key discovery.
+    pub env: Box<dyn Env>,
+}
+
+impl Ctx {
+    /// The real process context.
+    pub fn from_process(config_flag: Option<PathBuf>) -> Result<Ctx, CliError> {
+        let cwd = std::env::current_dir().map_err(|e| {
+            CliError::new(
+                exit::GENERIC,
+                format!(
+                    "cannot determine the current directory: {}",
+                    crate::error::io_reason(&e)
+                ),
+            )
+        })?;
+        Ok(Ctx {
+            cwd,
+            config_flag,
+            env: Box::new(ProcessEnv),
+        })
+    }
+
+    /// Find and load `.sops.yaml`, if any.
+    pub fn config(&self) -> Result<Option<Config>, CliError> {
+        match config::find(&self.cwd, self.config_flag.as_deref()) {
+            Some(p) => {
+                if self.config_flag.is_some() && !p.exists() {
+                    return Err(CliError::new(
+                        exit::GENERIC,
+                        "the config file given with --config or SOPS_CONFIG does not exist",
+                    )
+                    .in_file(&p));
+                }
+                Ok(Some(Config::load(&p)?))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Load every identity the sops sources offer.
+    pub fn identities(&self) -> Identities {
+        Identities::discover(self.env.as_ref())
+    }
+
+    /// Make a path absolute against the current directory.
+    pub fn absolute(&self, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.cwd.join(p)
+        }
+    }
+}
+
+/// The input file arguments shared by the file commands.
+#[derive(Debug, Args, Clone)]
+pub struct InputArgs {
+    /// The file to read; `-` or nothing reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Read the input as this format instead of guessing from the file name.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    pub input_type: Option<Format>,
+
+    /// Write the output in this format (default: the input format).
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    pub output_type: Option<Format>,
+
+    /// Use this path to pick the format and the .sops.yaml rule (for standard input, or a
+    /// temporary file).
+    #[arg(long, value_name = "PATH")]
+    pub filename_override: Option<PathBuf>,
+}
+
+/// The output arguments shared by the file commands.
+#[derive(Debug, Args, Clone)]
+pub struct OutputArgs {
+    /// Write the result back to FILE (atomically) instead of standard output.
+    #[arg(short = 'i', long)]
+    pub in_place: bool,
+
+    /// Write the result to PATH (atomically) instead of standard output.
+    #[arg(long, value_name = "PATH", conflicts_with = "in_place")]
+    pub output: Option<PathBuf>,
+
+    /// Indentation for YAML (spaces) or JSON (spaces; default a tab) output.
+    #[arg(long, value_name = "N")]
+    pub indent: Option<usize>,
+}
+
+/// Parse a `--input-type` / `--output-type` value.
+pub fn parse_format(s: &str) -> Result<Format, String> {
+    Format::parse(s).ok_or_else(|| {
+        format!("unknown format {s:?}: expected one of yaml, json, dotenv, ini, binary")
+    })
+}
+
+/// An input read into memory.
+pub struct Input {
+    /// The file as named on the command line (or `<stdin>`), for messages.
+    pub display: PathBuf,
+    /// The real file, when the input is one (for -i).
+    pub file: Option<PathBuf>,
+    /// The absolute path that picks the creation rule (the file, or --filename-override).
+    pub rules_path: Option<PathBuf>,
+    /// The input format.
+    pub format: Format,
+    /// The output format.
+    pub out_format: Format,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl Input {
+    /// Read the input named by `args`. When reading standard input without a type or a
+    /// filename override, `default_stdin` picks the format.
+    pub fn read(ctx: &Ctx, args: &InputArgs, default_stdin: Format) -> Result<Input, CliError> {
+        let file = args
+            .file
+            .as_ref()
+            .filter(|f| f.as_os_str() != "-")
+            .cloned();
+        let bytes = match &file {
+            Some(f) => {
+                if f.is_dir() {
+                    return Err(CliError::new(
+                        exit::COULD_NOT_READ_INPUT,
+                        "this is a directory, not a file",
+                    )
+                    .in_file(f));
+                }
+                std::fs::read(f).map_err(|e| CliError::read_io(f, e))?
+            }
+            None => {
+                let mut b = Vec::new();
+                std::io::stdin().read_to_end(&mut b).map_err(|e| {
+                    CliError::new(
+                        exit::COULD_NOT_READ_INPUT,
+                        format!(
+                            "cannot read standard input: {}",
+                            crate::error::io_reason(&e)
+                        ),
+                    )
+                })?;
+                b
+            }
+        };
+        let named = args.filename_override.clone().or_else(|| file.clone());
+        let format = args
+            .input_type
+            .or_else(|| named.as_deref().map(Format::from_path))
+            .unwrap_or_else(|| {
+                // Standard input with no type: JSON when it looks like an object.
+                match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+                    Some(b'{') => Format::Json,
+                    _ => default_stdin,
+                }
+            });
+        let out_format = args.output_type.unwrap_or(format);
+        Ok(Input {
+            display: file.clone().unwrap_or_else(|| PathBuf::from("<stdin>")),
+            rules_path: named.map(|p| ctx.absolute(&p)),
+            file,
+            format,
+            out_format,
+            bytes,
+        })
+    }
+}
+
+/// Where the result goes.
+pub fn destination(
+    input: &Input,
+    out: &OutputArgs,
+) -> Result<Option<PathBuf>, CliError> {
+    if out.in_place {
+        match &input.file {
+            Some(f) => Ok(Some(f.clone())),
+            None => Err(CliError::new(
+                exit::CONFLICTING_PARAMETERS,
+                "-i/--in-place needs a file: it cannot rewrite standard input",
+            )
+            .hint("give the file name, or use --output PATH")),
+        }
+    } else {
+        Ok(out.output.clone())
+    }
+}
+
+/// Write the result to a file (atomically) or to standard output.
+pub fn write_result(
+    dest: Option<&Path>,
+    bytes: &[u8],
+    sensitivity: Sensitivity,
+) -> Result<(), CliError> {
+    match dest {
+        Some(p) => fsio::write_atomic(p, bytes, sensitivity).map_err(|e| CliError::write_io(p, e)),
+        None => fsio::write_stdout(bytes).map_err(|e| {
+            CliError::new(
+                exit::COULD_NOT_WRITE_OUTPUT,
+                format!(
+                    "cannot write to standard output: {}",
+                    crate::error::io_reason(&e)
+                ),
+            )
+        }),
+    }
+}
+
+/// Emit options for a format from `--indent` and the config's `stores` section.
+pub fn emit_options(format: Format, indent: Option<usize>, config: Option<&Config>) -> EmitOptions {
+    let from_config = config.and_then(|c| match format {
+        Format::Yaml => c.yaml_indent,
+        Format::Json => c.json_indent,
+        Format::Binary => c.json_binary_indent,
+        _ => None,
+    });
+    EmitOptions {
+        indent: indent.or(from_config),
+    }
+}
+
+/// A decrypted file: documents in plaintext, with everything needed to write it back.
+pub struct Opened {
+    /// The plaintext documents.
+    pub docs: Vec<Branch>,
+    /// The file's metadata.
+    pub metadata: Metadata,
+    /// The source layout.
+    pub layout: Layout,
+    /// The data key.
+    pub key: DataKey,
+    /// IVs of the decrypted values (for byte-stable re-encryption).
+    pub stash: Stash,
+}
+
+/// Parse an encrypted file and read its metadata (no key needed).
+pub fn load_encrypted(input: &Input) -> Result<(Parsed, Metadata), CliError> {
+    let store = input.format.store();
+    let parsed = store
+        .load_encrypted(&input.bytes)
+        .map_err(|e| CliError::reading_encrypted(e).in_file(&input.display))?;
+    let Some(tree) = &parsed.metadata else {
+        return Err(CliError::new(
+            exit::GENERIC,
+            "sops metadata not found: this file is not encrypted (it has no top-level `sops` entry)",
+        )
+        .in_file(&input.display)
+        .hint("to encrypt it, run: seal encrypt -i FILE"));
+    };
+    let metadata = Metadata::from_tree(tree)
+        .map_err(|e| CliError::from(e).in_file(&input.display))?;
+    Ok((parsed, metadata))
+}
+
+/// Open an encrypted file: recover the data key, decrypt every value, check the MAC
+/// (unless `ignore_mac`, which prints a warning).
+pub fn open(
+    input: &Input,
+    ids: &Identities,
+    ignore_mac: bool,
+) -> Result<Opened, CliError> {
+    let (parsed, metadata) = load_encrypted(input)?;
+    let key = crate::keys::recover_data_key(&metadata, ids)
+        .map_err(|e| CliError::from(e).in_file(&input.display))?;
+    let mut docs = parsed.docs;
+    let selector = metadata.effective_selector();
+    let rules = WalkRules {
+        selector: &selector,
+        mac_only_encrypted: metadata.mac_only_encrypted,
+    };
+    let mut stash = Stash::default();
+    let dec = cipher::decrypt_docs(&mut docs, &key, &rules, Some(&mut stash))
+        .map_err(|e| CliError::from(e).in_file(&input.display))?;
+    for w in &dec.warnings {
+        eprintln!("seal: warning: {}: {w}", input.display.display());
+    }
+    if ignore_mac {
+        eprintln!(
+            "seal: warning: {}: --ignore-mac: the file's integrity was NOT verified",
+            input.display.display()
+        );
+    } else {
+        verify_mac(&key, &metadata, &dec.mac).map_err(|e| e.in_file(&input.display))?;
+    }
+    Ok(Opened {
+        docs,
+        metadata,
+        layout: parsed.layout,
+        key,
+        stash,
+    })
+}
+
+/// Compare the recomputed MAC with the stored one.
+pub fn verify_mac(key: &DataKey, metadata: &Metadata, computed: &str) -> Result<(), CliError> {
+    if metadata.mac.is_empty() {
+        return Err(CliError::new(
+            exit::MAC_MISMATCH,
+            "the file has no MAC, so its integrity cannot be verified",
+        )
+        .hint("pass --ignore-mac to read it anyway"));
+    }
+    let stored = cipher::decrypt_mac(key, &metadata.mac, &metadata.lastmodified)?;
+    if stored != computed {
+        return Err(cipher::CipherError::MacMismatch.into());
+    }
+    Ok(())
+}
+
+/// How to encrypt: selector (None for the binary store), MAC mode, recipients.
+pub struct SealPlan {
+    /// The selector recorded in the metadata (None: binary store, no field written).
+    pub selector: Option<Selector>,
+    /// `mac_only_encrypted`.
+    pub mac_only_encrypted: bool,
+    /// The wrapped data key.
+    pub key_groups: Vec<KeyGroup>,
+    /// Shamir threshold (0 = unset).
+    pub shamir_threshold: usize,
+    /// The version to record.
+    pub version: String,
+}
+
+/// Encrypt plaintext documents in place and build the metadata (new `lastmodified`, MAC).
+pub fn seal_docs(
+    docs: &mut [Branch],
+    key: &DataKey,
+    plan: SealPlan,
+    stash: Option<&Stash>,
+) -> Result<Metadata, CliError> {
+    let walk_selector = plan.selector.clone().unwrap_or_default();
+    let rules = WalkRules {
+        selector: &walk_selector,
+        mac_only_encrypted: plan.mac_only_encrypted,
+    };
+    let mac = cipher::encrypt_docs(docs, key, &rules, stash)?;
+    let lastmodified = Metadata::now_lastmodified();
+    let enc_mac = cipher::encrypt_mac(key, &mac, &lastmodified)?;
+    Ok(Metadata {
+        key_groups: plan.key_groups,
+        shamir_threshold: plan.shamir_threshold,
+        lastmodified,
+        mac: enc_mac,
+        selector: plan.selector,
+        mac_only_encrypted: plan.mac_only_encrypted,
+        version: plan.version,
+    })
+}
+
+/// The rule that applies to `input`, or an error when a config has rules and none match
+/// (sops refuses then, even with --age).
+pub fn matching_rule<'c>(
+    config: Option<&'c Config>,
+    input: &Input,
+) -> Result<Option<&'c CreationRule>, CliError> {
+    let Some(config) = config else {
+        return Ok(None);
+    };
+    if config.creation_rules.is_empty() {
+        return Ok(None);
+    }
+    let Some(path) = &input.rules_path else {
+        return Err(CliError::new(
+            exit::CONFLICTING_PARAMETERS,
+            format!(
+                "reading standard input: seal needs a file name to pick a creation rule from {}",
+                config.path.display()
+            ),
+        )
+        .hint("pass --filename-override PATH (the path the file will have in the repository)"));
+    };
+    match config.rule_for(path) {
+        Some(r) => Ok(Some(r)),
+        None => {
+            let rel = path
+                .strip_prefix(config.path.parent().unwrap_or(Path::new("/")))
+                .unwrap_or(path);
+            let regexes: Vec<String> = config
+                .creation_rules
+                .iter()
+                .filter_map(|r| r.path_regex.clone())
+                .collect();
+            Err(CliError::new(
+                exit::GENERIC,
+                format!(
+                    "no matching creation rules found: no path_regex in {} matches {} (rules: {})",
+                    config.path.display(),
+                    rel.display(),
+                    regexes.join(", ")
+                ),
+            )
+            .in_file(&input.display)
+            .hint("add a creation rule for this path to .sops.yaml, or run seal from a directory without that .sops.yaml"))
+        }
+    }
+}
+
+/// The version to write when rewriting a file: keep the file's unless it is older than
+/// the one seal speaks.
+pub fn new_version() -> String {
+    SOPS_VERSION.to_string()
+}

@@ -1,0 +1,192 @@
+//! `seal decrypt`: an encrypted file in, plaintext out (or one value with `--extract`).
+
+use clap::Args;
+
+use crate::commands::common::{
+    self, Ctx, Input, InputArgs, OutputArgs, destination, emit_options, write_result,
+};
+use crate::error::{CliError, exit};
+use crate::fsio::Sensitivity;
+use crate::stores::{Format, Layout};
+use crate::tree::{Branch, Item, Value};
+
+/// Decrypt a file.
+///
+/// Identities are found where sops looks: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD,
+/// SOPS_AGE_SSH_PRIVATE_KEY_FILE, ~/.ssh/id_ed25519 and ~/.ssh/id_rsa, and
+/// $XDG_CONFIG_HOME/sops/age/keys.txt (~/.config/sops/age/keys.txt). The file's layout and
+/// comments are kept.
+#[derive(Debug, Args)]
+pub struct DecryptArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+
+    /// Print only this part of the first document, in sops syntax: '["stringData"]["PASSWORD"]'.
+    /// A string is printed raw, without a newline.
+    #[arg(long, value_name = "PATH")]
+    extract: Option<String>,
+
+    /// Decrypt even if the MAC does not match (prints a warning).
+    #[arg(long)]
+    ignore_mac: bool,
+}
+
+/// Run `seal decrypt`.
+pub fn run(ctx: &Ctx, args: &DecryptArgs) -> Result<(), CliError> {
+    // Parse --extract before any work, so a typo fails fast.
+    let path = match &args.extract {
+        Some(p) => Some(parse_tree_path(p)?),
+        None => None,
+    };
+    let input = Input::read(ctx, &args.input, Format::Yaml)?;
+    let dest = destination(&input, &args.output)?;
+    let ids = ctx.identities();
+    let opened = common::open(&input, &ids, args.ignore_mac)?;
+    let config = ctx.config().ok().flatten();
+    let opts = emit_options(input.out_format, args.output.indent, config.as_ref());
+    let out_store = input.out_format.store();
+
+    let bytes = if let Some(path) = path {
+        let first = opened.docs.first().cloned().unwrap_or_default();
+        let value = select(&first, &path).ok_or_else(|| {
+            CliError::new(
+                exit::GENERIC,
+                format!(
+                    "component {} not found: the first document has nothing at that path",
+                    args.extract.as_deref().unwrap_or_default()
+                ),
+            )
+            .in_file(&input.display)
+        })?;
+        match value {
+            Value::Str(s) => s.into_bytes(),
+            Value::Bytes(b) => b,
+            other => out_store
+                .emit_value(&other, opts)
+                .map_err(|e| CliError::writing(e).in_file(&input.display))?,
+        }
+    } else {
+        let layout = if input.out_format == input.format {
+            opened.layout
+        } else {
+            Layout::none()
+        };
+        out_store
+            .emit_plain(&opened.docs, &layout, opts)
+            .map_err(|e| CliError::writing(e).in_file(&input.display))?
+    };
+    write_result(dest.as_deref(), &bytes, Sensitivity::Secret)
+}
+
+/// One component of an `--extract` path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathPart {
+    /// `["key"]`
+    Key(String),
+    /// `[0]`
+    Index(usize),
+}
+
+/// Parse sops's tree-path syntax: one or more `["key"]`, `['key']` or `[N]`.
+pub fn parse_tree_path(s: &str) -> Result<Vec<PathPart>, CliError> {
+    let bad = |why: &str| {
+        CliError::new(
+            exit::INVALID_TREE_PATH,
+            format!("invalid --extract path {s:?}: {why}"),
+        )
+        .hint(r#"write the path as ["key"]["nested"][0], with no spaces"#)
+    };
+    let mut parts = Vec::new();
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    while !rest.is_empty() {
+        let Some(r) = rest.strip_prefix('[') else {
+            return Err(bad("expected '['"));
+        };
+        if let Some(q) = r.chars().next().filter(|c| *c == '"' || *c == '\'') {
+            let body = &r[1..];
+            let Some(end) = body.find(q) else {
+                return Err(bad("unterminated quote"));
+            };
+            let key = &body[..end];
+            let after = &body[end + 1..];
+            let Some(after) = after.strip_prefix(']') else {
+                return Err(bad("expected ']' after the quoted key"));
+            };
+            parts.push(PathPart::Key(key.to_string()));
+            rest = after;
+        } else {
+            let Some(end) = r.find(']') else {
+                return Err(bad("expected ']'"));
+            };
+            let n: usize = r[..end]
+                .parse()
+                .map_err(|_| bad("an index must be a non-negative number; quote keys"))?;
+            parts.push(PathPart::Index(n));
+            rest = &r[end + 1..];
+        }
+    }
+    Ok(parts)
+}
+
+/// Follow `path` in a document.
+pub fn select(doc: &Branch, path: &[PathPart]) -> Option<Value> {
+    let mut cur = Value::Branch(doc.clone());
+    for p in path {
+        cur = match (cur, p) {
+            (Value::Branch(b), PathPart::Key(k)) => b.items.into_iter().find_map(|i| match i {
+                Item::Pair(key, v) if &key == k => Some(v),
+                _ => None,
+            })?,
+            (Value::List(l), PathPart::Index(n)) => l
+                .into_iter()
+                .filter(|v| !matches!(v, Value::Comment(_)))
+                .nth(*n)?,
+            _ => return None,
+        };
+    }
+    Some(cur)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tree_paths_parse_like_sops() {
+        assert_eq!(
+            parse_tree_path(r#"["stringData"]['PASS'][0]"#).unwrap(),
+            vec![
+                PathPart::Key("stringData".into()),
+                PathPart::Key("PASS".into()),
+                PathPart::Index(0)
+            ]
+        );
+        for bad in ["", "stringData", r#"["a""#, "[x]", r#"["a"] ["b"]"#, "[-1]"] {
+            let e = parse_tree_path(bad).unwrap_err();
+            assert_eq!(e.code, exit::INVALID_TREE_PATH, "{bad}");
+        }
+    }
+
+    #[test]
+    fn select_follows_keys_and_indices_skipping_comments() {
+        let doc = Branch {
+            items: vec![Item::Pair(
+                "a".into(),
+                Value::List(vec![
+                    Value::Comment(" c".into()),
+                    Value::Str("x".into()),
+                    Value::Str("y".into()),
+                ]),
+            )],
+        };
+        let p = parse_tree_path(r#"["a"][1]"#).unwrap();
+        assert_eq!(select(&doc, &p), Some(Value::Str("y".into())));
+        let p = parse_tree_path(r#"["b"]"#).unwrap();
+        assert_eq!(select(&doc, &p), None);
+    }
+}

@@ -1,0 +1,270 @@
+//! `seal encrypt`: plaintext in, a sops-compatible encrypted file out.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::cipher::{DataKey, Stash};
+use crate::commands::common::{
+    self, Ctx, Input, InputArgs, OutputArgs, SealPlan, destination, emit_options, write_result,
+};
+use crate::error::{CliError, exit};
+use crate::fsio::Sensitivity;
+use crate::keys;
+use crate::metadata::KeyGroup;
+use crate::rules::{self, Selector};
+use crate::stores::{Format, Layout};
+
+/// Encrypt a file.
+///
+/// Recipients come from --age (or SOPS_AGE_RECIPIENTS), else from the first creation rule
+/// of .sops.yaml whose path_regex matches the file. What is encrypted comes from a selector
+/// flag, else the rule, else seal's Kubernetes default: when every document is a Kubernetes
+/// object and at least one is a Secret, only `data` and `stringData` are encrypted
+/// (recorded as encrypted_regex: ^(data|stringData)$, so sops and Flux agree). Otherwise
+/// every value is encrypted except keys ending in _unencrypted, as sops does.
+#[derive(Debug, Args)]
+pub struct EncryptArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    #[command(flatten)]
+    output: OutputArgs,
+
+    /// Encrypt for these age recipients (comma-separated); replaces the rule's keys.
+    #[arg(long, env = "SOPS_AGE_RECIPIENTS", value_name = "RECIPIENTS")]
+    age: Option<String>,
+
+    /// Encrypt only values under keys matching this regex.
+    #[arg(long, value_name = "REGEX")]
+    encrypted_regex: Option<String>,
+    /// Leave values under keys matching this regex in plaintext.
+    #[arg(long, value_name = "REGEX")]
+    unencrypted_regex: Option<String>,
+    /// Encrypt only values under keys ending with this suffix.
+    #[arg(long, value_name = "SUFFIX")]
+    encrypted_suffix: Option<String>,
+    /// Leave values under keys ending with this suffix in plaintext (default _unencrypted).
+    #[arg(long, value_name = "SUFFIX")]
+    unencrypted_suffix: Option<String>,
+    /// Encrypt only values below a comment matching this regex.
+    #[arg(long, value_name = "REGEX")]
+    encrypted_comment_regex: Option<String>,
+    /// Leave values below a comment matching this regex in plaintext.
+    #[arg(long, value_name = "REGEX")]
+    unencrypted_comment_regex: Option<String>,
+    /// The MAC covers only encrypted values (plaintext values may then change freely).
+    #[arg(long)]
+    mac_only_encrypted: bool,
+    /// Number of key groups needed to decrypt (Shamir), when the rule has several groups.
+    #[arg(long, value_name = "N")]
+    shamir_secret_sharing_threshold: Option<usize>,
+
+    /// Reuse the data key of this encrypted file and the exact ciphertext of every value
+    /// whose path and plaintext are unchanged, so a one-key change is a one-line diff.
+    #[arg(long, value_name = "OLD")]
+    previous: Option<PathBuf>,
+}
+
+/// Run `seal encrypt`.
+pub fn run(ctx: &Ctx, args: &EncryptArgs) -> Result<(), CliError> {
+    let mut input_args = args.input.clone();
+    if input_args.filename_override.is_none()
+        && input_args.file.as_ref().is_none_or(|f| f.as_os_str() == "-")
+    {
+        // A pipeline that regenerates a file names it through --previous.
+        input_args.filename_override = args.previous.clone();
+    }
+    let input = Input::read(ctx, &input_args, Format::Yaml)?;
+    let dest = destination(&input, &args.output)?;
+    let config = ctx.config()?;
+    let out = encrypt_input(ctx, args, &input, config.as_ref())?;
+    write_result(dest.as_deref(), &out, Sensitivity::Public)
+}
+
+fn cli_selector(args: &EncryptArgs) -> Result<Option<Selector>, CliError> {
+    let mut fields: Vec<(&str, &str)> = Vec::new();
+    for (name, v) in [
+        ("unencrypted_suffix", &args.unencrypted_suffix),
+        ("encrypted_suffix", &args.encrypted_suffix),
+        ("unencrypted_regex", &args.unencrypted_regex),
+        ("encrypted_regex", &args.encrypted_regex),
+        ("unencrypted_comment_regex", &args.unencrypted_comment_regex),
+        ("encrypted_comment_regex", &args.encrypted_comment_regex),
+    ] {
+        if let Some(v) = v {
+            fields.push((name, v.as_str()));
+        }
+    }
+    Selector::from_fields(&fields).map_err(|e| {
+        CliError::from(e).hint("pass at most one of the --encrypted-*/--unencrypted-* flags")
+    })
+}
+
+fn encrypt_input(
+    ctx: &Ctx,
+    args: &EncryptArgs,
+    input: &Input,
+    config: Option<&crate::config::Config>,
+) -> Result<Vec<u8>, CliError> {
+    let store = input.format.store();
+    let parsed = store
+        .load_plain(&input.bytes)
+        .map_err(|e| CliError::reading_plain(e).in_file(&input.display))?;
+    if parsed.metadata.is_some() {
+        return Err(CliError::new(
+            exit::FILE_ALREADY_ENCRYPTED,
+            "the file is already encrypted: it has a top-level `sops` entry (dotenv: a sops_ key; INI: a [sops] section)",
+        )
+        .in_file(&input.display)
+        .hint("decrypt it first, or use `seal rotate`/`seal updatekeys` to change its keys"));
+    }
+    let mut docs = parsed.docs;
+
+    let rule = common::matching_rule(config, input)?;
+
+    // Recipients: --age replaces the rule's key groups entirely (as in sops).
+    let groups: Vec<Vec<String>> = match &args.age {
+        Some(list) => {
+            let rs: Vec<String> = list
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+            vec![rs]
+        }
+        None => match rule {
+            Some(r) => {
+                if r.key_groups.iter().all(|g| g.is_empty()) && !r.unsupported_keys.is_empty() {
+                    return Err(CliError::new(
+                        exit::GENERIC,
+                        format!(
+                            "the matching creation rule lists only key types seal does not support ({}); seal encrypts for age recipients",
+                            r.unsupported_keys.join(", ")
+                        ),
+                    )
+                    .in_file(&input.display)
+                    .hint("add an `age:` recipient to the rule, or pass --age"));
+                }
+                r.key_groups.clone()
+            }
+            None => Vec::new(),
+        },
+    };
+    let groups: Vec<Vec<String>> = groups.into_iter().filter(|g| !g.is_empty()).collect();
+    if groups.is_empty() {
+        return Err(CliError::new(
+            exit::GENERIC,
+            "no recipients: config file not found, or it has no creation rules, and no keys were given",
+        )
+        .in_file(&input.display)
+        .hint("pass --age age1… (or set SOPS_AGE_RECIPIENTS), or add a creation rule with age recipients to .sops.yaml"));
+    }
+    for r in groups.iter().flatten() {
+        keys::check_recipient(r)?;
+    }
+
+    let binary = input.format == Format::Binary;
+    let selector = if binary {
+        None
+    } else {
+        let from_cli = cli_selector(args)?;
+        Some(
+            from_cli
+                .or_else(|| rule.and_then(|r| r.selector.clone()))
+                .or_else(|| rules::kubernetes_default(&docs))
+                .unwrap_or_default(),
+        )
+    };
+    let mac_only = args.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted);
+    let threshold = args
+        .shamir_secret_sharing_threshold
+        .or(rule.map(|r| r.shamir_threshold))
+        .unwrap_or(0);
+    if groups.len() > 1 && threshold != 0 && (threshold < 2 || threshold > groups.len()) {
+        return Err(CliError::new(
+            exit::GENERIC,
+            format!(
+                "shamir_threshold {threshold} is invalid for {} key groups: it must be between 2 and the number of groups",
+                groups.len()
+            ),
+        ));
+    }
+
+    // Data key: fresh, or the previous file's (with its ciphertexts' IVs for stable diffs).
+    let (key, key_groups, stash): (DataKey, Vec<KeyGroup>, Option<Stash>) = match &args.previous
+    {
+        Some(prev) => {
+            let ids = ctx.identities();
+            let prev_input = Input::read(
+                ctx,
+                &InputArgs {
+                    file: Some(prev.clone()),
+                    input_type: None,
+                    output_type: None,
+                    filename_override: None,
+                },
+                Format::Yaml,
+            )?;
+            let opened = common::open(&prev_input, &ids, false)?;
+            let same_recipients = recipients_of(&opened.metadata.key_groups) == normalize(&groups);
+            let kg = if same_recipients {
+                opened.metadata.key_groups.clone()
+            } else {
+                keys::wrap_groups(&groups, threshold, &opened.key)?
+            };
+            (opened.key, kg, Some(opened.stash))
+        }
+        None => {
+            let key = DataKey::generate();
+            let kg = keys::wrap_groups(&groups, threshold, &key)?;
+            (key, kg, None)
+        }
+    };
+
+    let metadata = common::seal_docs(
+        &mut docs,
+        &key,
+        SealPlan {
+            selector,
+            mac_only_encrypted: mac_only,
+            key_groups,
+            shamir_threshold: if groups.len() > 1 { threshold } else { 0 },
+            version: common::new_version(),
+        },
+        stash.as_ref(),
+    )
+    .map_err(|e| e.in_file(&input.display))?;
+
+    let out_store = input.out_format.store();
+    let layout = if input.out_format == input.format {
+        parsed.layout
+    } else {
+        Layout::none()
+    };
+    let opts = emit_options(input.out_format, args.output.indent, config);
+    out_store
+        .emit_encrypted(&docs, &metadata.to_tree(), &layout, opts)
+        .map_err(|e| CliError::writing(e).in_file(&input.display))
+}
+
+fn recipients_of(groups: &[KeyGroup]) -> Vec<Vec<String>> {
+    normalize(
+        &groups
+            .iter()
+            .map(|g| g.age.iter().map(|k| k.recipient.clone()).collect())
+            .collect::<Vec<_>>(),
+    )
+}
+
+fn normalize(groups: &[Vec<String>]) -> Vec<Vec<String>> {
+    let mut gs: Vec<Vec<String>> = groups
+        .iter()
+        .map(|g| {
+            let mut g = g.clone();
+            g.sort();
+            g
+        })
+        .collect();
+    gs.sort();
+    gs
+}
