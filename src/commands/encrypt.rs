@@ -151,7 +151,7 @@ fn encrypt_input(
         },
     };
     let groups: Vec<Vec<String>> = groups.into_iter().filter(|g| !g.is_empty()).collect();
-    if groups.is_empty() {
+    if groups.is_empty() && args.previous.is_none() {
         return Err(CliError::new(
             exit::GENERIC,
             "no recipients: config file not found, or it has no creation rules, and no keys were given",
@@ -191,7 +191,7 @@ fn encrypt_input(
     }
 
     // Data key: fresh, or the previous file's (with its ciphertexts' IVs for stable diffs).
-    let (key, key_groups, stash): (DataKey, Vec<KeyGroup>, Option<Stash>) = match &args.previous
+    let (key, key_groups, stash, threshold): (DataKey, Vec<KeyGroup>, Option<Stash>, usize) = match &args.previous
     {
         Some(prev) => {
             let ids = ctx.identities();
@@ -206,21 +206,24 @@ fn encrypt_input(
                 Format::Yaml,
             )?;
             let opened = common::open(&prev_input, &ids, false)?;
-            let same_recipients = recipients_of(&opened.metadata.key_groups) == normalize(&groups);
-            let kg = if same_recipients {
-                opened.metadata.key_groups.clone()
+            // No recipients given: keep the previous file's.
+            let same_recipients = groups.is_empty()
+                || recipients_of(&opened.metadata.key_groups) == normalize(&groups);
+            let (kg, thr) = if same_recipients {
+                (opened.metadata.key_groups.clone(), opened.metadata.shamir_threshold)
             } else {
-                keys::wrap_groups(&groups, threshold, &opened.key)?
+                (keys::wrap_groups(&groups, threshold, &opened.key)?, threshold)
             };
-            (opened.key, kg, Some(opened.stash))
+            (opened.key, kg, Some(opened.stash), thr)
         }
         None => {
             let key = DataKey::generate();
             let kg = keys::wrap_groups(&groups, threshold, &key)?;
-            (key, kg, None)
+            (key, kg, None, threshold)
         }
     };
 
+    let shamir_threshold = if key_groups.len() > 1 { threshold } else { 0 };
     let metadata = common::seal_docs(
         &mut docs,
         &key,
@@ -228,7 +231,7 @@ fn encrypt_input(
             selector,
             mac_only_encrypted: mac_only,
             key_groups,
-            shamir_threshold: if groups.len() > 1 { threshold } else { 0 },
+            shamir_threshold,
             version: common::new_version(),
         },
         stash.as_ref(),

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test of seal: formatting and lints, unit/property/CLI tests, the interop tests
+# against the real sops 3.11 (installed into .venv by scripts/install-peers.sh), the shared
+# conformance corpus in both directions, and the real-world filestatus corpus.
+# This is the README's test command; .ci/run calls it.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+shared=${SEAL_SHARED:-"$root/../shared"}
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "installing the real peers (sops 3.11, PyYAML, age) when missing"
+bash scripts/install-peers.sh
+export SEAL_SOPS_BIN="$root/.venv/bin/sops"
+export SEAL_SHARED="$shared"
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --all-targets --quiet -- -D warnings
+
+step "cargo build --release"
+cargo build --release --quiet
+
+step "cargo test (unit, property, CLI, interop with sops)"
+cargo test --quiet 2>&1 | tee target/test-output.txt
+
+step "conformance corpus against the real sops ($shared/conformance)"
+[ -x "$shared/conformance/run.sh" ] || { echo "missing $shared/conformance/run.sh" >&2; exit 1; }
+(cd "$shared/conformance" && SOPS_BIN="$SEAL_SOPS_BIN" PYTHON="$root/.venv/bin/python" \
+  ./run.sh "$root/target/release/seal" | tee "$root/target/conformance.txt" | grep -v '^PASS' || true)
+tail -n 1 target/conformance.txt | grep -Eq '^[0-9]+ passed, 0 failed$' \
+  || { echo "conformance failed: $(tail -n 1 target/conformance.txt)" >&2; exit 1; }
+
+echo "conformance: $(tail -n 1 target/conformance.txt)"
