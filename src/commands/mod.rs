@@ -10,6 +10,7 @@ pub mod common;
 pub mod decrypt;
 pub mod encrypt;
 pub mod filestatus;
+pub mod new_key;
 pub mod rotate;
 pub mod updatekeys;
 
@@ -22,6 +23,8 @@ pub enum Command {
     Decrypt(decrypt::DecryptArgs),
     /// Print {"encrypted":true} or {"encrypted":false} for a file, as sops does.
     Filestatus(filestatus::FilestatusArgs),
+    /// Generate an age identity (keys.txt format) and print its public key.
+    NewKey(new_key::NewKeyArgs),
     /// Re-encrypt a file with a new data key (same recipients).
     Rotate(rotate::RotateArgs),
     /// Re-wrap a file's data key for the recipients its .sops.yaml rule lists now.
@@ -35,6 +38,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Encrypt(a) => encrypt::run(&ctx, &a),
         Command::Decrypt(a) => decrypt::run(&ctx, &a),
         Command::Filestatus(a) => filestatus::run(&ctx, &a),
+        Command::NewKey(a) => new_key::run(&ctx, &a),
         Command::Rotate(a) => rotate::run(&ctx, &a),
         Command::Updatekeys(a) => updatekeys::run(&ctx, &a),
     }
