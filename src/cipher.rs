@@ -118,7 +118,9 @@ pub enum CipherError {
         reason: String,
     },
     /// AES-GCM authentication failed for a value (tampered, moved, or wrong key). Exit 25.
-    #[error("the value at {path} failed authentication: it was changed, moved from another key, or encrypted with another data key")]
+    #[error(
+        "the value at {path} failed authentication: it was changed, moved from another key, or encrypted with another data key"
+    )]
     Authentication {
         /// The value's path.
         path: String,
@@ -130,7 +132,9 @@ pub enum CipherError {
     #[error("the file's MAC cannot be decrypted: the mac or lastmodified field was changed")]
     MacUndecryptable,
     /// The MAC does not match the content. Exit 51.
-    #[error("MAC mismatch: the file's content does not match its MAC (a value was added, removed, reordered or changed)")]
+    #[error(
+        "MAC mismatch: the file's content does not match its MAC (a value was added, removed, reordered or changed)"
+    )]
     MacMismatch,
     /// Bad data key length etc.
     #[error("invalid data key: {0}")]

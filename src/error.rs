@@ -146,7 +146,9 @@ fn store_hint(e: &StoreError) -> Option<&'static str> {
         StoreError::Syntax { .. } => Some(
             "fix the syntax at the position shown, or pass --input-type if the file is not in the format its name suggests",
         ),
-        StoreError::NoDocument { .. } => Some("the file is empty: there is nothing to encrypt or decrypt"),
+        StoreError::NoDocument { .. } => {
+            Some("the file is empty: there is nothing to encrypt or decrypt")
+        }
         _ => None,
     }
 }
@@ -214,9 +216,8 @@ impl From<CipherError> for CliError {
 
 impl From<MetadataError> for CliError {
     fn from(e: MetadataError) -> CliError {
-        CliError::new(exit::GENERIC, format!("{e}")).hint(
-            "the sops metadata block is damaged; restore the file from version control",
-        )
+        CliError::new(exit::GENERIC, format!("{e}"))
+            .hint("the sops metadata block is damaged; restore the file from version control")
     }
 }
 

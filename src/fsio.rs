@@ -68,7 +68,10 @@ mod tests {
         fs::write(&p, b"old").unwrap();
         write_atomic(&p, b"new", Sensitivity::Public).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"new");
-        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
         assert_eq!(names.len(), 1, "stray files: {names:?}");
     }
 
@@ -80,13 +83,22 @@ mod tests {
         fs::write(&p, b"x").unwrap();
         fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
         write_atomic(&p, b"secret", Sensitivity::Secret).unwrap();
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
         fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
         write_atomic(&p, b"cipher", Sensitivity::Public).unwrap();
-        assert_eq!(fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o644);
+        assert_eq!(
+            fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o644
+        );
         let n = dir.path().join("new.yaml");
         write_atomic(&n, b"cipher", Sensitivity::Public).unwrap();
-        assert_eq!(fs::metadata(&n).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            fs::metadata(&n).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 
     #[test]

@@ -87,7 +87,10 @@ pub fn recover_data_key(_meta: &Metadata, _ids: &Identities) -> Result<DataKey, 
 }
 
 /// Unwrap one age key, Ok(None) when no identity matches.
-pub fn unwrap_one(_key: &AgeKey, _ids: &Identities) -> Result<Option<Zeroizing<Vec<u8>>>, KeyError> {
+pub fn unwrap_one(
+    _key: &AgeKey,
+    _ids: &Identities,
+) -> Result<Option<Zeroizing<Vec<u8>>>, KeyError> {
     todo!()
 }
 

@@ -213,7 +213,10 @@ pub mod time_text {
             }
             nanos = n;
         }
-        Some((Time::from_hms_nano(h as u8, m as u8, sec as u8, nanos).ok()?, nanos))
+        Some((
+            Time::from_hms_nano(h as u8, m as u8, sec as u8, nanos).ok()?,
+            nanos,
+        ))
     }
 
     fn parse_date(s: &str, strict2: bool) -> Option<Date> {
@@ -241,12 +244,7 @@ pub mod time_text {
             Some((h, m)) => (num(h, 2, 2)?, num(m, 2, 2)?),
             None => (num(rest, 2, 2)?, 0),
         };
-        UtcOffset::from_hms(
-            (sign * h as i32) as i8,
-            (sign * m as i32) as i8,
-            0,
-        )
-        .ok()
+        UtcOffset::from_hms((sign * h as i32) as i8, (sign * m as i32) as i8, 0).ok()
     }
 
     /// Go `time.Time.MarshalText`: RFC 3339 with nanoseconds, trailing zeros trimmed,
@@ -290,7 +288,9 @@ pub mod time_text {
         }
         // Date only.
         if let Some(d) = parse_date(s, false) {
-            return Some(marshal_text(PrimitiveDateTime::new(d, Time::MIDNIGHT).assume_utc()));
+            return Some(marshal_text(
+                PrimitiveDateTime::new(d, Time::MIDNIGHT).assume_utc(),
+            ));
         }
         // Date and time separated by T, t, or (in the space layout) spaces.
         let (date_part, rest, space_layout) = if let Some(i) = s.find(['T', 't']) {
@@ -312,7 +312,9 @@ pub mod time_text {
             // "2006-1-2T15:4:5.999999999Z07:00" requires a zone.
             return None;
         }
-        Some(marshal_text(PrimitiveDateTime::new(d, t).assume_offset(off)))
+        Some(marshal_text(
+            PrimitiveDateTime::new(d, t).assume_offset(off),
+        ))
     }
 
     fn split_zone(rest: &str, space_layout: bool) -> Option<(&str, Option<&str>)> {
@@ -384,7 +386,10 @@ mod tests {
 
     #[test]
     fn timestamps_resolve_like_go_yaml() {
-        assert_eq!(Timestamp::parse_yaml("2024-01-02").unwrap().0, "2024-01-02T00:00:00Z");
+        assert_eq!(
+            Timestamp::parse_yaml("2024-01-02").unwrap().0,
+            "2024-01-02T00:00:00Z"
+        );
         assert_eq!(
             Timestamp::parse_yaml("2024-01-02T03:04:05Z").unwrap().0,
             "2024-01-02T03:04:05Z"
@@ -394,7 +399,9 @@ mod tests {
             "2024-01-02T03:04:05Z"
         );
         assert_eq!(
-            Timestamp::parse_yaml("2024-1-2T3:04:05.500+02:00").unwrap().0,
+            Timestamp::parse_yaml("2024-1-2T3:04:05.500+02:00")
+                .unwrap()
+                .0,
             "2024-01-02T03:04:05.5+02:00"
         );
         assert!(Timestamp::parse_yaml("2024-01-02x").is_none());
@@ -404,7 +411,10 @@ mod tests {
     #[test]
     fn rfc3339_reformat_for_mac_aad() {
         let t = time_text::parse_rfc3339_dt("2024-01-01T10:00:00.5+02:00").unwrap();
-        assert_eq!(time_text::format_rfc3339_seconds(t), "2024-01-01T10:00:00+02:00");
+        assert_eq!(
+            time_text::format_rfc3339_seconds(t),
+            "2024-01-01T10:00:00+02:00"
+        );
         let t = time_text::parse_rfc3339_dt("2024-01-01T10:00:00+00:00").unwrap();
         assert_eq!(time_text::format_rfc3339_seconds(t), "2024-01-01T10:00:00Z");
     }

@@ -71,8 +71,14 @@ fn secret_round_trip_keeps_bytes_and_encrypts_only_data() {
     assert!(!enc_text.contains("hunter2"));
     assert!(!enc_text.contains("aHVudGVyMg=="));
     assert!(enc_text.contains("encrypted_regex: ^(data|stringData)$"));
-    assert!(enc_text.contains("# Database credentials"), "top-level comment stays readable");
-    assert!(!enc_text.contains("used by the migration"), "comment inside stringData is encrypted");
+    assert!(
+        enc_text.contains("# Database credentials"),
+        "top-level comment stays readable"
+    );
+    assert!(
+        !enc_text.contains("used by the migration"),
+        "comment inside stringData is encrypted"
+    );
     let encf = write(t.path(), "secret.enc.yaml", &enc_text);
     let dec = decrypt_with(t.path(), t.path(), "alice", &encf).success();
     assert_eq!(String::from_utf8_lossy(&dec.get_output().stdout), SECRET);
@@ -131,7 +137,8 @@ fn tampering_is_detected_and_the_file_is_left_alone() {
         .success()
         .stderr(predicate::str::contains("warning"));
     // A ciphertext byte changes → 25.
-    let i = enc.find("password: ENC[AES256_GCM,data:").unwrap() + "password: ENC[AES256_GCM,data:".len();
+    let i = enc.find("password: ENC[AES256_GCM,data:").unwrap()
+        + "password: ENC[AES256_GCM,data:".len();
     let mut b = enc.clone().into_bytes();
     b[i] = if b[i] == b'A' { b'B' } else { b'A' };
     let f2 = t.path().join("t2.yaml");
@@ -141,7 +148,11 @@ fn tampering_is_detected_and_the_file_is_left_alone() {
         .stdout(predicate::str::is_empty())
         .stderr(predicate::str::contains("stringData.password"))
         .stderr(predicate::str::contains("hunter2").not());
-    assert_eq!(fs::read(&f2).unwrap(), b, "a failed decrypt never modifies the input");
+    assert_eq!(
+        fs::read(&f2).unwrap(),
+        b,
+        "a failed decrypt never modifies the input"
+    );
     // -i on a tampered file leaves it unchanged.
     seal(t.path())
         .current_dir(t.path())
@@ -227,7 +238,13 @@ fn unwritable_output_is_exit_3_and_nothing_is_lost() {
     let plain = write(t.path(), "s.yaml", SECRET);
     seal(t.path())
         .current_dir(t.path())
-        .args(["encrypt", "--age", &recipient("alice"), "--output", "no/such/dir/out.yaml"])
+        .args([
+            "encrypt",
+            "--age",
+            &recipient("alice"),
+            "--output",
+            "no/such/dir/out.yaml",
+        ])
         .arg(&plain)
         .assert()
         .code(3)
@@ -246,7 +263,11 @@ fn in_place_encrypt_then_decrypt() {
         .assert()
         .success()
         .stdout(predicate::str::is_empty());
-    assert!(fs::read_to_string(&plain).unwrap().contains("ENC[AES256_GCM"));
+    assert!(
+        fs::read_to_string(&plain)
+            .unwrap()
+            .contains("ENC[AES256_GCM")
+    );
     seal(t.path())
         .current_dir(t.path())
         .args(["filestatus"])
@@ -357,7 +378,10 @@ fn rotate_changes_every_ciphertext_and_keeps_recipients() {
         .success();
     let after = fs::read_to_string(&f).unwrap();
     let encs = |s: &str| -> Vec<String> {
-        s.split("ENC[").skip(1).map(|x| x.split(']').next().unwrap().to_string()).collect()
+        s.split("ENC[")
+            .skip(1)
+            .map(|x| x.split(']').next().unwrap().to_string())
+            .collect()
     };
     let (b, a) = (encs(&before), encs(&after));
     assert_eq!(b.len(), a.len());
@@ -449,7 +473,10 @@ fn updatekeys_adds_a_recipient_without_touching_values() {
         .success();
     let after = fs::read_to_string(&f).unwrap();
     let values = |s: &str| -> Vec<String> {
-        s.lines().filter(|l| l.contains("ENC[") || l.contains("lastmodified")).map(String::from).collect()
+        s.lines()
+            .filter(|l| l.contains("ENC[") || l.contains("lastmodified"))
+            .map(String::from)
+            .collect()
     };
     assert_eq!(values(&before), values(&after));
     decrypt_with(t.path(), t.path(), "bob", &f)
@@ -470,7 +497,10 @@ fn updatekeys_adds_a_recipient_without_touching_values() {
 fn every_format_round_trips() {
     let t = tempfile::tempdir().unwrap();
     let cases = [
-        ("a.json", "{\n\t\"user\": \"app\",\n\t\"n\": 5,\n\t\"nested\": {\n\t\t\"ok\": true\n\t}\n}\n"),
+        (
+            "a.json",
+            "{\n\t\"user\": \"app\",\n\t\"n\": 5,\n\t\"nested\": {\n\t\t\"ok\": true\n\t}\n}\n",
+        ),
         ("a.env", "# comment\nUSER=app\nPASSWORD=s3cret=x\n"),
         ("a.ini", "[db]\nuser = app\npass = x\n"),
         ("a.bin", "\u{0}\u{1}binary\u{ff}data"),

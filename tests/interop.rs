@@ -27,8 +27,14 @@ const INPUTS: &[(&str, &str)] = &[
         "app.json",
         "{\n\t\"name\": \"app\",\n\t\"port\": 8080,\n\t\"ratio\": 0.5,\n\t\"on\": false,\n\t\"none\": null,\n\t\"list\": [\n\t\t1,\n\t\t\"two\"\n\t],\n\t\"html\": \"<a&b>\"\n}\n",
     ),
-    ("app.env", "# a comment\nUSER=app\nPASSWORD=p=a=s=s\nEMPTY=\n"),
-    ("app.ini", "[db]\nuser = app\npassword = s3cr3t\n\n[cache]\nurl = redis://x\n"),
+    (
+        "app.env",
+        "# a comment\nUSER=app\nPASSWORD=p=a=s=s\nEMPTY=\n",
+    ),
+    (
+        "app.ini",
+        "[db]\nuser = app\npassword = s3cr3t\n\n[cache]\nurl = redis://x\n",
+    ),
 ];
 
 fn sops_decrypt(home: &Path, file: &Path, key: &str) -> Vec<u8> {
@@ -73,7 +79,11 @@ fn sops_decrypts_what_seal_encrypts() {
             .arg(&plain)
             .output()
             .unwrap();
-        assert!(sops_enc.status.success(), "{}", String::from_utf8_lossy(&sops_enc.stderr));
+        assert!(
+            sops_enc.status.success(),
+            "{}",
+            String::from_utf8_lossy(&sops_enc.stderr)
+        );
         let sf = t.path().join(format!("sops.{name}"));
         fs::write(&sf, &sops_enc.stdout).unwrap();
         let theirs = sops_decrypt(t.path(), &sf, "alice");
@@ -108,7 +118,11 @@ fn seal_decrypts_what_sops_encrypts() {
             .arg(&plain)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let encf = t.path().join(format!("sops.{name}"));
         fs::write(&encf, &out.stdout).unwrap();
         let theirs = sops_decrypt(t.path(), &encf, "alice");
@@ -143,7 +157,9 @@ fn sops_rejects_a_seal_file_that_was_tampered_with() {
         .get_output()
         .stdout
         .clone();
-    let tampered = String::from_utf8(enc).unwrap().replace("name: app", "name: evil");
+    let tampered = String::from_utf8(enc)
+        .unwrap()
+        .replace("name: app", "name: evil");
     let f = t.path().join("t.yaml");
     fs::write(&f, tampered).unwrap();
     let out = sops(t.path())
@@ -152,5 +168,9 @@ fn sops_rejects_a_seal_file_that_was_tampered_with() {
         .arg(&f)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(51), "sops must see the MAC mismatch");
+    assert_eq!(
+        out.status.code(),
+        Some(51),
+        "sops must see the MAC mismatch"
+    );
 }

@@ -40,5 +40,10 @@ fn filestatus_agrees_with_sops_on_every_realworld_file() {
         checked += 1;
     }
     assert!(checked > 600, "only {checked} rows read");
-    assert!(mismatches.is_empty(), "{} mismatches:\n{}", mismatches.len(), mismatches.join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }

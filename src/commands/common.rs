@@ -143,11 +143,7 @@ impl Input {
     /// Read the input named by `args`. When reading standard input without a type or a
     /// filename override, `default_stdin` picks the format.
     pub fn read(ctx: &Ctx, args: &InputArgs, default_stdin: Format) -> Result<Input, CliError> {
-        let file = args
-            .file
-            .as_ref()
-            .filter(|f| f.as_os_str() != "-")
-            .cloned();
+        let file = args.file.as_ref().filter(|f| f.as_os_str() != "-").cloned();
         let bytes = match &file {
             Some(f) => {
                 if f.is_dir() {
@@ -197,10 +193,7 @@ impl Input {
 }
 
 /// Where the result goes.
-pub fn destination(
-    input: &Input,
-    out: &OutputArgs,
-) -> Result<Option<PathBuf>, CliError> {
+pub fn destination(input: &Input, out: &OutputArgs) -> Result<Option<PathBuf>, CliError> {
     if out.in_place {
         match &input.file {
             Some(f) => Ok(Some(f.clone())),
@@ -276,18 +269,14 @@ pub fn load_encrypted(input: &Input) -> Result<(Parsed, Metadata), CliError> {
         .in_file(&input.display)
         .hint("to encrypt it, run: seal encrypt -i FILE"));
     };
-    let metadata = Metadata::from_tree(tree)
-        .map_err(|e| CliError::from(e).in_file(&input.display))?;
+    let metadata =
+        Metadata::from_tree(tree).map_err(|e| CliError::from(e).in_file(&input.display))?;
     Ok((parsed, metadata))
 }
 
 /// Open an encrypted file: recover the data key, decrypt every value, check the MAC
 /// (unless `ignore_mac`, which prints a warning).
-pub fn open(
-    input: &Input,
-    ids: &Identities,
-    ignore_mac: bool,
-) -> Result<Opened, CliError> {
+pub fn open(input: &Input, ids: &Identities, ignore_mac: bool) -> Result<Opened, CliError> {
     let (parsed, metadata) = load_encrypted(input)?;
     let key = crate::keys::recover_data_key(&metadata, ids)
         .map_err(|e| CliError::from(e).in_file(&input.display))?;

@@ -69,7 +69,10 @@ pub struct EncryptArgs {
 pub fn run(ctx: &Ctx, args: &EncryptArgs) -> Result<(), CliError> {
     let mut input_args = args.input.clone();
     if input_args.filename_override.is_none()
-        && input_args.file.as_ref().is_none_or(|f| f.as_os_str() == "-")
+        && input_args
+            .file
+            .as_ref()
+            .is_none_or(|f| f.as_os_str() == "-")
     {
         // A pipeline that regenerates a file names it through --previous.
         input_args.filename_override = args.previous.clone();
@@ -191,37 +194,43 @@ fn encrypt_input(
     }
 
     // Data key: fresh, or the previous file's (with its ciphertexts' IVs for stable diffs).
-    let (key, key_groups, stash, threshold): (DataKey, Vec<KeyGroup>, Option<Stash>, usize) = match &args.previous
-    {
-        Some(prev) => {
-            let ids = ctx.identities();
-            let prev_input = Input::read(
-                ctx,
-                &InputArgs {
-                    file: Some(prev.clone()),
-                    input_type: None,
-                    output_type: None,
-                    filename_override: None,
-                },
-                Format::Yaml,
-            )?;
-            let opened = common::open(&prev_input, &ids, false)?;
-            // No recipients given: keep the previous file's.
-            let same_recipients = groups.is_empty()
-                || recipients_of(&opened.metadata.key_groups) == normalize(&groups);
-            let (kg, thr) = if same_recipients {
-                (opened.metadata.key_groups.clone(), opened.metadata.shamir_threshold)
-            } else {
-                (keys::wrap_groups(&groups, threshold, &opened.key)?, threshold)
-            };
-            (opened.key, kg, Some(opened.stash), thr)
-        }
-        None => {
-            let key = DataKey::generate();
-            let kg = keys::wrap_groups(&groups, threshold, &key)?;
-            (key, kg, None, threshold)
-        }
-    };
+    let (key, key_groups, stash, threshold): (DataKey, Vec<KeyGroup>, Option<Stash>, usize) =
+        match &args.previous {
+            Some(prev) => {
+                let ids = ctx.identities();
+                let prev_input = Input::read(
+                    ctx,
+                    &InputArgs {
+                        file: Some(prev.clone()),
+                        input_type: None,
+                        output_type: None,
+                        filename_override: None,
+                    },
+                    Format::Yaml,
+                )?;
+                let opened = common::open(&prev_input, &ids, false)?;
+                // No recipients given: keep the previous file's.
+                let same_recipients = groups.is_empty()
+                    || recipients_of(&opened.metadata.key_groups) == normalize(&groups);
+                let (kg, thr) = if same_recipients {
+                    (
+                        opened.metadata.key_groups.clone(),
+                        opened.metadata.shamir_threshold,
+                    )
+                } else {
+                    (
+                        keys::wrap_groups(&groups, threshold, &opened.key)?,
+                        threshold,
+                    )
+                };
+                (opened.key, kg, Some(opened.stash), thr)
+            }
+            None => {
+                let key = DataKey::generate();
+                let kg = keys::wrap_groups(&groups, threshold, &key)?;
+                (key, kg, None, threshold)
+            }
+        };
 
     let shamir_threshold = if key_groups.len() > 1 { threshold } else { 0 };
     let metadata = common::seal_docs(

@@ -41,7 +41,10 @@ pub fn run(ctx: &Ctx, args: &NewKeyArgs) -> Result<(), CliError> {
     match &args.output {
         Some(p) if p.as_os_str() == "-" => {
             crate::fsio::write_stdout(text.as_bytes()).map_err(|e| {
-                CliError::new(exit::COULD_NOT_WRITE_OUTPUT, format!("cannot write to standard output: {}", io_reason(&e)))
+                CliError::new(
+                    exit::COULD_NOT_WRITE_OUTPUT,
+                    format!("cannot write to standard output: {}", io_reason(&e)),
+                )
             })?;
             eprintln!("Public key: {public}");
             return Ok(());
@@ -51,14 +54,18 @@ pub fn run(ctx: &Ctx, args: &NewKeyArgs) -> Result<(), CliError> {
             let mut f = open_new(&path, false).map_err(|e| {
                 let err = CliError::write_io(&path, e);
                 if path.exists() {
-                    CliError::new(exit::COULD_NOT_WRITE_OUTPUT, "the file already exists; seal never overwrites a key file")
-                        .in_file(&path)
-                        .hint("choose another -o path, or omit -o to append to the default keys.txt")
+                    CliError::new(
+                        exit::COULD_NOT_WRITE_OUTPUT,
+                        "the file already exists; seal never overwrites a key file",
+                    )
+                    .in_file(&path)
+                    .hint("choose another -o path, or omit -o to append to the default keys.txt")
                 } else {
                     err
                 }
             })?;
-            f.write_all(text.as_bytes()).map_err(|e| CliError::write_io(&path, e))?;
+            f.write_all(text.as_bytes())
+                .map_err(|e| CliError::write_io(&path, e))?;
             f.sync_all().map_err(|e| CliError::write_io(&path, e))?;
             eprintln!("Public key: {public}");
         }
@@ -68,7 +75,8 @@ pub fn run(ctx: &Ctx, args: &NewKeyArgs) -> Result<(), CliError> {
                 create_private_dir(dir).map_err(|e| CliError::write_io(dir, e))?;
             }
             let mut f = open_new(&path, true).map_err(|e| CliError::write_io(&path, e))?;
-            f.write_all(text.as_bytes()).map_err(|e| CliError::write_io(&path, e))?;
+            f.write_all(text.as_bytes())
+                .map_err(|e| CliError::write_io(&path, e))?;
             f.sync_all().map_err(|e| CliError::write_io(&path, e))?;
             eprintln!("Added a new identity to {}", path.display());
             eprintln!("Public key: {public}");
@@ -81,11 +89,13 @@ pub fn run(ctx: &Ctx, args: &NewKeyArgs) -> Result<(), CliError> {
 fn default_keys_file(ctx: &Ctx) -> Result<PathBuf, CliError> {
     let base = match ctx.env.var("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
         Some(x) => PathBuf::from(x),
-        None => ctx
-            .env
-            .home()
-            .map(|h| h.join(".config"))
-            .ok_or_else(|| CliError::new(exit::GENERIC, "HOME is not set, so the default keys.txt cannot be found").hint("pass -o FILE"))?,
+        None => ctx.env.home().map(|h| h.join(".config")).ok_or_else(|| {
+            CliError::new(
+                exit::GENERIC,
+                "HOME is not set, so the default keys.txt cannot be found",
+            )
+            .hint("pass -o FILE")
+        })?,
     };
     Ok(base.join("sops/age/keys.txt"))
 }

@@ -78,12 +78,17 @@ pub fn run(ctx: &Ctx, args: &UpdatekeysArgs) -> Result<(), CliError> {
             eprintln!("{}: not changed", file.display());
             continue;
         }
-        let key = keys::recover_data_key(&meta, &ids).map_err(|e| CliError::from(e).in_file(file))?;
+        let key =
+            keys::recover_data_key(&meta, &ids).map_err(|e| CliError::from(e).in_file(file))?;
         let threshold = match (rule.shamir_threshold, meta.shamir_threshold) {
             (0, t) => t,
             (t, _) => t,
         };
-        let threshold = if wanted.len() > 1 { threshold.min(wanted.len()) } else { 0 };
+        let threshold = if wanted.len() > 1 {
+            threshold.min(wanted.len())
+        } else {
+            0
+        };
         meta.key_groups = keys::wrap_groups(&wanted, threshold, &key)?;
         meta.shamir_threshold = threshold;
         let opts = common::emit_options(input.format, None, Some(&config));
@@ -97,7 +102,6 @@ pub fn run(ctx: &Ctx, args: &UpdatekeysArgs) -> Result<(), CliError> {
     }
     Ok(())
 }
-
 
 fn describe_diff(current: &[Vec<String>], wanted: &[Vec<String>]) -> String {
     let mut out = String::new();
@@ -134,7 +138,10 @@ fn confirm() -> Result<bool, CliError> {
     let _ = std::io::stderr().flush();
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).map_err(|e| {
-        CliError::new(exit::GENERIC, format!("cannot read the answer: {}", crate::error::io_reason(&e)))
+        CliError::new(
+            exit::GENERIC,
+            format!("cannot read the answer: {}", crate::error::io_reason(&e)),
+        )
     })?;
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }

@@ -16,7 +16,9 @@ pub fn shared() -> PathBuf {
 
 /// A conformance test key file (`alice`, `bob`, `carol`).
 pub fn key_file(name: &str) -> PathBuf {
-    shared().join("conformance/keys").join(format!("{name}.txt"))
+    shared()
+        .join("conformance/keys")
+        .join(format!("{name}.txt"))
 }
 
 /// The public key of a conformance test key.
@@ -53,7 +55,8 @@ pub fn sops_bin() -> PathBuf {
 pub fn sops(home: &Path) -> Command {
     let mut c = Command::new(sops_bin());
     c.env_clear();
-    c.env("HOME", home).env("PATH", std::env::var("PATH").unwrap_or_default());
+    c.env("HOME", home)
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
     c
 }
 
