@@ -5,7 +5,7 @@
 //! and does the newline escaping of its format; this module only maps tree ⇄ pairs.
 
 use super::StoreError;
-use crate::tree::{Branch, Item, Value, format_float_plain};
+use crate::tree::{Branch, Item, Value, format_float_g, format_float_plain};
 
 /// Separator in front of a map key segment.
 const MAP: &str = "__map_";
@@ -56,6 +56,52 @@ fn flatten_value(prefix: String, value: &Value, out: &mut Vec<(String, String)>)
         Value::Float(f) => out.push((prefix, format_float_plain(*f))),
         Value::Bool(b) => out.push((prefix, b.to_string())),
         Value::Time(t) => out.push((prefix, t.0.clone())),
+    }
+}
+
+/// A scalar as sops's `ValToString` writes it into dotenv and INI files: strings and
+/// bytes as they are, ints in decimal, bools `true`/`false`, floats as Go
+/// `FormatFloat(v, 'G', -1, 64)` with `.0` added when that looks like an integer (`5.0`,
+/// `1.5`, `1E+21`), timestamps as RFC 3339 without fraction, null as `<nil>`.
+/// Returns `None` for branches, lists and comments.
+pub fn value_to_flat_string(v: &Value) -> Option<Vec<u8>> {
+    Some(match v {
+        Value::Str(s) => s.as_bytes().to_vec(),
+        Value::Bytes(b) => b.clone(),
+        Value::Int(i) => i.to_string().into_bytes(),
+        Value::Bool(b) => b.to_string().into_bytes(),
+        Value::Null => b"<nil>".to_vec(),
+        Value::Float(f) => {
+            let mut s = if f.is_nan() {
+                "NaN".to_string()
+            } else if f.is_infinite() {
+                if *f > 0.0 { "+Inf" } else { "-Inf" }.to_string()
+            } else {
+                format_float_g(*f).replace('e', "E")
+            };
+            if !s.contains(['.', 'E']) {
+                s.push_str(".0");
+            }
+            s.into_bytes()
+        }
+        Value::Time(t) => strip_fraction(&t.0).into_bytes(),
+        Value::Branch(_) | Value::List(_) | Value::Comment(_) => return None,
+    })
+}
+
+/// `2024-01-02T03:04:05.5Z` → `2024-01-02T03:04:05Z` (Go `Format(time.RFC3339)`).
+fn strip_fraction(t: &str) -> String {
+    match t.find('.') {
+        Some(dot) => {
+            let rest = t.get(dot + 1..).unwrap_or_default();
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            format!(
+                "{}{}",
+                t.get(..dot).unwrap_or(t),
+                rest.get(digits..).unwrap_or_default()
+            )
+        }
+        None => t.to_string(),
     }
 }
 
@@ -253,6 +299,32 @@ mod tests {
                 pair("version", s("3.11.0")),
             ],
         }
+    }
+
+    #[test]
+    fn flat_strings_match_sops_val_to_string() {
+        let f = |v: Value| String::from_utf8(value_to_flat_string(&v).unwrap()).unwrap();
+        assert_eq!(f(Value::Int(5)), "5");
+        assert_eq!(f(Value::Float(5.0)), "5.0");
+        assert_eq!(f(Value::Float(1.5)), "1.5");
+        assert_eq!(f(Value::Float(1e21)), "1E+21");
+        assert_eq!(f(Value::Float(1e-7)), "1E-07");
+        assert_eq!(f(Value::Float(f64::INFINITY)), "+Inf.0");
+        assert_eq!(f(Value::Bool(true)), "true");
+        assert_eq!(f(Value::Null), "<nil>");
+        assert_eq!(
+            f(Value::Time(crate::tree::Timestamp(
+                "2024-01-02T03:04:05.5Z".into()
+            ))),
+            "2024-01-02T03:04:05Z"
+        );
+        assert_eq!(
+            f(Value::Time(crate::tree::Timestamp(
+                "2024-01-02T03:04:05+02:00".into()
+            ))),
+            "2024-01-02T03:04:05+02:00"
+        );
+        assert!(value_to_flat_string(&Value::List(vec![])).is_none());
     }
 
     #[test]

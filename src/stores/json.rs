@@ -57,10 +57,19 @@ impl Store for JsonStore {
         Ok(w.out)
     }
 
+    /// As `sops decrypt --extract`: strings raw, other scalars in JSON form without a
+    /// newline, objects and arrays indented with a trailing newline.
     fn emit_value(&self, value: &Value, opts: EmitOptions) -> Result<Vec<u8>, StoreError> {
+        match value {
+            Value::Str(s) => return Ok(s.as_bytes().to_vec()),
+            Value::Bytes(b) => return Ok(b.clone()),
+            _ => {}
+        }
         let mut w = Writer::new(opts);
         w.value(value, 0)?;
-        w.out.push(b'\n');
+        if !value.is_leaf() {
+            w.out.push(b'\n');
+        }
         Ok(w.out)
     }
 }
@@ -836,6 +845,10 @@ mod tests {
             assert_eq!(format_float_json(v).as_deref(), Some(want), "{v}");
         }
         assert_eq!(format_float_json(f64::NAN), None);
+        let v = |x: Value| JsonStore.emit_value(&x, EmitOptions::default()).unwrap();
+        assert_eq!(v(Value::Float(1.5)), b"1.5");
+        assert_eq!(v(s("str")), b"str");
+        assert_eq!(v(Value::List(vec![Value::Bool(true)])), b"[\n\ttrue\n]\n");
         let err = JsonStore
             .emit_value(&Value::Float(f64::INFINITY), EmitOptions::default())
             .unwrap_err();
