@@ -745,9 +745,8 @@ mod tests {
         "[A-Za-z0-9_.=:\"`-][A-Za-z0-9_ .=:-]{0,8}[A-Za-z0-9_.-]".prop_filter(
             "one kind of key quote",
             |k| {
-                !(k.contains('`') && k.contains(['"', '=', ':']))
-                    && !k.starts_with('"')
-                    && k.matches('`').count() <= 1
+                let mixed_quotes = k.contains('`') && k.contains(['"', '=', ':']);
+                !k.starts_with('"') && !mixed_quotes && k.matches('`').count() <= 1
             },
         )
     }

@@ -35,10 +35,7 @@ impl Format {
     /// Pick a format from a file name, as sops does: `.yaml`/`.yml`, `.json`, `.env`,
     /// `.ini`, anything else is binary.
     pub fn from_path(path: &Path) -> Format {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default();
+        let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
         if name.ends_with(".yaml") || name.ends_with(".yml") {
             Format::Yaml
         } else if name.ends_with(".json") {
@@ -118,11 +115,7 @@ impl Layout {
 
 impl fmt::Debug for Layout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_some() {
-            "Layout(..)"
-        } else {
-            "Layout(none)"
-        })
+        f.write_str(if self.0.is_some() { "Layout(..)" } else { "Layout(none)" })
     }
 }
 

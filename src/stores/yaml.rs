@@ -13,21 +13,10 @@ impl Store for YamlStore {
     fn load_plain(&self, _input: &[u8]) -> Result<Parsed, StoreError> {
         todo!()
     }
-    fn emit_plain(
-        &self,
-        _docs: &[Branch],
-        _layout: &Layout,
-        _opts: EmitOptions,
-    ) -> Result<Vec<u8>, StoreError> {
+    fn emit_plain(&self, _docs: &[Branch], _layout: &Layout, _opts: EmitOptions) -> Result<Vec<u8>, StoreError> {
         todo!()
     }
-    fn emit_encrypted(
-        &self,
-        _docs: &[Branch],
-        _metadata: &Branch,
-        _layout: &Layout,
-        _opts: EmitOptions,
-    ) -> Result<Vec<u8>, StoreError> {
+    fn emit_encrypted(&self, _docs: &[Branch], _metadata: &Branch, _layout: &Layout, _opts: EmitOptions) -> Result<Vec<u8>, StoreError> {
         todo!()
     }
     fn emit_value(&self, _value: &Value, _opts: EmitOptions) -> Result<Vec<u8>, StoreError> {
