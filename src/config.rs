@@ -277,7 +277,9 @@ fn parse_rule(rule: &Branch, index: usize) -> Result<CreationRule, String> {
         }
     }
     let pairs: Vec<(&str, &str)> = fields.iter().map(|(f, v)| (*f, v.as_str())).collect();
-    out.selector = Selector::from_fields(&pairs).map_err(|e| format!("{name}: {e}"))?;
+    if !pairs.is_empty() {
+        out.selector = Selector::from_fields(&pairs).map_err(|e| format!("{name}: {e}"))?;
+    }
     out.mac_only_encrypted = match get(rule, "mac_only_encrypted") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
