@@ -488,3 +488,346 @@ fn cached_regex(pattern: &str) -> Option<regex::Regex> {
     map.insert(pattern.to_string(), compiled.clone());
     compiled
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::Str(v.to_string())
+    }
+
+    fn map(items: &[(&str, Value)]) -> Value {
+        Value::Branch(branch(items))
+    }
+
+    fn branch(items: &[(&str, Value)]) -> Branch {
+        Branch {
+            items: items
+                .iter()
+                .map(|(k, v)| Item::Pair(k.to_string(), v.clone()))
+                .collect(),
+        }
+    }
+
+    fn list(items: Vec<Value>) -> Value {
+        Value::List(items)
+    }
+
+    fn config(rules: Vec<Value>) -> Result<Config, ConfigError> {
+        Config::from_tree(
+            &branch(&[("creation_rules", list(rules))]),
+            Path::new("/repo/.sops.yaml"),
+        )
+    }
+
+    const A: &str = "age1hkdt4s7er6a00gwcncp4rpklh0m7qg3f7sk3x9dxhmcak6agvaaqu7plpx";
+    const B: &str = "age1xdvlufwfds9l3tg3xwgz8ct7ujdrelc5z97w63ce2c27yg2yle5s002dg6";
+    const C: &str = "age1c7yhlc88rygdpf5mlln5gj8vqp6xdmc3pr6tsg680mvw9yr2ev8s4muzmc";
+
+    /// The rules of the corpus case `path-regex-secrets-dir`.
+    fn corpus_rules() -> Config {
+        config(vec![
+            map(&[("path_regex", s(r"secrets/.*\.yaml$")), ("age", s(A))]),
+            map(&[
+                ("path_regex", s(r"kubernetes/.*\.sops\.yaml$")),
+                ("age", s(B)),
+            ]),
+            map(&[("path_regex", s(".*")), ("age", s(C))]),
+        ])
+        .expect("valid config")
+    }
+
+    #[test]
+    fn rule_for_first_match_relative_to_the_config_dir() {
+        let c = corpus_rules();
+        let table: &[(&str, Option<usize>)] = &[
+            ("/repo/secrets/app.yaml", Some(0)),
+            ("/repo/secrets/deep/app.yaml", Some(0)),
+            ("/repo/kubernetes/db.sops.yaml", Some(1)),
+            // Also matches rule 0's unanchored regex? No: "kubernetes/secrets.yaml" has
+            // no "secrets/" component.
+            ("/repo/kubernetes/secrets.yaml", Some(2)),
+            ("/repo/kubernetes/x/secrets/a.yaml", Some(0)),
+            ("/repo/other.json", Some(2)),
+            ("/repo/./secrets/../kubernetes/a.sops.yaml", Some(1)),
+        ];
+        for (file, want) in table {
+            let got = c.rule_for(Path::new(file)).map(|r| r.index);
+            assert_eq!(got, *want, "{file}");
+        }
+        assert_eq!(c.creation_rules[1].key_groups, [vec![B.to_string()]]);
+    }
+
+    #[test]
+    fn anchored_regex_sees_the_relative_path_and_outside_files_the_absolute_one() {
+        let c = config(vec![map(&[
+            ("path_regex", s(r"^sub/deeper/.*\.yaml$")),
+            ("age", s(A)),
+        ])])
+        .expect("config");
+        assert!(c.rule_for(Path::new("/repo/sub/deeper/x.yaml")).is_some());
+        assert!(c.rule_for(Path::new("/repo/a/sub/deeper/x.yaml")).is_none());
+        assert!(
+            c.rule_for(Path::new("/elsewhere/sub/deeper/x.yaml"))
+                .is_none()
+        );
+        assert_eq!(
+            c.match_path(Path::new("/elsewhere/x.yaml")),
+            "/elsewhere/x.yaml"
+        );
+        assert_eq!(c.match_path(Path::new("/repo/x.yaml")), "x.yaml");
+        // A sibling directory sharing the prefix is not "below" the config dir.
+        assert_eq!(
+            c.match_path(Path::new("/repository/x.yaml")),
+            "/repository/x.yaml"
+        );
+    }
+
+    #[test]
+    fn no_match_and_no_rules() {
+        let c = config(vec![map(&[("path_regex", s(r"\.env$")), ("age", s(A))])]).expect("c");
+        assert!(c.rule_for(Path::new("/repo/a.yaml")).is_none());
+        let c = Config::from_tree(&branch(&[("stores", map(&[]))]), Path::new("/r/.sops.yaml"))
+            .expect("no rules");
+        assert!(c.creation_rules.is_empty());
+        assert!(c.rule_for(Path::new("/r/a.yaml")).is_none());
+        // A rule without path_regex (or an empty one) matches everything.
+        let c = config(vec![map(&[("path_regex", s("")), ("age", s(A))])]).expect("c");
+        assert!(c.creation_rules[0].path_regex.is_none());
+        assert!(c.rule_for(Path::new("/anything")).is_some());
+    }
+
+    #[test]
+    fn age_as_comma_string_or_list() {
+        let c = config(vec![
+            map(&[("age", s(&format!(" {A} ,\n{B},, ")))]),
+            map(&[("age", list(vec![s(A), s(&format!("{B}, {C}"))]))]),
+            map(&[("age", list(vec![]))]),
+        ])
+        .expect("config");
+        assert_eq!(
+            c.creation_rules[0].key_groups,
+            [vec![A.to_string(), B.to_string()]]
+        );
+        assert_eq!(
+            c.creation_rules[1].key_groups,
+            [vec![A.to_string(), B.to_string(), C.to_string()]]
+        );
+        assert!(c.creation_rules[2].key_groups.is_empty());
+        let e = config(vec![map(&[("age", list(vec![Value::Int(1)]))])]).expect_err("int");
+        assert!(e.to_string().contains("creation_rules[0].age"), "{e}");
+    }
+
+    #[test]
+    fn key_groups_with_merge_shamir_and_unsupported_types() {
+        let c = config(vec![map(&[
+            ("shamir_threshold", Value::Int(2)),
+            ("age", s(C)), // ignored: key_groups wins
+            ("pgp", s("FINGERPRINT")),
+            (
+                "key_groups",
+                list(vec![
+                    map(&[("age", list(vec![s(A), s(A)]))]),
+                    map(&[
+                        ("merge", list(vec![map(&[("age", list(vec![s(B)]))])])),
+                        ("age", list(vec![s(C), s(B)])),
+                        ("kms", list(vec![map(&[("arn", s("arn:aws:kms:x"))])])),
+                    ]),
+                    map(&[("pgp", list(vec![s("ABC")]))]),
+                ]),
+            ),
+        ])])
+        .expect("config");
+        let r = &c.creation_rules[0];
+        assert_eq!(r.shamir_threshold, 2);
+        assert_eq!(
+            r.key_groups,
+            vec![
+                vec![A.to_string()],
+                vec![B.to_string(), C.to_string()],
+                Vec::<String>::new()
+            ]
+        );
+        assert_eq!(r.unsupported_keys, ["kms", "pgp"]);
+    }
+
+    #[test]
+    fn flat_unsupported_keys_are_recorded() {
+        let c = config(vec![map(&[
+            ("kms", s("arn:aws:kms:us-east-1:1:key/x")),
+            (
+                "hc_vault_transit_uri",
+                list(vec![s("https://v/transit/keys/k")]),
+            ),
+            ("gcp_kms", s("")),
+        ])])
+        .expect("config");
+        assert_eq!(
+            c.creation_rules[0].unsupported_keys,
+            ["kms", "hc_vault_transit_uri"]
+        );
+        assert!(c.creation_rules[0].key_groups.is_empty());
+    }
+
+    #[test]
+    fn bad_regex_and_bad_fields_name_the_rule() {
+        let e = config(vec![
+            map(&[("age", s(A))]),
+            map(&[("path_regex", s("(unclosed"))]),
+        ])
+        .expect_err("bad regex");
+        let msg = e.to_string();
+        assert!(
+            msg.starts_with("/repo/.sops.yaml: creation_rules[1]"),
+            "{msg}"
+        );
+        assert!(msg.contains("(unclosed"), "{msg}");
+        for (field, value) in [
+            ("shamir_threshold", Value::Int(-1)),
+            ("shamir_threshold", s("two")),
+            ("mac_only_encrypted", s("yes")),
+            ("key_groups", s("x")),
+        ] {
+            let e = config(vec![map(&[(field, value)])]).expect_err(field);
+            assert!(e.to_string().contains("creation_rules[0]"), "{e}");
+        }
+        assert!(config(vec![s("not a mapping")]).is_err());
+        assert!(
+            Config::from_tree(&branch(&[("creation_rules", s("x"))]), Path::new("/x")).is_err()
+        );
+    }
+
+    #[test]
+    fn mac_only_and_unknown_keys() {
+        let c = config(vec![map(&[
+            ("mac_only_encrypted", Value::Bool(true)),
+            ("aws_profile", s("ignored")),
+            ("something_new", map(&[])),
+        ])])
+        .expect("config");
+        assert!(c.creation_rules[0].mac_only_encrypted);
+        assert!(c.creation_rules[0].selector.is_none());
+    }
+
+    #[test]
+    fn stores_indents() {
+        let tree = |yaml: i64, json: i64, bin: i64| {
+            branch(&[(
+                "stores",
+                map(&[
+                    ("yaml", map(&[("indent", Value::Int(yaml))])),
+                    ("json", map(&[("indent", Value::Int(json))])),
+                    ("json_binary", map(&[("indent", Value::Int(bin))])),
+                ]),
+            )])
+        };
+        let p = Path::new("/r/.sops.yaml");
+        let c = Config::from_tree(&tree(2, -1, 0), p).expect("ok");
+        assert_eq!(
+            (c.yaml_indent, c.json_indent, c.json_binary_indent),
+            (Some(2), None, Some(0))
+        );
+        let c = Config::from_tree(&tree(0, 4, 2), p).expect("ok");
+        assert_eq!(
+            (c.yaml_indent, c.json_indent, c.json_binary_indent),
+            (None, Some(4), Some(2))
+        );
+        assert!(Config::from_tree(&tree(2, -2, 0), p).is_err());
+        assert!(Config::from_tree(&tree(2, 0, -5), p).is_err());
+        assert!(Config::from_tree(&tree(-1, 0, 0), p).is_err());
+        let c = Config::from_tree(&branch(&[]), p).expect("ok");
+        assert_eq!(
+            (c.yaml_indent, c.json_indent, c.json_binary_indent),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn find_walks_up_and_ignores_sops_yml() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        let deep = root.join("a/b/c");
+        std::fs::create_dir_all(&deep).expect("mkdir");
+        assert_eq!(find(&deep, None), None);
+        std::fs::write(root.join("a/.sops.yml"), "creation_rules: []\n").expect("w");
+        assert_eq!(find(&deep, None), None);
+        std::fs::write(root.join(".sops.yaml"), "creation_rules: []\n").expect("w");
+        assert_eq!(find(&deep, None), Some(root.join(".sops.yaml")));
+        std::fs::write(root.join("a/b/.sops.yaml"), "").expect("w");
+        assert_eq!(find(&deep, None), Some(root.join("a/b/.sops.yaml")));
+        let explicit = Path::new("/somewhere/else.yaml");
+        assert_eq!(find(&deep, Some(explicit)), Some(explicit.to_path_buf()));
+    }
+
+    #[test]
+    fn load_reports_io_errors_with_the_path() {
+        let e = Config::load(Path::new("/nonexistent/seal/.sops.yaml")).expect_err("missing");
+        assert!(matches!(e, ConfigError::Io { .. }));
+        assert!(e.to_string().contains("/nonexistent/seal/.sops.yaml"));
+    }
+
+    /// Tests that need `crate::rules::Selector::from_fields` and the YAML store (written in
+    /// parallel; `todo!()` in this checkout). Run with `--ignored` after the merge.
+    mod needs_core {
+        use super::*;
+
+        #[test]
+        #[ignore = "needs rules::Selector::from_fields (parallel work); run after merge"]
+        fn selectors_one_per_rule() {
+            let c = config(vec![map(&[("encrypted_regex", s("^(data|stringData)$"))])])
+                .expect("config");
+            let sel = c.creation_rules[0].selector.as_ref().expect("selector");
+            assert_eq!(sel.field_name(), "encrypted_regex");
+            assert_eq!(sel.pattern(), "^(data|stringData)$");
+            let e = config(vec![
+                map(&[("age", s(A))]),
+                map(&[
+                    ("unencrypted_suffix", s("_x")),
+                    ("encrypted_regex", s("^a$")),
+                ]),
+            ])
+            .expect_err("two selectors");
+            assert!(e.to_string().contains("creation_rules[1]"), "{e}");
+            // Empty strings are "unset", as in sops.
+            let c = config(vec![map(&[
+                ("unencrypted_suffix", s("")),
+                ("encrypted_suffix", s("_s")),
+            ])])
+            .expect("config");
+            assert_eq!(
+                c.creation_rules[0]
+                    .selector
+                    .as_ref()
+                    .map(|s| s.field_name()),
+                Some("encrypted_suffix")
+            );
+        }
+
+        #[test]
+        #[ignore = "needs stores::yaml::YamlStore and rules (parallel work); run after merge"]
+        fn parses_every_corpus_config() {
+            let cases = std::fs::read_dir("/work/shared/conformance/cases").expect("corpus");
+            let mut n = 0;
+            for case in cases.flatten() {
+                let path = case.path().join(".sops.yaml");
+                if path.exists() {
+                    let c = Config::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                    assert!(!c.creation_rules.is_empty(), "{}", path.display());
+                    n += 1;
+                }
+            }
+            assert!(n >= 5);
+            let c = Config::load(Path::new(
+                "/work/shared/conformance/cases/updatekeys-add-recipient/.sops.yaml",
+            ))
+            .expect("folded age list");
+            assert_eq!(
+                c.creation_rules[0].key_groups,
+                [vec![A.to_string(), B.to_string()]]
+            );
+            let c = Config::parse(b"", Path::new("/x/.sops.yaml")).expect("empty file");
+            assert!(c.creation_rules.is_empty());
+        }
+    }
+}
