@@ -103,11 +103,11 @@ impl Identities {
             }
             None => ids.note("SOPS_AGE_SSH_PRIVATE_KEY_FILE", "not set".to_string()),
         }
-        if let Some(h) = &home {
-            for name in ["id_ed25519", "id_rsa"] {
-                let path = h.join(".ssh").join(name);
-                let label = format!("~/.ssh/{name}");
-                ids.load_ssh_file(label, &path, &pass, true);
+        for name in ["id_ed25519", "id_rsa"] {
+            let label = format!("~/.ssh/{name}");
+            match &home {
+                Some(h) => ids.load_ssh_file(label, &h.join(".ssh").join(name), &pass, true),
+                None => ids.note(label, "the home directory is unknown".to_string()),
             }
         }
 
@@ -261,6 +261,7 @@ impl Identities {
             age::ssh::Identity::Unencrypted(_) => (Box::new(parsed), "key"),
             age::ssh::Identity::Encrypted(_) => (
                 Box::new(LockedSsh {
+                    label: label.to_string(),
                     key: parsed,
                     callbacks: pass.clone(),
                     state: Mutex::new(None),
@@ -1135,6 +1136,7 @@ impl age::Identity for LockedEncrypted {
 /// A passphrase-protected SSH key, decrypted once on first use (age's own wrapper asks
 /// for the passphrase on every stanza).
 struct LockedSsh {
+    label: String,
     key: age::ssh::Identity,
     callbacks: PassphraseCallbacks,
     state: Mutex<Option<Result<age::ssh::Identity, age::DecryptError>>>,
@@ -1157,10 +1159,8 @@ impl age::Identity for LockedSsh {
             if !stanza_is_for_ssh_key(stanza, &self.key) {
                 return None;
             }
-            let result = match age::Callbacks::request_passphrase(
-                &self.callbacks,
-                "Passphrase for the SSH key",
-            ) {
+            let prompt = format!("Passphrase for the SSH key {}", self.label);
+            let result = match age::Callbacks::request_passphrase(&self.callbacks, &prompt) {
                 Some(p) => enc.decrypt(p).map(age::ssh::Identity::from),
                 None => Err(age::DecryptError::KeyDecryptionFailed),
             };
