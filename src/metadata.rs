@@ -338,10 +338,10 @@ impl Metadata {
         if let Some(l) = single.and_then(|g| g.other_list("pgp")) {
             pair("pgp", Value::List(l.clone()));
         }
-        if let Some(sel) = &self.selector {
-            if !sel.pattern().is_empty() {
-                pair(sel.field_name(), Value::Str(sel.pattern().to_string()));
-            }
+        if let Some(sel) = &self.selector
+            && !sel.pattern().is_empty()
+        {
+            pair(sel.field_name(), Value::Str(sel.pattern().to_string()));
         }
         if self.mac_only_encrypted {
             pair("mac_only_encrypted", Value::Bool(true));
@@ -387,4 +387,387 @@ pub enum MetadataError {
     /// Selector problems.
     #[error(transparent)]
     Rule(#[from] crate::rules::RuleError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::Timestamp;
+    use proptest::prelude::*;
+
+    fn pair(k: &str, v: Value) -> Item {
+        Item::Pair(k.to_string(), v)
+    }
+    fn s(x: &str) -> Value {
+        Value::Str(x.to_string())
+    }
+    fn age(r: &str, e: &str) -> Value {
+        Value::Branch(Branch {
+            items: vec![pair("recipient", s(r)), pair("enc", s(e))],
+        })
+    }
+    fn keys(tree: &Branch) -> Vec<&str> {
+        tree.items
+            .iter()
+            .filter_map(|i| match i {
+                Item::Pair(k, _) => Some(k.as_str()),
+                Item::Comment(_) => None,
+            })
+            .collect()
+    }
+
+    const ENC: &str =
+        "-----BEGIN AGE ENCRYPTED FILE-----\nYWdl\n-----END AGE ENCRYPTED FILE-----\n";
+    const MAC: &str = "ENC[AES256_GCM,data:AA==,iv:AA==,tag:AA==,type:str]";
+
+    /// The §17 metadata block, as the YAML store hands it over.
+    fn single() -> Branch {
+        Branch {
+            items: vec![
+                pair("age", Value::List(vec![age("age1abc", ENC)])),
+                pair("lastmodified", s("2026-11-25T16:50:19Z")),
+                pair("mac", s(MAC)),
+                pair("unencrypted_suffix", s("_unencrypted")),
+                pair("version", s("3.11.0")),
+            ],
+        }
+    }
+
+    /// The `shamir-key-groups` corpus metadata.
+    fn groups() -> Branch {
+        let group = |r: &str| {
+            Value::Branch(Branch {
+                items: vec![
+                    pair("hc_vault", Value::List(vec![])),
+                    pair("age", Value::List(vec![age(r, ENC)])),
+                ],
+            })
+        };
+        Branch {
+            items: vec![
+                pair("shamir_threshold", Value::Int(2)),
+                pair(
+                    "key_groups",
+                    Value::List(vec![group("age1a"), group("age1b"), group("age1c")]),
+                ),
+                pair("lastmodified", s("2026-11-25T17:22:14Z")),
+                pair("mac", s(MAC)),
+                pair("unencrypted_suffix", s("_unencrypted")),
+                pair("version", s("3.11.0")),
+            ],
+        }
+    }
+
+    fn with(tree: &Branch, key: &str, v: Option<Value>) -> Branch {
+        let mut t = tree.clone();
+        t.items
+            .retain(|i| !matches!(i, Item::Pair(k, _) if k == key));
+        if let Some(v) = v {
+            t.items.push(pair(key, v));
+        }
+        t
+    }
+
+    #[test]
+    fn single_group_reads_and_writes_back_identically() {
+        let m = Metadata::from_tree(&single()).unwrap();
+        assert_eq!(m.key_groups.len(), 1);
+        assert_eq!(
+            m.key_groups[0].age,
+            vec![AgeKey {
+                recipient: "age1abc".into(),
+                enc: ENC.into()
+            }]
+        );
+        assert_eq!(m.lastmodified, "2026-11-25T16:50:19Z");
+        assert_eq!(m.mac, MAC);
+        assert_eq!(m.version, "3.11.0");
+        assert_eq!(m.shamir_threshold, 0);
+        assert!(!m.mac_only_encrypted);
+        assert_eq!(
+            m.selector.as_ref().map(|s| s.field_name()),
+            Some("unencrypted_suffix")
+        );
+        assert_eq!(m.to_tree(), single());
+        assert!(counts_as_encrypted(&single()));
+    }
+
+    #[test]
+    fn key_groups_read_and_write_back_identically() {
+        let m = Metadata::from_tree(&groups()).unwrap();
+        assert_eq!(m.key_groups.len(), 3);
+        assert_eq!(m.shamir_threshold, 2);
+        assert_eq!(m.key_groups[2].age[0].recipient, "age1c");
+        assert_eq!(m.to_tree(), groups());
+    }
+
+    #[test]
+    fn dotenv_and_ini_strings_are_accepted() {
+        let mut t = with(&groups(), "shamir_threshold", Some(s("2.0")));
+        t = with(&t, "mac_only_encrypted", Some(s("true")));
+        let m = Metadata::from_tree(&t).unwrap();
+        assert_eq!(m.shamir_threshold, 2);
+        assert!(m.mac_only_encrypted);
+        let t = with(&single(), "shamir_threshold", Some(s("2")));
+        assert_eq!(Metadata::from_tree(&t).unwrap().shamir_threshold, 2);
+        // An unquoted lastmodified resolved as a YAML timestamp, JSON null groups entries.
+        let t = with(
+            &single(),
+            "lastmodified",
+            Some(Value::Time(Timestamp("2026-11-25T16:50:19Z".into()))),
+        );
+        assert_eq!(
+            Metadata::from_tree(&t).unwrap().lastmodified,
+            "2026-11-25T16:50:19Z"
+        );
+        for bad in [
+            s("2.5"),
+            s("x"),
+            Value::Int(-1),
+            Value::Int(256),
+            Value::Bool(true),
+        ] {
+            let t = with(&single(), "shamir_threshold", Some(bad));
+            assert!(matches!(
+                Metadata::from_tree(&t),
+                Err(MetadataError::Invalid { .. })
+            ));
+        }
+        let t = with(&single(), "mac_only_encrypted", Some(s("maybe")));
+        assert!(Metadata::from_tree(&t).is_err());
+    }
+
+    #[test]
+    fn version_rules_follow_sops() {
+        for ok in [
+            "3.11.0",
+            "v3.11.0",
+            "3.11.0-rc1",
+            "3.11.0+b",
+            "0.0.1",
+            "1.x",
+            "1.2",
+        ] {
+            let t = with(&single(), "version", Some(s(ok)));
+            assert!(Metadata::from_tree(&t).is_ok(), "{ok}");
+        }
+        for bad in ["3.11", " 3.11.0", "03.11.0", "3.11.0.1", "3.x.0", "x"] {
+            let t = with(&single(), "version", Some(s(bad)));
+            assert!(
+                matches!(Metadata::from_tree(&t), Err(MetadataError::Invalid { ref field, .. }) if field == "version"),
+                "{bad}"
+            );
+        }
+        let t = with(&single(), "version", None);
+        assert!(matches!(
+            Metadata::from_tree(&t),
+            Err(MetadataError::Missing("version"))
+        ));
+        assert!(!counts_as_encrypted(&t));
+    }
+
+    #[test]
+    fn required_fields_and_errors() {
+        let t = with(&single(), "lastmodified", Some(s("2026-11-25 16:50:19")));
+        assert!(
+            matches!(Metadata::from_tree(&t), Err(MetadataError::Invalid { ref field, .. }) if field == "lastmodified")
+        );
+        let t = with(&single(), "lastmodified", None);
+        assert!(matches!(
+            Metadata::from_tree(&t),
+            Err(MetadataError::Missing("lastmodified"))
+        ));
+        let t = with(&single(), "encrypted_regex", Some(s("^data$")));
+        assert!(matches!(
+            Metadata::from_tree(&t),
+            Err(MetadataError::Rule(_))
+        ));
+        let t = with(&single(), "age", None);
+        assert!(matches!(
+            Metadata::from_tree(&t),
+            Err(MetadataError::NoKeys)
+        ));
+        let t = with(
+            &single(),
+            "age",
+            Some(Value::List(vec![Value::Branch(Branch::default())])),
+        );
+        assert!(matches!(
+            Metadata::from_tree(&t),
+            Err(MetadataError::Invalid { .. })
+        ));
+        // mac may be empty (then "no MAC" at verification), but filestatus says false.
+        let t = with(&single(), "mac", None);
+        assert_eq!(Metadata::from_tree(&t).unwrap().mac, "");
+        assert!(!counts_as_encrypted(&t));
+        // Unknown keys are ignored; no selector means the default.
+        let t = with(
+            &with(&single(), "unencrypted_suffix", None),
+            "future_field",
+            Some(s("x")),
+        );
+        let m = Metadata::from_tree(&t).unwrap();
+        assert!(m.selector.is_none());
+        assert_eq!(m.effective_selector().pattern(), "_unencrypted");
+        assert!(!keys(&m.to_tree()).contains(&"future_field"));
+    }
+
+    #[test]
+    fn top_level_keys_win_over_key_groups() {
+        let t = with(
+            &groups(),
+            "age",
+            Some(Value::List(vec![age("age1top", ENC)])),
+        );
+        let m = Metadata::from_tree(&t).unwrap();
+        assert_eq!(m.key_groups.len(), 1);
+        assert_eq!(m.key_groups[0].age[0].recipient, "age1top");
+    }
+
+    #[test]
+    fn other_master_keys_are_kept_in_sops_order() {
+        let pgp = Value::List(vec![Value::Branch(Branch {
+            items: vec![pair("fp", s("ABCD"))],
+        })]);
+        let kms = Value::List(vec![Value::Branch(Branch {
+            items: vec![pair("arn", s("arn:aws:kms:x"))],
+        })]);
+        let mut t = single();
+        t.items.insert(0, pair("pgp", pgp.clone()));
+        t.items.push(pair("kms", kms.clone()));
+        t.items.push(pair("hc_vault", Value::Null));
+        let m = Metadata::from_tree(&t).unwrap();
+        assert_eq!(
+            m.key_groups[0].other,
+            vec![
+                (
+                    "pgp".to_string(),
+                    vec![Value::Branch(Branch {
+                        items: vec![pair("fp", s("ABCD"))]
+                    })]
+                ),
+                (
+                    "kms".to_string(),
+                    vec![Value::Branch(Branch {
+                        items: vec![pair("arn", s("arn:aws:kms:x"))]
+                    })]
+                )
+            ]
+        );
+        let out = m.to_tree();
+        assert_eq!(
+            keys(&out),
+            [
+                "kms",
+                "age",
+                "lastmodified",
+                "mac",
+                "pgp",
+                "unencrypted_suffix",
+                "version"
+            ]
+        );
+        // A pgp-only file still has keys (the key layer reports that seal speaks age only).
+        let only_pgp = with(&with(&single(), "age", None), "pgp", Some(pgp));
+        assert!(Metadata::from_tree(&only_pgp).is_ok());
+    }
+
+    #[test]
+    fn groups_always_write_hc_vault_and_age() {
+        let m = Metadata {
+            key_groups: vec![
+                KeyGroup {
+                    age: vec![],
+                    other: vec![("pgp".into(), vec![s("p")])],
+                },
+                KeyGroup {
+                    age: vec![AgeKey {
+                        recipient: "age1x".into(),
+                        enc: ENC.into(),
+                    }],
+                    other: vec![],
+                },
+            ],
+            shamir_threshold: 2,
+            lastmodified: "2026-11-25T16:50:19Z".into(),
+            mac: MAC.into(),
+            selector: None,
+            mac_only_encrypted: true,
+            version: SOPS_VERSION.into(),
+        };
+        let t = m.to_tree();
+        assert_eq!(
+            keys(&t),
+            [
+                "shamir_threshold",
+                "key_groups",
+                "lastmodified",
+                "mac",
+                "mac_only_encrypted",
+                "version"
+            ]
+        );
+        let Some(Item::Pair(_, Value::List(gs))) = t.items.get(1) else {
+            panic!("no key_groups")
+        };
+        let Value::Branch(g0) = &gs[0] else {
+            panic!("group is not a mapping")
+        };
+        assert_eq!(keys(g0), ["pgp", "hc_vault", "age"]);
+        assert_eq!(g0.items[2], pair("age", Value::List(vec![])));
+        let back = Metadata::from_tree(&t).unwrap();
+        assert_eq!(back.to_tree(), t);
+    }
+
+    #[test]
+    fn now_lastmodified_is_whole_seconds_utc() {
+        let now = Metadata::now_lastmodified();
+        assert_eq!(now.len(), 20, "{now}");
+        assert!(now.ends_with('Z'));
+        assert!(time_text::parse_rfc3339_dt(&now).is_some());
+    }
+
+    fn arb_meta() -> impl Strategy<Value = Metadata> {
+        let key = ("age1[a-z0-9]{4}", "[A-Za-z0-9\n]{1,20}")
+            .prop_map(|(recipient, enc)| AgeKey { recipient, enc });
+        let group =
+            proptest::collection::vec(key, 1..3).prop_map(|age| KeyGroup { age, other: vec![] });
+        let selector = prop_oneof![
+            Just(None),
+            proptest::sample::select(crate::rules::SELECTOR_FIELDS.to_vec())
+                .prop_map(|f| Some(Selector::from_field(f, "^x$").unwrap())),
+        ];
+        (
+            proptest::collection::vec(group, 1..4),
+            0usize..4,
+            selector,
+            any::<bool>(),
+            "[A-Z0-9]{0,8}",
+        )
+            .prop_map(
+                |(key_groups, shamir_threshold, selector, mac_only_encrypted, mac)| Metadata {
+                    key_groups,
+                    shamir_threshold,
+                    lastmodified: "2026-11-25T16:50:19Z".into(),
+                    mac,
+                    selector,
+                    mac_only_encrypted,
+                    version: SOPS_VERSION.into(),
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn to_tree_then_from_tree_round_trips(m in arb_meta()) {
+            let t = m.to_tree();
+            let back = Metadata::from_tree(&t).unwrap();
+            prop_assert_eq!(&back.key_groups, &m.key_groups);
+            prop_assert_eq!(back.shamir_threshold, m.shamir_threshold);
+            prop_assert_eq!(&back.mac, &m.mac);
+            prop_assert_eq!(back.mac_only_encrypted, m.mac_only_encrypted);
+            prop_assert_eq!(back.selector.as_ref().map(|s| s.field_name()), m.selector.as_ref().map(|s| s.field_name()));
+            prop_assert_eq!(back.to_tree(), t);
+        }
+    }
 }

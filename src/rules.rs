@@ -414,7 +414,7 @@ mod tests {
         let s = kubernetes_default(&[cm.clone(), Branch::default(), secret.clone()]).unwrap();
         assert_eq!(s.field_name(), "encrypted_regex");
         assert_eq!(s.pattern(), KUBERNETES_REGEX);
-        assert!(kubernetes_default(&[cm.clone()]).is_none());
+        assert!(kubernetes_default(std::slice::from_ref(&cm)).is_none());
         assert!(kubernetes_default(&[secret.clone(), plain]).is_none());
         assert!(kubernetes_default(&[]).is_none());
         let numeric_kind = Branch {
