@@ -77,7 +77,7 @@ impl Timestamp {
 }
 
 /// The type names used in `ENC[...,type:<name>]`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ValueType {
     /// `str`
     Str,
