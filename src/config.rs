@@ -773,7 +773,6 @@ mod tests {
         use super::*;
 
         #[test]
-        #[ignore = "needs rules::Selector::from_fields (parallel work); run after merge"]
         fn selectors_one_per_rule() {
             let c = config(vec![map(&[("encrypted_regex", s("^(data|stringData)$"))])])
                 .expect("config");

@@ -1938,9 +1938,7 @@ mod tests {
         assert!(matches!(err, KeyError::NoMatchingIdentity { .. }));
     }
 
-    /// Tests that need `crate::cipher::DataKey` and `crate::shamir` (written in parallel;
-    /// `todo!()` in this checkout). Ignored here; run with `--ignored` after the merge and
-    /// then drop the `ignore` attributes.
+    /// Tests that go through `crate::cipher::DataKey` and `crate::shamir`.
     mod needs_core {
         use super::*;
 
@@ -1949,7 +1947,6 @@ mod tests {
         }
 
         #[test]
-        #[ignore = "needs cipher::DataKey (parallel work); run after merge"]
         fn wrap_groups_rejects_bad_shapes_before_touching_the_key() {
             let key = key();
             let (_, p) = gen_identity();
@@ -1962,7 +1959,6 @@ mod tests {
         }
 
         #[test]
-        #[ignore = "needs cipher::DataKey and shamir (parallel work); run after merge"]
         fn single_group_round_trip() {
             let (s1, p1) = gen_identity();
             let (_, p2) = gen_identity();
@@ -1977,7 +1973,6 @@ mod tests {
         }
 
         #[test]
-        #[ignore = "needs cipher::DataKey and shamir (parallel work); run after merge"]
         fn shamir_round_trip_needs_threshold_groups() {
             let people: Vec<(String, String)> = (0..3).map(|_| gen_identity()).collect();
             let groups: Vec<Vec<String>> = people.iter().map(|(_, p)| vec![p.clone()]).collect();
@@ -1992,7 +1987,6 @@ mod tests {
         }
 
         #[test]
-        #[ignore = "needs cipher::DataKey and shamir (parallel work); run after merge"]
         fn recovers_the_sops_shamir_corpus_key() {
             let (groups, _) = shamir_case();
             let ids = identities_from_text(&format!(
@@ -2011,7 +2005,6 @@ mod tests {
         }
 
         #[test]
-        #[ignore = "needs cipher::DataKey (parallel work); run after merge"]
         fn recovers_the_sops_single_group_key() {
             let yaml = read(&format!(
                 "{CONFORMANCE}/cases/k8s-secret-encrypted-regex/enc.yaml"
