@@ -1,0 +1,111 @@
+//! The YAML store: sops-compatible reading (go-yaml v3 typing and comment placement,
+//! multi-document streams, the `sops` metadata key), the canonical writer, and a
+//! layout-preserving writer that changes only the bytes of values that changed.
+
+mod layout;
+mod reader;
+pub mod resolve;
+mod writer;
+
+use super::{EmitOptions, Format, Layout, Parsed, Store, StoreError};
+use crate::tree::{Branch, Value};
+use layout::YamlLayout;
+use writer::WStyle;
+
+/// The YAML store.
+pub struct YamlStore;
+
+/// The indentation sops uses for a configured value: unset or 0 → 4, 1 or ≥ 10 → 2.
+pub fn normalize_indent(indent: Option<usize>) -> usize {
+    match indent {
+        None | Some(0) => 4,
+        Some(1) => 2,
+        Some(n) if n >= 10 => 2,
+        Some(n) => n,
+    }
+}
+
+fn style(opts: EmitOptions) -> WStyle {
+    WStyle {
+        indent: normalize_indent(opts.indent),
+        indentless: false,
+    }
+}
+
+impl Store for YamlStore {
+    fn format(&self) -> Format {
+        Format::Yaml
+    }
+
+    fn load_plain(&self, input: &[u8]) -> Result<Parsed, StoreError> {
+        let out = reader::read(input)?;
+        let mut metadata = None;
+        let mut docs = Vec::with_capacity(out.len());
+        let mut layouts = Vec::with_capacity(out.len());
+        let mut layout_ok = true;
+        for (i, d) in out.into_iter().enumerate() {
+            if i == 0 {
+                metadata = d.sops;
+            }
+            docs.push(d.branch);
+            match d.layout {
+                Some(l) => layouts.push(l),
+                None => layout_ok = false,
+            }
+        }
+        let layout = if layout_ok {
+            // The reader accepted the input as UTF-8 (after an optional BOM).
+            let body = input
+                .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+                .unwrap_or(input);
+            match std::str::from_utf8(body) {
+                Ok(src) if !input.starts_with(b"\xEF\xBB\xBF") => Layout::new(YamlLayout {
+                    src: src.to_string(),
+                    docs: layouts,
+                }),
+                _ => Layout::none(),
+            }
+        } else {
+            Layout::none()
+        };
+        Ok(Parsed {
+            docs,
+            metadata,
+            layout,
+        })
+    }
+
+    fn emit_plain(
+        &self,
+        docs: &[Branch],
+        layout: &Layout,
+        opts: EmitOptions,
+    ) -> Result<Vec<u8>, StoreError> {
+        if let Some(lay) = layout.get::<YamlLayout>() {
+            if let Some(s) = layout::emit(lay, docs, None, normalize_indent(opts.indent)) {
+                return Ok(s.into_bytes());
+            }
+        }
+        Ok(writer::write_docs(docs, None, style(opts)).into_bytes())
+    }
+
+    fn emit_encrypted(
+        &self,
+        docs: &[Branch],
+        metadata: &Branch,
+        layout: &Layout,
+        opts: EmitOptions,
+    ) -> Result<Vec<u8>, StoreError> {
+        if let Some(lay) = layout.get::<YamlLayout>() {
+            if let Some(s) = layout::emit(lay, docs, Some(metadata), normalize_indent(opts.indent))
+            {
+                return Ok(s.into_bytes());
+            }
+        }
+        Ok(writer::write_docs(docs, Some(metadata), style(opts)).into_bytes())
+    }
+
+    fn emit_value(&self, value: &Value, opts: EmitOptions) -> Result<Vec<u8>, StoreError> {
+        Ok(writer::write_value(value, style(opts)).into_bytes())
+    }
+}

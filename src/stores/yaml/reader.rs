@@ -1,0 +1,1363 @@
+//! YAML reader: libyaml-safer events → a node arena with byte spans → comments recovered
+//! from the gaps between events and attributed the way sops 3.11 (go-yaml v3) attributes
+//! them → the document tree, plus what the layout-preserving writer needs to know.
+
+use std::collections::{HashMap, HashSet};
+
+use libyaml_safer::{EventData, MappingStyle, Parser, ScalarStyle, SequenceStyle};
+
+use super::resolve::{Style, resolve_scalar};
+use crate::stores::{Format, StoreError};
+use crate::tree::{Branch, Item, Value};
+
+/// Deepest nesting accepted (collections inside collections).
+pub const MAX_DEPTH: usize = 1000;
+/// Most nodes that alias expansion may produce in one file.
+pub const MAX_ALIAS_NODES: usize = 1_000_000;
+
+/// One parsed document.
+#[derive(Debug)]
+pub struct DocOut {
+    /// The document with the `sops` key removed.
+    pub branch: Branch,
+    /// The value of its top-level `sops` key, if it has one.
+    pub sops: Option<Branch>,
+    /// What the layout-preserving writer needs (`None`: write this stream canonically).
+    pub layout: Option<DocLayout>,
+}
+
+/// The layout of one document.
+#[derive(Clone, Debug)]
+pub struct DocLayout {
+    /// The tree as read (including the leaves' original values).
+    pub original: Branch,
+    /// Every leaf of `original` in walk order.
+    pub leaves: Vec<Leaf>,
+    /// Byte range of the `sops:` block (key line start through the line break after it).
+    pub sops_span: Option<(usize, usize)>,
+    /// Where a `sops:` block is appended when there is none (end of the document).
+    pub end: usize,
+    /// Column of the top-level keys.
+    pub root_col: usize,
+    /// Indentation step detected in the document, if any.
+    pub step: Option<usize>,
+    /// Whether sequences under a key are written at the key's column (`key:\n- a`).
+    pub indentless: Option<bool>,
+}
+
+/// One leaf of a document (scalar, comment, or list comment) and where it is.
+#[derive(Clone, Debug)]
+pub struct Leaf {
+    /// Byte range of its text (a scalar with its tag/anchor; a comment from `#`).
+    pub start: usize,
+    /// End of the range (block scalars: without the final line break).
+    pub end: usize,
+    /// Where it sits.
+    pub ctx: LeafCtx,
+}
+
+/// The context of a leaf.
+#[derive(Clone, Debug)]
+pub enum LeafCtx {
+    /// The value of a block mapping entry whose key is at `key_col`.
+    MapValue {
+        /// Column of the key.
+        key_col: usize,
+    },
+    /// An item of a block sequence whose dashes are at `dash_col`.
+    ListItem {
+        /// Column of the sequence's dashes.
+        dash_col: usize,
+        /// Byte offset of this item's dash, when the dash starts its line.
+        dash_pos: Option<usize>,
+    },
+    /// A comment; `own_line` when only white space precedes it on its line.
+    Comment {
+        /// Only white space before it on its line.
+        own_line: bool,
+        /// Its column.
+        col: usize,
+        /// Column of the dashes when the comment is an item of a block sequence.
+        list_dash_col: Option<usize>,
+    },
+    /// A scalar the layout writer cannot replace in place (empty scalar, ...).
+    Fixed,
+}
+
+// ---------------------------------------------------------------------------------------
+// Node arena
+
+#[derive(Debug, Clone)]
+enum NodeData {
+    Scalar {
+        value: String,
+        style: Style,
+        tag: Option<String>,
+        block: bool,
+        header_comment: bool,
+    },
+    Seq {
+        items: Vec<SeqChild>,
+        flow: bool,
+    },
+    Map {
+        entries: Vec<MapChild>,
+        flow: bool,
+    },
+    Alias(usize),
+    /// A collection still being composed.
+    Open,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum SeqChild {
+    Item(usize),
+    Comment(usize),
+}
+
+#[derive(Debug, Clone, Copy)]
+enum MapChild {
+    Pair(usize, usize),
+    Comment(usize),
+}
+
+#[derive(Debug)]
+struct Node {
+    data: NodeData,
+    start: usize,
+    end: usize,
+    line: usize,
+    col: usize,
+    /// Scalars: end of the text to replace (block scalars without the final line break).
+    value_end: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Comment {
+    text: String,
+    start: usize,
+    end: usize,
+    line: usize,
+    col: usize,
+    own_line: bool,
+}
+
+#[derive(Debug)]
+enum FrameKind {
+    Map {
+        entries: Vec<MapChild>,
+        pending_key: Option<usize>,
+    },
+    Seq {
+        items: Vec<SeqChild>,
+    },
+}
+
+#[derive(Debug)]
+struct Frame {
+    node: usize,
+    kind: FrameKind,
+    flow: bool,
+    /// Column of the entries (keys or dashes).
+    indent: usize,
+}
+
+/// Where an inline comment following a content event goes.
+#[derive(Debug, Clone, Copy)]
+enum InlineTarget {
+    /// Before the most recent pair of the mapping `node` (the pair of this line's key).
+    BeforeLastPair(usize),
+    /// Into mapping `node` now: its pending key's pair comes later.
+    PendingKey(usize),
+    /// Before the most recent item of sequence `node`.
+    BeforeLastItem(usize),
+    /// At the start of flow collection `node`.
+    CollectionStart(usize),
+}
+
+/// Where an own-line comment goes.
+#[derive(Debug, Clone, Copy)]
+enum Dest {
+    /// The end of the closing frame at this index of `closing`.
+    Closing(usize),
+    /// Before the next entry of the continuing frame, or into the collection that starts.
+    Next,
+}
+
+/// What kind of event follows a gap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// A scalar or alias.
+    Leaf,
+    /// A collection start.
+    Collection,
+    /// The end of a flow collection.
+    FlowEnd,
+    /// The end of the document.
+    DocEnd,
+}
+
+struct Composer<'a> {
+    src: &'a str,
+    line_starts: Vec<usize>,
+    nodes: Vec<Node>,
+    comments: Vec<Comment>,
+    frames: Vec<Frame>,
+    /// Block frames whose end event arrived, not finished yet (innermost first).
+    closing: Vec<Frame>,
+    anchors: HashMap<String, usize>,
+    /// Anchors of collections still open (registered when they complete).
+    open_anchors: Vec<(usize, String)>,
+    scan_pos: usize,
+    /// (line where the last content ended, where an inline comment on that line goes)
+    last_anchor: Option<(usize, InlineTarget)>,
+    last_content_end: usize,
+    root: Option<usize>,
+    /// Own-line comments waiting for the collection the next event starts.
+    for_next_collection: Vec<usize>,
+    /// Comments of the current document that no collection holds.
+    doc_loose: Vec<usize>,
+}
+
+fn syntax(line: Option<usize>, column: Option<usize>, message: impl Into<String>) -> StoreError {
+    StoreError::Syntax {
+        format: Format::Yaml,
+        line,
+        column,
+        message: message.into(),
+    }
+}
+
+fn unsupported(line: usize, column: usize, message: impl Into<String>) -> StoreError {
+    StoreError::Unsupported {
+        line: Some(line + 1),
+        column: Some(column + 1),
+        message: message.into(),
+    }
+}
+
+fn depth_limit() -> StoreError {
+    StoreError::Limit {
+        message: format!("the YAML nesting is deeper than the limit of {MAX_DEPTH} levels"),
+    }
+}
+
+/// A composed document before conversion.
+struct RawDoc {
+    root: Option<usize>,
+    /// Comments of a document without a root collection.
+    loose: Vec<usize>,
+    end: usize,
+}
+
+/// Parse a whole YAML stream into documents.
+pub fn read(input: &[u8]) -> Result<Vec<DocOut>, StoreError> {
+    let input = input
+        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
+        .unwrap_or(input);
+    let src = std::str::from_utf8(input).map_err(|e| {
+        let upto = input.get(..e.valid_up_to()).unwrap_or_default();
+        let line = upto.iter().filter(|b| **b == b'\n').count() + 1;
+        syntax(Some(line), None, "the file is not valid UTF-8")
+    })?;
+    let mut comp = Composer::new(src);
+    let raw = comp.run()?;
+    if raw.is_empty() {
+        return Err(StoreError::NoDocument {
+            format: Format::Yaml,
+        });
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut budget = MAX_ALIAS_NODES;
+    for doc in &raw {
+        out.push(comp.convert_doc(doc, &mut budget)?);
+    }
+    Ok(out)
+}
+
+impl<'a> Composer<'a> {
+    fn new(src: &'a str) -> Self {
+        let mut line_starts = vec![0];
+        line_starts.extend(
+            src.bytes()
+                .enumerate()
+                .filter(|(_, b)| *b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        Composer {
+            src,
+            line_starts,
+            nodes: Vec::new(),
+            comments: Vec::new(),
+            frames: Vec::new(),
+            closing: Vec::new(),
+            anchors: HashMap::new(),
+            open_anchors: Vec::new(),
+            scan_pos: 0,
+            last_anchor: None,
+            last_content_end: 0,
+            root: None,
+            for_next_collection: Vec::new(),
+            doc_loose: Vec::new(),
+        }
+    }
+
+    fn line_of(&self, pos: usize) -> usize {
+        match self.line_starts.binary_search(&pos) {
+            Ok(i) => i,
+            Err(i) => i.saturating_sub(1),
+        }
+    }
+
+    fn line_start(&self, line: usize) -> usize {
+        self.line_starts.get(line).copied().unwrap_or(0)
+    }
+
+    /// 0-based column in characters.
+    fn col_of(&self, pos: usize) -> usize {
+        let start = self.line_start(self.line_of(pos));
+        self.src.get(start..pos).map_or(0, |s| s.chars().count())
+    }
+
+    fn run(&mut self) -> Result<Vec<RawDoc>, StoreError> {
+        let mut input: &[u8] = self.src.as_bytes();
+        let mut parser = Parser::new();
+        parser.set_input_string(&mut input);
+        let mut docs = Vec::new();
+        let len = self.src.len();
+        for ev in parser {
+            let ev = ev.map_err(|e| {
+                let (line, col) = e
+                    .problem_mark()
+                    .map(|m| (Some(m.line as usize + 1), Some(m.column as usize + 1)))
+                    .unwrap_or((None, None));
+                let msg = match e.context() {
+                    Some(ctx) => format!("{} {ctx}", e.problem()),
+                    None => e.problem().to_string(),
+                };
+                syntax(line, col, msg)
+            })?;
+            let start = (ev.start_mark.index as usize).min(len);
+            let end = (ev.end_mark.index as usize).clamp(start, len);
+            match ev.data {
+                EventData::StreamStart { .. } => {}
+                EventData::StreamEnd => {
+                    if docs.is_empty() {
+                        // A stream of nothing but comments: one empty document with them.
+                        let gap = self.scan_gap(self.scan_pos, len);
+                        if !gap.is_empty() {
+                            docs.push(RawDoc {
+                                root: None,
+                                loose: gap,
+                                end: len,
+                            });
+                        }
+                    }
+                }
+                EventData::DocumentStart { .. } => {
+                    self.root = None;
+                    self.last_anchor = None;
+                    self.anchors.clear();
+                    self.doc_loose.clear();
+                }
+                EventData::DocumentEnd { .. } => {
+                    self.boundary(start, Next::DocEnd)?;
+                    self.scan_pos = self.scan_pos.max(start);
+                    let loose = std::mem::take(&mut self.doc_loose);
+                    docs.push(RawDoc {
+                        root: self.root.take(),
+                        loose,
+                        end: start,
+                    });
+                }
+                EventData::MappingEnd | EventData::SequenceEnd => {
+                    let flow = self.frames.last().is_some_and(|f| f.flow);
+                    if flow {
+                        // A real token: comments before `}`/`]` belong inside.
+                        self.boundary(start, Next::FlowEnd)?;
+                    }
+                    let Some(frame) = self.frames.pop() else {
+                        return Err(syntax(None, None, "unbalanced collection end"));
+                    };
+                    if flow {
+                        let node = frame.node;
+                        self.nodes[node].end = end;
+                        self.finish_frame(frame, None)?;
+                        self.scan_pos = end;
+                        self.last_content_end = end;
+                        self.last_anchor =
+                            Some((self.line_of(end), InlineTarget::CollectionStart(node)));
+                    } else {
+                        self.closing.push(frame);
+                    }
+                }
+                EventData::Alias { anchor } => {
+                    self.boundary(start, Next::Leaf)?;
+                    let Some(&target) = self.anchors.get(&anchor) else {
+                        let (l, c) = (self.line_of(start), self.col_of(start));
+                        return Err(unsupported(l, c, format!("unknown YAML alias '*{anchor}'")));
+                    };
+                    let id = self.push_node(NodeData::Alias(target), start, end);
+                    self.attach_leaf(id)?;
+                    self.scan_pos = end;
+                    self.last_content_end = end;
+                }
+                EventData::Scalar {
+                    anchor,
+                    tag,
+                    value,
+                    style,
+                    ..
+                } => {
+                    self.boundary(start, Next::Leaf)?;
+                    let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+                    let st = if matches!(style, ScalarStyle::Plain | ScalarStyle::Any) {
+                        Style::Plain
+                    } else {
+                        Style::Quoted
+                    };
+                    let header = if block {
+                        self.block_header_comment(start, end)
+                    } else {
+                        None
+                    };
+                    let value_end = if block {
+                        self.block_value_end(start, end, &style)
+                    } else {
+                        end
+                    };
+                    let id = self.push_node(
+                        NodeData::Scalar {
+                            value,
+                            style: st,
+                            tag,
+                            block,
+                            header_comment: header.is_some(),
+                        },
+                        start,
+                        end,
+                    );
+                    self.nodes[id].value_end = value_end;
+                    if let Some(a) = anchor {
+                        self.anchors.insert(a, id);
+                    }
+                    self.attach_leaf(id)?;
+                    if let Some(c) = header {
+                        if let Some((_, target)) = self.last_anchor {
+                            self.apply_inline(c, target);
+                        }
+                    }
+                    self.scan_pos = end;
+                    self.last_content_end = value_end;
+                }
+                EventData::SequenceStart { anchor, style, .. } => {
+                    self.open_collection(start, end, style == SequenceStyle::Flow, false, anchor)?;
+                }
+                EventData::MappingStart { anchor, style, .. } => {
+                    self.open_collection(start, end, style == MappingStyle::Flow, true, anchor)?;
+                }
+            }
+        }
+        Ok(docs)
+    }
+
+    fn push_node(&mut self, data: NodeData, start: usize, end: usize) -> usize {
+        let line = self.line_of(start);
+        let col = self.col_of(start);
+        self.nodes.push(Node {
+            data,
+            start,
+            end,
+            line,
+            col,
+            value_end: end,
+        });
+        self.nodes.len() - 1
+    }
+
+    fn open_collection(
+        &mut self,
+        start: usize,
+        end: usize,
+        flow: bool,
+        map: bool,
+        anchor: Option<String>,
+    ) -> Result<(), StoreError> {
+        self.boundary(start, Next::Collection)?;
+        if self.frames.len() >= MAX_DEPTH {
+            return Err(depth_limit());
+        }
+        let id = self.push_node(NodeData::Open, start, end);
+        if let Some(a) = anchor {
+            self.open_anchors.push((id, a));
+        }
+        let waiting = std::mem::take(&mut self.for_next_collection);
+        let kind = if map {
+            FrameKind::Map {
+                entries: waiting.into_iter().map(MapChild::Comment).collect(),
+                pending_key: None,
+            }
+        } else {
+            FrameKind::Seq {
+                items: waiting.into_iter().map(SeqChild::Comment).collect(),
+            }
+        };
+        let indent = self.nodes[id].col;
+        self.frames.push(Frame {
+            node: id,
+            kind,
+            flow,
+            indent,
+        });
+        if flow {
+            self.scan_pos = end;
+        }
+        Ok(())
+    }
+
+    /// Attach a finished scalar/alias to the current frame (or make it the root).
+    fn attach_leaf(&mut self, id: usize) -> Result<(), StoreError> {
+        let line = self.line_of(self.nodes[id].value_end);
+        let target = self.attach(id, None)?;
+        self.last_anchor = target.map(|t| (line, t));
+        Ok(())
+    }
+
+    /// Attach node `id` to the frame `into` (an index into `closing`) or the current frame.
+    /// Returns where an inline comment after it would go.
+    fn attach(
+        &mut self,
+        id: usize,
+        into: Option<usize>,
+    ) -> Result<Option<InlineTarget>, StoreError> {
+        let frame = match into {
+            Some(i) => self.closing.get_mut(i),
+            None => self.frames.last_mut(),
+        };
+        let Some(frame) = frame else {
+            self.root = Some(id);
+            return Ok(None);
+        };
+        let node = frame.node;
+        Ok(Some(match &mut frame.kind {
+            FrameKind::Map {
+                entries,
+                pending_key,
+            } => match pending_key.take() {
+                None => {
+                    *pending_key = Some(id);
+                    InlineTarget::PendingKey(node)
+                }
+                Some(k) => {
+                    entries.push(MapChild::Pair(k, id));
+                    InlineTarget::BeforeLastPair(node)
+                }
+            },
+            FrameKind::Seq { items } => {
+                items.push(SeqChild::Item(id));
+                InlineTarget::BeforeLastItem(node)
+            }
+        }))
+    }
+
+    /// Store a frame's children in its node and attach it to its parent (the next
+    /// closing frame, or the current frame).
+    fn finish_frame(
+        &mut self,
+        frame: Frame,
+        parent_closing: Option<usize>,
+    ) -> Result<(), StoreError> {
+        let id = frame.node;
+        self.nodes[id].data = match frame.kind {
+            FrameKind::Map {
+                mut entries,
+                pending_key,
+            } => {
+                if let Some(k) = pending_key {
+                    // A key without a value (flow `{a}`): the value is null.
+                    let pos = self.nodes[k].end;
+                    let null = self.push_node(
+                        NodeData::Scalar {
+                            value: String::new(),
+                            style: Style::Plain,
+                            tag: None,
+                            block: false,
+                            header_comment: false,
+                        },
+                        pos,
+                        pos,
+                    );
+                    entries.push(MapChild::Pair(k, null));
+                }
+                NodeData::Map {
+                    entries,
+                    flow: frame.flow,
+                }
+            }
+            FrameKind::Seq { items } => NodeData::Seq {
+                items,
+                flow: frame.flow,
+            },
+        };
+        if let Some(i) = self.open_anchors.iter().rposition(|(n, _)| *n == id) {
+            let (_, name) = self.open_anchors.remove(i);
+            self.anchors.insert(name, id);
+        }
+        self.attach(id, parent_closing)?;
+        Ok(())
+    }
+
+    /// Find the comments in `src[from..to]` (the text between two events).
+    fn scan_gap(&mut self, from: usize, to: usize) -> Vec<usize> {
+        let mut found = Vec::new();
+        let bytes = self.src.as_bytes();
+        let mut i = from;
+        while i < to {
+            let b = bytes[i];
+            if b == b'#' && (i == 0 || matches!(bytes[i - 1], b' ' | b'\t' | b'\n' | b'\r')) {
+                let mut e = i;
+                while e < bytes.len() && bytes[e] != b'\n' && bytes[e] != b'\r' {
+                    e += 1;
+                }
+                let line = self.line_of(i);
+                let ls = self.line_start(line);
+                let own_line = bytes[ls..i].iter().all(|c| *c == b' ' || *c == b'\t');
+                let text = self.src.get(i + 1..e).unwrap_or_default().to_string();
+                let col = self.col_of(i);
+                self.comments.push(Comment {
+                    text,
+                    start: i,
+                    end: e,
+                    line,
+                    col,
+                    own_line,
+                });
+                found.push(self.comments.len() - 1);
+                i = e;
+            } else {
+                i += 1;
+            }
+        }
+        found
+    }
+
+    /// A comment on the header line of a block scalar (`key: | # note`).
+    fn block_header_comment(&mut self, start: usize, end: usize) -> Option<usize> {
+        let rest = self.src.get(start..end)?;
+        let nl = rest.find('\n').unwrap_or(rest.len());
+        let header = &rest[..nl];
+        let hash = header.find(" #").or_else(|| header.find("\t#"))? + 1;
+        let ids = self.scan_gap(start + hash, start + nl);
+        ids.first().copied()
+    }
+
+    /// The end of a block scalar's replaceable text: the end of its last non-blank line
+    /// (clip, strip), or everything but the final line break (keep).
+    fn block_value_end(&self, start: usize, end: usize, style: &ScalarStyle) -> usize {
+        let _ = style;
+        let text = self.src.get(start..end).unwrap_or_default();
+        let header_end = text.find('\n').unwrap_or(text.len());
+        let header = text[..header_end].split(" #").next().unwrap_or_default();
+        if header.contains('+') {
+            let t = text.strip_suffix('\n').unwrap_or(text);
+            let t = t.strip_suffix('\r').unwrap_or(t);
+            return start + t.len().max(header_end);
+        }
+        let mut e = header_end;
+        let mut pos = header_end;
+        for line in text[header_end..].split_inclusive('\n') {
+            let body = line.trim_end_matches(['\n', '\r']);
+            if !body.trim_matches([' ', '\t']).is_empty() {
+                e = pos + body.len();
+            }
+            pos += line.len();
+        }
+        start + e
+    }
+
+    /// Column of the token that starts at `pos`, counting a run of `- ` dashes before it
+    /// on its line as part of it.
+    fn token_col(&self, pos: usize) -> usize {
+        let ls = self.line_start(self.line_of(pos));
+        let prefix = self.src.get(ls..pos).unwrap_or_default();
+        if prefix.chars().all(|c| c == ' ' || c == '\t' || c == '-') {
+            if let Some(i) = prefix.find('-') {
+                return self.col_of(ls + i);
+            }
+        }
+        self.col_of(pos)
+    }
+
+    fn find_frame_mut(&mut self, node: usize) -> Option<&mut Frame> {
+        if let Some(i) = self.frames.iter().rposition(|f| f.node == node) {
+            return self.frames.get_mut(i);
+        }
+        let i = self.closing.iter().position(|f| f.node == node)?;
+        self.closing.get_mut(i)
+    }
+
+    fn apply_inline(&mut self, c: usize, target: InlineTarget) {
+        match target {
+            InlineTarget::PendingKey(node) => {
+                if let Some(Frame {
+                    kind: FrameKind::Map { entries, .. },
+                    ..
+                }) = self.find_frame_mut(node)
+                {
+                    entries.push(MapChild::Comment(c));
+                }
+            }
+            InlineTarget::BeforeLastPair(node) => {
+                if let Some(Frame {
+                    kind: FrameKind::Map { entries, .. },
+                    ..
+                }) = self.find_frame_mut(node)
+                {
+                    let at = entries
+                        .iter()
+                        .rposition(|e| matches!(e, MapChild::Pair(..)))
+                        .unwrap_or(0);
+                    entries.insert(at, MapChild::Comment(c));
+                }
+            }
+            InlineTarget::BeforeLastItem(node) => {
+                if let Some(Frame {
+                    kind: FrameKind::Seq { items },
+                    ..
+                }) = self.find_frame_mut(node)
+                {
+                    let at = items
+                        .iter()
+                        .rposition(|e| matches!(e, SeqChild::Item(_)))
+                        .unwrap_or(0);
+                    items.insert(at, SeqChild::Comment(c));
+                }
+            }
+            InlineTarget::CollectionStart(node) => match &mut self.nodes[node].data {
+                NodeData::Map { entries, .. } => entries.insert(0, MapChild::Comment(c)),
+                NodeData::Seq { items, .. } => items.insert(0, SeqChild::Comment(c)),
+                _ => {}
+            },
+        }
+    }
+
+    fn push_comment_into_closing(&mut self, i: usize, c: usize) {
+        if let Some(f) = self.closing.get_mut(i) {
+            match &mut f.kind {
+                FrameKind::Map { entries, .. } => entries.push(MapChild::Comment(c)),
+                FrameKind::Seq { items } => items.push(SeqChild::Comment(c)),
+            }
+        }
+    }
+
+    /// Handle the text before an event at `pos`: attribute its comments (as go-yaml v3
+    /// does, as far as sops 3.11 can tell) and finish the block collections that ended.
+    /// Comments of a document that has no collection to hold them go to `doc_loose`.
+    fn boundary(&mut self, pos: usize, next: Next) -> Result<(), StoreError> {
+        let gap = self.scan_gap(self.scan_pos, pos);
+        self.scan_pos = self.scan_pos.max(pos);
+        let mut own: Vec<usize> = Vec::with_capacity(gap.len());
+        for (i, c) in gap.into_iter().enumerate() {
+            let cm = &self.comments[c];
+            let inline =
+                i == 0 && !cm.own_line && self.last_anchor.is_some_and(|(line, _)| line == cm.line);
+            if inline {
+                if let Some((_, target)) = self.last_anchor {
+                    self.apply_inline(c, target);
+                }
+            } else {
+                own.push(c);
+            }
+        }
+        let mut loose = Vec::new();
+        let mut to_next = Vec::new();
+        // Comments for each closing frame, added once its inner frames are attached.
+        let mut for_closing: Vec<Vec<usize>> = vec![Vec::new(); self.closing.len()];
+        if self.closing.is_empty() {
+            to_next = own;
+        } else {
+            let k = match next {
+                Next::DocEnd => self.closing.last().map_or(0, |f| f.indent),
+                _ => self.token_col(pos),
+            };
+            let dests = self.assign(&own, k, pos);
+            let last = self.closing.len() - 1;
+            for (c, d) in own.into_iter().zip(dests) {
+                match d {
+                    Dest::Closing(i) => for_closing[i.min(last)].push(c),
+                    Dest::Next if next == Next::DocEnd => for_closing[last].push(c),
+                    Dest::Next => to_next.push(c),
+                }
+            }
+        }
+        // Finish the ended block collections, innermost first.
+        for cs in for_closing {
+            for c in cs {
+                self.push_comment_into_closing(0, c);
+            }
+            if self.closing.is_empty() {
+                break;
+            }
+            let frame = self.closing.remove(0);
+            let parent = if self.closing.is_empty() {
+                None
+            } else {
+                Some(0)
+            };
+            self.finish_frame(frame, parent)?;
+        }
+        // Comments that go before the next entry, or into the collection that starts.
+        if !to_next.is_empty() {
+            match next {
+                Next::DocEnd => loose = to_next,
+                Next::Collection => {
+                    for c in to_next {
+                        if self.comment_before_dash(c, pos) {
+                            self.push_into_current(c, &mut loose);
+                        } else {
+                            self.for_next_collection.push(c);
+                        }
+                    }
+                }
+                Next::Leaf | Next::FlowEnd => {
+                    for c in to_next {
+                        self.push_into_current(c, &mut loose);
+                    }
+                }
+            }
+        }
+        self.doc_loose.extend(loose);
+        Ok(())
+    }
+
+    fn push_into_current(&mut self, c: usize, loose: &mut Vec<usize>) {
+        match self.frames.last_mut() {
+            Some(Frame {
+                kind: FrameKind::Map { entries, .. },
+                ..
+            }) => entries.push(MapChild::Comment(c)),
+            Some(Frame {
+                kind: FrameKind::Seq { items },
+                ..
+            }) => items.push(SeqChild::Comment(c)),
+            None => loose.push(c),
+        }
+    }
+
+    /// Is comment `c` an item of the current sequence, i.e. does a `-` follow it before the
+    /// collection that starts at `pos`?
+    fn comment_before_dash(&self, c: usize, pos: usize) -> bool {
+        if !matches!(
+            self.frames.last(),
+            Some(Frame {
+                kind: FrameKind::Seq { .. },
+                flow: false,
+                ..
+            })
+        ) {
+            return false;
+        }
+        let from = self.comments[c].end;
+        self.src.get(from..pos).is_some_and(|t| t.contains('-'))
+    }
+
+    /// go-yaml v3's split of a run of own-line comments after the end of one or more block
+    /// collections (checked against sops 3.11): the first group is a foot of the innermost
+    /// ended collection when it is split from what follows (by a blank line or a change of
+    /// column) or indented more than the next token; later groups at the column of an
+    /// outer ended collection go to that collection; the rest go to what follows.
+    fn assign(&self, own: &[usize], k: usize, pos: usize) -> Vec<Dest> {
+        let mut dests = Vec::with_capacity(own.len());
+        if own.is_empty() {
+            return dests;
+        }
+        let innermost = self.closing.first().map_or(0, |f| f.indent);
+        let content_line = self.line_of(self.last_content_end);
+        let first_line = self.comments[own[0]].line;
+        let first_empty = first_line <= content_line + 1;
+        // Groups: (start col, member indices, split)
+        let mut groups: Vec<(usize, Vec<usize>, bool)> = Vec::new();
+        let mut blank_seen = false;
+        for (i, &c) in own.iter().enumerate() {
+            let cm = &self.comments[c];
+            let ngroups = groups.len();
+            let Some(last) = groups.last_mut() else {
+                groups.push((cm.col, vec![i], false));
+                continue;
+            };
+            let prev_line = self.comments[own[i - 1]].line;
+            let blank = cm.line > prev_line + 1;
+            if blank && !blank_seen && first_empty && ngroups == 1 {
+                blank_seen = true;
+                last.2 = true;
+                groups.push((cm.col, vec![i], false));
+                continue;
+            }
+            blank_seen |= blank;
+            if cm.col < innermost && cm.col != last.0 {
+                last.2 = true;
+                groups.push((cm.col, vec![i], false));
+            } else {
+                last.1.push(i);
+            }
+        }
+        let last_line = self.comments[own[own.len() - 1]].line;
+        if groups.len() == 1 && !blank_seen && first_empty && self.line_of(pos) > last_line + 1 {
+            if let Some(g) = groups.first_mut() {
+                g.2 = true;
+            }
+        }
+        dests.resize(own.len(), Dest::Next);
+        for (gi, (col, members, split)) in groups.iter().enumerate() {
+            let d = if gi == 0 {
+                if *split || *col > k {
+                    Dest::Closing(0)
+                } else {
+                    Dest::Next
+                }
+            } else {
+                match self.closing.iter().skip(1).position(|f| f.indent == *col) {
+                    Some(j) => Dest::Closing(j + 1),
+                    None => Dest::Next,
+                }
+            };
+            for &m in members {
+                dests[m] = d;
+            }
+        }
+        dests
+    }
+}
+
+/// State of converting one document's nodes to a tree.
+struct Conv<'b> {
+    budget: &'b mut usize,
+    leaves: Vec<Leaf>,
+    layout_ok: bool,
+    /// Indentation steps seen (nested mapping column minus its key's column).
+    steps: HashMap<usize, usize>,
+    indentless: Option<bool>,
+}
+
+impl Composer<'_> {
+    fn convert_doc(&self, doc: &RawDoc, budget: &mut usize) -> Result<DocOut, StoreError> {
+        let mut conv = Conv {
+            budget,
+            leaves: Vec::new(),
+            layout_ok: true,
+            steps: HashMap::new(),
+            indentless: None,
+        };
+        let mut branch = Branch::default();
+        let mut root_col = 0;
+        let mut sops = None;
+        let mut sops_span = None;
+        let mut sops_steps: Option<(HashMap<usize, usize>, Option<bool>)> = None;
+        if let Some(root) = doc.root {
+            let target = self.deref(root);
+            let node = &self.nodes[target];
+            match &node.data {
+                NodeData::Map { entries, .. } => {
+                    root_col = node.col;
+                    if target != root {
+                        conv.layout_ok = false;
+                    }
+                    // Split off the `sops` entry before converting, so the leaves line up.
+                    let mut kept = Vec::with_capacity(entries.len());
+                    for e in entries {
+                        if let MapChild::Pair(k, v) = e {
+                            if self.key_text(*k).as_deref() == Some("sops") {
+                                let mut c2 = Conv {
+                                    budget: conv.budget,
+                                    leaves: Vec::new(),
+                                    layout_ok: true,
+                                    steps: HashMap::new(),
+                                    indentless: None,
+                                };
+                                let v2 = self.to_value(*v, 1, false, LeafCtx::Fixed, &mut c2)?;
+                                sops_steps = Some((std::mem::take(&mut c2.steps), c2.indentless));
+                                let vn = &self.nodes[*v];
+                                match v2 {
+                                    Value::Branch(b) => sops = Some(b),
+                                    Value::Null => sops = Some(Branch::default()),
+                                    _ => {
+                                        return Err(unsupported(
+                                            vn.line,
+                                            vn.col,
+                                            "the top-level `sops` key must hold a mapping (the sops metadata)",
+                                        ));
+                                    }
+                                }
+                                sops_span = Some(self.entry_span(*k, *v));
+                                continue;
+                            }
+                        }
+                        kept.push(*e);
+                    }
+                    branch = self.map_to_branch(&kept, target, 0, false, &mut conv)?;
+                }
+                NodeData::Seq { .. } => {
+                    return Err(unsupported(
+                        node.line,
+                        node.col,
+                        "the top level of a YAML document must be a mapping, found a sequence",
+                    ));
+                }
+                NodeData::Scalar { .. } => {
+                    let v = self.to_value(target, 0, false, LeafCtx::Fixed, &mut conv)?;
+                    if v != Value::Null {
+                        return Err(unsupported(
+                            node.line,
+                            node.col,
+                            "the top level of a YAML document must be a mapping, found a scalar",
+                        ));
+                    }
+                    conv.leaves.clear();
+                }
+                NodeData::Alias(_) | NodeData::Open => {
+                    return Err(unsupported(
+                        node.line,
+                        node.col,
+                        "unsupported document content",
+                    ));
+                }
+            }
+        }
+        for &c in &doc.loose {
+            let cm = &self.comments[c];
+            branch.items.push(Item::Comment(cm.text.clone()));
+            conv.leaves.push(self.comment_leaf(c, None));
+        }
+        if let Some((steps, indentless)) = sops_steps {
+            if conv.steps.is_empty() {
+                conv.steps = steps;
+            }
+            conv.indentless = conv.indentless.or(indentless);
+        }
+        let step = conv
+            .steps
+            .iter()
+            .max_by_key(|(s, n)| (**n, usize::MAX - **s))
+            .map(|(s, _)| *s);
+        let layout = conv.layout_ok.then(|| DocLayout {
+            original: branch.clone(),
+            leaves: std::mem::take(&mut conv.leaves),
+            sops_span,
+            end: doc.end,
+            root_col,
+            step,
+            indentless: conv.indentless,
+        });
+        Ok(DocOut {
+            branch,
+            sops,
+            layout,
+        })
+    }
+
+    /// Follow aliases to the node they name.
+    fn deref(&self, mut id: usize) -> usize {
+        for _ in 0..=self.nodes.len() {
+            match self.nodes[id].data {
+                NodeData::Alias(t) => id = t,
+                _ => return id,
+            }
+        }
+        id
+    }
+
+    /// The text of a key node when it is a plain string scalar (for finding `sops`).
+    fn key_text(&self, k: usize) -> Option<String> {
+        match &self.nodes[self.deref(k)].data {
+            NodeData::Scalar {
+                value, style, tag, ..
+            } => match resolve_scalar(value, *style, tag.as_deref()) {
+                Ok(Value::Str(s)) => Some(s),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// From the start of the key's line through the line break after the value.
+    fn entry_span(&self, k: usize, v: usize) -> (usize, usize) {
+        let start = self.line_start(self.nodes[k].line);
+        let mut end = self.content_end(v).max(self.nodes[k].end);
+        let bytes = self.src.as_bytes();
+        if !(end > 0 && bytes.get(end - 1) == Some(&b'\n')) {
+            while end < bytes.len() && bytes[end] != b'\n' {
+                end += 1;
+            }
+            if end < bytes.len() {
+                end += 1;
+            }
+        }
+        (start, end)
+    }
+
+    /// The end of the last text that belongs to node `id`.
+    fn content_end(&self, id: usize) -> usize {
+        let n = &self.nodes[id];
+        let mut end = n.end;
+        match &n.data {
+            NodeData::Map {
+                entries,
+                flow: false,
+            } => {
+                end = n.start;
+                for e in entries {
+                    end = end.max(match e {
+                        MapChild::Pair(k, v) => self.content_end(*k).max(self.content_end(*v)),
+                        MapChild::Comment(c) => self.comments[*c].end,
+                    });
+                }
+            }
+            NodeData::Seq { items, flow: false } => {
+                end = n.start;
+                for e in items {
+                    end = end.max(match e {
+                        SeqChild::Item(i) => self.content_end(*i),
+                        SeqChild::Comment(c) => self.comments[*c].end,
+                    });
+                }
+            }
+            _ => {}
+        }
+        end
+    }
+
+    fn comment_leaf(&self, c: usize, list_dash_col: Option<usize>) -> Leaf {
+        let cm = &self.comments[c];
+        Leaf {
+            start: cm.start,
+            end: cm.end,
+            ctx: LeafCtx::Comment {
+                own_line: cm.own_line,
+                col: cm.col,
+                list_dash_col,
+            },
+        }
+    }
+
+    fn map_to_branch(
+        &self,
+        entries: &[MapChild],
+        map: usize,
+        depth: usize,
+        in_alias: bool,
+        conv: &mut Conv<'_>,
+    ) -> Result<Branch, StoreError> {
+        let mut items = Vec::with_capacity(entries.len());
+        let mut seen: HashSet<String> = HashSet::with_capacity(entries.len());
+        let flow = matches!(self.nodes[map].data, NodeData::Map { flow: true, .. });
+        if flow && entries.iter().any(|e| matches!(e, MapChild::Pair(..))) {
+            conv.layout_ok = false;
+        }
+        for e in entries {
+            match *e {
+                MapChild::Comment(c) => {
+                    items.push(Item::Comment(self.comments[c].text.clone()));
+                    conv.leaves.push(self.comment_leaf(c, None));
+                }
+                MapChild::Pair(k, v) => {
+                    let key = self.key_string(k)?;
+                    if !seen.insert(key.clone()) {
+                        let kn = &self.nodes[k];
+                        return Err(unsupported(
+                            kn.line,
+                            kn.col,
+                            format!("duplicate key `{key}` in a YAML mapping"),
+                        ));
+                    }
+                    let kn = &self.nodes[k];
+                    let vt = self.deref(v);
+                    if !flow && !in_alias {
+                        match &self.nodes[vt].data {
+                            NodeData::Map {
+                                entries: sub,
+                                flow: false,
+                            } if vt == v => {
+                                if let Some(MapChild::Pair(sk, _)) =
+                                    sub.iter().find(|e| matches!(e, MapChild::Pair(..)))
+                                {
+                                    let sc = self.nodes[*sk].col;
+                                    if sc > kn.col && self.nodes[*sk].line > kn.line {
+                                        *conv.steps.entry(sc - kn.col).or_insert(0) += 1;
+                                    }
+                                }
+                            }
+                            NodeData::Scalar { block: true, .. } => {
+                                if let Some(c) = self.block_content_col(vt) {
+                                    if c > kn.col {
+                                        *conv.steps.entry(c - kn.col).or_insert(0) += 1;
+                                    }
+                                }
+                            }
+                            NodeData::Seq { flow: false, .. } if vt == v => {
+                                if conv.indentless.is_none() && self.nodes[v].line > kn.line {
+                                    conv.indentless = Some(self.nodes[v].col == kn.col);
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                    let value = self.to_value(
+                        v,
+                        depth + 1,
+                        in_alias,
+                        LeafCtx::MapValue { key_col: kn.col },
+                        conv,
+                    )?;
+                    items.push(Item::Pair(key, value));
+                }
+            }
+        }
+        Ok(Branch { items })
+    }
+
+    fn key_string(&self, k: usize) -> Result<String, StoreError> {
+        let kt = self.deref(k);
+        let kn = &self.nodes[k];
+        match &self.nodes[kt].data {
+            NodeData::Scalar {
+                value, style, tag, ..
+            } => {
+                let v = resolve_scalar(value, *style, tag.as_deref())
+                    .map_err(|e| unsupported(kn.line, kn.col, format!("{} (in a key)", e.0)))?;
+                match v {
+                    Value::Str(s) => Ok(s),
+                    other => {
+                        let what = match other {
+                            Value::Null => "null",
+                            Value::Bool(_) => "a boolean",
+                            Value::Int(_) => "an integer",
+                            Value::Float(_) => "a float",
+                            Value::Time(_) => "a timestamp",
+                            _ => "not a string",
+                        };
+                        let text = if value.chars().count() > 40 {
+                            "…"
+                        } else {
+                            value.as_str()
+                        };
+                        Err(unsupported(
+                            kn.line,
+                            kn.col,
+                            format!(
+                                "keys must be strings: the key `{text}` reads as {what}; quote the key (\"{text}\")"
+                            ),
+                        ))
+                    }
+                }
+            }
+            _ => Err(unsupported(
+                kn.line,
+                kn.col,
+                "keys must be strings, not mappings or sequences",
+            )),
+        }
+    }
+
+    /// The column of the first content line of a block scalar.
+    fn block_content_col(&self, id: usize) -> Option<usize> {
+        let n = &self.nodes[id];
+        let text = self.src.get(n.start..n.end)?;
+        let body = &text[text.find('\n')? + 1..];
+        let line = body.split('\n').find(|l| !l.trim().is_empty())?;
+        Some(line.len() - line.trim_start_matches(' ').len())
+    }
+
+    fn dash_pos(&self, item: usize) -> Option<usize> {
+        let bytes = self.src.as_bytes();
+        let mut i = self.nodes[item].start;
+        while i > 0 && matches!(bytes[i - 1], b' ' | b'\t') {
+            i -= 1;
+        }
+        if i == 0 || bytes[i - 1] != b'-' {
+            return None;
+        }
+        let dash = i - 1;
+        let ls = self.line_start(self.line_of(dash));
+        bytes[ls..dash].iter().all(|b| *b == b' ').then_some(dash)
+    }
+
+    fn to_value(
+        &self,
+        id: usize,
+        depth: usize,
+        in_alias: bool,
+        ctx: LeafCtx,
+        conv: &mut Conv<'_>,
+    ) -> Result<Value, StoreError> {
+        if depth > MAX_DEPTH {
+            return Err(depth_limit());
+        }
+        if in_alias {
+            if *conv.budget == 0 {
+                return Err(StoreError::Limit {
+                    message: format!(
+                        "YAML aliases expand to more than the limit of {MAX_ALIAS_NODES} nodes"
+                    ),
+                });
+            }
+            *conv.budget -= 1;
+        }
+        let node = &self.nodes[id];
+        match &node.data {
+            NodeData::Scalar {
+                value,
+                style,
+                tag,
+                header_comment,
+                ..
+            } => {
+                let v = resolve_scalar(value, *style, tag.as_deref())
+                    .map_err(|e| unsupported(node.line, node.col, e.0))?;
+                if *header_comment {
+                    conv.layout_ok = false;
+                }
+                let ctx = if node.start == node.value_end {
+                    LeafCtx::Fixed
+                } else {
+                    ctx
+                };
+                conv.leaves.push(Leaf {
+                    start: node.start,
+                    end: node.value_end,
+                    ctx,
+                });
+                Ok(v)
+            }
+            NodeData::Map { entries, .. } => Ok(Value::Branch(
+                self.map_to_branch(entries, id, depth, in_alias, conv)?,
+            )),
+            NodeData::Seq { items, flow } => {
+                if *flow && items.iter().any(|e| matches!(e, SeqChild::Item(_))) {
+                    conv.layout_ok = false;
+                }
+                let mut out = Vec::with_capacity(items.len());
+                for e in items {
+                    match *e {
+                        SeqChild::Comment(c) => {
+                            out.push(Value::Comment(self.comments[c].text.clone()));
+                            conv.leaves.push(self.comment_leaf(c, Some(node.col)));
+                        }
+                        SeqChild::Item(i) => {
+                            let ctx = LeafCtx::ListItem {
+                                dash_col: node.col,
+                                dash_pos: self.dash_pos(i),
+                            };
+                            out.push(self.to_value(i, depth + 1, in_alias, ctx, conv)?);
+                        }
+                    }
+                }
+                Ok(Value::List(out))
+            }
+            NodeData::Alias(t) => {
+                conv.layout_ok = false;
+                self.to_value(*t, depth, true, ctx, conv)
+            }
+            NodeData::Open => Err(unsupported(node.line, node.col, "unterminated collection")),
+        }
+    }
+}

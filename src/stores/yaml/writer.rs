@@ -1,0 +1,444 @@
+//! The canonical YAML writer (what sops writes, §9.1.5): block style, one indentation
+//! step per level, sequences indented under their key, comments as `#text` lines, and
+//! every string written so that go-yaml v3 and YAML 1.1 readers read it back unchanged.
+
+use base64::Engine as _;
+
+use super::resolve::{is_printable, plain_safe};
+use crate::tree::{Branch, Item, Value, format_float_yaml};
+
+/// Layout choices of the canonical writer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WStyle {
+    /// Spaces per nesting level.
+    pub indent: usize,
+    /// Sequences under a key start at the key's column (`key:\n- a`) instead of one step in.
+    pub indentless: bool,
+}
+
+/// Write documents separated by `---`, each followed by a `sops` key when `metadata` is given.
+pub fn write_docs(docs: &[Branch], metadata: Option<&Branch>, st: WStyle) -> String {
+    let mut out = String::new();
+    for (i, doc) in docs.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        match metadata {
+            Some(md) => {
+                let mut d = doc.clone();
+                d.items
+                    .push(Item::Pair("sops".to_string(), Value::Branch(md.clone())));
+                write_doc(&mut out, &d, st);
+            }
+            None => write_doc(&mut out, doc, st),
+        }
+    }
+    out
+}
+
+/// One document: a branch at column 0, `{}` when it has no items.
+pub fn write_doc(out: &mut String, doc: &Branch, st: WStyle) {
+    // An empty branch is `{}` (after its comments, if it has only comments).
+    write_branch(out, doc, 0, false, st);
+}
+
+/// A single value as its own YAML document (`decrypt --extract` of a non-string value).
+pub fn write_value(v: &Value, st: WStyle) -> String {
+    let mut out = String::new();
+    match v {
+        Value::Branch(b) => write_doc(&mut out, b, st),
+        Value::List(l) if !l.is_empty() => write_list(&mut out, l, 0, false, st),
+        Value::List(_) => out.push_str("[]\n"),
+        Value::Comment(c) => {
+            push_comment(&mut out, c, 0);
+        }
+        Value::Str(s) if literal_ok(s) => {
+            out.push_str(&literal_block(s, st.indent, st.indent));
+            out.push('\n');
+        }
+        other => {
+            out.push_str(&scalar_inline(other));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn has_pairs(b: &Branch) -> bool {
+    b.items.iter().any(|i| matches!(i, Item::Pair(..)))
+}
+
+fn has_values(l: &[Value]) -> bool {
+    l.iter().any(|v| !matches!(v, Value::Comment(_)))
+}
+
+fn pad(out: &mut String, n: usize) {
+    out.extend(std::iter::repeat_n(' ', n));
+}
+
+fn push_comment(out: &mut String, text: &str, col: usize) {
+    for line in text.split('\n') {
+        pad(out, col);
+        out.push('#');
+        out.push_str(line.trim_end_matches('\r'));
+        out.push('\n');
+    }
+}
+
+/// A mapping key: plain when safe, else double-quoted.
+pub fn key_text(k: &str) -> String {
+    if plain_safe(k) {
+        k.to_string()
+    } else {
+        double_quoted(k)
+    }
+}
+
+/// Write the items of `b` at column `col`. With `first_inline` the first item continues
+/// the current line (after `- `); it must then be a pair.
+fn write_branch(out: &mut String, b: &Branch, col: usize, first_inline: bool, st: WStyle) {
+    if !has_pairs(b) {
+        // Comments only (or nothing): comments, then an empty flow mapping.
+        let mut first = first_inline;
+        for item in &b.items {
+            if let Item::Comment(c) = item {
+                if first {
+                    out.push('\n');
+                    first = false;
+                }
+                push_comment(out, c, col);
+            }
+        }
+        if !first {
+            pad(out, col);
+        }
+        out.push_str("{}\n");
+        return;
+    }
+    for (i, item) in b.items.iter().enumerate() {
+        let inline = first_inline && i == 0;
+        match item {
+            Item::Comment(c) => push_comment(out, c, col),
+            Item::Pair(k, v) => {
+                if !inline {
+                    pad(out, col);
+                }
+                out.push_str(&key_text(k));
+                out.push(':');
+                write_mapping_value(out, v, col, st);
+            }
+        }
+    }
+}
+
+/// One `key: value` entry with the key at column `col` (indentation included).
+pub fn write_pair(out: &mut String, k: &str, v: &Value, col: usize, st: WStyle) {
+    pad(out, col);
+    out.push_str(&key_text(k));
+    out.push(':');
+    write_mapping_value(out, v, col, st);
+}
+
+/// The value after `key:` (the key is at column `col`).
+fn write_mapping_value(out: &mut String, v: &Value, col: usize, st: WStyle) {
+    let n = st.indent;
+    match v {
+        Value::Branch(b) if b.items.is_empty() => out.push_str(" {}\n"),
+        Value::Branch(b) => {
+            out.push('\n');
+            write_branch(out, b, col + n, false, st);
+        }
+        Value::List(l) if l.is_empty() => out.push_str(" []\n"),
+        Value::List(l) => {
+            out.push('\n');
+            let d = if st.indentless { col } else { col + n };
+            if has_values(l) {
+                write_list(out, l, d, false, st);
+            } else {
+                for c in l {
+                    if let Value::Comment(c) = c {
+                        push_comment(out, c, d);
+                    }
+                }
+                pad(out, d);
+                out.push_str("[]\n");
+            }
+        }
+        Value::Str(s) if literal_ok(s) => {
+            out.push(' ');
+            out.push_str(&literal_block(s, col + n, n));
+            out.push('\n');
+        }
+        other => {
+            out.push(' ');
+            out.push_str(&scalar_inline(other));
+            out.push('\n');
+        }
+    }
+}
+
+/// Write a sequence with its dashes at column `d`.
+fn write_list(out: &mut String, l: &[Value], d: usize, first_inline: bool, st: WStyle) {
+    for (i, v) in l.iter().enumerate() {
+        let inline = first_inline && i == 0;
+        if let Value::Comment(c) = v {
+            push_comment(out, c, d);
+            continue;
+        }
+        if !inline {
+            pad(out, d);
+        }
+        match v {
+            Value::Branch(b) if b.items.is_empty() => out.push_str("- {}\n"),
+            Value::Branch(b) if matches!(b.items.first(), Some(Item::Pair(..))) => {
+                out.push_str("- ");
+                write_branch(out, b, d + 2, true, st);
+            }
+            Value::Branch(b) => {
+                out.push_str("-\n");
+                write_branch(out, b, d + 2, false, st);
+            }
+            Value::List(sub) if sub.is_empty() => out.push_str("- []\n"),
+            Value::List(sub) if !matches!(sub.first(), Some(Value::Comment(_))) => {
+                out.push_str("- ");
+                write_list(out, sub, d + 2, true, st);
+            }
+            Value::List(sub) => {
+                out.push_str("-\n");
+                if has_values(sub) {
+                    write_list(out, sub, d + 2, false, st);
+                } else {
+                    for c in sub {
+                        if let Value::Comment(c) = c {
+                            push_comment(out, c, d + 2);
+                        }
+                    }
+                    pad(out, d + 2);
+                    out.push_str("[]\n");
+                }
+            }
+            Value::Str(s) if literal_ok(s) => {
+                out.push_str("- ");
+                out.push_str(&literal_block(s, d + 2, 2));
+                out.push('\n');
+            }
+            other => {
+                out.push_str("- ");
+                out.push_str(&scalar_inline(other));
+                out.push('\n');
+            }
+        }
+    }
+}
+
+/// A leaf on one line: plain when that reads back the same, else double-quoted.
+pub fn scalar_inline(v: &Value) -> String {
+    match v {
+        Value::Str(s) => {
+            if plain_safe(s) {
+                s.clone()
+            } else {
+                double_quoted(s)
+            }
+        }
+        Value::Bytes(b) => format!(
+            "!!binary {}",
+            base64::engine::general_purpose::STANDARD.encode(b)
+        ),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => format_float_yaml(*f),
+        Value::Bool(b) => b.to_string(),
+        Value::Time(t) => t.0.clone(),
+        Value::Null => "null".to_string(),
+        // Not leaves of a mapping; written as strings so nothing is lost.
+        Value::Comment(c) => double_quoted(c),
+        Value::Branch(_) => "{}".to_string(),
+        Value::List(_) => "[]".to_string(),
+    }
+}
+
+/// A double-quoted YAML string with escapes for everything that is not printable.
+pub fn double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\0' => out.push_str("\\0"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{b}' => out.push_str("\\v"),
+            '\u{c}' => out.push_str("\\f"),
+            '\u{1b}' => out.push_str("\\e"),
+            '\u{85}' => out.push_str("\\N"),
+            '\u{2028}' => out.push_str("\\L"),
+            '\u{2029}' => out.push_str("\\P"),
+            c if c == '\u{feff}' || !is_printable(c) => {
+                let n = c as u32;
+                if n <= 0xff {
+                    out.push_str(&format!("\\x{n:02X}"));
+                } else if n <= 0xffff {
+                    out.push_str(&format!("\\u{n:04X}"));
+                } else {
+                    out.push_str(&format!("\\U{n:08X}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Can `s` be written as a literal block scalar and read back unchanged?
+pub fn literal_ok(s: &str) -> bool {
+    if !s.contains('\n') {
+        return false;
+    }
+    let body = s.trim_end_matches('\n');
+    if body.trim().is_empty() {
+        return false;
+    }
+    if !s
+        .chars()
+        .all(|c| c == '\n' || (is_printable(c) && c != '\u{feff}'))
+    {
+        return false;
+    }
+    // Lines with trailing white space (or white space only) are written quoted, as go-yaml does.
+    body.split('\n').all(|l| !l.ends_with([' ', '\t']))
+}
+
+/// `|` block: header (chomping, indentation indicator) and lines at `content_col`, without
+/// the final line break. `indicator` is the content indentation relative to the parent
+/// node's indentation, used only when the first line starts with a space.
+pub fn literal_block(s: &str, content_col: usize, indicator: usize) -> String {
+    let body = s.trim_end_matches('\n');
+    let trailing = s.len() - body.len();
+    let mut out = String::with_capacity(s.len() + 16);
+    out.push('|');
+    let first_content = body.split('\n').find(|l| !l.is_empty()).unwrap_or_default();
+    if first_content.starts_with(' ') {
+        out.push_str(&indicator.clamp(1, 9).to_string());
+    }
+    match trailing {
+        0 => out.push('-'),
+        1 => {}
+        _ => out.push('+'),
+    }
+    for line in body.split('\n') {
+        out.push('\n');
+        if !line.is_empty() {
+            pad(&mut out, content_col);
+            out.push_str(line);
+        }
+    }
+    for _ in 1..trailing {
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::Timestamp;
+
+    const ST: WStyle = WStyle {
+        indent: 4,
+        indentless: false,
+    };
+
+    fn pair(k: &str, v: Value) -> Item {
+        Item::Pair(k.to_string(), v)
+    }
+
+    #[test]
+    fn canonical_layout_known_answer() {
+        let doc = Branch {
+            items: vec![
+                Item::Comment(" head".into()),
+                pair(
+                    "db",
+                    Value::Branch(Branch {
+                        items: vec![
+                            pair("user", Value::Str("admin".into())),
+                            pair("port", Value::Int(5432)),
+                            pair("sport", Value::Str("5432".into())),
+                            pair("ratio", Value::Float(0.5)),
+                            pair("on", Value::Bool(true)),
+                            pair(
+                                "hosts",
+                                Value::List(vec![
+                                    Value::Str("a".into()),
+                                    Value::Comment(" c".into()),
+                                ]),
+                            ),
+                            pair(
+                                "maps",
+                                Value::List(vec![Value::Branch(Branch {
+                                    items: vec![pair("a", Value::Int(1)), pair("b", Value::Null)],
+                                })]),
+                            ),
+                            pair("empty", Value::Branch(Branch::default())),
+                            pair("none", Value::List(vec![])),
+                            pair("cert", Value::Str("line1\nline2\n".into())),
+                            pair(
+                                "when",
+                                Value::Time(Timestamp("2024-01-02T00:00:00Z".into())),
+                            ),
+                        ],
+                    }),
+                ),
+            ],
+        };
+        let got = write_docs(&[doc], None, ST);
+        let want = "# head\ndb:\n    user: admin\n    port: 5432\n    sport: \"5432\"\n    ratio: 0.5\n    \"on\": true\n    hosts:\n        - a\n        # c\n    maps:\n        - a: 1\n          b: null\n    empty: {}\n    none: []\n    cert: |\n        line1\n        line2\n    when: 2024-01-02T00:00:00Z\n";
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn literal_chomping_and_indicator() {
+        assert_eq!(literal_block("a\nb", 2, 2), "|-\n  a\n  b");
+        assert_eq!(literal_block("a\nb\n", 2, 2), "|\n  a\n  b");
+        assert_eq!(literal_block("a\n\n", 2, 2), "|+\n  a\n");
+        assert_eq!(literal_block(" a\nb\n", 4, 4), "|4\n     a\n    b");
+        assert_eq!(literal_block("a\n\nb\n", 2, 2), "|\n  a\n\n  b");
+        assert!(!literal_ok("single"));
+        assert!(!literal_ok("\n"));
+        assert!(!literal_ok("a \nb"));
+        assert!(!literal_ok("a\r\nb"));
+        assert!(literal_ok("a\nb"));
+    }
+
+    #[test]
+    fn double_quote_escapes() {
+        assert_eq!(
+            double_quoted("a\"b\\c\n\t\u{1}\u{85}\u{2028}é"),
+            "\"a\\\"b\\\\c\\n\\t\\x01\\N\\Lé\""
+        );
+        assert_eq!(double_quoted(""), "\"\"");
+    }
+
+    #[test]
+    fn metadata_appended_to_every_document() {
+        let md = Branch {
+            items: vec![pair(
+                "lastmodified",
+                Value::Str("2026-11-25T16:44:17Z".into()),
+            )],
+        };
+        let d = Branch {
+            items: vec![pair("a", Value::Int(1))],
+        };
+        let got = write_docs(&[d.clone(), d], Some(&md), ST);
+        assert_eq!(
+            got,
+            "a: 1\nsops:\n    lastmodified: \"2026-11-25T16:44:17Z\"\n---\na: 1\nsops:\n    lastmodified: \"2026-11-25T16:44:17Z\"\n"
+        );
+    }
+}
