@@ -10,7 +10,7 @@ use crate::fsio::Sensitivity;
 use crate::stores::{Format, Layout};
 use crate::tree::{Branch, Item, Value};
 
-/// Decrypt a file.
+/// Decrypt a file (to stdout, or -i / --output)
 ///
 /// Identities are found where sops looks: SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, SOPS_AGE_KEY_CMD,
 /// SOPS_AGE_SSH_PRIVATE_KEY_FILE, ~/.ssh/id_ed25519 and ~/.ssh/id_rsa, and

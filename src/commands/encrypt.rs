@@ -15,7 +15,7 @@ use crate::metadata::KeyGroup;
 use crate::rules::{self, Selector};
 use crate::stores::{Format, Layout};
 
-/// Encrypt a file.
+/// Encrypt a file (to stdout, or -i / --output)
 ///
 /// Recipients come from --age (or SOPS_AGE_RECIPIENTS), else from the first creation rule
 /// of .sops.yaml whose path_regex matches the file. What is encrypted comes from a selector

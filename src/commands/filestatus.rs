@@ -10,8 +10,10 @@ use crate::fsio::Sensitivity;
 use crate::metadata;
 use crate::stores::Format;
 
-/// Print {"encrypted":true} when FILE is a sops file (its metadata parses and has a MAC
-/// and a version), else {"encrypted":false}. Exit 1 when the file cannot be parsed in its
+/// Tell whether a file is encrypted, as sops does
+///
+/// Prints {"encrypted":true} when FILE is a sops file (its metadata parses and has a MAC
+/// and a version), else {"encrypted":false}. Exits 1 when the file cannot be parsed in its
 /// format, as sops does.
 #[derive(Debug, Args)]
 pub struct FilestatusArgs {

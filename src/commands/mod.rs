@@ -14,20 +14,16 @@ pub mod new_key;
 pub mod rotate;
 pub mod updatekeys;
 
-/// The subcommands.
+/// The subcommands. Their help text is the doc comment of each `*Args` struct (first
+/// line: the short help; the rest: `--help`), so it is written once, next to the code.
+#[allow(missing_docs)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Encrypt a file (prints to stdout unless -i or --output).
     Encrypt(encrypt::EncryptArgs),
-    /// Decrypt a file (prints to stdout unless -i or --output).
     Decrypt(decrypt::DecryptArgs),
-    /// Print {"encrypted":true} or {"encrypted":false} for a file, as sops does.
     Filestatus(filestatus::FilestatusArgs),
-    /// Generate an age identity (keys.txt format) and print its public key.
     NewKey(new_key::NewKeyArgs),
-    /// Re-encrypt a file with a new data key (same recipients).
     Rotate(rotate::RotateArgs),
-    /// Re-wrap a file's data key for the recipients its .sops.yaml rule lists now.
     Updatekeys(updatekeys::UpdatekeysArgs),
 }
 

@@ -12,7 +12,7 @@ use clap::Args;
 use crate::commands::common::Ctx;
 use crate::error::{CliError, exit, io_reason};
 
-/// Generate an age identity (keys.txt format) and print its public key.
+/// Generate an age identity (age-keygen format) and print its public key
 ///
 /// With -o FILE the identity is written to FILE, created with mode 0600; an existing file
 /// is never overwritten. Without -o it is appended to the file sops reads by default,

@@ -11,7 +11,7 @@ use crate::fsio::Sensitivity;
 use crate::keys;
 use crate::stores::{Format, Layout};
 
-/// Rotate the data key of a file.
+/// Re-encrypt a file with a new data key, same recipients
 ///
 /// Decrypts the file (checking its MAC), makes a new data key, re-encrypts every value and
 /// comment with it, and wraps it for the same recipients. The file's `version` is kept.

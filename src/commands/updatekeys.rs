@@ -12,7 +12,7 @@ use crate::fsio::Sensitivity;
 use crate::keys;
 use crate::stores::Format;
 
-/// Update the recipients of encrypted files to match .sops.yaml.
+/// Re-wrap files' data keys for the recipients .sops.yaml lists now
 ///
 /// For each FILE, the first matching creation rule gives the recipients. When they differ
 /// from the file's, the same data key is re-wrapped for the new recipients; values,
