@@ -33,7 +33,7 @@ const INPUTS: &[(&str, &str)] = &[
     ),
     (
         "app.ini",
-        "[db]\nuser = app\npassword = s3cr3t\n\n[cache]\nurl = redis://x\n",
+        "[db]\nuser     = app\npassword = s3cr3t\n\n[cache]\nurl = redis://x\n",
     ),
 ];
 
