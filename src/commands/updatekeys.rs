@@ -63,6 +63,14 @@ pub fn run(ctx: &Ctx, args: &UpdatekeysArgs) -> Result<(), CliError> {
             .cloned()
             .collect();
         let (parsed, mut meta) = common::load_encrypted(&input)?;
+        if meta.key_groups.iter().any(|g| !g.other.is_empty()) {
+            return Err(CliError::new(
+                exit::GENERIC,
+                "the file also has non-age master keys (pgp, kms, …): seal cannot re-wrap its data key for those, and will not drop them",
+            )
+            .in_file(file)
+            .hint("update this file's keys with sops"));
+        }
         let current: Vec<Vec<String>> = meta
             .key_groups
             .iter()
