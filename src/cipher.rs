@@ -154,11 +154,20 @@ impl EncValue {
         if !is_enc_value(s) {
             return Err("expected an encrypted value, found plaintext".into());
         }
-        let caps = ENC_RE
-            .as_ref()
-            .and_then(|re| re.captures(s))
-            .ok_or("malformed ENC[...] value: expected data, iv, tag and type fields")?;
-        let field = |i: usize| caps.get(i).map_or("", |m| m.as_str());
+        // Fast path: when every delimiter occurs once (always, for base64 fields), a plain
+        // split gives exactly what sops's greedy regex gives, at a fraction of the cost.
+        let fields = match split_enc_fast(s) {
+            Some(f) => f,
+            None => {
+                let caps = ENC_RE
+                    .as_ref()
+                    .and_then(|re| re.captures(s))
+                    .ok_or("malformed ENC[...] value: expected data, iv, tag and type fields")?;
+                let g = |i: usize| caps.get(i).map_or("", |m| m.as_str());
+                [g(1), g(2), g(3), g(4)]
+            }
+        };
+        let field = |i: usize| fields[i - 1];
         let data = B64
             .decode(field(1))
             .map_err(|e| format!("the data field is not valid base64 ({e})"))?;
@@ -188,6 +197,29 @@ impl EncValue {
             value_type,
         })
     }
+}
+
+/// Split `ENC[AES256_GCM,data:D,iv:I,tag:T,type:Y]` by hand when each delimiter occurs
+/// exactly once and the value ends at its only `]`; `None` sends the caller to the regex.
+fn split_enc_fast(s: &str) -> Option<[&str; 4]> {
+    let body = s.strip_prefix("ENC[AES256_GCM,data:")?.strip_suffix(']')?;
+    if body.contains(']') {
+        return None;
+    }
+    let once = |pat: &str| -> Option<usize> {
+        let i = body.find(pat)?;
+        (body.rfind(pat) == Some(i)).then_some(i)
+    };
+    let (iv, tag, ty) = (once(",iv:")?, once(",tag:")?, once(",type:")?);
+    if !(0 < iv && iv + 4 < tag && tag + 5 < ty && ty + 6 < body.len()) {
+        return None;
+    }
+    Some([
+        &body[..iv],
+        &body[iv + 4..tag],
+        &body[tag + 5..ty],
+        &body[ty + 6..],
+    ])
 }
 
 impl std::fmt::Display for EncValue {
@@ -1985,6 +2017,23 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn fast_split_agrees_with_the_sops_regex(
+            parts in proptest::collection::vec("[A-Za-z0-9+/=,:\\]\\[]{0,12}", 4),
+            sep in proptest::sample::select(vec![",iv:", ",tag:", ",type:", ","]),
+        ) {
+            let s = format!(
+                "ENC[AES256_GCM,data:{}{sep},iv:{},tag:{},type:{}]",
+                parts[0], parts[1], parts[2], parts[3]
+            );
+            if let Some(fast) = split_enc_fast(&s) {
+                let re = ENC_RE.as_ref().unwrap();
+                let caps = re.captures(&s).expect("the regex matches whatever the fast path splits");
+                let slow = [1, 2, 3, 4].map(|i| caps.get(i).unwrap().as_str());
+                prop_assert_eq!(fast, slow);
+            }
+        }
 
         #[test]
         fn decrypt_inverts_encrypt(docs in arb_docs(), selector in arb_selector(), mac_only in any::<bool>()) {

@@ -275,8 +275,14 @@ pub fn load_encrypted(input: &Input) -> Result<(Parsed, Metadata), CliError> {
 }
 
 /// Open an encrypted file: recover the data key, decrypt every value, check the MAC
-/// (unless `ignore_mac`, which prints a warning).
-pub fn open(input: &Input, ids: &Identities, ignore_mac: bool) -> Result<Opened, CliError> {
+/// (unless `ignore_mac`, which prints a warning). With `want_stash`, record every value's IV
+/// so that unchanged values can be re-encrypted byte for byte.
+pub fn open(
+    input: &Input,
+    ids: &Identities,
+    ignore_mac: bool,
+    want_stash: bool,
+) -> Result<Opened, CliError> {
     let (parsed, metadata) = load_encrypted(input)?;
     let key = crate::keys::recover_data_key(&metadata, ids)
         .map_err(|e| CliError::from(e).in_file(&input.display))?;
@@ -287,7 +293,7 @@ pub fn open(input: &Input, ids: &Identities, ignore_mac: bool) -> Result<Opened,
         mac_only_encrypted: metadata.mac_only_encrypted,
     };
     let mut stash = Stash::default();
-    let dec = cipher::decrypt_docs(&mut docs, &key, &rules, Some(&mut stash))
+    let dec = cipher::decrypt_docs(&mut docs, &key, &rules, want_stash.then_some(&mut stash))
         .map_err(|e| CliError::from(e).in_file(&input.display))?;
     for w in &dec.warnings {
         eprintln!("seal: warning: {}: {w}", input.display.display());

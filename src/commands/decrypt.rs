@@ -43,7 +43,7 @@ pub fn run(ctx: &Ctx, args: &DecryptArgs) -> Result<(), CliError> {
     let input = Input::read(ctx, &args.input, Format::Yaml)?;
     let dest = destination(&input, &args.output)?;
     let ids = ctx.identities();
-    let opened = common::open(&input, &ids, args.ignore_mac)?;
+    let opened = common::open(&input, &ids, args.ignore_mac, false)?;
     let config = ctx.config().ok().flatten();
     let opts = emit_options(input.out_format, args.output.indent, config.as_ref());
     let out_store = input.out_format.store();

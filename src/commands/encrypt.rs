@@ -208,7 +208,7 @@ fn encrypt_input(
                     },
                     Format::Yaml,
                 )?;
-                let opened = common::open(&prev_input, &ids, false)?;
+                let opened = common::open(&prev_input, &ids, false, true)?;
                 // No recipients given: keep the previous file's.
                 let same_recipients = groups.is_empty()
                     || recipients_of(&opened.metadata.key_groups) == normalize(&groups);

@@ -29,7 +29,7 @@ pub fn run(ctx: &Ctx, args: &RotateArgs) -> Result<(), CliError> {
     let input = Input::read(ctx, &args.input, Format::Yaml)?;
     let dest = destination(&input, &args.output)?;
     let ids = ctx.identities();
-    let opened = common::open(&input, &ids, false)?;
+    let opened = common::open(&input, &ids, false, false)?;
     let meta = &opened.metadata;
     if meta.key_groups.iter().any(|g| !g.other.is_empty()) {
         return Err(CliError::new(
