@@ -160,6 +160,8 @@ struct Frame {
     flow: bool,
     /// Column of the entries (keys or dashes).
     indent: usize,
+    /// A block sequence at its parent key's column (`key:\n- a`).
+    indentless: bool,
 }
 
 /// Where an inline comment following a content event goes.
@@ -503,12 +505,13 @@ impl<'a> Composer<'a> {
             }
         };
         let indent = self.nodes[id].col;
-        self.frames.push(Frame {
-            node: id,
-            kind,
-            flow,
-            indent,
-        });
+        let indentless = !map
+            && !flow
+            && matches!(
+                self.frames.last(),
+                Some(Frame { kind: FrameKind::Map { pending_key: Some(_), .. }, indent: pi, .. }) if *pi == indent
+            );
+        self.frames.push(Frame { node: id, kind, flow, indent, indentless });
         if flow {
             self.scan_pos = end;
         }
@@ -780,7 +783,7 @@ impl<'a> Composer<'a> {
                 Next::DocEnd => self.closing.last().map_or(0, |f| f.indent),
                 _ => self.token_col(pos),
             };
-            let dests = self.assign(&own, k, pos);
+            let dests = self.assign(&own, k, pos, next == Next::DocEnd);
             let last = self.closing.len() - 1;
             for (c, d) in own.into_iter().zip(dests) {
                 match d {
@@ -866,18 +869,26 @@ impl<'a> Composer<'a> {
     /// ended collection when it is split from what follows (by a blank line or a change of
     /// column) or indented more than the next token; later groups at the column of an
     /// outer ended collection go to that collection; the rest go to what follows.
-    fn assign(&self, own: &[usize], k: usize, pos: usize) -> Vec<Dest> {
-        let mut dests = Vec::with_capacity(own.len());
-        if own.is_empty() {
+    fn assign(&self, own: &[usize], k: usize, pos: usize, doc_end: bool) -> Vec<Dest> {
+        let mut dests = vec![Dest::Next; own.len()];
+        if own.is_empty() || self.closing.is_empty() {
             return dests;
         }
-        let innermost = self.closing.first().map_or(0, |f| f.indent);
+        // Indentless sequences (`key:\n- a`) are no indentation level for go-yaml: they
+        // take feet of their last item, but columns are compared with real blocks.
+        let real: Vec<usize> = (0..self.closing.len()).filter(|i| !self.closing[*i].indentless).collect();
+        let innermost = match real.first() {
+            Some(&i) => self.closing[i].indent,
+            None => self.frames.last().map_or(0, |f| f.indent),
+        };
+        let inner_any = self.closing[0].indent;
         let content_line = self.line_of(self.last_content_end);
-        let first_line = self.comments[own[0]].line;
-        let first_empty = first_line <= content_line + 1;
-        // Groups: (start col, member indices, split)
+        let first_empty = self.comments[own[0]].line <= content_line + 1;
+        // Groups: (start column, member indices, split from what follows)
         let mut groups: Vec<(usize, Vec<usize>, bool)> = Vec::new();
         let mut blank_seen = false;
+        // The first group was split off by a blank line (not by a change of column).
+        let mut blank_split = false;
         for (i, &c) in own.iter().enumerate() {
             let cm = &self.comments[c];
             let ngroups = groups.len();
@@ -890,6 +901,7 @@ impl<'a> Composer<'a> {
             if blank && !blank_seen && first_empty && ngroups == 1 {
                 blank_seen = true;
                 last.2 = true;
+                blank_split = true;
                 groups.push((cm.col, vec![i], false));
                 continue;
             }
@@ -905,21 +917,26 @@ impl<'a> Composer<'a> {
         if groups.len() == 1 && !blank_seen && first_empty && self.line_of(pos) > last_line + 1 {
             if let Some(g) = groups.first_mut() {
                 g.2 = true;
+                blank_split = true;
             }
         }
-        dests.resize(own.len(), Dest::Next);
+        let matching = |col: usize| {
+            real.iter().filter(|i| **i != 0).find(|i| self.closing[**i].indent == col).map_or(Dest::Next, |i| Dest::Closing(*i))
+        };
         for (gi, (col, members, split)) in groups.iter().enumerate() {
-            let d = if gi == 0 {
-                if *split || *col > k {
-                    Dest::Closing(0)
-                } else {
-                    Dest::Next
-                }
+            let d = if gi > 0 || (*split && blank_split && *col < innermost) {
+                // Later groups, and a first group dedented below the innermost block
+                // and cut off by a blank line: unrelated to the content before them.
+                matching(*col)
+            } else if *split
+                || (!doc_end && k < innermost && *col != k)
+                || (doc_end && *col >= inner_any)
+            {
+                Dest::Closing(0)
+            } else if doc_end {
+                matching(*col)
             } else {
-                match self.closing.iter().skip(1).position(|f| f.indent == *col) {
-                    Some(j) => Dest::Closing(j + 1),
-                    None => Dest::Next,
-                }
+                Dest::Next
             };
             for &m in members {
                 dests[m] = d;
