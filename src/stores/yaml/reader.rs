@@ -252,8 +252,10 @@ struct RawDoc {
     end: usize,
 }
 
-/// Parse a whole YAML stream into documents.
-pub fn read(input: &[u8]) -> Result<Vec<DocOut>, StoreError> {
+/// The text the reader works on: the input after an optional UTF-8 byte-order mark, with
+/// a line break appended when it has none (libyaml-safer 0.3 panics on a block scalar that
+/// ends the input without one).
+pub fn source_text(input: &[u8]) -> Result<String, StoreError> {
     let input = input
         .strip_prefix(b"\xEF\xBB\xBF".as_slice())
         .unwrap_or(input);
@@ -262,8 +264,25 @@ pub fn read(input: &[u8]) -> Result<Vec<DocOut>, StoreError> {
         let line = upto.iter().filter(|b| **b == b'\n').count() + 1;
         syntax(Some(line), None, "the file is not valid UTF-8")
     })?;
+    let mut s = src.to_string();
+    if !s.is_empty() && !s.ends_with('\n') {
+        s.push('\n');
+    }
+    Ok(s)
+}
+
+/// Parse a whole YAML stream (as returned by [`source_text`]) into documents.
+pub fn read(src: &str) -> Result<Vec<DocOut>, StoreError> {
     let mut comp = Composer::new(src);
-    let raw = comp.run()?;
+    // libyaml-safer has a few panics left on malformed input; never let one escape.
+    let raw =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| comp.run())).map_err(|_| {
+            syntax(
+                None,
+                None,
+                "the YAML parser rejected the input (malformed YAML)",
+            )
+        })??;
     if raw.is_empty() {
         return Err(StoreError::NoDocument {
             format: Format::Yaml,
@@ -324,6 +343,9 @@ impl<'a> Composer<'a> {
     fn run(&mut self) -> Result<Vec<RawDoc>, StoreError> {
         let mut input: &[u8] = self.src.as_bytes();
         let mut parser = Parser::new();
+        // UTF-8 was checked (and a byte-order mark removed) already; libyaml-safer's own
+        // detection rejects text that starts with U+FExx/U+FFxx.
+        parser.set_encoding(libyaml_safer::Encoding::Utf8);
         parser.set_input_string(&mut input);
         let mut docs = Vec::new();
         let len = self.src.len();
@@ -511,7 +533,13 @@ impl<'a> Composer<'a> {
                 self.frames.last(),
                 Some(Frame { kind: FrameKind::Map { pending_key: Some(_), .. }, indent: pi, .. }) if *pi == indent
             );
-        self.frames.push(Frame { node: id, kind, flow, indent, indentless });
+        self.frames.push(Frame {
+            node: id,
+            kind,
+            flow,
+            indent,
+            indentless,
+        });
         if flow {
             self.scan_pos = end;
         }
@@ -861,7 +889,20 @@ impl<'a> Composer<'a> {
             return false;
         }
         let from = self.comments[c].end;
-        self.src.get(from..pos).is_some_and(|t| t.contains('-'))
+        let text = self.src.get(from..pos).unwrap_or_default();
+        // A `-` indicator outside comments (`-` then white space or the end).
+        text.split('\n').any(|line| {
+            let code = match line.find('#') {
+                Some(i) => &line[..i],
+                None => line,
+            };
+            let b = code.as_bytes();
+            b.iter().enumerate().any(|(i, ch)| {
+                *ch == b'-'
+                    && b.get(i + 1)
+                        .is_none_or(|n| matches!(n, b' ' | b'\t' | b'\r'))
+            })
+        })
     }
 
     /// go-yaml v3's split of a run of own-line comments after the end of one or more block
@@ -876,7 +917,9 @@ impl<'a> Composer<'a> {
         }
         // Indentless sequences (`key:\n- a`) are no indentation level for go-yaml: they
         // take feet of their last item, but columns are compared with real blocks.
-        let real: Vec<usize> = (0..self.closing.len()).filter(|i| !self.closing[*i].indentless).collect();
+        let real: Vec<usize> = (0..self.closing.len())
+            .filter(|i| !self.closing[*i].indentless)
+            .collect();
         let innermost = match real.first() {
             Some(&i) => self.closing[i].indent,
             None => self.frames.last().map_or(0, |f| f.indent),
@@ -921,7 +964,10 @@ impl<'a> Composer<'a> {
             }
         }
         let matching = |col: usize| {
-            real.iter().filter(|i| **i != 0).find(|i| self.closing[**i].indent == col).map_or(Dest::Next, |i| Dest::Closing(*i))
+            real.iter()
+                .filter(|i| **i != 0)
+                .find(|i| self.closing[**i].indent == col)
+                .map_or(Dest::Next, |i| Dest::Closing(*i))
         };
         for (gi, (col, members, split)) in groups.iter().enumerate() {
             let d = if gi > 0 || (*split && blank_split && *col < innermost) {
