@@ -78,10 +78,10 @@ impl Store for YamlStore {
         layout: &Layout,
         opts: EmitOptions,
     ) -> Result<Vec<u8>, StoreError> {
-        if let Some(lay) = layout.get::<YamlLayout>() {
-            if let Some(s) = layout::emit(lay, docs, None, normalize_indent(opts.indent)) {
-                return Ok(s.into_bytes());
-            }
+        if let Some(lay) = layout.get::<YamlLayout>()
+            && let Some(s) = layout::emit(lay, docs, None, normalize_indent(opts.indent))
+        {
+            return Ok(s.into_bytes());
         }
         Ok(writer::write_docs(docs, None, style(opts)).into_bytes())
     }
@@ -93,11 +93,10 @@ impl Store for YamlStore {
         layout: &Layout,
         opts: EmitOptions,
     ) -> Result<Vec<u8>, StoreError> {
-        if let Some(lay) = layout.get::<YamlLayout>() {
-            if let Some(s) = layout::emit(lay, docs, Some(metadata), normalize_indent(opts.indent))
-            {
-                return Ok(s.into_bytes());
-            }
+        if let Some(lay) = layout.get::<YamlLayout>()
+            && let Some(s) = layout::emit(lay, docs, Some(metadata), normalize_indent(opts.indent))
+        {
+            return Ok(s.into_bytes());
         }
         Ok(writer::write_docs(docs, Some(metadata), style(opts)).into_bytes())
     }

@@ -466,10 +466,10 @@ impl<'a> Composer<'a> {
                         self.anchors.insert(a, id);
                     }
                     self.attach_leaf(id)?;
-                    if let Some(c) = header {
-                        if let Some((_, target)) = self.last_anchor {
-                            self.apply_inline(c, target);
-                        }
+                    if let Some(c) = header
+                        && let Some((_, target)) = self.last_anchor
+                    {
+                        self.apply_inline(c, target);
                     }
                     self.scan_pos = end;
                     self.last_content_end = value_end;
@@ -711,10 +711,10 @@ impl<'a> Composer<'a> {
     fn token_col(&self, pos: usize) -> usize {
         let ls = self.line_start(self.line_of(pos));
         let prefix = self.src.get(ls..pos).unwrap_or_default();
-        if prefix.chars().all(|c| c == ' ' || c == '\t' || c == '-') {
-            if let Some(i) = prefix.find('-') {
-                return self.col_of(ls + i);
-            }
+        if prefix.chars().all(|c| c == ' ' || c == '\t' || c == '-')
+            && let Some(i) = prefix.find('-')
+        {
+            return self.col_of(ls + i);
         }
         self.col_of(pos)
     }
@@ -957,11 +957,14 @@ impl<'a> Composer<'a> {
             }
         }
         let last_line = self.comments[own[own.len() - 1]].line;
-        if groups.len() == 1 && !blank_seen && first_empty && self.line_of(pos) > last_line + 1 {
-            if let Some(g) = groups.first_mut() {
-                g.2 = true;
-                blank_split = true;
-            }
+        if groups.len() == 1
+            && !blank_seen
+            && first_empty
+            && self.line_of(pos) > last_line + 1
+            && let Some(g) = groups.first_mut()
+        {
+            g.2 = true;
+            blank_split = true;
         }
         let matching = |col: usize| {
             real.iter()
@@ -1028,32 +1031,32 @@ impl Composer<'_> {
                     // Split off the `sops` entry before converting, so the leaves line up.
                     let mut kept = Vec::with_capacity(entries.len());
                     for e in entries {
-                        if let MapChild::Pair(k, v) = e {
-                            if self.key_text(*k).as_deref() == Some("sops") {
-                                let mut c2 = Conv {
-                                    budget: conv.budget,
-                                    leaves: Vec::new(),
-                                    layout_ok: true,
-                                    steps: HashMap::new(),
-                                    indentless: None,
-                                };
-                                let v2 = self.to_value(*v, 1, false, LeafCtx::Fixed, &mut c2)?;
-                                sops_steps = Some((std::mem::take(&mut c2.steps), c2.indentless));
-                                let vn = &self.nodes[*v];
-                                match v2 {
-                                    Value::Branch(b) => sops = Some(b),
-                                    Value::Null => sops = Some(Branch::default()),
-                                    _ => {
-                                        return Err(unsupported(
-                                            vn.line,
-                                            vn.col,
-                                            "the top-level `sops` key must hold a mapping (the sops metadata)",
-                                        ));
-                                    }
+                        if let MapChild::Pair(k, v) = e
+                            && self.key_text(*k).as_deref() == Some("sops")
+                        {
+                            let mut c2 = Conv {
+                                budget: conv.budget,
+                                leaves: Vec::new(),
+                                layout_ok: true,
+                                steps: HashMap::new(),
+                                indentless: None,
+                            };
+                            let v2 = self.to_value(*v, 1, false, LeafCtx::Fixed, &mut c2)?;
+                            sops_steps = Some((std::mem::take(&mut c2.steps), c2.indentless));
+                            let vn = &self.nodes[*v];
+                            match v2 {
+                                Value::Branch(b) => sops = Some(b),
+                                Value::Null => sops = Some(Branch::default()),
+                                _ => {
+                                    return Err(unsupported(
+                                        vn.line,
+                                        vn.col,
+                                        "the top-level `sops` key must hold a mapping (the sops metadata)",
+                                    ));
                                 }
-                                sops_span = Some(self.entry_span(*k, *v));
-                                continue;
                             }
+                            sops_span = Some(self.entry_span(*k, *v));
+                            continue;
                         }
                         kept.push(*e);
                     }
@@ -1250,16 +1253,18 @@ impl Composer<'_> {
                                 }
                             }
                             NodeData::Scalar { block: true, .. } => {
-                                if let Some(c) = self.block_content_col(vt) {
-                                    if c > kn.col {
-                                        *conv.steps.entry(c - kn.col).or_insert(0) += 1;
-                                    }
+                                if let Some(c) = self.block_content_col(vt)
+                                    && c > kn.col
+                                {
+                                    *conv.steps.entry(c - kn.col).or_insert(0) += 1;
                                 }
                             }
-                            NodeData::Seq { flow: false, .. } if vt == v => {
-                                if conv.indentless.is_none() && self.nodes[v].line > kn.line {
-                                    conv.indentless = Some(self.nodes[v].col == kn.col);
-                                }
+                            NodeData::Seq { flow: false, .. }
+                                if vt == v
+                                    && conv.indentless.is_none()
+                                    && self.nodes[v].line > kn.line =>
+                            {
+                                conv.indentless = Some(self.nodes[v].col == kn.col);
                             }
                             _ => {}
                         }
@@ -1477,127 +1482,354 @@ mod tests {
     #[test]
     fn comment_attribution_matches_sops() {
         let cases: &[(&str, &[(&str, &str)])] = &[
-        // t1.yaml
-        ("# top head\na:\n  # nested head\n  x: 1 # x inline\n  # after x indented\n# after a not indented\nb: 2\nc:\n  y: 1\n  # foot y indented\n\n# after blank\nd:  # d inline\n  z: 1\nl:\n  # list head\n  - 1 # item inline\n  # between\n  - k: v  # map item inline\n    # inside map item\n    k2: v\n  # list end\n# trailing\n", &[(":", " top head"), ("a:", " nested head"), ("a:", " x inline"), ("a:", " after x indented"), (":", " after a not indented"), ("c:", " foot y indented"), (":", " after blank"), (":", " d inline"), ("l:", " list head"), ("l:", " item inline"), ("l:", " between"), ("l:", " map item inline"), ("l:", " inside map item"), ("l:", " list end"), (":", " trailing")]),
-        // t2.yaml
-        ("a:\n    x:\n        y: 1\n      # A col6\n    # A2 col4\n  # A3 col2\nb:\n  x: 1\n\n  # B blank-before indented\nc:\n# F col0 before first nested key\n  x: 1\nl: # L inline on list key\n  - 1\n# G col0 after list\nm:\n  - a: 1\n  # H dash col between map items\n  - b: 2\nn:\n  - # K on dash line\n    a: 1\n  -\n    # K2 own line\n    b: 2\nlit: |\n  text\n  # not a comment\n# E after block scalar\nz: 1\n# C end\n", &[("a:x:", " A col6"), ("a:", " A2 col4"), (":", " A3 col2"), ("b:", " B blank-before indented"), ("c:", " F col0 before first nested key"), (":", " L inline on list key"), (":", " G col0 after list"), ("m:", " H dash col between map items"), ("n:", " K on dash line"), ("n:", " K2 own line"), (":", " E after block scalar"), (":", " C end")]),
-        // T/01.yaml
-        ("m:\n  # c\n  - a: 1\n", &[("m:", " c")]),
-        // T/02.yaml
-        ("l:\n  - 1\n  # c\n  - a: 1\n", &[("l:", " c")]),
-        // T/03.yaml
-        ("l:\n  - a: 1\n    b: 2\n  # c\n  - a: 1\n", &[("l:", " c")]),
-        // T/04.yaml
-        ("k: | # c\n  text\nz: 1\n", &[(":", " c")]),
-        // T/05.yaml
-        ("k: [a, b] # c\nz: 1\n", &[("k:", " c")]),
-        // T/06.yaml
-        ("---\n# c\na: 1\n---\n# d\nb: 2\n# e\n", &[(":", " c"), (":", " d"), (":", " e")]),
-        // T/08.yaml
-        ("a:\n  - 1\n  - 2\n  # c col2\nb: 1\n", &[("a:", " c col2")]),
-        // T/09.yaml
-        ("a:\n- 1\n# c\nb: 1\n", &[(":", " c")]),
-        // T/10.yaml
-        ("a:\n- x: 1\n  # c\n- y: 2\n", &[("a:", " c")]),
-        // T/11.yaml
-        ("a:\n  x: 1\n  # c1\n\n  # c2\nb: 1\n", &[("a:", " c1"), (":", " c2")]),
-        // T/12.yaml
-        ("a:\n  x: 1\n\n  # c1\n  # c2\n\n# c3\nb: 1\n", &[("a:", " c1"), ("a:", " c2"), (":", " c3")]),
-        // T/13.yaml
-        ("a:\n  - - 1\n    # c\n    - 2\n  # d\n  - 3\n", &[("a:", " c"), ("a:", " d")]),
-        // T/14.yaml
-        ("a: 1\n\n# c\n\nb: 2\n", &[(":", " c")]),
-        // T/15.yaml
-        ("a:\n  b:\n    c: 1\n  # c4\nd: 1\n", &[("a:b:", " c4")]),
-        // T/16.yaml
-        ("a:\n  b:\n    c: 1\n\n  # c4\n\nd: 1\n", &[("a:b:", " c4")]),
-        // M/m02.yaml
-        ("a:\n    x:\n        y: 1\n# C1\n  # C2\nb: 2\n", &[("a:x:", " C1"), (":", " C2")]),
-        // M/m04.yaml
-        ("a:\n    x:\n        y: 1\n# C1\n    # C2\nb: 2\n", &[("a:x:", " C1"), ("a:", " C2")]),
-        // M/m08.yaml
-        ("a:\n    x:\n        y: 1\n# C1\n        # C2\nb: 2\n", &[(":", " C1"), (":", " C2")]),
-        // M/m26.yaml
-        ("a:\n    x:\n        y: 1\n  # C1\n      # C2\nb: 2\n", &[("a:x:", " C1"), (":", " C2")]),
-        // M/m84.yaml
-        ("a:\n    x:\n        y: 1\n        # C1\n    # C2\nb: 2\n", &[("a:x:", " C1"), ("a:", " C2")]),
-        // M/s0.yaml
-        ("a:\n    x:\n        y: 1\n# C\nb: 2\n", &[(":", " C")]),
-        // M/s4.yaml
-        ("a:\n    x:\n        y: 1\n    # C\nb: 2\n", &[("a:x:", " C")]),
-        // E/s2.yaml
-        ("a:\n    x:\n        y: 1\n  # C\n", &[(":", " C")]),
-        // E/s4.yaml
-        ("a:\n    x:\n        y: 1\n    # C\n", &[("a:", " C")]),
-        // E/s8.yaml
-        ("a:\n    x:\n        y: 1\n        # C\n", &[("a:x:", " C")]),
-        // E/m04.yaml
-        ("a:\n    x:\n        y: 1\n# C1\n    # C2\n", &[("a:x:", " C1"), ("a:", " C2")]),
-        // E/m44.yaml
-        ("a:\n    x:\n        y: 1\n    # C1\n    # C2\n", &[("a:", " C1"), ("a:", " C2")]),
-        // E/m68.yaml
-        ("a:\n    x:\n        y: 1\n      # C1\n        # C2\n", &[(":", " C1"), (":", " C2")]),
-        // X/x1.yaml
-        ("a:\n    x: 1\n# c1\n\nb: 2\n", &[(":", " c1")]),
-        // X/x2.yaml
-        ("a:\n    x:\n        y: 1\n    # c1\n\nb: 2\n", &[("a:", " c1")]),
-        // X/x3.yaml
-        ("a:\n    x:\n        y: 1\n  # c1\n\nb: 2\n", &[(":", " c1")]),
-        // X/x4.yaml
-        ("a:\n    x:\n        y: 1\n        # c1\n\nb: 2\n", &[("a:x:", " c1")]),
-        // X/x5.yaml
-        ("a:\n    x:\n        y: 1\n    # c1\n\n# c2\nb: 2\n", &[("a:", " c1"), (":", " c2")]),
-        // R/r001.yaml
-        ("k1: v1\nk2: v2\n# c1\nk3:\n# c2\n  k4: v4\n  k5:\n    - k6: v6 # i3\n  # end4\n", &[(":", " c1"), ("k3:", " c2"), ("k3:k5:", " i3"), ("k3:", " end4")]),
-        // R/r003.yaml
-        ("k1: v1 # i1\nk2:\n  - item77 # i2\n  - k3:\n      # c3\n        # c4\n      k4: v4\n    k5: v5\n    # c5\n  - item70\nk6:\n        # c6\n        # c7\n- item66\n# end8\n", &[(":", " i1"), ("k2:", " i2"), ("k2:k3:", " c3"), ("k2:k3:", " c4"), ("k2:", " c5"), ("k6:", " c6"), ("k6:", " c7"), ("k6:", " end8")]),
-        // R/r005.yaml
-        ("k1:\n- item31\n- item20\n  # c1\n    # c2\nk2:\n    k3: v3 # i3\n    k4:\n    # c4\n\n      # c5\n    - k5: v5\n    # c6\n      k6: v6\n        # c7\n      # c8\n      k7: v7 # i9\n\n  # c10\n    - item20\n    - item9\nk8:\n    k9:\n    - item0\n    k10:\n        k11: v11 # i11\n    # c12\n        # c13\n    k12:\n        k13:\n            k14: v14\n", &[(":", " c1"), (":", " c2"), ("k2:", " i3"), ("k2:k4:", " c4"), ("k2:k4:", " c5"), ("k2:k4:", " c6"), ("k2:k4:", " c7"), ("k2:k4:", " c8"), ("k2:k4:", " i9"), ("k2:k4:", " c10"), ("k8:k10:", " i11"), ("k8:", " c12"), ("k8:", " c13")]),
-        // R/r007.yaml
-        ("k1:\n- item12 # i1\n# end2\n", &[("k1:", " i1"), ("k1:", " end2")]),
-        // R/r009.yaml
-        ("  # c1\n\n      # c2\nk1:\n- item0\n  # c3\nk2:\n    - k3: v3 # i4\n      k4: v4\n      k5: v5\n# c5\n    - k6: v6\n\n        # c6\n      k7:\n      - item6\n    - k8: v8\n  # c7\n\n        # c8\n      k9: v9 # i9\n      k10:\n          k11: v11\n\n        # c10\n  # c11\n          k12: v12\n          k13: v13\n\n# c12\n      # c13\nk14:\n    k15:\n\n        # c14\n        k16: v16\n        k17: v17\n  # c15\n    k18: v18 # i16\n    k19:\n        - k20: v20\n  # end17\n", &[(":", " c1"), (":", " c2"), (":", " c3"), ("k2:", " i4"), ("k2:", " c5"), ("k2:", " c6"), ("k2:", " c7"), ("k2:", " c8"), ("k2:", " i9"), ("k2:k10:", " c10"), ("k2:k10:", " c11"), ("k2:k10:", " c12"), ("k2:", " c13"), ("k14:k15:", " c14"), ("k14:k15:", " c15"), ("k14:", " i16"), (":", " end17")]),
-        // R/r019.yaml
-        ("      # c1\nk1:\n\n      # c2\n\n      # c3\n  k2:\n    - k3: v3\n      k4: v4\n    - item13\n# c4\n    - item39\nk5:\n  k6:\n    k7: v7\n    # c5\n  k8:\n    k9:\n\n# c6\n      # c7\n    - item53\n# c8\n\n  # c9\n    k10:\n      k11: v11\n# c10\n  # c11\n      k12: v12 # i12\n      k13: v13\n  k14: v14\nk15:\n  k16: v16\n  k17: v17 # i13\n  k18: v18\n# end14\n", &[(":", " c1"), ("k1:", " c2"), ("k1:", " c3"), ("k1:k2:", " c4"), ("k5:k6:", " c5"), ("k5:k8:k9:", " c6"), ("k5:k8:k9:", " c7"), ("k5:k8:", " c8"), ("k5:k8:", " c9"), ("k5:k8:k10:", " c10"), ("k5:k8:k10:", " c11"), ("k5:k8:k10:", " i12"), ("k15:", " i13"), (":", " end14")]),
-        // R/r025.yaml
-        ("k1:\n    k2: v2\n    k3:\n        k4:\n    # c1\n            k5: v5\n# c2\n            k6: v6 # i3\n            k7: v7\n# c4\n        k8: v8\n  # end5\n", &[("k1:k3:k4:", " c1"), ("k1:k3:k4:", " c2"), ("k1:k3:k4:", " i3"), ("k1:k3:k4:", " c4"), (":", " end5")]),
-        // R/r027.yaml
-        ("k1:\n    k2:\n  # c1\n        # c2\n        k3:\n            k4: v4\n            k5: v5\n\n  # c3\n            k6: v6\n    k7:\n        k8:\n        - item81\n        - item73\n      # c4\n    # c5\n        - item83 # i6\n        # c7\n\n  # c8\nk9:\n    k10: v10\n      # c9\n# c10\n    k11: v11\nk12: v12\n  # end11\n", &[("k1:k2:", " c1"), ("k1:k2:", " c2"), ("k1:k2:k3:", " c3"), ("k1:k7:k8:", " c4"), ("k1:k7:k8:", " c5"), ("k1:k7:k8:", " i6"), ("k1:k7:k8:", " c7"), (":", " c8"), ("k9:", " c9"), ("k9:", " c10"), (":", " end11")]),
-        // R/r034.yaml
-        ("        # c1\nk1:\n        # c2\n    # c3\n    k2: v2\n  # c4\nk3: v3\nk4:\n- item43\n- k5: v5\n  k6:\n  # c5\n      k7: v7\n      k8: v8\n      # c6\n  k9: v9\n# end7\n", &[(":", " c1"), ("k1:", " c2"), ("k1:", " c3"), ("k1:", " c4"), ("k4:k6:", " c5"), ("k4:k6:", " c6"), (":", " end7")]),
+            // t1.yaml
+            (
+                "# top head\na:\n  # nested head\n  x: 1 # x inline\n  # after x indented\n# after a not indented\nb: 2\nc:\n  y: 1\n  # foot y indented\n\n# after blank\nd:  # d inline\n  z: 1\nl:\n  # list head\n  - 1 # item inline\n  # between\n  - k: v  # map item inline\n    # inside map item\n    k2: v\n  # list end\n# trailing\n",
+                &[
+                    (":", " top head"),
+                    ("a:", " nested head"),
+                    ("a:", " x inline"),
+                    ("a:", " after x indented"),
+                    (":", " after a not indented"),
+                    ("c:", " foot y indented"),
+                    (":", " after blank"),
+                    (":", " d inline"),
+                    ("l:", " list head"),
+                    ("l:", " item inline"),
+                    ("l:", " between"),
+                    ("l:", " map item inline"),
+                    ("l:", " inside map item"),
+                    ("l:", " list end"),
+                    (":", " trailing"),
+                ],
+            ),
+            // t2.yaml
+            (
+                "a:\n    x:\n        y: 1\n      # A col6\n    # A2 col4\n  # A3 col2\nb:\n  x: 1\n\n  # B blank-before indented\nc:\n# F col0 before first nested key\n  x: 1\nl: # L inline on list key\n  - 1\n# G col0 after list\nm:\n  - a: 1\n  # H dash col between map items\n  - b: 2\nn:\n  - # K on dash line\n    a: 1\n  -\n    # K2 own line\n    b: 2\nlit: |\n  text\n  # not a comment\n# E after block scalar\nz: 1\n# C end\n",
+                &[
+                    ("a:x:", " A col6"),
+                    ("a:", " A2 col4"),
+                    (":", " A3 col2"),
+                    ("b:", " B blank-before indented"),
+                    ("c:", " F col0 before first nested key"),
+                    (":", " L inline on list key"),
+                    (":", " G col0 after list"),
+                    ("m:", " H dash col between map items"),
+                    ("n:", " K on dash line"),
+                    ("n:", " K2 own line"),
+                    (":", " E after block scalar"),
+                    (":", " C end"),
+                ],
+            ),
+            // T/01.yaml
+            ("m:\n  # c\n  - a: 1\n", &[("m:", " c")]),
+            // T/02.yaml
+            ("l:\n  - 1\n  # c\n  - a: 1\n", &[("l:", " c")]),
+            // T/03.yaml
+            ("l:\n  - a: 1\n    b: 2\n  # c\n  - a: 1\n", &[("l:", " c")]),
+            // T/04.yaml
+            ("k: | # c\n  text\nz: 1\n", &[(":", " c")]),
+            // T/05.yaml
+            ("k: [a, b] # c\nz: 1\n", &[("k:", " c")]),
+            // T/06.yaml
+            (
+                "---\n# c\na: 1\n---\n# d\nb: 2\n# e\n",
+                &[(":", " c"), (":", " d"), (":", " e")],
+            ),
+            // T/08.yaml
+            ("a:\n  - 1\n  - 2\n  # c col2\nb: 1\n", &[("a:", " c col2")]),
+            // T/09.yaml
+            ("a:\n- 1\n# c\nb: 1\n", &[(":", " c")]),
+            // T/10.yaml
+            ("a:\n- x: 1\n  # c\n- y: 2\n", &[("a:", " c")]),
+            // T/11.yaml
+            (
+                "a:\n  x: 1\n  # c1\n\n  # c2\nb: 1\n",
+                &[("a:", " c1"), (":", " c2")],
+            ),
+            // T/12.yaml
+            (
+                "a:\n  x: 1\n\n  # c1\n  # c2\n\n# c3\nb: 1\n",
+                &[("a:", " c1"), ("a:", " c2"), (":", " c3")],
+            ),
+            // T/13.yaml
+            (
+                "a:\n  - - 1\n    # c\n    - 2\n  # d\n  - 3\n",
+                &[("a:", " c"), ("a:", " d")],
+            ),
+            // T/14.yaml
+            ("a: 1\n\n# c\n\nb: 2\n", &[(":", " c")]),
+            // T/15.yaml
+            ("a:\n  b:\n    c: 1\n  # c4\nd: 1\n", &[("a:b:", " c4")]),
+            // T/16.yaml
+            ("a:\n  b:\n    c: 1\n\n  # c4\n\nd: 1\n", &[("a:b:", " c4")]),
+            // M/m02.yaml
+            (
+                "a:\n    x:\n        y: 1\n# C1\n  # C2\nb: 2\n",
+                &[("a:x:", " C1"), (":", " C2")],
+            ),
+            // M/m04.yaml
+            (
+                "a:\n    x:\n        y: 1\n# C1\n    # C2\nb: 2\n",
+                &[("a:x:", " C1"), ("a:", " C2")],
+            ),
+            // M/m08.yaml
+            (
+                "a:\n    x:\n        y: 1\n# C1\n        # C2\nb: 2\n",
+                &[(":", " C1"), (":", " C2")],
+            ),
+            // M/m26.yaml
+            (
+                "a:\n    x:\n        y: 1\n  # C1\n      # C2\nb: 2\n",
+                &[("a:x:", " C1"), (":", " C2")],
+            ),
+            // M/m84.yaml
+            (
+                "a:\n    x:\n        y: 1\n        # C1\n    # C2\nb: 2\n",
+                &[("a:x:", " C1"), ("a:", " C2")],
+            ),
+            // M/s0.yaml
+            ("a:\n    x:\n        y: 1\n# C\nb: 2\n", &[(":", " C")]),
+            // M/s4.yaml
+            (
+                "a:\n    x:\n        y: 1\n    # C\nb: 2\n",
+                &[("a:x:", " C")],
+            ),
+            // E/s2.yaml
+            ("a:\n    x:\n        y: 1\n  # C\n", &[(":", " C")]),
+            // E/s4.yaml
+            ("a:\n    x:\n        y: 1\n    # C\n", &[("a:", " C")]),
+            // E/s8.yaml
+            ("a:\n    x:\n        y: 1\n        # C\n", &[("a:x:", " C")]),
+            // E/m04.yaml
+            (
+                "a:\n    x:\n        y: 1\n# C1\n    # C2\n",
+                &[("a:x:", " C1"), ("a:", " C2")],
+            ),
+            // E/m44.yaml
+            (
+                "a:\n    x:\n        y: 1\n    # C1\n    # C2\n",
+                &[("a:", " C1"), ("a:", " C2")],
+            ),
+            // E/m68.yaml
+            (
+                "a:\n    x:\n        y: 1\n      # C1\n        # C2\n",
+                &[(":", " C1"), (":", " C2")],
+            ),
+            // X/x1.yaml
+            ("a:\n    x: 1\n# c1\n\nb: 2\n", &[(":", " c1")]),
+            // X/x2.yaml
+            (
+                "a:\n    x:\n        y: 1\n    # c1\n\nb: 2\n",
+                &[("a:", " c1")],
+            ),
+            // X/x3.yaml
+            (
+                "a:\n    x:\n        y: 1\n  # c1\n\nb: 2\n",
+                &[(":", " c1")],
+            ),
+            // X/x4.yaml
+            (
+                "a:\n    x:\n        y: 1\n        # c1\n\nb: 2\n",
+                &[("a:x:", " c1")],
+            ),
+            // X/x5.yaml
+            (
+                "a:\n    x:\n        y: 1\n    # c1\n\n# c2\nb: 2\n",
+                &[("a:", " c1"), (":", " c2")],
+            ),
+            // R/r001.yaml
+            (
+                "k1: v1\nk2: v2\n# c1\nk3:\n# c2\n  k4: v4\n  k5:\n    - k6: v6 # i3\n  # end4\n",
+                &[
+                    (":", " c1"),
+                    ("k3:", " c2"),
+                    ("k3:k5:", " i3"),
+                    ("k3:", " end4"),
+                ],
+            ),
+            // R/r003.yaml
+            (
+                "k1: v1 # i1\nk2:\n  - item77 # i2\n  - k3:\n      # c3\n        # c4\n      k4: v4\n    k5: v5\n    # c5\n  - item70\nk6:\n        # c6\n        # c7\n- item66\n# end8\n",
+                &[
+                    (":", " i1"),
+                    ("k2:", " i2"),
+                    ("k2:k3:", " c3"),
+                    ("k2:k3:", " c4"),
+                    ("k2:", " c5"),
+                    ("k6:", " c6"),
+                    ("k6:", " c7"),
+                    ("k6:", " end8"),
+                ],
+            ),
+            // R/r005.yaml
+            (
+                "k1:\n- item31\n- item20\n  # c1\n    # c2\nk2:\n    k3: v3 # i3\n    k4:\n    # c4\n\n      # c5\n    - k5: v5\n    # c6\n      k6: v6\n        # c7\n      # c8\n      k7: v7 # i9\n\n  # c10\n    - item20\n    - item9\nk8:\n    k9:\n    - item0\n    k10:\n        k11: v11 # i11\n    # c12\n        # c13\n    k12:\n        k13:\n            k14: v14\n",
+                &[
+                    (":", " c1"),
+                    (":", " c2"),
+                    ("k2:", " i3"),
+                    ("k2:k4:", " c4"),
+                    ("k2:k4:", " c5"),
+                    ("k2:k4:", " c6"),
+                    ("k2:k4:", " c7"),
+                    ("k2:k4:", " c8"),
+                    ("k2:k4:", " i9"),
+                    ("k2:k4:", " c10"),
+                    ("k8:k10:", " i11"),
+                    ("k8:", " c12"),
+                    ("k8:", " c13"),
+                ],
+            ),
+            // R/r007.yaml
+            (
+                "k1:\n- item12 # i1\n# end2\n",
+                &[("k1:", " i1"), ("k1:", " end2")],
+            ),
+            // R/r009.yaml
+            (
+                "  # c1\n\n      # c2\nk1:\n- item0\n  # c3\nk2:\n    - k3: v3 # i4\n      k4: v4\n      k5: v5\n# c5\n    - k6: v6\n\n        # c6\n      k7:\n      - item6\n    - k8: v8\n  # c7\n\n        # c8\n      k9: v9 # i9\n      k10:\n          k11: v11\n\n        # c10\n  # c11\n          k12: v12\n          k13: v13\n\n# c12\n      # c13\nk14:\n    k15:\n\n        # c14\n        k16: v16\n        k17: v17\n  # c15\n    k18: v18 # i16\n    k19:\n        - k20: v20\n  # end17\n",
+                &[
+                    (":", " c1"),
+                    (":", " c2"),
+                    (":", " c3"),
+                    ("k2:", " i4"),
+                    ("k2:", " c5"),
+                    ("k2:", " c6"),
+                    ("k2:", " c7"),
+                    ("k2:", " c8"),
+                    ("k2:", " i9"),
+                    ("k2:k10:", " c10"),
+                    ("k2:k10:", " c11"),
+                    ("k2:k10:", " c12"),
+                    ("k2:", " c13"),
+                    ("k14:k15:", " c14"),
+                    ("k14:k15:", " c15"),
+                    ("k14:", " i16"),
+                    (":", " end17"),
+                ],
+            ),
+            // R/r019.yaml
+            (
+                "      # c1\nk1:\n\n      # c2\n\n      # c3\n  k2:\n    - k3: v3\n      k4: v4\n    - item13\n# c4\n    - item39\nk5:\n  k6:\n    k7: v7\n    # c5\n  k8:\n    k9:\n\n# c6\n      # c7\n    - item53\n# c8\n\n  # c9\n    k10:\n      k11: v11\n# c10\n  # c11\n      k12: v12 # i12\n      k13: v13\n  k14: v14\nk15:\n  k16: v16\n  k17: v17 # i13\n  k18: v18\n# end14\n",
+                &[
+                    (":", " c1"),
+                    ("k1:", " c2"),
+                    ("k1:", " c3"),
+                    ("k1:k2:", " c4"),
+                    ("k5:k6:", " c5"),
+                    ("k5:k8:k9:", " c6"),
+                    ("k5:k8:k9:", " c7"),
+                    ("k5:k8:", " c8"),
+                    ("k5:k8:", " c9"),
+                    ("k5:k8:k10:", " c10"),
+                    ("k5:k8:k10:", " c11"),
+                    ("k5:k8:k10:", " i12"),
+                    ("k15:", " i13"),
+                    (":", " end14"),
+                ],
+            ),
+            // R/r025.yaml
+            (
+                "k1:\n    k2: v2\n    k3:\n        k4:\n    # c1\n            k5: v5\n# c2\n            k6: v6 # i3\n            k7: v7\n# c4\n        k8: v8\n  # end5\n",
+                &[
+                    ("k1:k3:k4:", " c1"),
+                    ("k1:k3:k4:", " c2"),
+                    ("k1:k3:k4:", " i3"),
+                    ("k1:k3:k4:", " c4"),
+                    (":", " end5"),
+                ],
+            ),
+            // R/r027.yaml
+            (
+                "k1:\n    k2:\n  # c1\n        # c2\n        k3:\n            k4: v4\n            k5: v5\n\n  # c3\n            k6: v6\n    k7:\n        k8:\n        - item81\n        - item73\n      # c4\n    # c5\n        - item83 # i6\n        # c7\n\n  # c8\nk9:\n    k10: v10\n      # c9\n# c10\n    k11: v11\nk12: v12\n  # end11\n",
+                &[
+                    ("k1:k2:", " c1"),
+                    ("k1:k2:", " c2"),
+                    ("k1:k2:k3:", " c3"),
+                    ("k1:k7:k8:", " c4"),
+                    ("k1:k7:k8:", " c5"),
+                    ("k1:k7:k8:", " i6"),
+                    ("k1:k7:k8:", " c7"),
+                    (":", " c8"),
+                    ("k9:", " c9"),
+                    ("k9:", " c10"),
+                    (":", " end11"),
+                ],
+            ),
+            // R/r034.yaml
+            (
+                "        # c1\nk1:\n        # c2\n    # c3\n    k2: v2\n  # c4\nk3: v3\nk4:\n- item43\n- k5: v5\n  k6:\n  # c5\n      k7: v7\n      k8: v8\n      # c6\n  k9: v9\n# end7\n",
+                &[
+                    (":", " c1"),
+                    ("k1:", " c2"),
+                    ("k1:", " c3"),
+                    ("k1:", " c4"),
+                    ("k4:k6:", " c5"),
+                    ("k4:k6:", " c6"),
+                    (":", " end7"),
+                ],
+            ),
         ];
         for (src, want) in cases {
             let docs = load(src).unwrap_or_else(|e| panic!("{e}: {src}"));
             let got = comment_paths(&docs);
-            let want: Vec<(String, String)> = want.iter().map(|(a, t)| (a.to_string(), t.to_string())).collect();
+            let want: Vec<(String, String)> = want
+                .iter()
+                .map(|(a, t)| (a.to_string(), t.to_string()))
+                .collect();
             assert_eq!(got, want, "\n{src}");
         }
     }
 
     #[test]
     fn documents_and_metadata() {
-        let docs = load("a: 1\nsops:\n  version: 3.11.0\n---\nb: 2\nsops:\n  version: 3.11.0\n").unwrap();
+        let docs =
+            load("a: 1\nsops:\n  version: 3.11.0\n---\nb: 2\nsops:\n  version: 3.11.0\n").unwrap();
         assert_eq!(docs.len(), 2);
         assert!(docs.iter().all(|d| d.sops.is_some()));
-        assert_eq!(docs[1].branch.items, vec![Item::Pair("b".into(), Value::Int(2))]);
+        assert_eq!(
+            docs[1].branch.items,
+            vec![Item::Pair("b".into(), Value::Int(2))]
+        );
         // `---` alone and a comment-only stream are empty documents.
         assert_eq!(load("---\n").unwrap()[0].branch, Branch::default());
-        assert_eq!(load("# only\n").unwrap()[0].branch.items, vec![Item::Comment(" only".into())]);
-        assert_eq!(load("").unwrap_err(), StoreError::NoDocument { format: Format::Yaml });
-        assert_eq!(load(" \n\n").unwrap_err(), StoreError::NoDocument { format: Format::Yaml });
+        assert_eq!(
+            load("# only\n").unwrap()[0].branch.items,
+            vec![Item::Comment(" only".into())]
+        );
+        assert_eq!(
+            load("").unwrap_err(),
+            StoreError::NoDocument {
+                format: Format::Yaml
+            }
+        );
+        assert_eq!(
+            load(" \n\n").unwrap_err(),
+            StoreError::NoDocument {
+                format: Format::Yaml
+            }
+        );
     }
 
     #[test]
     fn anchors_expand_and_merge_key_stays() {
         let docs = load("base: &b\n  x: 1\nuse: *b\nm:\n  <<: *b\n  y: 2\n").unwrap();
         let b = &docs[0].branch.items;
-        let inner = Value::Branch(Branch { items: vec![Item::Pair("x".into(), Value::Int(1))] });
+        let inner = Value::Branch(Branch {
+            items: vec![Item::Pair("x".into(), Value::Int(1))],
+        });
         assert_eq!(b[1], Item::Pair("use".into(), inner.clone()));
         assert_eq!(
             b[2],
             Item::Pair(
                 "m".into(),
-                Value::Branch(Branch { items: vec![Item::Pair("<<".into(), inner), Item::Pair("y".into(), Value::Int(2))] })
+                Value::Branch(Branch {
+                    items: vec![
+                        Item::Pair("<<".into(), inner),
+                        Item::Pair("y".into(), Value::Int(2))
+                    ]
+                })
             )
         );
         assert!(docs[0].layout.is_none(), "aliases: no layout");
@@ -1621,14 +1853,28 @@ mod tests {
         assert!(m.contains("duplicate key"), "{m}");
         for k in ["1", "true", "null", "~", "1.5", "2024-01-02"] {
             let (_, m) = unsupported_at(&format!("{k}: x\n"));
-            assert!(m.contains("keys must be strings") && m.contains("quote"), "{k}: {m}");
+            assert!(
+                m.contains("keys must be strings") && m.contains("quote"),
+                "{k}: {m}"
+            );
         }
         assert!(load("\"1\": x\n'true': y\n").is_ok());
-        assert!(unsupported_at("? [a]\n: x\n").1.contains("keys must be strings"));
+        assert!(
+            unsupported_at("? [a]\n: x\n")
+                .1
+                .contains("keys must be strings")
+        );
         let (line, m) = unsupported_at("a:\n  b: 18446744073709551615\n");
         assert_eq!(line, Some(2));
-        assert!(m.contains("integer out of range") && !m.contains("1844"), "{m}");
-        assert!(unsupported_at("a: *nope\n").1.contains("unknown YAML alias"));
+        assert!(
+            m.contains("integer out of range") && !m.contains("1844"),
+            "{m}"
+        );
+        assert!(
+            unsupported_at("a: *nope\n")
+                .1
+                .contains("unknown YAML alias")
+        );
         assert!(unsupported_at("sops: 5\n").1.contains("sops"));
     }
 
@@ -1639,7 +1885,10 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(matches!(load("a: [1, 2\n"), Err(StoreError::Syntax { .. })));
-        assert!(matches!(load("a: \"\\uD800\"\n"), Err(StoreError::Syntax { .. })));
+        assert!(matches!(
+            load("a: \"\\uD800\"\n"),
+            Err(StoreError::Syntax { .. })
+        ));
         // A block scalar at the very end without a line break (libyaml-safer would panic).
         assert_eq!(
             load("k: |\n  abc").unwrap()[0].branch.items,

@@ -104,10 +104,10 @@ pub fn resolve_plain(s: &str) -> Result<Value, ResolveError> {
     match first {
         b'.' => {
             // Go `strconv.ParseFloat` on something starting with a dot: `.5`, `.5e3`.
-            if is_dot_float(s) {
-                if let Some(f) = parse_finite_float(s) {
-                    return Ok(Value::Float(f));
-                }
+            if is_dot_float(s)
+                && let Some(f) = parse_finite_float(s)
+            {
+                return Ok(Value::Float(f));
             }
             Ok(Value::Str(s.to_string()))
         }
@@ -126,10 +126,10 @@ pub fn resolve_plain(s: &str) -> Result<Value, ResolveError> {
                 }
                 IntParse::Invalid => {}
             }
-            if yaml_style_float(&plain) {
-                if let Some(f) = parse_finite_float(&plain) {
-                    return Ok(Value::Float(f));
-                }
+            if yaml_style_float(&plain)
+                && let Some(f) = parse_finite_float(&plain)
+            {
+                return Ok(Value::Float(f));
             }
             Ok(Value::Str(s.to_string()))
         }
