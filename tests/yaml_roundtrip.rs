@@ -758,3 +758,36 @@ fn dump() {
         Err(e) => println!("ERROR {e}"),
     }
 }
+
+/// Debug helper: write seal's canonical form of a file (`YAML_CANON=in:out`).
+#[test]
+#[ignore]
+fn canon() {
+    let Ok(spec) = std::env::var("YAML_CANON") else {
+        return;
+    };
+    let (input, output) = spec.split_once(':').unwrap();
+    let p = store().load_plain(&std::fs::read(input).unwrap()).unwrap();
+    let out = store()
+        .emit_plain(&p.docs, &Layout::none(), opts())
+        .unwrap();
+    std::fs::write(output, out).unwrap();
+}
+
+/// Debug helper: re-write an encrypted file through the layout writer (`YAML_REEMIT=in:out`).
+#[test]
+#[ignore]
+fn reemit() {
+    let Ok(spec) = std::env::var("YAML_REEMIT") else {
+        return;
+    };
+    let (input, output) = spec.split_once(':').unwrap();
+    let p = store()
+        .load_encrypted(&std::fs::read(input).unwrap())
+        .unwrap();
+    let md = p.metadata.clone().unwrap();
+    let out = store()
+        .emit_encrypted(&p.docs, &md, &p.layout, opts())
+        .unwrap();
+    std::fs::write(output, out).unwrap();
+}

@@ -706,6 +706,29 @@ impl<'a> Composer<'a> {
         start + e
     }
 
+    /// Where the first token after `from` is: the first character in `from..to` that is
+    /// neither white space nor part of one of the `comments`, else `to`.
+    fn first_token(&self, from: usize, to: usize, comments: &[usize]) -> usize {
+        let bytes = self.src.as_bytes();
+        let mut i = from;
+        let mut ci = 0;
+        while i < to {
+            if let Some(c) = comments.get(ci).map(|c| &self.comments[*c]) {
+                if i >= c.start {
+                    i = c.end.max(i + 1);
+                    ci += 1;
+                    continue;
+                }
+            }
+            match bytes.get(i) {
+                Some(b' ' | b'\t' | b'\n' | b'\r') => i += 1,
+                Some(_) => return i,
+                None => break,
+            }
+        }
+        to
+    }
+
     /// Column of the token that starts at `pos`, counting a run of `- ` dashes before it
     /// on its line as part of it.
     fn token_col(&self, pos: usize) -> usize {
@@ -786,6 +809,9 @@ impl<'a> Composer<'a> {
     /// Comments of a document that has no collection to hold them go to `doc_loose`.
     fn boundary(&mut self, pos: usize, next: Next) -> Result<(), StoreError> {
         let gap = self.scan_gap(self.scan_pos, pos);
+        // The first token after the comments may be an indicator in the gap (the `-` of
+        // the next list item); comments after it come after the collections that ended.
+        let tok = self.first_token(self.scan_pos, pos, &gap);
         self.scan_pos = self.scan_pos.max(pos);
         let mut own: Vec<usize> = Vec::with_capacity(gap.len());
         for (i, c) in gap.into_iter().enumerate() {
@@ -804,14 +830,19 @@ impl<'a> Composer<'a> {
         let mut to_next = Vec::new();
         // Comments for each closing frame, added once its inner frames are attached.
         let mut for_closing: Vec<Vec<usize>> = vec![Vec::new(); self.closing.len()];
+        let split = own
+            .iter()
+            .position(|c| self.comments[*c].start > tok)
+            .unwrap_or(own.len());
+        let after_token = own.split_off(split);
         if self.closing.is_empty() {
             to_next = own;
         } else {
             let k = match next {
                 Next::DocEnd => self.closing.last().map_or(0, |f| f.indent),
-                _ => self.token_col(pos),
+                _ => self.token_col(tok),
             };
-            let dests = self.assign(&own, k, pos, next == Next::DocEnd);
+            let dests = self.assign(&own, k, tok, next == Next::DocEnd);
             let last = self.closing.len() - 1;
             for (c, d) in own.into_iter().zip(dests) {
                 match d {
@@ -821,6 +852,7 @@ impl<'a> Composer<'a> {
                 }
             }
         }
+        to_next.extend(after_token);
         // Finish the ended block collections, innermost first.
         for cs in for_closing {
             for c in cs {
@@ -1216,6 +1248,9 @@ impl Composer<'_> {
         let mut items = Vec::with_capacity(entries.len());
         let mut seen: HashSet<String> = HashSet::with_capacity(entries.len());
         let flow = matches!(self.nodes[map].data, NodeData::Map { flow: true, .. });
+        // A mapping that starts on a list item's dash line: its nesting is measured from
+        // the dash by go-yaml, so it says nothing reliable about the document's step.
+        let compact = self.after_dash(map);
         if flow && entries.iter().any(|e| matches!(e, MapChild::Pair(..))) {
             conv.layout_ok = false;
         }
@@ -1237,7 +1272,7 @@ impl Composer<'_> {
                     }
                     let kn = &self.nodes[k];
                     let vt = self.deref(v);
-                    if !flow && !in_alias {
+                    if !flow && !in_alias && !compact {
                         match &self.nodes[vt].data {
                             NodeData::Map {
                                 entries: sub,
@@ -1333,6 +1368,16 @@ impl Composer<'_> {
         let body = &text[text.find('\n')? + 1..];
         let line = body.split('\n').find(|l| !l.trim().is_empty())?;
         Some(line.len() - line.trim_start_matches(' ').len())
+    }
+
+    /// Does node `id` start right after a `- ` on its line?
+    fn after_dash(&self, id: usize) -> bool {
+        let bytes = self.src.as_bytes();
+        let mut i = self.nodes[id].start;
+        while i > 0 && matches!(bytes[i - 1], b' ' | b'\t') {
+            i -= 1;
+        }
+        i > 0 && bytes[i - 1] == b'-'
     }
 
     fn dash_pos(&self, item: usize) -> Option<usize> {
