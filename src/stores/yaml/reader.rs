@@ -713,12 +713,12 @@ impl<'a> Composer<'a> {
         let mut i = from;
         let mut ci = 0;
         while i < to {
-            if let Some(c) = comments.get(ci).map(|c| &self.comments[*c]) {
-                if i >= c.start {
-                    i = c.end.max(i + 1);
-                    ci += 1;
-                    continue;
-                }
+            if let Some(c) = comments.get(ci).map(|c| &self.comments[*c])
+                && i >= c.start
+            {
+                i = c.end.max(i + 1);
+                ci += 1;
+                continue;
             }
             match bytes.get(i) {
                 Some(b' ' | b'\t' | b'\n' | b'\r') => i += 1,
