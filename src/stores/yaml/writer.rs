@@ -451,7 +451,7 @@ mod tests {
         ];
         for (indent, text) in want {
             let got = write_docs(
-                &[doc.clone()],
+                std::slice::from_ref(&doc),
                 None,
                 WStyle {
                     indent,
