@@ -9,8 +9,10 @@ use crate::tree::{Branch, Item, Value};
 /// What the YAML store remembers about a file it read.
 #[derive(Debug)]
 pub struct YamlLayout {
-    /// The source text.
+    /// The source text (with a final line break added when the input had none).
     pub src: String,
+    /// The length of the input (without the added line break).
+    pub orig_len: usize,
     /// One entry per document.
     pub docs: Vec<DocLayout>,
 }
@@ -72,6 +74,10 @@ pub fn emit(
         }
     }
     edits.sort_by_key(|e| (e.0, e.1));
+    // The line break the reader added is dropped again unless an edit reaches the end.
+    let touches_end = edits
+        .iter()
+        .any(|e| e.1 > lay.orig_len || e.0 >= lay.orig_len);
     let mut out = String::with_capacity(src.len() + edits.iter().map(|e| e.2.len()).sum::<usize>());
     let mut pos = 0;
     for (s, e, text) in edits {
@@ -83,6 +89,9 @@ pub fn emit(
         pos = e;
     }
     out.push_str(src.get(pos..)?);
+    if lay.orig_len < src.len() && !touches_end && out.ends_with('\n') {
+        out.pop();
+    }
     Some(out)
 }
 

@@ -38,7 +38,8 @@ impl Store for YamlStore {
     }
 
     fn load_plain(&self, input: &[u8]) -> Result<Parsed, StoreError> {
-        let out = reader::read(input)?;
+        let src = reader::source_text(input)?;
+        let out = reader::read(&src)?;
         let mut metadata = None;
         let mut docs = Vec::with_capacity(out.len());
         let mut layouts = Vec::with_capacity(out.len());
@@ -53,18 +54,14 @@ impl Store for YamlStore {
                 None => layout_ok = false,
             }
         }
-        let layout = if layout_ok {
-            // The reader accepted the input as UTF-8 (after an optional BOM).
-            let body = input
-                .strip_prefix(b"\xEF\xBB\xBF".as_slice())
-                .unwrap_or(input);
-            match std::str::from_utf8(body) {
-                Ok(src) if !input.starts_with(b"\xEF\xBB\xBF") => Layout::new(YamlLayout {
-                    src: src.to_string(),
-                    docs: layouts,
-                }),
-                _ => Layout::none(),
-            }
+        // A byte-order mark would be lost; keep the layout only for plain UTF-8 input.
+        let layout = if layout_ok && !input.starts_with(b"\xEF\xBB\xBF") {
+            let orig_len = input.len();
+            Layout::new(YamlLayout {
+                src,
+                orig_len,
+                docs: layouts,
+            })
         } else {
             Layout::none()
         };
@@ -81,10 +78,10 @@ impl Store for YamlStore {
         layout: &Layout,
         opts: EmitOptions,
     ) -> Result<Vec<u8>, StoreError> {
-        if let Some(lay) = layout.get::<YamlLayout>() {
-            if let Some(s) = layout::emit(lay, docs, None, normalize_indent(opts.indent)) {
-                return Ok(s.into_bytes());
-            }
+        if let Some(lay) = layout.get::<YamlLayout>()
+            && let Some(s) = layout::emit(lay, docs, None, normalize_indent(opts.indent))
+        {
+            return Ok(s.into_bytes());
         }
         Ok(writer::write_docs(docs, None, style(opts)).into_bytes())
     }
@@ -96,11 +93,10 @@ impl Store for YamlStore {
         layout: &Layout,
         opts: EmitOptions,
     ) -> Result<Vec<u8>, StoreError> {
-        if let Some(lay) = layout.get::<YamlLayout>() {
-            if let Some(s) = layout::emit(lay, docs, Some(metadata), normalize_indent(opts.indent))
-            {
-                return Ok(s.into_bytes());
-            }
+        if let Some(lay) = layout.get::<YamlLayout>()
+            && let Some(s) = layout::emit(lay, docs, Some(metadata), normalize_indent(opts.indent))
+        {
+            return Ok(s.into_bytes());
         }
         Ok(writer::write_docs(docs, Some(metadata), style(opts)).into_bytes())
     }

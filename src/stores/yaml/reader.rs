@@ -160,6 +160,8 @@ struct Frame {
     flow: bool,
     /// Column of the entries (keys or dashes).
     indent: usize,
+    /// A block sequence at its parent key's column (`key:\n- a`).
+    indentless: bool,
 }
 
 /// Where an inline comment following a content event goes.
@@ -250,8 +252,10 @@ struct RawDoc {
     end: usize,
 }
 
-/// Parse a whole YAML stream into documents.
-pub fn read(input: &[u8]) -> Result<Vec<DocOut>, StoreError> {
+/// The text the reader works on: the input after an optional UTF-8 byte-order mark, with
+/// a line break appended when it has none (libyaml-safer 0.3 panics on a block scalar that
+/// ends the input without one).
+pub fn source_text(input: &[u8]) -> Result<String, StoreError> {
     let input = input
         .strip_prefix(b"\xEF\xBB\xBF".as_slice())
         .unwrap_or(input);
@@ -260,8 +264,25 @@ pub fn read(input: &[u8]) -> Result<Vec<DocOut>, StoreError> {
         let line = upto.iter().filter(|b| **b == b'\n').count() + 1;
         syntax(Some(line), None, "the file is not valid UTF-8")
     })?;
+    let mut s = src.to_string();
+    if !s.is_empty() && !s.ends_with('\n') {
+        s.push('\n');
+    }
+    Ok(s)
+}
+
+/// Parse a whole YAML stream (as returned by [`source_text`]) into documents.
+pub fn read(src: &str) -> Result<Vec<DocOut>, StoreError> {
     let mut comp = Composer::new(src);
-    let raw = comp.run()?;
+    // libyaml-safer has a few panics left on malformed input; never let one escape.
+    let raw =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| comp.run())).map_err(|_| {
+            syntax(
+                None,
+                None,
+                "the YAML parser rejected the input (malformed YAML)",
+            )
+        })??;
     if raw.is_empty() {
         return Err(StoreError::NoDocument {
             format: Format::Yaml,
@@ -322,6 +343,9 @@ impl<'a> Composer<'a> {
     fn run(&mut self) -> Result<Vec<RawDoc>, StoreError> {
         let mut input: &[u8] = self.src.as_bytes();
         let mut parser = Parser::new();
+        // UTF-8 was checked (and a byte-order mark removed) already; libyaml-safer's own
+        // detection rejects text that starts with U+FExx/U+FFxx.
+        parser.set_encoding(libyaml_safer::Encoding::Utf8);
         parser.set_input_string(&mut input);
         let mut docs = Vec::new();
         let len = self.src.len();
@@ -442,10 +466,10 @@ impl<'a> Composer<'a> {
                         self.anchors.insert(a, id);
                     }
                     self.attach_leaf(id)?;
-                    if let Some(c) = header {
-                        if let Some((_, target)) = self.last_anchor {
-                            self.apply_inline(c, target);
-                        }
+                    if let Some(c) = header
+                        && let Some((_, target)) = self.last_anchor
+                    {
+                        self.apply_inline(c, target);
                     }
                     self.scan_pos = end;
                     self.last_content_end = value_end;
@@ -503,11 +527,18 @@ impl<'a> Composer<'a> {
             }
         };
         let indent = self.nodes[id].col;
+        let indentless = !map
+            && !flow
+            && matches!(
+                self.frames.last(),
+                Some(Frame { kind: FrameKind::Map { pending_key: Some(_), .. }, indent: pi, .. }) if *pi == indent
+            );
         self.frames.push(Frame {
             node: id,
             kind,
             flow,
             indent,
+            indentless,
         });
         if flow {
             self.scan_pos = end;
@@ -675,15 +706,38 @@ impl<'a> Composer<'a> {
         start + e
     }
 
+    /// Where the first token after `from` is: the first character in `from..to` that is
+    /// neither white space nor part of one of the `comments`, else `to`.
+    fn first_token(&self, from: usize, to: usize, comments: &[usize]) -> usize {
+        let bytes = self.src.as_bytes();
+        let mut i = from;
+        let mut ci = 0;
+        while i < to {
+            if let Some(c) = comments.get(ci).map(|c| &self.comments[*c])
+                && i >= c.start
+            {
+                i = c.end.max(i + 1);
+                ci += 1;
+                continue;
+            }
+            match bytes.get(i) {
+                Some(b' ' | b'\t' | b'\n' | b'\r') => i += 1,
+                Some(_) => return i,
+                None => break,
+            }
+        }
+        to
+    }
+
     /// Column of the token that starts at `pos`, counting a run of `- ` dashes before it
     /// on its line as part of it.
     fn token_col(&self, pos: usize) -> usize {
         let ls = self.line_start(self.line_of(pos));
         let prefix = self.src.get(ls..pos).unwrap_or_default();
-        if prefix.chars().all(|c| c == ' ' || c == '\t' || c == '-') {
-            if let Some(i) = prefix.find('-') {
-                return self.col_of(ls + i);
-            }
+        if prefix.chars().all(|c| c == ' ' || c == '\t' || c == '-')
+            && let Some(i) = prefix.find('-')
+        {
+            return self.col_of(ls + i);
         }
         self.col_of(pos)
     }
@@ -755,6 +809,9 @@ impl<'a> Composer<'a> {
     /// Comments of a document that has no collection to hold them go to `doc_loose`.
     fn boundary(&mut self, pos: usize, next: Next) -> Result<(), StoreError> {
         let gap = self.scan_gap(self.scan_pos, pos);
+        // The first token after the comments may be an indicator in the gap (the `-` of
+        // the next list item); comments after it come after the collections that ended.
+        let tok = self.first_token(self.scan_pos, pos, &gap);
         self.scan_pos = self.scan_pos.max(pos);
         let mut own: Vec<usize> = Vec::with_capacity(gap.len());
         for (i, c) in gap.into_iter().enumerate() {
@@ -773,14 +830,19 @@ impl<'a> Composer<'a> {
         let mut to_next = Vec::new();
         // Comments for each closing frame, added once its inner frames are attached.
         let mut for_closing: Vec<Vec<usize>> = vec![Vec::new(); self.closing.len()];
+        let split = own
+            .iter()
+            .position(|c| self.comments[*c].start > tok)
+            .unwrap_or(own.len());
+        let after_token = own.split_off(split);
         if self.closing.is_empty() {
             to_next = own;
         } else {
             let k = match next {
                 Next::DocEnd => self.closing.last().map_or(0, |f| f.indent),
-                _ => self.token_col(pos),
+                _ => self.token_col(tok),
             };
-            let dests = self.assign(&own, k, pos);
+            let dests = self.assign(&own, k, tok, next == Next::DocEnd);
             let last = self.closing.len() - 1;
             for (c, d) in own.into_iter().zip(dests) {
                 match d {
@@ -790,6 +852,7 @@ impl<'a> Composer<'a> {
                 }
             }
         }
+        to_next.extend(after_token);
         // Finish the ended block collections, innermost first.
         for cs in for_closing {
             for c in cs {
@@ -858,7 +921,20 @@ impl<'a> Composer<'a> {
             return false;
         }
         let from = self.comments[c].end;
-        self.src.get(from..pos).is_some_and(|t| t.contains('-'))
+        let text = self.src.get(from..pos).unwrap_or_default();
+        // A `-` indicator outside comments (`-` then white space or the end).
+        text.split('\n').any(|line| {
+            let code = match line.find('#') {
+                Some(i) => &line[..i],
+                None => line,
+            };
+            let b = code.as_bytes();
+            b.iter().enumerate().any(|(i, ch)| {
+                *ch == b'-'
+                    && b.get(i + 1)
+                        .is_none_or(|n| matches!(n, b' ' | b'\t' | b'\r'))
+            })
+        })
     }
 
     /// go-yaml v3's split of a run of own-line comments after the end of one or more block
@@ -866,18 +942,28 @@ impl<'a> Composer<'a> {
     /// ended collection when it is split from what follows (by a blank line or a change of
     /// column) or indented more than the next token; later groups at the column of an
     /// outer ended collection go to that collection; the rest go to what follows.
-    fn assign(&self, own: &[usize], k: usize, pos: usize) -> Vec<Dest> {
-        let mut dests = Vec::with_capacity(own.len());
-        if own.is_empty() {
+    fn assign(&self, own: &[usize], k: usize, pos: usize, doc_end: bool) -> Vec<Dest> {
+        let mut dests = vec![Dest::Next; own.len()];
+        if own.is_empty() || self.closing.is_empty() {
             return dests;
         }
-        let innermost = self.closing.first().map_or(0, |f| f.indent);
+        // Indentless sequences (`key:\n- a`) are no indentation level for go-yaml: they
+        // take feet of their last item, but columns are compared with real blocks.
+        let real: Vec<usize> = (0..self.closing.len())
+            .filter(|i| !self.closing[*i].indentless)
+            .collect();
+        let innermost = match real.first() {
+            Some(&i) => self.closing[i].indent,
+            None => self.frames.last().map_or(0, |f| f.indent),
+        };
+        let inner_any = self.closing[0].indent;
         let content_line = self.line_of(self.last_content_end);
-        let first_line = self.comments[own[0]].line;
-        let first_empty = first_line <= content_line + 1;
-        // Groups: (start col, member indices, split)
+        let first_empty = self.comments[own[0]].line <= content_line + 1;
+        // Groups: (start column, member indices, split from what follows)
         let mut groups: Vec<(usize, Vec<usize>, bool)> = Vec::new();
         let mut blank_seen = false;
+        // The first group was split off by a blank line (not by a change of column).
+        let mut blank_split = false;
         for (i, &c) in own.iter().enumerate() {
             let cm = &self.comments[c];
             let ngroups = groups.len();
@@ -890,6 +976,7 @@ impl<'a> Composer<'a> {
             if blank && !blank_seen && first_empty && ngroups == 1 {
                 blank_seen = true;
                 last.2 = true;
+                blank_split = true;
                 groups.push((cm.col, vec![i], false));
                 continue;
             }
@@ -902,24 +989,35 @@ impl<'a> Composer<'a> {
             }
         }
         let last_line = self.comments[own[own.len() - 1]].line;
-        if groups.len() == 1 && !blank_seen && first_empty && self.line_of(pos) > last_line + 1 {
-            if let Some(g) = groups.first_mut() {
-                g.2 = true;
-            }
+        if groups.len() == 1
+            && !blank_seen
+            && first_empty
+            && self.line_of(pos) > last_line + 1
+            && let Some(g) = groups.first_mut()
+        {
+            g.2 = true;
+            blank_split = true;
         }
-        dests.resize(own.len(), Dest::Next);
+        let matching = |col: usize| {
+            real.iter()
+                .filter(|i| **i != 0)
+                .find(|i| self.closing[**i].indent == col)
+                .map_or(Dest::Next, |i| Dest::Closing(*i))
+        };
         for (gi, (col, members, split)) in groups.iter().enumerate() {
-            let d = if gi == 0 {
-                if *split || *col > k {
-                    Dest::Closing(0)
-                } else {
-                    Dest::Next
-                }
+            let d = if gi > 0 || (*split && blank_split && *col < innermost) {
+                // Later groups, and a first group dedented below the innermost block
+                // and cut off by a blank line: unrelated to the content before them.
+                matching(*col)
+            } else if *split
+                || (!doc_end && k < innermost && *col != k)
+                || (doc_end && *col >= inner_any)
+            {
+                Dest::Closing(0)
+            } else if doc_end {
+                matching(*col)
             } else {
-                match self.closing.iter().skip(1).position(|f| f.indent == *col) {
-                    Some(j) => Dest::Closing(j + 1),
-                    None => Dest::Next,
-                }
+                Dest::Next
             };
             for &m in members {
                 dests[m] = d;
@@ -965,32 +1063,32 @@ impl Composer<'_> {
                     // Split off the `sops` entry before converting, so the leaves line up.
                     let mut kept = Vec::with_capacity(entries.len());
                     for e in entries {
-                        if let MapChild::Pair(k, v) = e {
-                            if self.key_text(*k).as_deref() == Some("sops") {
-                                let mut c2 = Conv {
-                                    budget: conv.budget,
-                                    leaves: Vec::new(),
-                                    layout_ok: true,
-                                    steps: HashMap::new(),
-                                    indentless: None,
-                                };
-                                let v2 = self.to_value(*v, 1, false, LeafCtx::Fixed, &mut c2)?;
-                                sops_steps = Some((std::mem::take(&mut c2.steps), c2.indentless));
-                                let vn = &self.nodes[*v];
-                                match v2 {
-                                    Value::Branch(b) => sops = Some(b),
-                                    Value::Null => sops = Some(Branch::default()),
-                                    _ => {
-                                        return Err(unsupported(
-                                            vn.line,
-                                            vn.col,
-                                            "the top-level `sops` key must hold a mapping (the sops metadata)",
-                                        ));
-                                    }
+                        if let MapChild::Pair(k, v) = e
+                            && self.key_text(*k).as_deref() == Some("sops")
+                        {
+                            let mut c2 = Conv {
+                                budget: conv.budget,
+                                leaves: Vec::new(),
+                                layout_ok: true,
+                                steps: HashMap::new(),
+                                indentless: None,
+                            };
+                            let v2 = self.to_value(*v, 1, false, LeafCtx::Fixed, &mut c2)?;
+                            sops_steps = Some((std::mem::take(&mut c2.steps), c2.indentless));
+                            let vn = &self.nodes[*v];
+                            match v2 {
+                                Value::Branch(b) => sops = Some(b),
+                                Value::Null => sops = Some(Branch::default()),
+                                _ => {
+                                    return Err(unsupported(
+                                        vn.line,
+                                        vn.col,
+                                        "the top-level `sops` key must hold a mapping (the sops metadata)",
+                                    ));
                                 }
-                                sops_span = Some(self.entry_span(*k, *v));
-                                continue;
                             }
+                            sops_span = Some(self.entry_span(*k, *v));
+                            continue;
                         }
                         kept.push(*e);
                     }
@@ -1150,6 +1248,9 @@ impl Composer<'_> {
         let mut items = Vec::with_capacity(entries.len());
         let mut seen: HashSet<String> = HashSet::with_capacity(entries.len());
         let flow = matches!(self.nodes[map].data, NodeData::Map { flow: true, .. });
+        // A mapping that starts on a list item's dash line: its nesting is measured from
+        // the dash by go-yaml, so it says nothing reliable about the document's step.
+        let compact = self.after_dash(map);
         if flow && entries.iter().any(|e| matches!(e, MapChild::Pair(..))) {
             conv.layout_ok = false;
         }
@@ -1171,7 +1272,7 @@ impl Composer<'_> {
                     }
                     let kn = &self.nodes[k];
                     let vt = self.deref(v);
-                    if !flow && !in_alias {
+                    if !flow && !in_alias && !compact {
                         match &self.nodes[vt].data {
                             NodeData::Map {
                                 entries: sub,
@@ -1187,16 +1288,18 @@ impl Composer<'_> {
                                 }
                             }
                             NodeData::Scalar { block: true, .. } => {
-                                if let Some(c) = self.block_content_col(vt) {
-                                    if c > kn.col {
-                                        *conv.steps.entry(c - kn.col).or_insert(0) += 1;
-                                    }
+                                if let Some(c) = self.block_content_col(vt)
+                                    && c > kn.col
+                                {
+                                    *conv.steps.entry(c - kn.col).or_insert(0) += 1;
                                 }
                             }
-                            NodeData::Seq { flow: false, .. } if vt == v => {
-                                if conv.indentless.is_none() && self.nodes[v].line > kn.line {
-                                    conv.indentless = Some(self.nodes[v].col == kn.col);
-                                }
+                            NodeData::Seq { flow: false, .. }
+                                if vt == v
+                                    && conv.indentless.is_none()
+                                    && self.nodes[v].line > kn.line =>
+                            {
+                                conv.indentless = Some(self.nodes[v].col == kn.col);
                             }
                             _ => {}
                         }
@@ -1265,6 +1368,16 @@ impl Composer<'_> {
         let body = &text[text.find('\n')? + 1..];
         let line = body.split('\n').find(|l| !l.trim().is_empty())?;
         Some(line.len() - line.trim_start_matches(' ').len())
+    }
+
+    /// Does node `id` start right after a `- ` on its line?
+    fn after_dash(&self, id: usize) -> bool {
+        let bytes = self.src.as_bytes();
+        let mut i = self.nodes[id].start;
+        while i > 0 && matches!(bytes[i - 1], b' ' | b'\t') {
+            i -= 1;
+        }
+        i > 0 && bytes[i - 1] == b'-'
     }
 
     fn dash_pos(&self, item: usize) -> Option<usize> {
@@ -1359,5 +1472,505 @@ impl Composer<'_> {
             }
             NodeData::Open => Err(unsupported(node.line, node.col, "unterminated collection")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(src: &str) -> Result<Vec<DocOut>, StoreError> {
+        read(&source_text(src.as_bytes())?)
+    }
+
+    /// (AAD, text) of every comment in walk order.
+    fn comment_paths(docs: &[DocOut]) -> Vec<(String, String)> {
+        fn branch(b: &Branch, path: &mut Vec<String>, out: &mut Vec<(String, String)>) {
+            for it in &b.items {
+                match it {
+                    Item::Comment(c) => out.push((aad(path), c.clone())),
+                    Item::Pair(k, v) => {
+                        path.push(k.clone());
+                        value(v, path, out);
+                        path.pop();
+                    }
+                }
+            }
+        }
+        fn value(v: &Value, path: &mut Vec<String>, out: &mut Vec<(String, String)>) {
+            match v {
+                Value::Branch(b) => branch(b, path, out),
+                Value::List(l) => {
+                    for x in l {
+                        match x {
+                            Value::Comment(c) => out.push((aad(path), c.clone())),
+                            other => value(other, path, out),
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        fn aad(path: &[String]) -> String {
+            format!("{}:", path.join(":"))
+        }
+        let mut out = Vec::new();
+        for d in docs {
+            branch(&d.branch, &mut Vec::new(), &mut out);
+        }
+        out
+    }
+
+    /// Comment placement, checked against sops 3.11: each expected list was obtained by
+    /// encrypting the input with the real sops and finding which path (AAD) decrypts
+    /// each `#ENC` comment, in the order sops wrote them.
+    #[test]
+    fn comment_attribution_matches_sops() {
+        let cases: &[(&str, &[(&str, &str)])] = &[
+            // t1.yaml
+            (
+                "# top head\na:\n  # nested head\n  x: 1 # x inline\n  # after x indented\n# after a not indented\nb: 2\nc:\n  y: 1\n  # foot y indented\n\n# after blank\nd:  # d inline\n  z: 1\nl:\n  # list head\n  - 1 # item inline\n  # between\n  - k: v  # map item inline\n    # inside map item\n    k2: v\n  # list end\n# trailing\n",
+                &[
+                    (":", " top head"),
+                    ("a:", " nested head"),
+                    ("a:", " x inline"),
+                    ("a:", " after x indented"),
+                    (":", " after a not indented"),
+                    ("c:", " foot y indented"),
+                    (":", " after blank"),
+                    (":", " d inline"),
+                    ("l:", " list head"),
+                    ("l:", " item inline"),
+                    ("l:", " between"),
+                    ("l:", " map item inline"),
+                    ("l:", " inside map item"),
+                    ("l:", " list end"),
+                    (":", " trailing"),
+                ],
+            ),
+            // t2.yaml
+            (
+                "a:\n    x:\n        y: 1\n      # A col6\n    # A2 col4\n  # A3 col2\nb:\n  x: 1\n\n  # B blank-before indented\nc:\n# F col0 before first nested key\n  x: 1\nl: # L inline on list key\n  - 1\n# G col0 after list\nm:\n  - a: 1\n  # H dash col between map items\n  - b: 2\nn:\n  - # K on dash line\n    a: 1\n  -\n    # K2 own line\n    b: 2\nlit: |\n  text\n  # not a comment\n# E after block scalar\nz: 1\n# C end\n",
+                &[
+                    ("a:x:", " A col6"),
+                    ("a:", " A2 col4"),
+                    (":", " A3 col2"),
+                    ("b:", " B blank-before indented"),
+                    ("c:", " F col0 before first nested key"),
+                    (":", " L inline on list key"),
+                    (":", " G col0 after list"),
+                    ("m:", " H dash col between map items"),
+                    ("n:", " K on dash line"),
+                    ("n:", " K2 own line"),
+                    (":", " E after block scalar"),
+                    (":", " C end"),
+                ],
+            ),
+            // T/01.yaml
+            ("m:\n  # c\n  - a: 1\n", &[("m:", " c")]),
+            // T/02.yaml
+            ("l:\n  - 1\n  # c\n  - a: 1\n", &[("l:", " c")]),
+            // T/03.yaml
+            ("l:\n  - a: 1\n    b: 2\n  # c\n  - a: 1\n", &[("l:", " c")]),
+            // T/04.yaml
+            ("k: | # c\n  text\nz: 1\n", &[(":", " c")]),
+            // T/05.yaml
+            ("k: [a, b] # c\nz: 1\n", &[("k:", " c")]),
+            // T/06.yaml
+            (
+                "---\n# c\na: 1\n---\n# d\nb: 2\n# e\n",
+                &[(":", " c"), (":", " d"), (":", " e")],
+            ),
+            // T/08.yaml
+            ("a:\n  - 1\n  - 2\n  # c col2\nb: 1\n", &[("a:", " c col2")]),
+            // T/09.yaml
+            ("a:\n- 1\n# c\nb: 1\n", &[(":", " c")]),
+            // T/10.yaml
+            ("a:\n- x: 1\n  # c\n- y: 2\n", &[("a:", " c")]),
+            // T/11.yaml
+            (
+                "a:\n  x: 1\n  # c1\n\n  # c2\nb: 1\n",
+                &[("a:", " c1"), (":", " c2")],
+            ),
+            // T/12.yaml
+            (
+                "a:\n  x: 1\n\n  # c1\n  # c2\n\n# c3\nb: 1\n",
+                &[("a:", " c1"), ("a:", " c2"), (":", " c3")],
+            ),
+            // T/13.yaml
+            (
+                "a:\n  - - 1\n    # c\n    - 2\n  # d\n  - 3\n",
+                &[("a:", " c"), ("a:", " d")],
+            ),
+            // T/14.yaml
+            ("a: 1\n\n# c\n\nb: 2\n", &[(":", " c")]),
+            // T/15.yaml
+            ("a:\n  b:\n    c: 1\n  # c4\nd: 1\n", &[("a:b:", " c4")]),
+            // T/16.yaml
+            ("a:\n  b:\n    c: 1\n\n  # c4\n\nd: 1\n", &[("a:b:", " c4")]),
+            // M/m02.yaml
+            (
+                "a:\n    x:\n        y: 1\n# C1\n  # C2\nb: 2\n",
+                &[("a:x:", " C1"), (":", " C2")],
+            ),
+            // M/m04.yaml
+            (
+                "a:\n    x:\n        y: 1\n# C1\n    # C2\nb: 2\n",
+                &[("a:x:", " C1"), ("a:", " C2")],
+            ),
+            // M/m08.yaml
+            (
+                "a:\n    x:\n        y: 1\n# C1\n        # C2\nb: 2\n",
+                &[(":", " C1"), (":", " C2")],
+            ),
+            // M/m26.yaml
+            (
+                "a:\n    x:\n        y: 1\n  # C1\n      # C2\nb: 2\n",
+                &[("a:x:", " C1"), (":", " C2")],
+            ),
+            // M/m84.yaml
+            (
+                "a:\n    x:\n        y: 1\n        # C1\n    # C2\nb: 2\n",
+                &[("a:x:", " C1"), ("a:", " C2")],
+            ),
+            // M/s0.yaml
+            ("a:\n    x:\n        y: 1\n# C\nb: 2\n", &[(":", " C")]),
+            // M/s4.yaml
+            (
+                "a:\n    x:\n        y: 1\n    # C\nb: 2\n",
+                &[("a:x:", " C")],
+            ),
+            // E/s2.yaml
+            ("a:\n    x:\n        y: 1\n  # C\n", &[(":", " C")]),
+            // E/s4.yaml
+            ("a:\n    x:\n        y: 1\n    # C\n", &[("a:", " C")]),
+            // E/s8.yaml
+            ("a:\n    x:\n        y: 1\n        # C\n", &[("a:x:", " C")]),
+            // E/m04.yaml
+            (
+                "a:\n    x:\n        y: 1\n# C1\n    # C2\n",
+                &[("a:x:", " C1"), ("a:", " C2")],
+            ),
+            // E/m44.yaml
+            (
+                "a:\n    x:\n        y: 1\n    # C1\n    # C2\n",
+                &[("a:", " C1"), ("a:", " C2")],
+            ),
+            // E/m68.yaml
+            (
+                "a:\n    x:\n        y: 1\n      # C1\n        # C2\n",
+                &[(":", " C1"), (":", " C2")],
+            ),
+            // X/x1.yaml
+            ("a:\n    x: 1\n# c1\n\nb: 2\n", &[(":", " c1")]),
+            // X/x2.yaml
+            (
+                "a:\n    x:\n        y: 1\n    # c1\n\nb: 2\n",
+                &[("a:", " c1")],
+            ),
+            // X/x3.yaml
+            (
+                "a:\n    x:\n        y: 1\n  # c1\n\nb: 2\n",
+                &[(":", " c1")],
+            ),
+            // X/x4.yaml
+            (
+                "a:\n    x:\n        y: 1\n        # c1\n\nb: 2\n",
+                &[("a:x:", " c1")],
+            ),
+            // X/x5.yaml
+            (
+                "a:\n    x:\n        y: 1\n    # c1\n\n# c2\nb: 2\n",
+                &[("a:", " c1"), (":", " c2")],
+            ),
+            // R/r001.yaml
+            (
+                "k1: v1\nk2: v2\n# c1\nk3:\n# c2\n  k4: v4\n  k5:\n    - k6: v6 # i3\n  # end4\n",
+                &[
+                    (":", " c1"),
+                    ("k3:", " c2"),
+                    ("k3:k5:", " i3"),
+                    ("k3:", " end4"),
+                ],
+            ),
+            // R/r003.yaml
+            (
+                "k1: v1 # i1\nk2:\n  - item77 # i2\n  - k3:\n      # c3\n        # c4\n      k4: v4\n    k5: v5\n    # c5\n  - item70\nk6:\n        # c6\n        # c7\n- item66\n# end8\n",
+                &[
+                    (":", " i1"),
+                    ("k2:", " i2"),
+                    ("k2:k3:", " c3"),
+                    ("k2:k3:", " c4"),
+                    ("k2:", " c5"),
+                    ("k6:", " c6"),
+                    ("k6:", " c7"),
+                    ("k6:", " end8"),
+                ],
+            ),
+            // R/r005.yaml
+            (
+                "k1:\n- item31\n- item20\n  # c1\n    # c2\nk2:\n    k3: v3 # i3\n    k4:\n    # c4\n\n      # c5\n    - k5: v5\n    # c6\n      k6: v6\n        # c7\n      # c8\n      k7: v7 # i9\n\n  # c10\n    - item20\n    - item9\nk8:\n    k9:\n    - item0\n    k10:\n        k11: v11 # i11\n    # c12\n        # c13\n    k12:\n        k13:\n            k14: v14\n",
+                &[
+                    (":", " c1"),
+                    (":", " c2"),
+                    ("k2:", " i3"),
+                    ("k2:k4:", " c4"),
+                    ("k2:k4:", " c5"),
+                    ("k2:k4:", " c6"),
+                    ("k2:k4:", " c7"),
+                    ("k2:k4:", " c8"),
+                    ("k2:k4:", " i9"),
+                    ("k2:k4:", " c10"),
+                    ("k8:k10:", " i11"),
+                    ("k8:", " c12"),
+                    ("k8:", " c13"),
+                ],
+            ),
+            // R/r007.yaml
+            (
+                "k1:\n- item12 # i1\n# end2\n",
+                &[("k1:", " i1"), ("k1:", " end2")],
+            ),
+            // R/r009.yaml
+            (
+                "  # c1\n\n      # c2\nk1:\n- item0\n  # c3\nk2:\n    - k3: v3 # i4\n      k4: v4\n      k5: v5\n# c5\n    - k6: v6\n\n        # c6\n      k7:\n      - item6\n    - k8: v8\n  # c7\n\n        # c8\n      k9: v9 # i9\n      k10:\n          k11: v11\n\n        # c10\n  # c11\n          k12: v12\n          k13: v13\n\n# c12\n      # c13\nk14:\n    k15:\n\n        # c14\n        k16: v16\n        k17: v17\n  # c15\n    k18: v18 # i16\n    k19:\n        - k20: v20\n  # end17\n",
+                &[
+                    (":", " c1"),
+                    (":", " c2"),
+                    (":", " c3"),
+                    ("k2:", " i4"),
+                    ("k2:", " c5"),
+                    ("k2:", " c6"),
+                    ("k2:", " c7"),
+                    ("k2:", " c8"),
+                    ("k2:", " i9"),
+                    ("k2:k10:", " c10"),
+                    ("k2:k10:", " c11"),
+                    ("k2:k10:", " c12"),
+                    ("k2:", " c13"),
+                    ("k14:k15:", " c14"),
+                    ("k14:k15:", " c15"),
+                    ("k14:", " i16"),
+                    (":", " end17"),
+                ],
+            ),
+            // R/r019.yaml
+            (
+                "      # c1\nk1:\n\n      # c2\n\n      # c3\n  k2:\n    - k3: v3\n      k4: v4\n    - item13\n# c4\n    - item39\nk5:\n  k6:\n    k7: v7\n    # c5\n  k8:\n    k9:\n\n# c6\n      # c7\n    - item53\n# c8\n\n  # c9\n    k10:\n      k11: v11\n# c10\n  # c11\n      k12: v12 # i12\n      k13: v13\n  k14: v14\nk15:\n  k16: v16\n  k17: v17 # i13\n  k18: v18\n# end14\n",
+                &[
+                    (":", " c1"),
+                    ("k1:", " c2"),
+                    ("k1:", " c3"),
+                    ("k1:k2:", " c4"),
+                    ("k5:k6:", " c5"),
+                    ("k5:k8:k9:", " c6"),
+                    ("k5:k8:k9:", " c7"),
+                    ("k5:k8:", " c8"),
+                    ("k5:k8:", " c9"),
+                    ("k5:k8:k10:", " c10"),
+                    ("k5:k8:k10:", " c11"),
+                    ("k5:k8:k10:", " i12"),
+                    ("k15:", " i13"),
+                    (":", " end14"),
+                ],
+            ),
+            // R/r025.yaml
+            (
+                "k1:\n    k2: v2\n    k3:\n        k4:\n    # c1\n            k5: v5\n# c2\n            k6: v6 # i3\n            k7: v7\n# c4\n        k8: v8\n  # end5\n",
+                &[
+                    ("k1:k3:k4:", " c1"),
+                    ("k1:k3:k4:", " c2"),
+                    ("k1:k3:k4:", " i3"),
+                    ("k1:k3:k4:", " c4"),
+                    (":", " end5"),
+                ],
+            ),
+            // R/r027.yaml
+            (
+                "k1:\n    k2:\n  # c1\n        # c2\n        k3:\n            k4: v4\n            k5: v5\n\n  # c3\n            k6: v6\n    k7:\n        k8:\n        - item81\n        - item73\n      # c4\n    # c5\n        - item83 # i6\n        # c7\n\n  # c8\nk9:\n    k10: v10\n      # c9\n# c10\n    k11: v11\nk12: v12\n  # end11\n",
+                &[
+                    ("k1:k2:", " c1"),
+                    ("k1:k2:", " c2"),
+                    ("k1:k2:k3:", " c3"),
+                    ("k1:k7:k8:", " c4"),
+                    ("k1:k7:k8:", " c5"),
+                    ("k1:k7:k8:", " i6"),
+                    ("k1:k7:k8:", " c7"),
+                    (":", " c8"),
+                    ("k9:", " c9"),
+                    ("k9:", " c10"),
+                    (":", " end11"),
+                ],
+            ),
+            // R/r034.yaml
+            (
+                "        # c1\nk1:\n        # c2\n    # c3\n    k2: v2\n  # c4\nk3: v3\nk4:\n- item43\n- k5: v5\n  k6:\n  # c5\n      k7: v7\n      k8: v8\n      # c6\n  k9: v9\n# end7\n",
+                &[
+                    (":", " c1"),
+                    ("k1:", " c2"),
+                    ("k1:", " c3"),
+                    ("k1:", " c4"),
+                    ("k4:k6:", " c5"),
+                    ("k4:k6:", " c6"),
+                    (":", " end7"),
+                ],
+            ),
+        ];
+        for (src, want) in cases {
+            let docs = load(src).unwrap_or_else(|e| panic!("{e}: {src}"));
+            let got = comment_paths(&docs);
+            let want: Vec<(String, String)> = want
+                .iter()
+                .map(|(a, t)| (a.to_string(), t.to_string()))
+                .collect();
+            assert_eq!(got, want, "\n{src}");
+        }
+    }
+
+    #[test]
+    fn documents_and_metadata() {
+        let docs =
+            load("a: 1\nsops:\n  version: 3.11.0\n---\nb: 2\nsops:\n  version: 3.11.0\n").unwrap();
+        assert_eq!(docs.len(), 2);
+        assert!(docs.iter().all(|d| d.sops.is_some()));
+        assert_eq!(
+            docs[1].branch.items,
+            vec![Item::Pair("b".into(), Value::Int(2))]
+        );
+        // `---` alone and a comment-only stream are empty documents.
+        assert_eq!(load("---\n").unwrap()[0].branch, Branch::default());
+        assert_eq!(
+            load("# only\n").unwrap()[0].branch.items,
+            vec![Item::Comment(" only".into())]
+        );
+        assert_eq!(
+            load("").unwrap_err(),
+            StoreError::NoDocument {
+                format: Format::Yaml
+            }
+        );
+        assert_eq!(
+            load(" \n\n").unwrap_err(),
+            StoreError::NoDocument {
+                format: Format::Yaml
+            }
+        );
+    }
+
+    #[test]
+    fn anchors_expand_and_merge_key_stays() {
+        let docs = load("base: &b\n  x: 1\nuse: *b\nm:\n  <<: *b\n  y: 2\n").unwrap();
+        let b = &docs[0].branch.items;
+        let inner = Value::Branch(Branch {
+            items: vec![Item::Pair("x".into(), Value::Int(1))],
+        });
+        assert_eq!(b[1], Item::Pair("use".into(), inner.clone()));
+        assert_eq!(
+            b[2],
+            Item::Pair(
+                "m".into(),
+                Value::Branch(Branch {
+                    items: vec![
+                        Item::Pair("<<".into(), inner),
+                        Item::Pair("y".into(), Value::Int(2))
+                    ]
+                })
+            )
+        );
+        assert!(docs[0].layout.is_none(), "aliases: no layout");
+    }
+
+    fn unsupported_at(src: &str) -> (Option<usize>, String) {
+        match load(src) {
+            Err(StoreError::Unsupported { line, message, .. }) => (line, message),
+            other => panic!("{src}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refusals_are_clean_errors() {
+        let (line, m) = unsupported_at("- a\n- b\n");
+        assert_eq!(line, Some(1));
+        assert!(m.contains("must be a mapping, found a sequence"), "{m}");
+        assert!(unsupported_at("just text\n").1.contains("found a scalar"));
+        let (line, m) = unsupported_at("a: 1\nb: 2\na: 3\n");
+        assert_eq!(line, Some(3));
+        assert!(m.contains("duplicate key"), "{m}");
+        for k in ["1", "true", "null", "~", "1.5", "2024-01-02"] {
+            let (_, m) = unsupported_at(&format!("{k}: x\n"));
+            assert!(
+                m.contains("keys must be strings") && m.contains("quote"),
+                "{k}: {m}"
+            );
+        }
+        assert!(load("\"1\": x\n'true': y\n").is_ok());
+        assert!(
+            unsupported_at("? [a]\n: x\n")
+                .1
+                .contains("keys must be strings")
+        );
+        let (line, m) = unsupported_at("a:\n  b: 18446744073709551615\n");
+        assert_eq!(line, Some(2));
+        assert!(
+            m.contains("integer out of range") && !m.contains("1844"),
+            "{m}"
+        );
+        assert!(
+            unsupported_at("a: *nope\n")
+                .1
+                .contains("unknown YAML alias")
+        );
+        assert!(unsupported_at("sops: 5\n").1.contains("sops"));
+    }
+
+    #[test]
+    fn syntax_errors_have_positions() {
+        match load("a: 1\n b: 2\n") {
+            Err(StoreError::Syntax { line: Some(2), .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(load("a: [1, 2\n"), Err(StoreError::Syntax { .. })));
+        assert!(matches!(
+            load("a: \"\\uD800\"\n"),
+            Err(StoreError::Syntax { .. })
+        ));
+        // A block scalar at the very end without a line break (libyaml-safer would panic).
+        assert_eq!(
+            load("k: |\n  abc").unwrap()[0].branch.items,
+            vec![Item::Pair("k".into(), Value::Str("abc\n".into()))]
+        );
+        // Text starting with U+FFFC (libyaml-safer's encoding sniffing would refuse it).
+        assert!(load("\u{fffc}: x\n").is_ok());
+    }
+
+    #[test]
+    fn limits() {
+        let deep = "[".repeat(MAX_DEPTH + 5);
+        match load(&format!("a: {deep}")) {
+            Err(StoreError::Limit { message }) => assert!(message.contains("1000"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        // Billion laughs.
+        let mut s = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            s.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        match load(&s) {
+            Err(StoreError::Limit { message }) => assert!(message.contains("alias"), "{message}"),
+            other => panic!("{:?}", other.map(|d| d.len())),
+        }
+    }
+
+    #[test]
+    fn layout_spans() {
+        let src = "a: |\n  x\n\nb: \"q\" # c\nl:\n- v\n";
+        let docs = load(src).unwrap();
+        let lay = docs[0].layout.as_ref().unwrap();
+        let texts: Vec<&str> = lay.leaves.iter().map(|l| &src[l.start..l.end]).collect();
+        assert_eq!(texts, vec!["|\n  x", "# c", "\"q\"", "v"]);
+        assert_eq!(lay.step, Some(2));
+        assert_eq!(lay.indentless, Some(true));
+        assert_eq!(lay.end, src.len());
     }
 }

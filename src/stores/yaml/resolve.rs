@@ -26,13 +26,15 @@ pub struct ResolveError(pub String);
 
 /// Resolve a scalar exactly as go-yaml v3 decodes it into an `interface{}` (sops 3.11):
 /// untagged plain scalars by content, quoted and block scalars as strings, the standard
-/// tags honoured, `!!binary` decoded, any other tag ignored (the value stays a string).
+/// tags honoured, `!!binary` decoded, any other tag dropped with the raw text kept as a
+/// string (checked with sops 3.11: `!Ref 5` is the string `5`).
 pub fn resolve_scalar(value: &str, style: Style, tag: Option<&str>) -> Result<Value, ResolveError> {
     let short = tag.map(short_tag);
     match short.as_deref() {
+        // The non-specific tag `!` changes nothing (checked with sops 3.11: `! 12` is an int).
         None | Some("!") => {
-            if style == Style::Quoted || short.is_some() {
-                // Quoted or block scalars, and the non-specific tag `!`, are strings.
+            if style == Style::Quoted {
+                // Quoted and block scalars are strings.
                 Ok(Value::Str(value.to_string()))
             } else {
                 resolve_plain(value)
@@ -104,10 +106,10 @@ pub fn resolve_plain(s: &str) -> Result<Value, ResolveError> {
     match first {
         b'.' => {
             // Go `strconv.ParseFloat` on something starting with a dot: `.5`, `.5e3`.
-            if is_dot_float(s) {
-                if let Some(f) = parse_finite_float(s) {
-                    return Ok(Value::Float(f));
-                }
+            if is_dot_float(s)
+                && let Some(f) = parse_finite_float(s)
+            {
+                return Ok(Value::Float(f));
             }
             Ok(Value::Str(s.to_string()))
         }
@@ -126,10 +128,10 @@ pub fn resolve_plain(s: &str) -> Result<Value, ResolveError> {
                 }
                 IntParse::Invalid => {}
             }
-            if yaml_style_float(&plain) {
-                if let Some(f) = parse_finite_float(&plain) {
-                    return Ok(Value::Float(f));
-                }
+            if yaml_style_float(&plain)
+                && let Some(f) = parse_finite_float(&plain)
+            {
+                return Ok(Value::Float(f));
             }
             Ok(Value::Str(s.to_string()))
         }
@@ -480,7 +482,8 @@ mod tests {
         );
         assert_eq!(q("5", Style::Plain, Some("!Ref")), Value::Str("5".into()));
         assert_eq!(q("x", Style::Plain, Some("!")), Value::Str("x".into()));
-        assert_eq!(q("123", Style::Plain, Some("!")), Value::Str("123".into()));
+        assert_eq!(q("123", Style::Plain, Some("!")), Value::Int(123));
+        assert_eq!(q("123", Style::Quoted, Some("!")), Value::Str("123".into()));
         assert!(resolve_scalar("abc", Style::Plain, Some("tag:yaml.org,2002:int")).is_err());
         assert!(resolve_scalar("%%%", Style::Plain, Some("tag:yaml.org,2002:binary")).is_err());
     }

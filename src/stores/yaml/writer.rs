@@ -39,7 +39,7 @@ pub fn write_docs(docs: &[Branch], metadata: Option<&Branch>, st: WStyle) -> Str
 /// One document: a branch at column 0, `{}` when it has no items.
 pub fn write_doc(out: &mut String, doc: &Branch, st: WStyle) {
     // An empty branch is `{}` (after its comments, if it has only comments).
-    write_branch(out, doc, 0, false, st);
+    write_branch(out, doc, 0, false, 0, st);
 }
 
 /// A single value as its own YAML document (`decrypt --extract` of a non-string value).
@@ -95,8 +95,22 @@ pub fn key_text(k: &str) -> String {
 }
 
 /// Write the items of `b` at column `col`. With `first_inline` the first item continues
-/// the current line (after `- `); it must then be a pair.
-fn write_branch(out: &mut String, b: &Branch, col: usize, first_inline: bool, st: WStyle) {
+/// the current line (after `- `); it must then be a pair. Nested content goes one step in
+/// from `base` (go-yaml: for a mapping inside a list item, from the dash column), but
+/// always deeper than the keys.
+fn write_branch(
+    out: &mut String,
+    b: &Branch,
+    col: usize,
+    first_inline: bool,
+    base: usize,
+    st: WStyle,
+) {
+    let child = if base + st.indent > col {
+        base + st.indent
+    } else {
+        col + st.indent
+    };
     if !has_pairs(b) {
         // Comments only (or nothing): comments, then an empty flow mapping.
         let mut first = first_inline;
@@ -125,7 +139,7 @@ fn write_branch(out: &mut String, b: &Branch, col: usize, first_inline: bool, st
                 }
                 out.push_str(&key_text(k));
                 out.push(':');
-                write_mapping_value(out, v, col, st);
+                write_mapping_value(out, v, col, child, st);
             }
         }
     }
@@ -136,22 +150,21 @@ pub fn write_pair(out: &mut String, k: &str, v: &Value, col: usize, st: WStyle) 
     pad(out, col);
     out.push_str(&key_text(k));
     out.push(':');
-    write_mapping_value(out, v, col, st);
+    write_mapping_value(out, v, col, col + st.indent, st);
 }
 
-/// The value after `key:` (the key is at column `col`).
-fn write_mapping_value(out: &mut String, v: &Value, col: usize, st: WStyle) {
-    let n = st.indent;
+/// The value after `key:` (the key is at column `col`, nested content at `child`).
+fn write_mapping_value(out: &mut String, v: &Value, col: usize, child: usize, st: WStyle) {
     match v {
         Value::Branch(b) if b.items.is_empty() => out.push_str(" {}\n"),
         Value::Branch(b) => {
             out.push('\n');
-            write_branch(out, b, col + n, false, st);
+            write_branch(out, b, child, false, child, st);
         }
         Value::List(l) if l.is_empty() => out.push_str(" []\n"),
         Value::List(l) => {
             out.push('\n');
-            let d = if st.indentless { col } else { col + n };
+            let d = if st.indentless { col } else { child };
             if has_values(l) {
                 write_list(out, l, d, false, st);
             } else {
@@ -166,7 +179,7 @@ fn write_mapping_value(out: &mut String, v: &Value, col: usize, st: WStyle) {
         }
         Value::Str(s) if literal_ok(s) => {
             out.push(' ');
-            out.push_str(&literal_block(s, col + n, n));
+            out.push_str(&literal_block(s, child, child - col));
             out.push('\n');
         }
         other => {
@@ -192,11 +205,11 @@ fn write_list(out: &mut String, l: &[Value], d: usize, first_inline: bool, st: W
             Value::Branch(b) if b.items.is_empty() => out.push_str("- {}\n"),
             Value::Branch(b) if matches!(b.items.first(), Some(Item::Pair(..))) => {
                 out.push_str("- ");
-                write_branch(out, b, d + 2, true, st);
+                write_branch(out, b, d + 2, true, d, st);
             }
             Value::Branch(b) => {
                 out.push_str("-\n");
-                write_branch(out, b, d + 2, false, st);
+                write_branch(out, b, d + 2, false, d, st);
             }
             Value::List(sub) if sub.is_empty() => out.push_str("- []\n"),
             Value::List(sub) if !matches!(sub.first(), Some(Value::Comment(_))) => {
@@ -401,6 +414,54 @@ mod tests {
         assert_eq!(got, want);
     }
 
+    /// Nested content under a mapping inside a list item, as go-yaml (sops) writes it for
+    /// indents 2, 3, 4 (checked with sops 3.11 `stores.yaml.indent`).
+    #[test]
+    fn compact_mappings_in_lists_like_go_yaml() {
+        let item = Value::Branch(Branch {
+            items: vec![
+                pair("a", Value::Int(1)),
+                pair(
+                    "m",
+                    Value::Branch(Branch {
+                        items: vec![pair("x", Value::Int(1))],
+                    }),
+                ),
+                pair("s", Value::List(vec![Value::Int(1)])),
+                pair("t", Value::Str("text\nmore\n".into())),
+            ],
+        });
+        let nested = Value::List(vec![Value::Str("n1".into()), Value::Str("n2".into())]);
+        let doc = Branch {
+            items: vec![pair("l", Value::List(vec![item, nested]))],
+        };
+        let want = [
+            (
+                2,
+                "l:\n  - a: 1\n    m:\n      x: 1\n    s:\n      - 1\n    t: |\n      text\n      more\n  - - n1\n    - n2\n",
+            ),
+            (
+                3,
+                "l:\n   - a: 1\n     m:\n      x: 1\n     s:\n      - 1\n     t: |\n      text\n      more\n   - - n1\n     - n2\n",
+            ),
+            (
+                4,
+                "l:\n    - a: 1\n      m:\n        x: 1\n      s:\n        - 1\n      t: |\n        text\n        more\n    - - n1\n      - n2\n",
+            ),
+        ];
+        for (indent, text) in want {
+            let got = write_docs(
+                std::slice::from_ref(&doc),
+                None,
+                WStyle {
+                    indent,
+                    indentless: false,
+                },
+            );
+            assert_eq!(got, text, "indent {indent}");
+        }
+    }
+
     #[test]
     fn literal_chomping_and_indicator() {
         assert_eq!(literal_block("a\nb", 2, 2), "|-\n  a\n  b");
@@ -413,6 +474,30 @@ mod tests {
         assert!(!literal_ok("a \nb"));
         assert!(!literal_ok("a\r\nb"));
         assert!(literal_ok("a\nb"));
+    }
+
+    #[test]
+    fn single_values() {
+        let st = WStyle {
+            indent: 2,
+            indentless: false,
+        };
+        assert_eq!(write_value(&Value::Int(5), st), "5\n");
+        assert_eq!(write_value(&Value::Str("yes".into()), st), "\"yes\"\n");
+        assert_eq!(
+            write_value(&Value::Str("a\nb\n".into()), st),
+            "|\n  a\n  b\n"
+        );
+        assert_eq!(
+            write_value(&Value::List(vec![Value::Int(1), Value::Bool(false)]), st),
+            "- 1\n- false\n"
+        );
+        assert_eq!(write_value(&Value::List(vec![]), st), "[]\n");
+        let b = Branch {
+            items: vec![pair("k", Value::Null)],
+        };
+        assert_eq!(write_value(&Value::Branch(b), st), "k: null\n");
+        assert_eq!(write_value(&Value::Branch(Branch::default()), st), "{}\n");
     }
 
     #[test]
