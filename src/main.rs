@@ -4,18 +4,13 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Exit code for a bug in seal (a panic): never a backtrace, never partial output.
+const INTERNAL_ERROR: u8 = 70;
+
 fn main() -> ExitCode {
-    // A bug must never print a backtrace (or anything it was holding): one line, exit 70.
-    std::panic::set_hook(Box::new(|info| {
-        let at = info
-            .location()
-            .map(|l| format!(" ({}:{})", l.file(), l.line()))
-            .unwrap_or_default();
-        eprintln!(
-            "seal: internal error{at}: this is a bug in seal; no file was changed. Please report it."
-        );
-        std::process::exit(70);
-    }));
+    // Panics are reported once, below, without a backtrace; a panic that a parser guard
+    // catches (catch_unwind) stays silent and becomes an ordinary error.
+    std::panic::set_hook(Box::new(|_| {}));
     let cli = match seal::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -25,11 +20,17 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match seal::commands::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    match std::panic::catch_unwind(|| seal::commands::run(cli)) {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             eprintln!("seal: error: {e}");
             ExitCode::from(e.code)
+        }
+        Err(_) => {
+            eprintln!(
+                "seal: internal error: this is a bug in seal; no file was changed. Please report it with the command you ran."
+            );
+            ExitCode::from(INTERNAL_ERROR)
         }
     }
 }
