@@ -192,8 +192,14 @@ fn layout_round_trip_is_byte_exact() {
         let reread = store()
             .load_encrypted(&enc)
             .unwrap_or_else(|e| panic!("{name}: {e}\n{enc_text}"));
+        // sops writes encrypted list comments as list items; they read back as strings
+        // (the cipher turns them into comments again when it decrypts them).
+        let reread_docs = map_leaves(&reread.docs, &mut |leaf| match leaf {
+            Leaf::Value(Value::Str(s)) if s.ends_with(",type:comment]") => Leaf::Comment(s),
+            other => other,
+        });
         assert_eq!(
-            reread.docs, enc_docs,
+            reread_docs, enc_docs,
             "{name}: encrypted file re-reads to the same tree\n{enc_text}"
         );
         assert_eq!(

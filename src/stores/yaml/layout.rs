@@ -180,6 +180,19 @@ impl Walk<'_> {
     fn leaf_edit(&self, leaf: &Leaf, new: &Value) -> Option<(usize, usize, String)> {
         match (&leaf.ctx, new) {
             (LeafCtx::Fixed, _) => None,
+            // Only list elements reach here as `Value::Comment`. An encrypted comment in a
+            // list is written as a list item, as sops writes it (sops reads `#ENC` lines in
+            // lists too, but then the file's layout would differ from what sops makes). An
+            // inline comment cannot become an item in place: fall back to the canonical form.
+            (
+                LeafCtx::Comment {
+                    own_line,
+                    col,
+                    list_dash_col,
+                },
+                Value::Comment(t),
+            ) if crate::cipher::is_enc_value(t) => (*own_line && *list_dash_col == Some(*col))
+                .then(|| (leaf.start, leaf.end, format!("- {t}"))),
             (LeafCtx::Comment { .. }, Value::Comment(t)) => {
                 Some((leaf.start, leaf.end, comment_text(t)?))
             }

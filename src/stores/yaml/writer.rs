@@ -195,7 +195,17 @@ fn write_list(out: &mut String, l: &[Value], d: usize, first_inline: bool, st: W
     for (i, v) in l.iter().enumerate() {
         let inline = first_inline && i == 0;
         if let Value::Comment(c) = v {
-            push_comment(out, c, d);
+            if crate::cipher::is_enc_value(c) {
+                // An encrypted comment in a list is a list item, as sops writes it.
+                if !inline {
+                    pad(out, d);
+                }
+                out.push_str("- ");
+                out.push_str(c);
+                out.push('\n');
+            } else {
+                push_comment(out, c, d);
+            }
             continue;
         }
         if !inline {
