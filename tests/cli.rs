@@ -535,3 +535,70 @@ fn help_mentions_the_kubernetes_default_and_exit_codes() {
         .success()
         .stdout(predicate::str::contains("203"));
 }
+
+#[test]
+fn bad_input_gives_clear_errors_and_never_a_panic() {
+    let t = tempfile::tempdir().unwrap();
+    let alice = recipient("alice");
+    // Binary bytes named .yaml.
+    let bin = t.path().join("photo.yaml");
+    fs::write(&bin, [0xff_u8, 0xd8, 0xff, 0xe0, 0, 0x10, b'J', b'F', b'I', b'F', 0, 1]).unwrap();
+    seal(t.path())
+        .args(["encrypt", "--age", &alice])
+        .arg(&bin)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("photo.yaml"))
+        .stderr(predicate::str::contains("--input-type"));
+    // A `sops` key with junk metadata.
+    let junk = write(t.path(), "junk.yaml", "a: b\nsops:\n  version: nope\n");
+    seal(t.path())
+        .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+        .arg("decrypt")
+        .arg(&junk)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("junk.yaml"))
+        .stderr(predicate::str::contains("metadata"));
+    // An ENC value whose IV has the wrong length.
+    let plain = write(t.path(), "s.yaml", SECRET);
+    let enc = String::from_utf8(encrypt_for_alice(t.path(), t.path(), &plain)).unwrap();
+    let start = enc.find("username: ENC[").unwrap();
+    let iv = enc[start..].find(",iv:").unwrap() + start + 4;
+    let mut broken = enc.clone();
+    broken.replace_range(iv..iv + 4, "");
+    let f = write(t.path(), "iv.yaml", &broken);
+    seal(t.path())
+        .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+        .arg("decrypt")
+        .arg(&f)
+        .assert()
+        .code(25)
+        .stderr(predicate::str::contains("stringData.username"))
+        .stderr(predicate::str::contains("iv"));
+    // Nesting far deeper than any real file.
+    let deep = format!("{}x\n", "- ".repeat(5000));
+    let d = write(t.path(), "deep.yaml", &format!("a:\n{deep}"));
+    seal(t.path())
+        .args(["encrypt", "--age", &alice])
+        .arg(&d)
+        .assert()
+        .failure()
+        .code(predicate::ne(70))
+        .stderr(predicate::str::contains("deep.yaml"));
+    // A billion-laughs alias bomb.
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..9 {
+        bomb.push_str(&format!(
+            "a{i}: &a{i} [*a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}, *a{p}]\n",
+            p = i - 1
+        ));
+    }
+    let b = write(t.path(), "bomb.yaml", &bomb);
+    seal(t.path())
+        .args(["encrypt", "--age", &alice])
+        .arg(&b)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bomb.yaml"));
+}
