@@ -542,7 +542,13 @@ fn bad_input_gives_clear_errors_and_never_a_panic() {
     let alice = recipient("alice");
     // Binary bytes named .yaml.
     let bin = t.path().join("photo.yaml");
-    fs::write(&bin, [0xff_u8, 0xd8, 0xff, 0xe0, 0, 0x10, b'J', b'F', b'I', b'F', 0, 1]).unwrap();
+    fs::write(
+        &bin,
+        [
+            0xff_u8, 0xd8, 0xff, 0xe0, 0, 0x10, b'J', b'F', b'I', b'F', 0, 1,
+        ],
+    )
+    .unwrap();
     seal(t.path())
         .args(["encrypt", "--age", &alice])
         .arg(&bin)

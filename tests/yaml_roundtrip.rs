@@ -2,6 +2,8 @@
 //! files (tests/yaml-roundtrip/), canonical-writer round trips (proptest), the shared
 //! conformance and real-world corpora, and a size/speed check.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
@@ -326,7 +328,7 @@ fn shape_change_falls_back_to_canonical() {
 // The shared corpora
 
 fn conformance_dir() -> PathBuf {
-    PathBuf::from("/work/shared/conformance/cases")
+    common::shared().join("conformance/cases")
 }
 
 #[test]
@@ -462,7 +464,7 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 #[test]
 fn realworld_files_load_without_panics() {
     let mut files = Vec::new();
-    yaml_files(Path::new("/work/shared/realworld"), &mut files);
+    yaml_files(&common::shared().join("realworld"), &mut files);
     let (mut ok, mut err) = (0, 0);
     for f in &files {
         let bytes = std::fs::read(f).unwrap();

@@ -648,7 +648,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const CASES: &str = "/work/shared/conformance/cases";
+    const CASES: crate::testdata::SharedDir = crate::testdata::SharedDir("conformance/cases");
 
     fn read(case: &str, file: &str) -> Vec<u8> {
         std::fs::read(format!("{CASES}/{case}/{file}")).unwrap()
