@@ -32,6 +32,11 @@ pub trait Env {
     fn interactive(&self) -> bool {
         false
     }
+    /// Whether discovery may read the OS keyring. Defaults to `false` so test
+    /// environments stay hermetic.
+    fn use_keyring(&self) -> bool {
+        false
+    }
 }
 
 /// The process environment.
@@ -47,6 +52,9 @@ impl Env for ProcessEnv {
     fn interactive(&self) -> bool {
         std::io::stdin().is_terminal() || std::io::stderr().is_terminal()
     }
+    fn use_keyring(&self) -> bool {
+        std::env::var_os(crate::keyring::DISABLE_ENV).is_none_or(|v| v.is_empty())
+    }
 }
 
 /// Where identities were looked for and what each source gave, for error messages.
@@ -56,6 +64,18 @@ pub struct SourceReport {
     pub source: String,
     /// e.g. "2 identities (age1abc…, age1def…)", "not set", "does not exist", an error.
     pub outcome: String,
+}
+
+/// One identity as `seal key list` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityEntry {
+    /// `age1…` or `ssh-<type> <base64>`; `None` for a passphrase-protected identity file
+    /// whose content is only known once unlocked.
+    pub public_key: Option<String>,
+    /// Where it came from (`SOPS_AGE_KEY_FILE=/path`, `keyring (service seal)`, …).
+    pub source: String,
+    /// Whether using it needs a passphrase.
+    pub passphrase_protected: bool,
 }
 
 /// What seal knows about one loaded identity (parallel to [`Identities::identities`]).
@@ -157,7 +177,69 @@ impl Identities {
                     .to_string(),
             ),
         }
+
+        // 6. The OS keyring (seal's own source, after the sops ones).
+        if env.use_keyring() {
+            ids.load_keyring(env);
+        }
         ids
+    }
+
+    /// Load every identity stored in the OS keyring under the configured service.
+    fn load_keyring(&mut self, env: &dyn Env) {
+        let service = crate::keyring::service_name(|k| env.var(k));
+        let label = format!("keyring (service {service})");
+        let ring = match crate::keyring::Keyring::open(&service) {
+            Ok(r) => r,
+            Err(e) => return self.note(label, e.to_string()),
+        };
+        let publics = match ring.index() {
+            Ok(p) => p,
+            Err(e) => return self.note(label, e.to_string()),
+        };
+        let mut loaded = Vec::new();
+        let mut problems = Vec::new();
+        for public in publics {
+            match ring.load(&public) {
+                Ok(id) => {
+                    self.public_keys.push(public.clone());
+                    self.push_info(
+                        Box::new(id),
+                        IdentityInfo {
+                            recipient: Some(public.clone()),
+                            source: label.clone(),
+                            passphrase_problem: None,
+                        },
+                    );
+                    loaded.push(public);
+                }
+                Err(e) => problems.push(e.to_string()),
+            }
+        }
+        let mut outcome = count_identities(&loaded);
+        for p in problems {
+            outcome.push_str("; ");
+            outcome.push_str(&p);
+        }
+        self.note(label, outcome);
+    }
+
+    /// Every loaded identity with its public key (when known without a passphrase) and
+    /// its source, in discovery order. Never the secret.
+    pub fn entries(&self) -> Vec<IdentityEntry> {
+        (0..self.identities.len())
+            .map(|i| {
+                let info = self.info.get(i);
+                IdentityEntry {
+                    public_key: info.and_then(|x| x.recipient.clone()),
+                    source: info
+                        .map(|x| x.source.clone())
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or_else(|| "unknown".to_string()),
+                    passphrase_protected: info.is_some_and(|x| x.passphrase_problem.is_some()),
+                }
+            })
+            .collect()
     }
 
     /// Add one identity, with its public key (`age1…` or an SSH public key line) when
@@ -364,6 +446,88 @@ impl Identities {
             ),
         }
     }
+}
+
+/// The public keys of identity file contents, like `age-keygen -y`: plain identities
+/// text (one public key per identity), a passphrase-protected age identity file (unlocked
+/// with the passphrase sources of `env`), or an OpenSSH private key (its SSH public key).
+/// `label` names the source in messages; errors never contain secret material.
+pub fn public_keys_of(bytes: &[u8], label: &str, env: &dyn Env) -> Result<Vec<String>, String> {
+    let bytes = Zeroizing::new(bytes.to_vec());
+    if bytes.starts_with(b"age-encryption") || bytes.starts_with(b"-----BEGIN AGE") {
+        let pass = PassphraseCallbacks::from_env(env);
+        let passphrase = pass.passphrase(&format!("Passphrase for {label}"))?;
+        let plain = decrypt_with_passphrase(&bytes, passphrase)?;
+        return public_keys_of_plain(&plain);
+    }
+    if bytes.starts_with(b"-----BEGIN") {
+        let mut ids = Identities::default();
+        let pass = PassphraseCallbacks::from_env(env);
+        let outcome = ids.load_ssh_bytes(label, &bytes, &pass);
+        return match ids.public_keys.pop() {
+            Some(p) => Ok(vec![p]),
+            None => Err(outcome),
+        };
+    }
+    public_keys_of_plain(&bytes)
+}
+
+fn public_keys_of_plain(bytes: &[u8]) -> Result<Vec<String>, String> {
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| "the content is not UTF-8 text".to_string())?;
+    let parsed = parse_identity_text(text)?;
+    if !parsed.plugin_lines.is_empty() {
+        return Err(format!(
+            "age plugin identities (line {}) are not supported by seal",
+            join_numbers(&parsed.plugin_lines)
+        ));
+    }
+    if parsed.identities.is_empty() {
+        return Err("it holds no identity (only comments or blank lines)".to_string());
+    }
+    Ok(parsed
+        .identities
+        .iter()
+        .map(|id| id.to_public().to_string())
+        .collect())
+}
+
+/// Decrypt a passphrase-protected (scrypt) age file, armored or binary.
+fn decrypt_with_passphrase(
+    bytes: &[u8],
+    passphrase: SecretString,
+) -> Result<Zeroizing<Vec<u8>>, String> {
+    let reader = age::armor::ArmoredReader::new(bytes);
+    let decryptor = age::Decryptor::new_buffered(reader)
+        .map_err(|e| format!("not a valid age file: {}", age_message(&e)))?;
+    let identity = age::scrypt::Identity::new(passphrase);
+    let mut reader = decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .map_err(|e| match e {
+            age::DecryptError::DecryptionFailed | age::DecryptError::KeyDecryptionFailed => {
+                "the passphrase is wrong".to_string()
+            }
+            age::DecryptError::NoMatchingKeys => {
+                "the file is age-encrypted but not with a passphrase".to_string()
+            }
+            other => age_message(&other),
+        })?;
+    let mut out = Zeroizing::new(Vec::new());
+    reader
+        .read_to_end(&mut out)
+        .map_err(|e| format!("cannot decrypt: {}", strip_bidi(&e.to_string())))?;
+    Ok(out)
+}
+
+/// The passphrase given without a terminal: the first line of `SEAL_PASSPHRASE_FILE`,
+/// else `SEAL_PASSPHRASE`. `None` when neither is set; an error when the file cannot be
+/// read.
+pub fn configured_passphrase(env: &dyn Env) -> Option<Result<SecretString, String>> {
+    let pass = PassphraseCallbacks::from_env(env);
+    if pass.file.is_none() && pass.value.is_none() {
+        return None;
+    }
+    Some(pass.passphrase(""))
 }
 
 /// Format a source report as indented lines (`  source: outcome`).

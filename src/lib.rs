@@ -15,6 +15,7 @@ pub mod commands;
 pub mod config;
 pub mod error;
 pub mod fsio;
+pub mod keyring;
 pub mod keys;
 pub mod metadata;
 pub mod rules;
