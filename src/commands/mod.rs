@@ -10,6 +10,7 @@ pub mod common;
 pub mod decrypt;
 pub mod encrypt;
 pub mod filestatus;
+pub mod key;
 pub mod new_key;
 pub mod rotate;
 pub mod updatekeys;
@@ -23,6 +24,7 @@ pub enum Command {
     Decrypt(decrypt::DecryptArgs),
     Filestatus(filestatus::FilestatusArgs),
     NewKey(new_key::NewKeyArgs),
+    Key(key::KeyArgs),
     Rotate(rotate::RotateArgs),
     Updatekeys(updatekeys::UpdatekeysArgs),
 }
@@ -35,6 +37,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Decrypt(a) => decrypt::run(&ctx, &a),
         Command::Filestatus(a) => filestatus::run(&ctx, &a),
         Command::NewKey(a) => new_key::run(&ctx, &a),
+        Command::Key(a) => key::run(&ctx, &a),
         Command::Rotate(a) => rotate::run(&ctx, &a),
         Command::Updatekeys(a) => updatekeys::run(&ctx, &a),
     }

@@ -1,16 +1,24 @@
-//! `seal new-key`: a new age X25519 identity in the exact `age-keygen` file format.
+//! `seal new-key`: a new age X25519 identity in the exact `age-keygen` file format, written
+//! to a file (optionally passphrase-protected) or stored in the OS keyring, and optionally
+//! added as a recipient to `.sops.yaml`.
 
 use std::fs::OpenOptions;
 use std::io::Write;
 #[cfg(unix)]
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use age::secrecy::ExposeSecret;
+use age::secrecy::{ExposeSecret, SecretString};
 use clap::Args;
+use zeroize::Zeroizing;
 
 use crate::commands::common::Ctx;
+use crate::commands::key::{keyring_error, open_keyring, sops_yaml};
 use crate::error::{CliError, exit, io_reason};
+
+/// The scrypt work factor (log2 N) of passphrase-protected identity files: the one
+/// `age -p` uses, so every age implementation (and sops) opens them in about a second.
+const SCRYPT_WORK_FACTOR: u8 = 18;
 
 /// Generate an age identity (age-keygen format) and print its public key
 ///
@@ -18,41 +26,125 @@ use crate::error::{CliError, exit, io_reason};
 /// is never overwritten. Without -o it is appended to the file sops reads by default,
 /// $XDG_CONFIG_HOME/sops/age/keys.txt (~/.config/sops/age/keys.txt), created 0600 in a
 /// 0700 directory. `-o -` prints the identity to standard output.
+///
+/// --passphrase encrypts the identity file with a passphrase (age scrypt, armored), asked
+/// twice on the terminal, else read from SEAL_PASSPHRASE_FILE (first line) or
+/// SEAL_PASSPHRASE; sops 3.10+ and `age -d` read such files. An encrypted file is a file
+/// of its own: it is never appended to an existing keys.txt.
+///
+/// --keyring stores the secret key in the OS keyring instead (service `seal`, or
+/// $SEAL_KEYRING_SERVICE; account: the public key); nothing is written to disk. In a
+/// container without a login session, run seal under `keyctl session -`.
+///
+/// --add-to-config adds the public key to the age recipients of the .sops.yaml rule that
+/// matches --for PATH (or of its only rule), editing the file minimally; without a
+/// .sops.yaml one is created in the current directory with a Kubernetes rule
+/// (path_regex `\.ya?ml$`, encrypted_regex `^(data|stringData)$`).
 #[derive(Debug, Args)]
 pub struct NewKeyArgs {
     /// Where to write the identity (`-` for standard output).
     #[arg(short = 'o', long, value_name = "FILE")]
     output: Option<PathBuf>,
+
+    /// Protect the identity file with a passphrase (age scrypt encryption, armored).
+    #[arg(long, conflicts_with = "keyring")]
+    passphrase: bool,
+
+    /// Store the identity in the OS keyring instead of a file.
+    #[arg(long, conflicts_with = "output")]
+    keyring: bool,
+
+    /// Add the public key to the matching .sops.yaml rule (created when absent).
+    #[arg(long)]
+    add_to_config: bool,
+
+    /// With --add-to-config: the rule that matches this file path gets the key.
+    #[arg(long = "for", value_name = "PATH", requires = "add_to_config")]
+    for_path: Option<PathBuf>,
+}
+
+/// A planned `.sops.yaml` change, computed (and checked) before the key is stored.
+struct ConfigPlan {
+    path: PathBuf,
+    text: String,
+    created: bool,
+    rule: usize,
 }
 
 /// Run `seal new-key`.
 pub fn run(ctx: &Ctx, args: &NewKeyArgs) -> Result<(), CliError> {
     let id = age::x25519::Identity::generate();
     let public = id.to_public().to_string();
-    let created = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    let plan = if args.add_to_config {
+        Some(plan_config(ctx, args, &public)?)
+    } else {
+        None
+    };
+    let passphrase = if args.passphrase {
+        Some(new_passphrase(ctx)?)
+    } else {
+        None
+    };
+
+    if args.keyring {
+        let ring = open_keyring(ctx)?;
+        ring.store(&id).map_err(keyring_error)?;
+        eprintln!(
+            "Stored the new identity in the OS keyring (service {}, account {public}); nothing \
+             was written to disk.",
+            ring.service()
+        );
+        eprintln!(
+            "The kernel keyring forgets keys on reboot: keep a backup, e.g. \
+             `seal key export {public} | age -p -a -o backup.age`."
+        );
+    } else {
+        let text = identity_text(&id, &public);
+        let bytes = match &passphrase {
+            Some(p) => Zeroizing::new(encrypt_with_passphrase(&text, p)?.into_bytes()),
+            None => Zeroizing::new(text.as_bytes().to_vec()),
+        };
+        write_identity(ctx, args, &bytes, passphrase.is_some())?;
+    }
+    if let Some(plan) = plan {
+        apply_config(&plan, &public)?;
+    }
+    eprintln!("Public key: {public}");
+    if !matches!(&args.output, Some(p) if p.as_os_str() == "-") {
+        println!("{public}");
+    }
+    Ok(())
+}
+
+/// `# created`, `# public key` and the secret key, as age-keygen writes them.
+fn identity_text(id: &age::x25519::Identity, public: &str) -> Zeroizing<String> {
+    let now = time::OffsetDateTime::now_utc();
+    let created = now.replace_nanosecond(0).unwrap_or(now);
     let created = crate::tree::time_text::format_rfc3339_seconds(created);
-    let secret = id.to_string();
-    let text = zeroize::Zeroizing::new(format!(
+    Zeroizing::new(format!(
         "# created: {created}\n# public key: {public}\n{}\n",
-        secret.expose_secret()
-    ));
+        id.to_string().expose_secret()
+    ))
+}
+
+fn write_identity(
+    ctx: &Ctx,
+    args: &NewKeyArgs,
+    bytes: &[u8],
+    encrypted: bool,
+) -> Result<(), CliError> {
     match &args.output {
         Some(p) if p.as_os_str() == "-" => {
-            crate::fsio::write_stdout(text.as_bytes()).map_err(|e| {
+            crate::fsio::write_stdout(bytes).map_err(|e| {
                 CliError::new(
                     exit::COULD_NOT_WRITE_OUTPUT,
                     format!("cannot write to standard output: {}", io_reason(&e)),
                 )
             })?;
-            eprintln!("Public key: {public}");
-            return Ok(());
         }
         Some(p) => {
             let path = ctx.absolute(p);
-            let mut f = open_new(&path, false).map_err(|e| {
-                let err = CliError::write_io(&path, e);
+            write_new(&path, bytes, false).map_err(|e| {
                 if path.exists() {
                     CliError::new(
                         exit::COULD_NOT_WRITE_OUTPUT,
@@ -61,28 +153,245 @@ pub fn run(ctx: &Ctx, args: &NewKeyArgs) -> Result<(), CliError> {
                     .in_file(&path)
                     .hint("choose another -o path, or omit -o to append to the default keys.txt")
                 } else {
-                    err
+                    CliError::write_io(&path, e)
                 }
             })?;
-            f.write_all(text.as_bytes())
-                .map_err(|e| CliError::write_io(&path, e))?;
-            f.sync_all().map_err(|e| CliError::write_io(&path, e))?;
-            eprintln!("Public key: {public}");
+            eprintln!("Wrote the new identity to {}", path.display());
         }
         None => {
             let path = default_keys_file(ctx)?;
             if let Some(dir) = path.parent() {
                 create_private_dir(dir).map_err(|e| CliError::write_io(dir, e))?;
             }
-            let mut f = open_new(&path, true).map_err(|e| CliError::write_io(&path, e))?;
-            f.write_all(text.as_bytes())
-                .map_err(|e| CliError::write_io(&path, e))?;
-            f.sync_all().map_err(|e| CliError::write_io(&path, e))?;
-            eprintln!("Added a new identity to {}", path.display());
-            eprintln!("Public key: {public}");
+            if encrypted {
+                // An encrypted file cannot share a file with other identities.
+                write_new(&path, bytes, false).map_err(|e| {
+                    if path.exists() {
+                        CliError::new(
+                            exit::COULD_NOT_WRITE_OUTPUT,
+                            "the default keys.txt already exists; a passphrase-protected \
+                             identity must be a file of its own",
+                        )
+                        .in_file(&path)
+                        .hint(
+                            "write it elsewhere with -o FILE and point SOPS_AGE_KEY_FILE at \
+                             it (sops and seal read both that file and keys.txt)",
+                        )
+                    } else {
+                        CliError::write_io(&path, e)
+                    }
+                })?;
+                eprintln!(
+                    "Wrote the new passphrase-protected identity to {}",
+                    path.display()
+                );
+            } else {
+                if is_encrypted_file(&path) {
+                    return Err(CliError::new(
+                        exit::COULD_NOT_WRITE_OUTPUT,
+                        "the default keys.txt is a passphrase-protected identity file; \
+                         appending a plain identity would make it unreadable",
+                    )
+                    .in_file(&path)
+                    .hint("write the new identity elsewhere with -o FILE"));
+                }
+                write_new(&path, bytes, true).map_err(|e| CliError::write_io(&path, e))?;
+                eprintln!("Added a new identity to {}", path.display());
+            }
         }
     }
-    println!("{public}");
+    Ok(())
+}
+
+fn is_encrypted_file(path: &Path) -> bool {
+    let mut head = [0u8; 14];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .map(|n| {
+            let head = head.get(..n).unwrap_or(&[]);
+            head.starts_with(b"age-encryption") || head.starts_with(b"-----BEGIN AGE")
+        })
+        .unwrap_or(false)
+}
+
+/// A passphrase for a new identity file: SEAL_PASSPHRASE_FILE / SEAL_PASSPHRASE when set,
+/// else asked twice on the terminal.
+fn new_passphrase(ctx: &Ctx) -> Result<SecretString, CliError> {
+    let bad = |m: String| CliError::new(exit::GENERIC, m);
+    let pass = match crate::keys::configured_passphrase(ctx.env.as_ref()) {
+        Some(p) => p.map_err(bad)?,
+        None if ctx.env.interactive() => {
+            let first = rpassword::prompt_password("Passphrase for the new identity: ")
+                .map(Zeroizing::new)
+                .map_err(|e| bad(format!("cannot read the passphrase from the terminal: {e}")))?;
+            let second = rpassword::prompt_password("Confirm the passphrase: ")
+                .map(Zeroizing::new)
+                .map_err(|e| bad(format!("cannot read the passphrase from the terminal: {e}")))?;
+            if *first != *second {
+                return Err(bad(
+                    "the two passphrases differ; nothing was written".to_string()
+                ));
+            }
+            SecretString::from(first.to_string())
+        }
+        None => {
+            return Err(bad(
+                "--passphrase needs a passphrase: there is no terminal to ask on and \
+                 SEAL_PASSPHRASE_FILE is not set"
+                    .to_string(),
+            )
+            .hint("run seal in a terminal, or set SEAL_PASSPHRASE_FILE to a file whose first line is the passphrase"));
+        }
+    };
+    if pass.expose_secret().is_empty() {
+        return Err(bad(
+            "the passphrase is empty; an empty passphrase protects nothing".to_string(),
+        ));
+    }
+    Ok(pass)
+}
+
+/// The identity text encrypted with `passphrase` (scrypt), ASCII-armored.
+fn encrypt_with_passphrase(text: &str, passphrase: &SecretString) -> Result<String, CliError> {
+    let fail =
+        |m: String| CliError::new(exit::GENERIC, format!("cannot encrypt the identity: {m}"));
+    let mut recipient = age::scrypt::Recipient::new(passphrase.clone());
+    recipient.set_work_factor(SCRYPT_WORK_FACTOR);
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .map_err(|e| fail(e.to_string()))?;
+    let mut out = Vec::with_capacity(1024);
+    let armored = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
+        .map_err(|e| fail(e.to_string()))?;
+    let mut writer = encryptor
+        .wrap_output(armored)
+        .map_err(|e| fail(e.to_string()))?;
+    writer
+        .write_all(text.as_bytes())
+        .map_err(|e| fail(e.to_string()))?;
+    writer
+        .finish()
+        .and_then(|a| a.finish())
+        .map_err(|e| fail(e.to_string()))?;
+    let mut armored = String::from_utf8(out).map_err(|_| fail("armor is not text".to_string()))?;
+    if !armored.ends_with('\n') {
+        armored.push('\n');
+    }
+    Ok(armored)
+}
+
+/// Find (or plan to create) `.sops.yaml` and compute its new text.
+fn plan_config(ctx: &Ctx, args: &NewKeyArgs, public: &str) -> Result<ConfigPlan, CliError> {
+    let found = crate::config::find(&ctx.cwd, ctx.config_flag.as_deref()).map(|p| ctx.absolute(&p));
+    let Some(path) = found.filter(|p| p.exists()) else {
+        let path = match &ctx.config_flag {
+            Some(p) => ctx.absolute(p),
+            None => ctx.cwd.join(crate::config::CONFIG_FILE_NAME),
+        };
+        return Ok(ConfigPlan {
+            path,
+            text: sops_yaml::new_config(public),
+            created: true,
+            rule: 0,
+        });
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| CliError::read_io(&path, e))?;
+    let config = crate::config::Config::parse(text.as_bytes(), &path)
+        .map_err(|e| CliError::new(exit::GENERIC, e.to_string()).in_file(&path))?;
+    let rule = match (&args.for_path, config.creation_rules.len()) {
+        (_, 0) => 0,
+        (Some(f), _) => {
+            let file = ctx.absolute(f);
+            match config.rule_for(&file) {
+                Some(r) => r.index,
+                None => {
+                    return Err(CliError::new(
+                        exit::GENERIC,
+                        format!(
+                            "no creation rule matches {} (matched as {:?})",
+                            f.display(),
+                            config.match_path(&file)
+                        ),
+                    )
+                    .in_file(&path));
+                }
+            }
+        }
+        (None, 1) => 0,
+        (None, n) => {
+            let list: Vec<String> = config
+                .creation_rules
+                .iter()
+                .map(|r| {
+                    format!(
+                        "rule {}: path_regex {}",
+                        r.index + 1,
+                        r.path_regex
+                            .as_deref()
+                            .unwrap_or("(none: matches every file)")
+                    )
+                })
+                .collect();
+            return Err(CliError::new(
+                exit::CONFLICTING_PARAMETERS,
+                format!(
+                    "the config has {n} creation rules; say which one gets the key: {}",
+                    list.join("; ")
+                ),
+            )
+            .in_file(&path)
+            .hint("add --for PATH: the rule that matches PATH (as for encryption) gets the key"));
+        }
+    };
+    let new_text = sops_yaml::add_recipient(&text, &path, rule, public).map_err(|e| {
+        CliError::new(
+            exit::GENERIC,
+            format!("cannot add the key to creation rule {}: {e}", rule + 1),
+        )
+        .in_file(&path)
+        .hint(format!(
+            "the file was not changed; add {public} to the rule's age recipients by hand"
+        ))
+    })?;
+    Ok(ConfigPlan {
+        path,
+        text: new_text,
+        created: false,
+        rule,
+    })
+}
+
+fn apply_config(plan: &ConfigPlan, public: &str) -> Result<(), CliError> {
+    let failed = |e: std::io::Error| {
+        CliError::write_io(&plan.path, e).hint(format!(
+            "the identity was created; add {public} to .sops.yaml by hand"
+        ))
+    };
+    if plan.created {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&plan.path)
+            .map_err(failed)?;
+        f.write_all(plan.text.as_bytes()).map_err(failed)?;
+        f.sync_all().map_err(failed)?;
+        eprintln!(
+            "Created {} with a Kubernetes rule for the new key",
+            plan.path.display()
+        );
+    } else {
+        crate::fsio::write_atomic(
+            &plan.path,
+            plan.text.as_bytes(),
+            crate::fsio::Sensitivity::Public,
+        )
+        .map_err(failed)?;
+        eprintln!(
+            "Added the key to creation rule {} of {} (run seal updatekeys to re-wrap existing files)",
+            plan.rule + 1,
+            plan.path.display()
+        );
+    }
     Ok(())
 }
 
@@ -100,7 +409,8 @@ fn default_keys_file(ctx: &Ctx) -> Result<PathBuf, CliError> {
     Ok(base.join("sops/age/keys.txt"))
 }
 
-fn open_new(path: &std::path::Path, append: bool) -> std::io::Result<std::fs::File> {
+/// Create (or, with `append`, append to) a 0600 file and write `bytes` durably.
+fn write_new(path: &Path, bytes: &[u8], append: bool) -> std::io::Result<()> {
     let mut o = OpenOptions::new();
     if append {
         o.append(true).create(true);
@@ -109,10 +419,12 @@ fn open_new(path: &std::path::Path, append: bool) -> std::io::Result<std::fs::Fi
     }
     #[cfg(unix)]
     o.mode(0o600);
-    o.open(path)
+    let mut f = o.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }
 
-fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     let mut b = std::fs::DirBuilder::new();
     b.recursive(true);
     #[cfg(unix)]
@@ -121,4 +433,73 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
         b.mode(0o700);
     }
     b.create(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn identity_text_is_age_keygen_format() {
+        let id = age::x25519::Identity::generate();
+        let public = id.to_public().to_string();
+        let text = identity_text(&id, &public);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3);
+        let created = lines[0].strip_prefix("# created: ").expect("created line");
+        assert!(
+            time::OffsetDateTime::parse(created, &time::format_description::well_known::Rfc3339)
+                .is_ok(),
+            "{created}"
+        );
+        assert!(
+            created.ends_with('Z') && !created.contains('.'),
+            "{created}"
+        );
+        assert_eq!(lines[1], format!("# public key: {public}"));
+        assert!(lines[2].starts_with("AGE-SECRET-KEY-1"));
+        assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn passphrase_files_decrypt_with_the_passphrase_only() {
+        let text = "# public key: x\nAGE-SECRET-KEY-1TEST\n";
+        let pass = SecretString::from("correct horse".to_string());
+        let armored = encrypt_with_passphrase(text, &pass).expect("encrypt");
+        assert!(armored.starts_with("-----BEGIN AGE ENCRYPTED FILE-----\n"));
+        assert!(armored.ends_with("-----END AGE ENCRYPTED FILE-----\n"));
+        assert!(!armored.contains("AGE-SECRET-KEY"));
+        let open = |p: &str| -> Result<Vec<u8>, age::DecryptError> {
+            let d =
+                age::Decryptor::new_buffered(age::armor::ArmoredReader::new(armored.as_bytes()))?;
+            let id = age::scrypt::Identity::new(SecretString::from(p.to_string()));
+            let mut r = d.decrypt(std::iter::once(&id as &dyn age::Identity))?;
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut r, &mut out).map_err(age::DecryptError::from)?;
+            Ok(out)
+        };
+        assert_eq!(
+            open("correct horse").expect("right passphrase"),
+            text.as_bytes()
+        );
+        assert!(open("wrong").is_err());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Generated identities always parse back (text and public key) and the public
+        /// key in the comment is the one derived from the secret.
+        #[test]
+        fn generated_identities_round_trip(_seed in any::<u64>()) {
+            let id = age::x25519::Identity::generate();
+            let public = id.to_public().to_string();
+            let text = identity_text(&id, &public);
+            let secret = text.lines().nth(2).unwrap_or_default();
+            let back: age::x25519::Identity = secret.parse().map_err(|e: &str| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(back.to_public().to_string(), public.clone());
+            let r: age::x25519::Recipient = public.parse().map_err(|e: &str| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(r.to_string(), public);
+        }
+    }
 }
