@@ -68,6 +68,8 @@ pub struct Keyring {
     service: String,
     #[cfg(target_os = "linux")]
     store: std::sync::Arc<keyring_core::CredentialStore>,
+    #[cfg(target_os = "linux")]
+    store_delimiters: [String; 3],
 }
 
 impl std::fmt::Debug for Keyring {
@@ -93,9 +95,11 @@ impl Keyring {
         #[cfg(target_os = "linux")]
         {
             let store = linux_keyutils_keyring_store::Store::new().map_err(map_err_generic)?;
+            let store_delimiters = store.delimiters.clone();
             Ok(Keyring {
                 service: service.to_string(),
                 store,
+                store_delimiters,
             })
         }
         #[cfg(not(target_os = "linux"))]
@@ -114,25 +118,64 @@ impl Keyring {
     /// the public key. An identity already stored is left as is.
     pub fn store(&self, identity: &age::x25519::Identity) -> Result<String, KeyringError> {
         let public = identity.to_public().to_string();
-        let secret = identity.to_string();
-        self.set(&public, secret.expose_secret())?;
-        // Read back before touching the index: a store that accepts writes it cannot
-        // read back (no session keyring) must not look like success.
-        let back = self.load(&public)?;
-        if back.to_public().to_string() != public {
-            return Err(self.damaged(&public, "it does not read back as the stored identity"));
-        }
-        let mut index = self.index()?;
-        if !index.contains(&public) {
+        // The index goes first: it holds no secret, so a keyring that refuses writes
+        // fails here without a secret key left behind anywhere.
+        let old_index = self.index()?;
+        if !old_index.contains(&public) {
+            let mut index = old_index.clone();
             index.push(public.clone());
             self.write_index(&index)?;
         }
+        let secret = identity.to_string();
+        let stored = self.set(&public, secret.expose_secret()).and_then(|()| {
+            // Read back: a store that accepts writes it cannot read back must not look
+            // like success.
+            let back = self.load(&public)?;
+            if back.to_public().to_string() == public {
+                Ok(())
+            } else {
+                Err(self.damaged(&public, "it does not read back as the stored identity"))
+            }
+        });
+        if let Err(e) = stored {
+            if !old_index.contains(&public) {
+                let _ = self.write_index(&old_index);
+            }
+            return Err(e);
+        }
         Ok(public)
+    }
+
+    /// Fail with the session hint when the kernel keyring cannot keep keys between
+    /// runs: without a session keyring of its own the process cannot reach the user's
+    /// persistent keyring, and whatever it stores or finds is not what later runs see.
+    #[cfg(target_os = "linux")]
+    fn probe(&self) -> Result<(), KeyringError> {
+        let cred = linux_keyutils_keyring_store::Cred::build_from_specifiers(
+            None,
+            &self.store_delimiters,
+            false,
+            &self.service,
+            INDEX_ACCOUNT,
+        )
+        .map_err(map_err_generic)?;
+        if cred.persistent.is_none() {
+            return Err(KeyringError::Unavailable {
+                reason: format!("the persistent keyring is out of reach; {SESSION_HINT}"),
+            });
+        }
+        Ok(())
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn probe(&self) -> Result<(), KeyringError> {
+        Err(KeyringError::Unsupported)
     }
 
     /// The public keys listed in the index, in the order they were stored. An absent
     /// index is an empty list.
     pub fn index(&self) -> Result<Vec<String>, KeyringError> {
+        self.probe()?;
         match self.get(INDEX_ACCOUNT)? {
             None => Ok(Vec::new()),
             Some(text) => {
@@ -269,8 +312,8 @@ impl Keyring {
 fn map_err_generic(e: keyring_core::Error) -> KeyringError {
     use keyring_core::Error as E;
     match e {
-        E::NoStorageAccess(inner) => KeyringError::Unavailable {
-            reason: format!("access denied ({inner}); {SESSION_HINT}"),
+        E::NoStorageAccess(_) => KeyringError::Unavailable {
+            reason: format!("the kernel refused access; {SESSION_HINT}"),
         },
         E::NoDefaultStore => KeyringError::Unavailable {
             reason: "no keyring store is configured".to_string(),

@@ -216,7 +216,11 @@ impl Identities {
                 Err(e) => problems.push(e.to_string()),
             }
         }
-        let mut outcome = count_identities(&loaded);
+        let mut outcome = if loaded.is_empty() {
+            "no identities stored".to_string()
+        } else {
+            count_identities(&loaded)
+        };
         for p in problems {
             outcome.push_str("; ");
             outcome.push_str(&p);
