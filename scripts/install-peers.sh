@@ -21,5 +21,7 @@ if ! command -v age >/dev/null 2>&1 || ! command -v age-keygen >/dev/null 2>&1; 
   fi
 fi
 command -v age >/dev/null 2>&1 || { echo "install-peers: age is not installed (apt-get install age)" >&2; exit 1; }
+# keyctl (keyutils): the keyring tests run seal under `keyctl session -` (a session keyring).
+command -v keyctl >/dev/null 2>&1 || { [ "$(id -u)" = 0 ] && apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq keyutils >/dev/null; } || { echo "install-peers: keyctl is not installed (apt-get install keyutils)" >&2; exit 1; }
 
 echo "install-peers: sops $("$venv/bin/sops" --version 2>/dev/null | head -1 | awk '{print $2}'), $(age --version 2>/dev/null) ready"
