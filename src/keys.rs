@@ -1440,6 +1440,60 @@ mod tests {
             .unwrap_or_else(|| panic!("no report for {source_prefix}: {:?}", ids.report))
     }
 
+    #[test]
+    fn entries_name_public_keys_and_sources_and_the_keyring_stays_off_in_tests() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let (s1, p1) = gen_identity();
+        let ids = Identities::discover(&FakeEnv::new(home.path()).set("SOPS_AGE_KEY", s1));
+        assert_eq!(
+            ids.entries(),
+            vec![IdentityEntry {
+                public_key: Some(p1),
+                source: "SOPS_AGE_KEY".to_string(),
+                passphrase_protected: false,
+            }]
+        );
+        assert!(!ids.report.iter().any(|r| r.source.starts_with("keyring")));
+    }
+
+    #[test]
+    fn public_keys_of_plain_text_and_refusals() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let env = FakeEnv::new(home.path());
+        let (s1, p1) = gen_identity();
+        let (s2, p2) = gen_identity();
+        let text = format!("# c\n{s1}\n\n{s2}\n");
+        assert_eq!(
+            public_keys_of(text.as_bytes(), "t", &env).expect("ok"),
+            vec![p1, p2]
+        );
+        let e = public_keys_of(b"# only a comment\n", "t", &env).expect_err("empty");
+        assert!(e.contains("no identity"), "{e}");
+        let e = public_keys_of(b"-----BEGIN AGE ENCRYPTED FILE-----\n", "t", &env)
+            .expect_err("no passphrase source");
+        assert!(e.contains("SEAL_PASSPHRASE_FILE"), "{e}");
+        let junk = public_keys_of(b"AGE-SECRET-KEY-1SECRETJUNK\n", "t", &env).expect_err("junk");
+        assert!(
+            junk.contains("line 1") && !junk.contains("SECRETJUNK"),
+            "{junk}"
+        );
+    }
+
+    #[test]
+    fn configured_passphrase_prefers_the_file() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let file = home.path().join("p");
+        std::fs::write(&file, "from file\nignored\n").expect("write");
+        let env = FakeEnv::new(home.path());
+        assert!(configured_passphrase(&env).is_none());
+        let env = env.set("SEAL_PASSPHRASE", "from var");
+        let got = configured_passphrase(&env).expect("set").expect("ok");
+        assert_eq!(got.expose_secret(), "from var");
+        let env = env.set("SEAL_PASSPHRASE_FILE", file.to_string_lossy().to_string());
+        let got = configured_passphrase(&env).expect("set").expect("ok");
+        assert_eq!(got.expose_secret(), "from file");
+    }
+
     /// The armored `enc` blocks of a sops YAML file, in order (indentation removed).
     fn enc_blocks(yaml: &str) -> Vec<String> {
         let mut out = Vec::new();

@@ -437,7 +437,7 @@ fn hermetic(cmd: &mut Command, home: &Path) {
 }
 
 #[test]
-fn passphrase_identity_through_a_pseudo_terminal_opens_with_age_and_seal() {
+fn passphrase_identity_through_a_pseudo_terminal_opens_with_age_seal_and_sops() {
     let t = tempfile::tempdir().unwrap();
     let enc_key = t.path().join("key.age");
     let mut cmd = Command::new(seal_bin());
@@ -471,6 +471,20 @@ fn passphrase_identity_through_a_pseudo_terminal_opens_with_age_and_seal() {
         .arg(&secret);
     let mut p = pty(cmd);
     p.exp_string("assphrase").unwrap();
+    p.send_line("tty secret 1").unwrap();
+    p.exp_string("password: hunter2").unwrap();
+    p.exp_eof().unwrap();
+
+    // The real sops 3.11 asks for the passphrase on its terminal and opens the file
+    // (GNUPGHOME points nowhere, so no gpg-agent pinentry takes the prompt).
+    let mut cmd = Command::new(common::sops_bin());
+    hermetic(&mut cmd, t.path());
+    cmd.env("SOPS_AGE_KEY_FILE", &enc_key)
+        .env("GNUPGHOME", t.path().join("no-gnupg"))
+        .arg("decrypt")
+        .arg(&secret);
+    let mut p = pty(cmd);
+    p.exp_string("passphrase").unwrap();
     p.send_line("tty secret 1").unwrap();
     p.exp_string("password: hunter2").unwrap();
     p.exp_eof().unwrap();
