@@ -2,6 +2,7 @@
 //! multi-document streams, the `sops` metadata key), the canonical writer, and a
 //! layout-preserving writer that changes only the bytes of values that changed.
 
+mod fast;
 mod layout;
 mod reader;
 pub mod resolve;

@@ -347,9 +347,15 @@ impl<'a> Composer<'a> {
         // detection rejects text that starts with U+FExx/U+FFxx.
         parser.set_encoding(libyaml_safer::Encoding::Utf8);
         parser.set_input_string(&mut input);
+        // The fast producer yields the very same events for the common subset, else None.
+        let events: Box<dyn Iterator<Item = Result<libyaml_safer::Event, libyaml_safer::Error>>> =
+            match super::fast::events(self.src) {
+                Some(evs) => Box::new(evs.into_iter().map(Ok)),
+                None => Box::new(parser),
+            };
         let mut docs = Vec::new();
         let len = self.src.len();
-        for ev in parser {
+        for ev in events {
             let ev = ev.map_err(|e| {
                 let (line, col) = e
                     .problem_mark()
