@@ -17,6 +17,7 @@ pub mod error;
 pub mod fsio;
 pub mod keys;
 pub mod metadata;
+pub mod repo;
 pub mod rules;
 pub mod shamir;
 pub mod stores;
