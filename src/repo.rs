@@ -191,6 +191,8 @@ pub struct BatchOptions {
     pub verbose: bool,
     /// For a single file, print nothing when it was changed (as `sops rotate -i`).
     pub quiet_success: bool,
+    /// Print each file's [`Planned::diff`] before writing (and before `confirm`).
+    pub show_diffs: bool,
 }
 
 /// What became of one file.
@@ -301,10 +303,7 @@ impl BatchReport {
     pub fn summary_line(&self) -> String {
         let mut parts = Vec::new();
         if self.dry_run {
-            parts.push(format!(
-                "{} would change",
-                self.count(Status::WouldChange)
-            ));
+            parts.push(format!("{} would change", self.count(Status::WouldChange)));
         } else {
             parts.push(format!("{} changed", self.count(Status::Changed)));
         }
@@ -350,22 +349,6 @@ where
     let failed = planned.iter().any(|r| r.is_err());
     let text = opts.format == ReportFormat::Text;
 
-    // Show what will change, in order.
-    if text {
-        for (f, r) in files.iter().zip(&planned) {
-            if let Ok(p) = r
-                && p.new_bytes.is_some()
-                && !p.diff.is_empty()
-            {
-                if single {
-                    eprint!("{}", p.diff);
-                } else {
-                    eprint!("{}:\n{}", f.display(), p.diff);
-                }
-            }
-        }
-    }
-
     let changes: Vec<(&Path, &Planned)> = files
         .iter()
         .zip(&planned)
@@ -375,16 +358,27 @@ where
         })
         .collect();
     let write = !opts.dry_run && (!failed || opts.keep_going) && !changes.is_empty();
-    let approved = if write { confirm(&changes)? } else { false };
-    let write = write && approved;
+    if write && text && opts.show_diffs {
+        // Show what will change, in order, before asking.
+        for (f, p) in &changes {
+            if p.diff.is_empty() {
+                continue;
+            }
+            if single {
+                eprint!("{}", p.diff);
+            } else {
+                eprint!("{}:\n{}", f.display(), p.diff);
+            }
+        }
+    }
+    let write = write && confirm(&changes)?;
 
     let written: Vec<Option<Result<(), CliError>>> = files
         .par_iter()
         .zip(&planned)
         .map(|(f, r)| match r {
             Ok(Planned {
-                new_bytes: Some(b),
-                ..
+                new_bytes: Some(b), ..
             }) if write => Some(
                 fsio::write_atomic(f, b, Sensitivity::Public).map_err(|e| CliError::write_io(f, e)),
             ),
@@ -441,30 +435,36 @@ fn print_report(report: &BatchReport, opts: BatchOptions, single: bool) {
         let _ = fsio::write_stdout(text.as_bytes());
         return;
     }
+    let mut seen_errors: Vec<(String, &Path)> = Vec::new();
     for f in &report.files {
         if single && f.status == Status::Failed {
             continue; // the error itself is the report
         }
         let what = match f.status {
-            Status::Changed if f.rotated => "updated (new data key)".to_string(),
-            Status::Changed => "updated".to_string(),
+            Status::Changed if single && !f.rotated => "updated".to_string(),
+            Status::Changed => match change_words(f, false) {
+                w if w.is_empty() => "updated".to_string(),
+                w => format!("updated ({w})"),
+            },
             Status::Unchanged => "already up to date".to_string(),
-            Status::WouldChange => {
-                let mut parts = Vec::new();
-                for r in &f.added {
-                    parts.push(format!("would add {r}"));
-                }
-                for r in &f.removed {
-                    parts.push(format!("would remove {r}"));
-                }
-                if f.rotated {
-                    parts.push("would renew the data key".to_string());
-                }
-                parts.join(", ")
-            }
+            Status::WouldChange => match change_words(f, true) {
+                w if w.is_empty() => "would change".to_string(),
+                w => w,
+            },
             Status::NotWritten => "not changed".to_string(),
             Status::Failed => match &f.error {
-                Some(e) => format!("FAILED: {}", error_text(e).replace('\n', "\n    ")),
+                Some(e) => {
+                    let text = error_text(e);
+                    match seen_errors.iter().find(|(t, _)| *t == text) {
+                        Some((_, first)) => {
+                            format!("FAILED: the same error as {}", first.display())
+                        }
+                        None => {
+                            seen_errors.push((text.clone(), &f.path));
+                            format!("FAILED: {}", text.replace('\n', "\n    "))
+                        }
+                    }
+                }
                 None => "FAILED".to_string(),
             },
         };
@@ -479,9 +479,26 @@ fn print_report(report: &BatchReport, opts: BatchOptions, single: bool) {
     let n = report.removed_without_rotation();
     if n > 0 {
         eprintln!(
-            "seal: note: recipients were removed from {n} file(s) but their data key was kept: anyone removed who saw the data key (or an old copy of the file) can still decrypt the values.\nhint: renew the data key too: run seal updatekeys --rotate (or seal rotate -i FILE…)"
+            "seal: note: recipients were removed from {n} file(s) but the data key was kept: a removed recipient who ever decrypted these files knows that key and can read every future version of them.\nhint: renew the data key: run seal updatekeys --rotate (or seal rotate -i) on these files"
         );
     }
+}
+
+/// What changed in a file: "added X, removed Y, new data key", or for a dry run "would add
+/// X, would remove Y, would renew the data key"; empty when there is nothing to say.
+fn change_words(f: &FileReport, dry: bool) -> String {
+    let (add, rm, key) = if dry {
+        ("would add", "would remove", "would renew the data key")
+    } else {
+        ("added", "removed", "new data key")
+    };
+    let mut parts: Vec<String> = Vec::new();
+    parts.extend(f.added.iter().map(|r| format!("{add} {r}")));
+    parts.extend(f.removed.iter().map(|r| format!("{rm} {r}")));
+    if f.rotated {
+        parts.push(key.to_string());
+    }
+    parts.join(", ")
 }
 
 fn batch_error(mut report: BatchReport, single: bool, keep_going: bool) -> CliError {
@@ -495,7 +512,12 @@ fn batch_error(mut report: BatchReport, single: bool, keep_going: bool) -> CliEr
         return e;
     }
     let changed = report.count(Status::Changed);
-    let msg = if keep_going && changed > 0 {
+    let msg = if report.dry_run {
+        format!(
+            "{failed} of {} files failed (listed above); this was a dry run: no file was written",
+            report.files.len()
+        )
+    } else if keep_going && changed > 0 {
         format!(
             "{failed} of {} files failed (listed above); the {changed} other changed files were written (--keep-going)",
             report.files.len()
@@ -507,7 +529,7 @@ fn batch_error(mut report: BatchReport, single: bool, keep_going: bool) -> CliEr
         )
     };
     let mut e = CliError::new(code, msg);
-    if !keep_going {
+    if !keep_going && !report.dry_run {
         e = e.hint("fix the failing files (or exclude them), or pass --keep-going to write the others anyway");
     }
     e
@@ -542,15 +564,52 @@ mod tests {
         assert_eq!(sops_format(Path::new("x.yaml"), no_mac.as_bytes()), None);
         // Plain files and .sops.yaml are not sops files.
         assert_eq!(
-            sops_format(Path::new(".sops.yaml"), b"creation_rules:\n  - age: age1x # sops mac\n"),
+            sops_format(
+                Path::new(".sops.yaml"),
+                b"creation_rules:\n  - age: age1x # sops mac\n"
+            ),
             None
         );
-        assert_eq!(sops_format(Path::new("x.yaml"), b"a: [unclosed sops mac"), None);
+        assert_eq!(
+            sops_format(Path::new("x.yaml"), b"a: [unclosed sops mac"),
+            None
+        );
         let dotenv = "A=ENC[AES256_GCM,data:AA==,iv:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=,tag:AAAAAAAAAAAAAAAAAAAAAA==,type:str]\nsops_mac=ENC[x]\nsops_version=3.11.0\nsops_lastmodified=2024-01-01T00:00:00Z\nsops_age__list_0__map_recipient=age1x\nsops_age__list_0__map_enc=x\n";
         assert_eq!(
             sops_format(Path::new("a.env"), dotenv.as_bytes()),
             Some(Format::Dotenv)
         );
+    }
+
+    #[test]
+    fn every_corpus_file_made_by_sops_is_found_and_no_plaintext_is() {
+        let cases = crate::testdata::shared_root().join("conformance/cases");
+        let mut checked = 0;
+        for dir in fs::read_dir(&cases).unwrap() {
+            let dir = dir.unwrap().path();
+            let case: serde_json::Value =
+                serde_json::from_slice(&fs::read(dir.join("case.json")).unwrap()).unwrap();
+            let name = |k: &str| case["files"][k].as_str().map(|f| dir.join(f));
+            if case["expect"] == "decrypt_ok"
+                && case["format"] != "binary"
+                && let Some(enc) = name("enc")
+            {
+                let bytes = fs::read(&enc).unwrap();
+                assert!(
+                    sops_format(&enc, &bytes).is_some(),
+                    "{enc:?} not recognised"
+                );
+                checked += 1;
+            }
+            // (refuse-already-encrypted's "plain" file is encrypted on purpose.)
+            if case["expect"] == "decrypt_ok"
+                && let Some(plain) = name("plain")
+            {
+                let bytes = fs::read(&plain).unwrap();
+                assert_eq!(sops_format(&plain, &bytes), None, "{plain:?}");
+            }
+        }
+        assert!(checked > 20, "only {checked} cases checked");
     }
 
     #[test]
@@ -585,10 +644,7 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         fs::create_dir_all(t.path().join("x/y")).unwrap();
         fs::create_dir(t.path().join(".git")).unwrap();
-        assert_eq!(
-            repo_root(&t.path().join("x/y")).as_deref(),
-            Some(t.path())
-        );
+        assert_eq!(repo_root(&t.path().join("x/y")).as_deref(), Some(t.path()));
     }
 
     fn plan_ok(bytes: Option<&str>) -> Result<Planned, CliError> {
@@ -608,7 +664,10 @@ mod tests {
         let bad = files[2].clone();
         let plan = |p: &Path| {
             if p == bad {
-                Err(CliError::new(exit::COULD_NOT_RETRIEVE_KEY, "cannot decrypt"))
+                Err(CliError::new(
+                    exit::COULD_NOT_RETRIEVE_KEY,
+                    "cannot decrypt",
+                ))
             } else {
                 plan_ok(Some("new"))
             }
@@ -628,7 +687,10 @@ mod tests {
             ..opts
         };
         let err = apply(&files, keep, plan, |_| Ok(true)).unwrap_err();
-        assert!(err.message.contains("4 other changed files were written"), "{err}");
+        assert!(
+            err.message.contains("4 other changed files were written"),
+            "{err}"
+        );
         for f in &files {
             let want = if *f == bad { "old" } else { "new" };
             assert_eq!(fs::read_to_string(f).unwrap(), want);
@@ -644,9 +706,12 @@ mod tests {
             format: ReportFormat::Json,
             ..BatchOptions::default()
         };
-        let r = apply(&files, opts, |_| plan_ok(Some("new")), |_| {
-            panic!("no confirmation in a dry run")
-        })
+        let r = apply(
+            &files,
+            opts,
+            |_| plan_ok(Some("new")),
+            |_| panic!("no confirmation in a dry run"),
+        )
         .unwrap();
         assert_eq!(r.count(Status::WouldChange), 2);
         let r = apply(

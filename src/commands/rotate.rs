@@ -72,6 +72,17 @@ pub struct RotateArgs {
     format: ReportFormat,
 }
 
+/// The recipients of a file after [`RecipientChanges::apply`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewRecipients {
+    /// The key groups' age recipients.
+    pub groups: Vec<Vec<String>>,
+    /// Recipients actually added (not already present).
+    pub added: Vec<String>,
+    /// Recipients actually removed (present before).
+    pub removed: Vec<String>,
+}
+
 /// Recipient changes asked for on the command line.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecipientChanges {
@@ -115,12 +126,9 @@ impl RecipientChanges {
     }
 
     /// Apply to a file's groups: removals from every group, then additions to group 0 for
-    /// recipients not already in some group. Returns the new groups and what was actually
-    /// added and removed. Refuses to leave a group (or the file) without a recipient.
-    pub fn apply(
-        &self,
-        groups: &[Vec<String>],
-    ) -> Result<(Vec<Vec<String>>, Vec<String>, Vec<String>), CliError> {
+    /// recipients not already in some group. Refuses to leave a group (or the file)
+    /// without a recipient.
+    pub fn apply(&self, groups: &[Vec<String>]) -> Result<NewRecipients, CliError> {
         let mut removed = Vec::new();
         let mut out: Vec<Vec<String>> = groups
             .iter()
@@ -163,7 +171,11 @@ impl RecipientChanges {
             )
             .hint("add a replacement recipient in the same command with --add-age"));
         }
-        Ok((out, added, removed))
+        Ok(NewRecipients {
+            groups: out,
+            added,
+            removed,
+        })
     }
 }
 
@@ -217,20 +229,16 @@ pub fn run(ctx: &Ctx, args: &RotateArgs) -> Result<(), CliError> {
         format: args.format,
         verbose: many,
         quiet_success: true,
+        show_diffs: false,
     };
     let plan = |file: &Path| -> Result<Planned, CliError> {
         let input = read_input(&cwd, file, args.input_type, args.output_type)?;
-        let (bytes, added, removed) = rotate_bytes(
-            &input,
-            &ids,
-            config.as_ref(),
-            &changes,
-            args.output.indent,
-        )?;
+        let (bytes, new) =
+            rotate_bytes(&input, &ids, config.as_ref(), &changes, args.output.indent)?;
         Ok(Planned {
             new_bytes: Some(bytes),
-            added,
-            removed,
+            added: new.added,
+            removed: new.removed,
             rotated: true,
             diff: String::new(),
         })
@@ -250,7 +258,7 @@ fn run_one(ctx: &Ctx, args: &RotateArgs, changes: &RecipientChanges) -> Result<(
     let dest = destination(&input, &args.output)?;
     let ids = ctx.identities();
     let config = ctx.config().ok().flatten();
-    let (out, _, _) = rotate_bytes(&input, &ids, config.as_ref(), changes, args.output.indent)?;
+    let (out, _) = rotate_bytes(&input, &ids, config.as_ref(), changes, args.output.indent)?;
     write_result(dest.as_deref(), &out, Sensitivity::Public)
 }
 
@@ -316,22 +324,22 @@ pub(crate) fn read_input(
 }
 
 /// Rotate one input: open it (MAC checked), apply the recipient changes, new data key,
-/// every value re-encrypted. Returns the new bytes and the recipients added and removed.
+/// every value re-encrypted. Returns the new bytes and the new recipients.
 pub(crate) fn rotate_bytes(
     input: &Input,
     ids: &Identities,
     config: Option<&Config>,
     changes: &RecipientChanges,
     indent: Option<usize>,
-) -> Result<(Vec<u8>, Vec<String>, Vec<String>), CliError> {
+) -> Result<(Vec<u8>, NewRecipients), CliError> {
     let opened = common::open(input, ids, false, false)?;
     let groups = age_groups(&opened.metadata);
-    let (groups, added, removed) = changes
+    let new = changes
         .apply(&groups)
         .map_err(|e| e.in_file(&input.display))?;
     let threshold = opened.metadata.shamir_threshold;
-    let out = reencrypt(input, opened, &groups, threshold, config, indent)?;
-    Ok((out, added, removed))
+    let out = reencrypt(input, opened, &new.groups, threshold, config, indent)?;
+    Ok((out, new))
 }
 
 /// The age recipients of each key group.
@@ -431,17 +439,17 @@ mod tests {
             add: s(&[C]),
             remove: s(&[B]),
         };
-        let (g, added, removed) = c.apply(&[s(&[A]), s(&[B, A])]).unwrap();
-        assert_eq!(g, vec![s(&[A, C]), s(&[A])]);
-        assert_eq!((added, removed), (s(&[C]), s(&[B])));
+        let n = c.apply(&[s(&[A]), s(&[B, A])]).unwrap();
+        assert_eq!(n.groups, vec![s(&[A, C]), s(&[A])]);
+        assert_eq!((n.added, n.removed), (s(&[C]), s(&[B])));
         // Adding a present recipient and removing an absent one change nothing.
         let c = RecipientChanges {
             add: s(&[A]),
             remove: s(&[C]),
         };
-        let (g, added, removed) = c.apply(&[s(&[A, B])]).unwrap();
-        assert_eq!(g, vec![s(&[A, B])]);
-        assert!(added.is_empty() && removed.is_empty());
+        let n = c.apply(&[s(&[A, B])]).unwrap();
+        assert_eq!(n.groups, vec![s(&[A, B])]);
+        assert!(n.added.is_empty() && n.removed.is_empty());
     }
 
     #[test]
@@ -459,7 +467,7 @@ mod tests {
             add: s(&[B]),
             remove: s(&[A]),
         };
-        assert_eq!(c.apply(&[s(&[A])]).unwrap().0, vec![s(&[B])]);
+        assert_eq!(c.apply(&[s(&[A])]).unwrap().groups, vec![s(&[B])]);
     }
 
     proptest! {
@@ -478,7 +486,7 @@ mod tests {
                 .collect();
             let fresh: Vec<&String> = add.iter().filter(|a| !kept.iter().flatten().any(|x| x == *a)).collect();
             match c.apply(&groups) {
-                Ok((out, added, removed)) => {
+                Ok(NewRecipients { groups: out, added, removed }) => {
                     for r in &rm {
                         prop_assert!(!out.iter().flatten().any(|x| x == r));
                     }

@@ -83,6 +83,9 @@ pub fn run(ctx: &Ctx, args: &UpdatekeysArgs) -> Result<(), CliError> {
         format: args.format,
         verbose: args.all || files.len() > 1,
         quiet_success: false,
+        // With -y on many files the per-file lines say what changed; the group diffs are
+        // shown when confirmation is asked, or for one file (as sops).
+        show_diffs: !args.yes || (!args.all && files.len() == 1),
     };
     let plan = |file: &Path| plan_file(file, &cwd, &config, &ids, args);
     let confirm = |_: &[(&Path, &Planned)]| if args.yes { Ok(true) } else { confirm() };
@@ -157,8 +160,8 @@ fn plan_file(
     } else {
         let key =
             keys::recover_data_key(&meta, ids).map_err(|e| CliError::from(e).in_file(file))?;
-        meta.key_groups =
-            keys::wrap_groups(&wanted, threshold, &key).map_err(|e| CliError::from(e).in_file(file))?;
+        meta.key_groups = keys::wrap_groups(&wanted, threshold, &key)
+            .map_err(|e| CliError::from(e).in_file(file))?;
         meta.shamir_threshold = threshold;
         let opts = common::emit_options(input.format, None, Some(config));
         input
