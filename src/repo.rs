@@ -153,6 +153,9 @@ pub fn repo_root(dir: &Path) -> Option<PathBuf> {
 // ---------------------------------------------------------------------------------------
 // Applying a change to many files.
 
+/// Threads writing files at once (each write ends with fsync calls that wait on the disk).
+const WRITE_THREADS: usize = 16;
+
 /// How the per-file report is printed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum ReportFormat {
@@ -345,7 +348,13 @@ where
     C: FnOnce(&[(&Path, &Planned)]) -> Result<bool, CliError>,
 {
     let single = files.len() == 1 && !opts.verbose;
-    let planned: Vec<Result<Planned, CliError>> = files.par_iter().map(|f| plan(f)).collect();
+    // The first file alone, then the rest in parallel: an identity that needs a passphrase
+    // is unlocked (and cached by the key layer) once, not prompted for by every thread.
+    let mut planned: Vec<Result<Planned, CliError>> = Vec::with_capacity(files.len());
+    if let Some((first, rest)) = files.split_first() {
+        planned.push(plan(first));
+        planned.par_extend(rest.par_iter().map(|f| plan(f)));
+    }
     let failed = planned.iter().any(|r| r.is_err());
     let text = opts.format == ReportFormat::Text;
 
@@ -373,18 +382,34 @@ where
     }
     let write = write && confirm(&changes)?;
 
-    let written: Vec<Option<Result<(), CliError>>> = files
-        .par_iter()
-        .zip(&planned)
-        .map(|(f, r)| match r {
-            Ok(Planned {
-                new_bytes: Some(b), ..
-            }) if write => Some(
-                fsio::write_atomic(f, b, Sensitivity::Public).map_err(|e| CliError::write_io(f, e)),
-            ),
-            _ => None,
+    let write_all = || -> Vec<Option<Result<(), CliError>>> {
+        files
+            .par_iter()
+            .zip(&planned)
+            .map(|(f, r)| match r {
+                Ok(Planned {
+                    new_bytes: Some(b), ..
+                }) if write => Some(
+                    fsio::write_atomic(f, b, Sensitivity::Public)
+                        .map_err(|e| CliError::write_io(f, e)),
+                ),
+                _ => None,
+            })
+            .collect()
+    };
+    // Writes wait on fsync, not on the CPU: more threads than cores overlap those waits.
+    let pool = (write && changes.len() > 1)
+        .then(|| {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(WRITE_THREADS)
+                .build()
+                .ok()
         })
-        .collect();
+        .flatten();
+    let written = match pool {
+        Some(pool) => pool.install(write_all),
+        None => write_all(),
+    };
 
     let mut reports = Vec::with_capacity(files.len());
     for ((f, r), w) in files.iter().zip(planned).zip(written) {

@@ -264,6 +264,15 @@ fn run_one(ctx: &Ctx, args: &RotateArgs, changes: &RecipientChanges) -> Result<(
 
 /// Every sops file below the current directory, or an error naming what could not be read.
 pub(crate) fn walk(ctx: &Ctx) -> Result<Vec<PathBuf>, CliError> {
+    if let Some(root) = repo::repo_root(&ctx.cwd)
+        && root != ctx.cwd
+    {
+        eprintln!(
+            "seal: note: --all covers {} only, not the whole repository at {}",
+            ctx.cwd.display(),
+            root.display()
+        );
+    }
     let scan = repo::find_sops_files(&ctx.cwd);
     for p in &scan.too_large {
         eprintln!(
