@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """Times seal against the real sops on the same files, as whole processes.
 
-Usage: bench/compare.py [--runs N] [--seal PATH] [--sops PATH]
+Usage: bench/compare.py [--runs N] [--repo-runs N] [--only files|repo] [--seal PATH] [--sops PATH]
 Prints a table: command, workload, seal median, sops median, ratio, peak memory of each.
 Workloads are generated deterministically in a temp dir; keys are made with seal new-key.
+
+The "repo" workloads are a git repository of 1,000 encrypted Secrets: `seal updatekeys --all
+-y` and `seal rotate -i --all` (one process, files in parallel) against a shell loop of
+`sops updatekeys -y FILE` / `sops rotate -i FILE` over the same files. updatekeys runs
+alternate the rule between one and two recipients so every run really re-wraps every file.
 """
-import argparse, os, random, statistics, subprocess, sys, tempfile, time
+import argparse, os, random, shlex, statistics, subprocess, sys, tempfile, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -21,12 +26,14 @@ def secret(n_keys, value_len=48, seed=1):
     return "\n".join(lines) + "\n"
 
 
-def measure(cmd, env, runs):
+def measure(cmd, env, runs, cwd=None, setup=None):
     times, mems = [], []
-    for _ in range(runs):
+    for i in range(runs):
+        if setup:
+            setup(i)
         t0 = time.perf_counter()
         p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE)
+                           stderr=subprocess.PIPE, cwd=cwd)
         dt = time.perf_counter() - t0
         if p.returncode != 0:
             sys.exit(f"command failed: {' '.join(cmd)}\n{p.stderr.decode(errors='replace')[-500:]}")
@@ -40,6 +47,9 @@ def main():
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--seal", default=os.path.join(ROOT, "target/release/seal"))
     ap.add_argument("--sops", default=os.path.join(ROOT, ".venv/bin/sops"))
+    ap.add_argument("--repo-runs", type=int, default=3, help="runs of the 1,000-file workloads")
+    ap.add_argument("--repo-files", type=int, default=1000)
+    ap.add_argument("--only", choices=["files", "repo"], help="run only these workloads")
     a = ap.parse_args()
     for b in (a.seal, a.sops):
         if not os.path.exists(b):
@@ -50,6 +60,19 @@ def main():
     pub = subprocess.run([a.seal, "new-key", "-o", keys], env=env, capture_output=True, text=True,
                          check=True).stdout.strip()
     env["SOPS_AGE_KEY_FILE"] = keys
+    rows = []
+    if a.only != "repo":
+        rows += file_workloads(a, env, work, pub)
+    if a.only != "files":
+        rows += repo_workloads(a, env, work, pub)
+    print(f"{'command':<10} {'workload':<40} {'seal':>9} {'sops':>9} {'ratio':>7} {'seal mem':>9} {'sops mem':>9}")
+    for verb, wl, st, pt, sm, pm in rows:
+        print(f"{verb:<10} {wl:<40} {st*1000:>7.1f}ms {pt*1000:>7.1f}ms {pt/st:>6.1f}x {sm/1024:>7.1f}MB {pm/1024:>7.1f}MB")
+    print(f"\n(median of {a.runs} runs ({a.repo_runs} for {a.repo_files}-file workloads), whole processes; "
+          f"memory = peak RSS; {os.cpu_count()} CPUs)")
+
+
+def file_workloads(a, env, work, pub):
     rows = []
     for name, n in [("small Secret (5 keys)", 5), ("Secret, 2,000 keys", 2000),
                     ("Secret, 20,000 keys (1.5 MB)", 20000)]:
@@ -70,10 +93,53 @@ def main():
             st, sm = measure(seal_cmd, env, runs)
             pt, pm = measure(sops_cmd, env, runs)
             rows.append((verb, f"{name}, {size/1e6:.2f} MB" if size > 1e5 else name, st, pt, sm, pm))
-    print(f"{'command':<9} {'workload':<40} {'seal':>9} {'sops':>9} {'ratio':>7} {'seal mem':>9} {'sops mem':>9}")
-    for verb, wl, st, pt, sm, pm in rows:
-        print(f"{verb:<9} {wl:<40} {st*1000:>7.1f}ms {pt*1000:>7.1f}ms {pt/st:>6.1f}x {sm/1024:>7.1f}MB {pm/1024:>7.1f}MB")
-    print(f"\n(median of {a.runs} runs, whole processes; memory = peak RSS; {os.cpu_count()} CPUs)")
+    return rows
+
+
+def repo_workloads(a, env, work, pub):
+    """1,000 encrypted Secrets in a git repo: repo-wide updatekeys and rotate."""
+    n = a.repo_files
+    pub2 = subprocess.run([a.seal, "new-key", "-o", os.path.join(work, "keys2.txt")], env=env,
+                          capture_output=True, text=True, check=True).stdout.strip()
+    repo = os.path.join(work, "repo")
+    os.makedirs(os.path.join(repo, ".git"))
+    rule = lambda recipients: ("creation_rules:\n  - path_regex: \\.ya?ml$\n"
+                               "    encrypted_regex: ^(data|stringData)$\n"
+                               f"    age: {','.join(recipients)}\n")
+
+    state = {"two": True}
+
+    def config(_run):
+        # Flip between one and two recipients, so that every run changes every file.
+        state["two"] = not state["two"]
+        with open(os.path.join(repo, ".sops.yaml"), "w") as f:
+            f.write(rule([pub, pub2] if state["two"] else [pub]))
+
+    config(None)
+    files = []
+    for i in range(n):
+        d = os.path.join(repo, "clusters", f"c{i % 10}", "apps")
+        os.makedirs(d, exist_ok=True)
+        rel = os.path.relpath(os.path.join(d, f"secret-{i:04d}.yaml"), repo)
+        with open(os.path.join(repo, rel), "w") as f:
+            f.write(secret(5, seed=i))
+        files.append(rel)
+    with open(os.path.join(repo, "files.txt"), "w") as f:
+        f.write("\n".join(files) + "\n")
+    for f in files:
+        subprocess.run([a.seal, "encrypt", "-i", f], env=env, cwd=repo, check=True)
+    loop = lambda verb: ["sh", "-c",
+                         f'while read -r f; do {shlex.quote(a.sops)} {verb} "$f" >/dev/null || exit 1; done < files.txt']
+    rows = []
+    wl = f"{n} Secrets in a git repo"
+    for verb, seal_cmd, sops_cmd, setup in [
+        ("updatekeys", [a.seal, "updatekeys", "--all", "-y"], loop("updatekeys -y"), config),
+        ("rotate", [a.seal, "rotate", "-i", "--all"], loop("rotate -i"), None),
+    ]:
+        st, sm = measure(seal_cmd, env, a.repo_runs, cwd=repo, setup=setup)
+        pt, pm = measure(sops_cmd, env, a.repo_runs, cwd=repo, setup=setup)
+        rows.append((verb, wl, st, pt, sm, pm))
+    return rows
 
 
 if __name__ == "__main__":

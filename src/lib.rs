@@ -18,6 +18,7 @@ pub mod fsio;
 pub mod keyring;
 pub mod keys;
 pub mod metadata;
+pub mod repo;
 pub mod rules;
 pub mod shamir;
 pub mod stores;
