@@ -11,7 +11,7 @@ use std::sync::{Mutex, OnceLock};
 
 use crate::rules::{SELECTOR_FIELDS, Selector};
 use crate::stores::{Store, StoreError};
-use crate::tree::{Branch, Item, Value};
+use crate::tree::{Branch, Value};
 
 /// A parsed `.sops.yaml`.
 #[derive(Clone, Debug)]
@@ -392,10 +392,7 @@ fn json_indent(v: Option<i64>, name: &str) -> Result<Option<usize>, String> {
 }
 
 fn get<'a>(branch: &'a Branch, key: &str) -> Option<&'a Value> {
-    branch.items.iter().find_map(|item| match item {
-        Item::Pair(k, v) if k == key => Some(v),
-        _ => None,
-    })
+    branch.get(key)
 }
 
 fn as_branch<'a>(value: &'a Value, name: &str) -> Result<Option<&'a Branch>, String> {
@@ -492,6 +489,7 @@ fn cached_regex(pattern: &str) -> Option<regex::Regex> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tree::Item;
 
     fn s(v: &str) -> Value {
         Value::Str(v.to_string())

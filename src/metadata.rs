@@ -88,10 +88,7 @@ const KEY_TYPES: [&str; 7] = [
 ];
 
 fn get<'a>(tree: &'a Branch, key: &str) -> Option<&'a Value> {
-    tree.items.iter().find_map(|item| match item {
-        Item::Pair(k, v) if k == key => Some(v),
-        _ => None,
-    })
+    tree.get(key)
 }
 
 fn invalid(field: &str, reason: impl Into<String>) -> MetadataError {

@@ -14,6 +14,16 @@ pub struct Branch {
     pub items: Vec<Item>,
 }
 
+impl Branch {
+    /// The value of the first pair whose key is `key`.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.items.iter().find_map(|item| match item {
+            Item::Pair(k, v) if k == key => Some(v),
+            _ => None,
+        })
+    }
+}
+
 /// An entry of a [`Branch`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Item {

@@ -8,7 +8,7 @@ use crate::commands::common::{
 use crate::error::{CliError, exit};
 use crate::fsio::Sensitivity;
 use crate::stores::{Format, Layout};
-use crate::tree::{Branch, Item, Value};
+use crate::tree::{Branch, Value};
 
 /// Decrypt a file (to stdout, or -i / --output)
 ///
@@ -49,8 +49,9 @@ pub fn run(ctx: &Ctx, args: &DecryptArgs) -> Result<(), CliError> {
     let out_store = input.out_format.store();
 
     let bytes = if let Some(path) = path {
-        let first = opened.docs.first().cloned().unwrap_or_default();
-        let value = select(&first, &path).ok_or_else(|| {
+        let empty = Branch::default();
+        let first = opened.docs.first().unwrap_or(&empty);
+        let value = select(first, &path).cloned().ok_or_else(|| {
             CliError::new(
                 exit::GENERIC,
                 format!(
@@ -133,17 +134,18 @@ pub fn parse_tree_path(s: &str) -> Result<Vec<PathPart>, CliError> {
     Ok(parts)
 }
 
-/// Follow `path` in a document.
-pub fn select(doc: &Branch, path: &[PathPart]) -> Option<Value> {
-    let mut cur = Value::Branch(doc.clone());
-    for p in path {
+/// Follow `path` in a document (list indices skip comments).
+pub fn select<'a>(doc: &'a Branch, path: &[PathPart]) -> Option<&'a Value> {
+    let (first, rest) = path.split_first()?;
+    let PathPart::Key(k) = first else {
+        return None;
+    };
+    let mut cur = doc.get(k)?;
+    for p in rest {
         cur = match (cur, p) {
-            (Value::Branch(b), PathPart::Key(k)) => b.items.into_iter().find_map(|i| match i {
-                Item::Pair(key, v) if &key == k => Some(v),
-                _ => None,
-            })?,
+            (Value::Branch(b), PathPart::Key(k)) => b.get(k)?,
             (Value::List(l), PathPart::Index(n)) => l
-                .into_iter()
+                .iter()
                 .filter(|v| !matches!(v, Value::Comment(_)))
                 .nth(*n)?,
             _ => return None,
@@ -155,6 +157,7 @@ pub fn select(doc: &Branch, path: &[PathPart]) -> Option<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tree::Item;
 
     #[test]
     fn tree_paths_parse_like_sops() {
@@ -185,8 +188,14 @@ mod tests {
             )],
         };
         let p = parse_tree_path(r#"["a"][1]"#).unwrap();
-        assert_eq!(select(&doc, &p), Some(Value::Str("y".into())));
+        assert_eq!(select(&doc, &p), Some(&Value::Str("y".into())));
         let p = parse_tree_path(r#"["b"]"#).unwrap();
         assert_eq!(select(&doc, &p), None);
+        let p = parse_tree_path("[0]").unwrap();
+        assert_eq!(
+            select(&doc, &p),
+            None,
+            "a document is a mapping, not a list"
+        );
     }
 }

@@ -13,10 +13,7 @@ pub struct BinaryStore;
 const DATA: &str = "data";
 
 fn data_of(doc: &Branch) -> Option<&Value> {
-    doc.items.iter().find_map(|i| match i {
-        Item::Pair(k, v) if k == DATA => Some(v),
-        _ => None,
-    })
+    doc.get(DATA)
 }
 
 impl Store for BinaryStore {

@@ -177,10 +177,7 @@ mod tests {
     }
 
     fn get<'a>(b: &'a Branch, key: &str) -> Option<&'a Value> {
-        b.items.iter().find_map(|i| match i {
-            Item::Pair(k, v) if k == key => Some(v),
-            _ => None,
-        })
+        b.get(key)
     }
 
     fn s(x: &str) -> Value {
