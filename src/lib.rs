@@ -9,12 +9,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod cipher;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod error;
 pub mod fsio;
+pub mod k8s;
 pub mod keyring;
 pub mod keys;
 pub mod metadata;

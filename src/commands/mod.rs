@@ -6,13 +6,22 @@ use clap::Subcommand;
 use crate::cli::Cli;
 use crate::error::CliError;
 
+pub mod bootstrap;
+pub mod check;
 pub mod common;
 pub mod decrypt;
+pub mod doctor;
+pub mod edit;
 pub mod encrypt;
+pub mod exec;
+pub mod external_secret;
 pub mod filestatus;
+pub mod git;
 pub mod key;
 pub mod new_key;
 pub mod rotate;
+pub mod secret;
+pub mod set;
 pub mod updatekeys;
 
 /// The subcommands. Their help text is the doc comment of each `*Args` struct (first
@@ -27,6 +36,17 @@ pub enum Command {
     Key(key::KeyArgs),
     Rotate(rotate::RotateArgs),
     Updatekeys(updatekeys::UpdatekeysArgs),
+    Check(check::CheckArgs),
+    Edit(edit::EditArgs),
+    Set(set::SetArgs),
+    Unset(set::UnsetArgs),
+    ExecEnv(exec::ExecEnvArgs),
+    ExecFile(exec::ExecFileArgs),
+    Git(git::GitArgs),
+    ExternalSecret(external_secret::ExternalSecretArgs),
+    Secret(secret::SecretArgs),
+    Bootstrap(bootstrap::BootstrapArgs),
+    Doctor(doctor::DoctorArgs),
 }
 
 /// Run the parsed command line.
@@ -40,5 +60,16 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Key(a) => key::run(&ctx, &a),
         Command::Rotate(a) => rotate::run(&ctx, &a),
         Command::Updatekeys(a) => updatekeys::run(&ctx, &a),
+        Command::Check(a) => check::run(&ctx, &a),
+        Command::Edit(a) => edit::run(&ctx, &a),
+        Command::Set(a) => set::run_set(&ctx, &a),
+        Command::Unset(a) => set::run_unset(&ctx, &a),
+        Command::ExecEnv(a) => exec::run_env(&ctx, &a),
+        Command::ExecFile(a) => exec::run_file(&ctx, &a),
+        Command::Git(a) => git::run(&ctx, &a),
+        Command::ExternalSecret(a) => external_secret::run(&ctx, &a),
+        Command::Secret(a) => secret::run(&ctx, &a),
+        Command::Bootstrap(a) => bootstrap::run(&ctx, &a),
+        Command::Doctor(a) => doctor::run(&ctx, &a),
     }
 }

@@ -65,3 +65,18 @@ fn hermetic<'a>(c: &'a mut assert_cmd::Command, home: &Path) -> &'a mut assert_c
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("NO_COLOR", "1")
 }
+
+/// A peer tool installed into the project's venv by scripts/install-peers.sh
+/// (`pre-commit`, `check-jsonschema`, `python`). Tests that need one fail, never skip,
+/// when it is missing.
+pub fn venv_tool(name: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".venv/bin")
+        .join(name);
+    assert!(
+        p.exists(),
+        "{name} is required by this test but {} does not exist: run scripts/install-peers.sh",
+        p.display()
+    );
+    p
+}

@@ -1,0 +1,1 @@
+//! `seal check`: the key-less scanner that finds secrets committed in plaintext. STUB.
