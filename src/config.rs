@@ -444,6 +444,11 @@ fn absolute(p: &Path) -> PathBuf {
 }
 
 /// Lexical cleaning as Go's `filepath.Clean`: drop `.`, resolve `..` against the parent.
+/// `p` with `.` and `..` components resolved lexically (as Go's `filepath.Clean`).
+pub fn clean_path(p: &Path) -> PathBuf {
+    clean(p)
+}
+
 fn clean(p: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for c in p.components() {

@@ -43,6 +43,10 @@ pub mod exit {
     pub const FILE_NOT_MODIFIED: u8 = 200;
     /// The file is already encrypted.
     pub const FILE_ALREADY_ENCRYPTED: u8 = 203;
+    /// `seal check`: findings at error level (as gitleaks and detect-secrets exit 1).
+    pub const CHECK_FINDINGS: u8 = 1;
+    /// `seal check`: a usage error, or a file or directory that could not be read.
+    pub const CHECK_ERROR: u8 = 2;
 }
 
 /// An error as the user sees it.
@@ -67,6 +71,12 @@ impl CliError {
             message: message.into(),
             hints: Vec::new(),
         }
+    }
+
+    /// An exit code with nothing more to say (the command already reported, e.g. `seal
+    /// check` after printing its findings).
+    pub fn silent(code: u8) -> CliError {
+        CliError::new(code, "")
     }
 
     /// Name the file concerned (kept if one is already set).

@@ -14,8 +14,14 @@ fn main() -> ExitCode {
     let cli = match seal::cli::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            // --help/--version print and exit 0; usage errors exit 1 like sops's unknown flag.
-            let code = if e.use_stderr() { 1 } else { 0 };
+            // --help/--version print and exit 0; usage errors exit 1 like sops's unknown flag,
+            // except for `seal check`, whose contract (as gitleaks's) is 1 = findings,
+            // 2 = usage or I/O error.
+            let code = match (e.use_stderr(), subcommand().as_deref()) {
+                (false, _) => 0,
+                (true, Some("check")) => seal::error::exit::CHECK_ERROR,
+                (true, _) => 1,
+            };
             let _ = e.print();
             return ExitCode::from(code);
         }
@@ -23,7 +29,9 @@ fn main() -> ExitCode {
     match std::panic::catch_unwind(|| seal::commands::run(cli)) {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
-            eprintln!("seal: error: {e}");
+            if !e.message.is_empty() {
+                eprintln!("seal: error: {e}");
+            }
             ExitCode::from(e.code)
         }
         Err(_) => {
@@ -33,4 +41,18 @@ fn main() -> ExitCode {
             ExitCode::from(INTERNAL_ERROR)
         }
     }
+}
+
+/// The subcommand named on the command line (the first word that is not an option or the
+/// value of the global `--config`).
+fn subcommand() -> Option<String> {
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        if a == "--config" {
+            args.next();
+        } else if !a.starts_with('-') {
+            return Some(a);
+        }
+    }
+    None
 }

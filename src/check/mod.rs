@@ -3,7 +3,12 @@
 //! walk, allow-listing, and the reporters (text, JSON, SARIF, GitHub annotations). It never
 //! decrypts anything and never prints a secret value.
 
+mod private_keys;
 pub mod report;
+pub mod scan;
+pub mod walk;
+
+pub use walk::Checker;
 
 use std::fmt;
 
@@ -118,7 +123,9 @@ impl Rule {
             Rule::LastAppliedSecret => {
                 "A Secret's last-applied-configuration annotation copies its plaintext values."
             }
-            Rule::UnencryptedFile => "A file covered by a .sops.yaml creation rule is not encrypted.",
+            Rule::UnencryptedFile => {
+                "A file covered by a .sops.yaml creation rule is not encrypted."
+            }
             Rule::PlaintextValue => {
                 "A value that the sops selectors say must be encrypted is plaintext."
             }

@@ -106,3 +106,29 @@ impl Store for YamlStore {
         Ok(writer::write_value(value, style(opts)).into_bytes())
     }
 }
+
+/// Where things are in a YAML file that was read with its layout kept: for each document,
+/// the byte offset of every leaf in walk order (scalars, nulls and comments, as
+/// [`crate::tree`] walks them) and of the `sops:` key when present. `None` when the
+/// layout was not kept (e.g. a byte-order mark). Used by `seal check` for line:column.
+pub fn leaf_offsets(layout: &Layout) -> Option<(&str, Vec<DocOffsets>)> {
+    let lay = layout.get::<YamlLayout>()?;
+    let docs = lay
+        .docs
+        .iter()
+        .map(|d| DocOffsets {
+            leaves: d.leaves.iter().map(|l| l.start).collect(),
+            sops: d.sops_span.map(|(s, _)| s),
+        })
+        .collect();
+    Some((lay.src.as_str(), docs))
+}
+
+/// Offsets of one document (see [`leaf_offsets`]).
+#[derive(Clone, Debug, Default)]
+pub struct DocOffsets {
+    /// Start of every leaf, in walk order.
+    pub leaves: Vec<usize>,
+    /// Start of the `sops:` key line.
+    pub sops: Option<usize>,
+}
