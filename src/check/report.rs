@@ -1051,6 +1051,26 @@ mod tests {
         assert_eq!(default_severity(Rule::PlainManifest), Severity::Info);
     }
 
+    #[test]
+    fn the_ci_docs_list_every_rule_as_the_code_does() {
+        let doc = include_str!("../../docs/ci.md");
+        for r in Rule::ALL {
+            let row = format!(
+                "| `{}` | {} | {} |",
+                r.id(),
+                default_severity(r).name(),
+                r.description()
+            );
+            assert!(doc.contains(&row), "docs/ci.md lacks the row {row}");
+        }
+        let rows = doc.lines().filter(|l| l.starts_with("| `")).count();
+        assert_eq!(
+            rows,
+            Rule::ALL.len(),
+            "docs/ci.md lists a rule the code does not have"
+        );
+    }
+
     fn arb_finding() -> impl Strategy<Value = Finding> {
         (
             "[a-z/ ,:%\u{e9}\u{1b}\n]{1,12}",
