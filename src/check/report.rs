@@ -299,7 +299,10 @@ fn summary_text(report: &Report, verbose: bool, paint: &Paint, out: &mut String)
         let allowed = sorted(&s.allowed, |a| &a.finding);
         let at: Vec<String> = allowed
             .iter()
-            .map(|a| format!("{}:{}", printable(&a.finding.path), a.finding.line))
+            .map(|a| match a.finding.line {
+                0 => printable(&a.finding.path),
+                line => format!("{}:{line}", printable(&a.finding.path)),
+            })
             .collect();
         let at_w = at.iter().map(|s| s.chars().count()).max().unwrap_or(0);
         let rule_w = allowed
@@ -786,6 +789,13 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("could not read (1)"), "{out}");
+        let mut whole = sample();
+        whole.summary.allowed[0].finding.line = 0;
+        let out2 = text(&whole, false, false);
+        assert!(
+            out2.contains("\n  c/test.env  credential-value  test fixture\n"),
+            "{out2}"
+        );
         assert!(out.contains("  locked/: permission denied\n"), "{out}");
     }
 
