@@ -236,6 +236,10 @@ impl ExternalSecret {
                 }
                 match &e.source {
                     Source::Field(f) => o.push_str(&format!(" {}", double_quoted(&field_ref(f)))),
+                    // Templates are quoted so the braces read as text at a glance.
+                    Source::Literal(t) if t.contains("{{") => {
+                        o.push_str(&format!(" {}", double_quoted(t)))
+                    }
                     Source::Literal(t) => o.push_str(&format!(" {}", scalar(t))),
                     Source::Alias(a) => o.push_str(&format!(" *{a}")),
                 }
