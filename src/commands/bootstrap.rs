@@ -120,42 +120,77 @@ fn run_flux(ctx: &Ctx, args: &FluxArgs) -> Result<(), CliError> {
 
     if args.apply {
         kubectl_apply(&manifest)?;
-        eprintln!("seal: applied secret {}/{} to the cluster", flux::SECRET_NAMESPACE, flux::SECRET_NAME);
+        eprintln!(
+            "seal: applied secret {}/{} to the cluster",
+            flux::SECRET_NAMESPACE,
+            flux::SECRET_NAME
+        );
     } else if let Some(dest) = &secret_dest {
-        fsio::write_atomic(dest, manifest.as_bytes(), Sensitivity::Secret).map_err(|e| CliError::write_io(dest, e))?;
-        eprintln!("seal: wrote the {} Secret to {} (mode 0600; keep it out of git)", flux::SECRET_NAME, dest.display());
+        fsio::write_atomic(dest, manifest.as_bytes(), Sensitivity::Secret)
+            .map_err(|e| CliError::write_io(dest, e))?;
+        eprintln!(
+            "seal: wrote the {} Secret to {} (mode 0600; keep it out of git)",
+            flux::SECRET_NAME,
+            dest.display()
+        );
     } else {
         fsio::write_stdout(manifest.as_bytes()).map_err(|e| {
-            CliError::new(exit::COULD_NOT_WRITE_OUTPUT, format!("cannot write to standard output: {}", io_reason(&e)))
+            CliError::new(
+                exit::COULD_NOT_WRITE_OUTPUT,
+                format!("cannot write to standard output: {}", io_reason(&e)),
+            )
         })?;
     }
     eprintln!(
         "seal: cluster public key: {public}{}",
-        if created { " (new identity: keep a backup of the Secret, e.g. in your password manager)" } else { "" }
+        if created {
+            " (new identity: keep a backup of the Secret, e.g. in your password manager)"
+        } else {
+            ""
+        }
     );
 
     if args.patch.is_none() {
-        eprintln!("seal: add this to each Flux Kustomization that applies sops files:\nspec:\n{}", flux::decryption_block(2));
+        eprintln!(
+            "seal: add this to each Flux Kustomization that applies sops files:\nspec:\n{}",
+            flux::decryption_block(2)
+        );
     }
-    let lacking: Vec<_> = flux::find_kustomizations(&ctx.cwd).into_iter().filter(|k| !k.decrypts).collect();
+    let lacking: Vec<_> = flux::find_kustomizations(&ctx.cwd)
+        .into_iter()
+        .filter(|k| !k.decrypts)
+        .collect();
     if !lacking.is_empty() {
         eprintln!("seal: Flux Kustomizations without sops decryption:");
         for k in &lacking {
             let f = k.file.strip_prefix(&ctx.cwd).unwrap_or(&k.file);
-            eprintln!("  {} ({}) — fix: seal bootstrap flux --key … --patch {}", k.name, f.display(), f.display());
+            eprintln!(
+                "  {} ({}) — fix: seal bootstrap flux --key … --patch {}",
+                k.name,
+                f.display(),
+                f.display()
+            );
         }
     }
     Ok(())
 }
 
 /// The identity file text, its public key, and whether it is new.
-fn cluster_identity(ctx: &Ctx, args: &FluxArgs) -> Result<(Zeroizing<String>, String, bool), CliError> {
+fn cluster_identity(
+    ctx: &Ctx,
+    args: &FluxArgs,
+) -> Result<(Zeroizing<String>, String, bool), CliError> {
     let id = if let Some(f) = &args.key {
-        let bytes = Zeroizing::new(std::fs::read(ctx.absolute(f)).map_err(|e| CliError::read_io(f, e))?);
+        let bytes =
+            Zeroizing::new(std::fs::read(ctx.absolute(f)).map_err(|e| CliError::read_io(f, e))?);
         let text = std::str::from_utf8(&bytes).map_err(|_| {
             CliError::new(exit::GENERIC, "the identity file is not text").in_file(f)
         })?;
-        let ids: Vec<&str> = text.lines().map(str::trim).filter(|l| l.starts_with("AGE-SECRET-KEY-1")).collect();
+        let ids: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("AGE-SECRET-KEY-1"))
+            .collect();
         let [line] = ids.as_slice() else {
             return Err(CliError::new(
                 exit::GENERIC,
@@ -164,8 +199,13 @@ fn cluster_identity(ctx: &Ctx, args: &FluxArgs) -> Result<(Zeroizing<String>, St
             .in_file(f)
             .hint("give a plain age-keygen file holding the cluster's identity only (passphrase-protected files cannot go into a Secret)"));
         };
-        line.parse::<age::x25519::Identity>()
-            .map_err(|_| CliError::new(exit::GENERIC, "the AGE-SECRET-KEY-1… line is not a valid age identity").in_file(f))?
+        line.parse::<age::x25519::Identity>().map_err(|_| {
+            CliError::new(
+                exit::GENERIC,
+                "the AGE-SECRET-KEY-1… line is not a valid age identity",
+            )
+            .in_file(f)
+        })?
     } else if let Some(public) = &args.keyring {
         open_keyring(ctx)?.load(public).map_err(keyring_error)?
     } else {
@@ -184,7 +224,14 @@ fn cluster_identity(ctx: &Ctx, args: &FluxArgs) -> Result<(Zeroizing<String>, St
 /// A private key must not be written inside a git work tree.
 fn refuse_in_repo(dest: &Path) -> Result<(), CliError> {
     let dir = dest.parent().unwrap_or(Path::new("/"));
-    let probe = if dir.exists() { dir.to_path_buf() } else { dir.ancestors().find(|d| d.exists()).unwrap_or(Path::new("/")).to_path_buf() };
+    let probe = if dir.exists() {
+        dir.to_path_buf()
+    } else {
+        dir.ancestors()
+            .find(|d| d.exists())
+            .unwrap_or(Path::new("/"))
+            .to_path_buf()
+    };
     let probe = probe.canonicalize().unwrap_or(probe);
     if let Some(root) = repo::repo_root(&probe) {
         return Err(CliError::new(
@@ -205,7 +252,10 @@ fn check_kubeconfig(ctx: &Ctx) -> Result<(), CliError> {
     let from_env = ctx.env.var("KUBECONFIG").filter(|v| !v.is_empty());
     let found = match &from_env {
         Some(v) => std::env::split_paths(v).any(|p| p.is_file()),
-        None => ctx.env.home().is_some_and(|h| h.join(".kube/config").is_file()),
+        None => ctx
+            .env
+            .home()
+            .is_some_and(|h| h.join(".kube/config").is_file()),
     };
     if found {
         return Ok(());
@@ -227,24 +277,36 @@ fn kubectl_apply(manifest: &str) -> Result<(), CliError> {
         .stdin(Stdio::piped())
         .spawn()
         .map_err(|e| {
-            CliError::new(exit::GENERIC, format!("cannot run kubectl: {}", io_reason(&e)))
-                .hint("install kubectl, or pipe the output to it yourself")
+            CliError::new(
+                exit::GENERIC,
+                format!("cannot run kubectl: {}", io_reason(&e)),
+            )
+            .hint("install kubectl, or pipe the output to it yourself")
         })?;
     if let Some(mut stdin) = child.stdin.take() {
         stdin.write_all(manifest.as_bytes()).map_err(|e| {
-            CliError::new(exit::GENERIC, format!("cannot send the Secret to kubectl: {}", io_reason(&e)))
+            CliError::new(
+                exit::GENERIC,
+                format!("cannot send the Secret to kubectl: {}", io_reason(&e)),
+            )
         })?;
     }
-    let status = child.wait().map_err(|e| CliError::new(exit::GENERIC, format!("kubectl failed: {}", io_reason(&e))))?;
+    let status = child
+        .wait()
+        .map_err(|e| CliError::new(exit::GENERIC, format!("kubectl failed: {}", io_reason(&e))))?;
     if !status.success() {
-        return Err(CliError::new(exit::GENERIC, format!("kubectl apply failed ({status}); nothing else was changed on the cluster")));
+        return Err(CliError::new(
+            exit::GENERIC,
+            format!("kubectl apply failed ({status}); nothing else was changed on the cluster"),
+        ));
     }
     Ok(())
 }
 
 /// Add the cluster key (and the user's) to the Kubernetes rule of `.sops.yaml`.
 fn update_config(ctx: &Ctx, args: &FluxArgs, cluster: &str) -> Result<(), CliError> {
-    let path = config::find(&ctx.cwd, ctx.config_flag.as_deref()).unwrap_or_else(|| ctx.cwd.join(".sops.yaml"));
+    let path = config::find(&ctx.cwd, ctx.config_flag.as_deref())
+        .unwrap_or_else(|| ctx.cwd.join(".sops.yaml"));
     let me = match &args.me {
         Some(m) => Some(m.clone()),
         None => ctx
@@ -264,9 +326,12 @@ fn update_config(ctx: &Ctx, args: &FluxArgs, cluster: &str) -> Result<(), CliErr
     };
     for r in std::iter::once(cluster.to_string()).chain(me) {
         text = sops_yaml::add_recipient(&text, &path, rule, &r).map_err(|e| {
-            CliError::new(exit::GENERIC, format!("cannot add {r} to creation rule {}: {e}", rule + 1))
-                .in_file(&path)
-                .hint("add the key to the rule's age: list by hand")
+            CliError::new(
+                exit::GENERIC,
+                format!("cannot add {r} to creation rule {}: {e}", rule + 1),
+            )
+            .in_file(&path)
+            .hint("add the key to the rule's age: list by hand")
         })?;
     }
     let before = std::fs::read_to_string(&path).unwrap_or_default();
@@ -274,7 +339,8 @@ fn update_config(ctx: &Ctx, args: &FluxArgs, cluster: &str) -> Result<(), CliErr
         eprintln!("seal: {} already lists the cluster key", path.display());
         return Ok(());
     }
-    fsio::write_atomic(&path, text.as_bytes(), Sensitivity::Public).map_err(|e| CliError::write_io(&path, e))?;
+    fsio::write_atomic(&path, text.as_bytes(), Sensitivity::Public)
+        .map_err(|e| CliError::write_io(&path, e))?;
     eprintln!(
         "seal: {} {} (rule {}); re-encrypt existing files for the new key with: seal updatekeys -y FILE…",
         if created { "created" } else { "updated" },
@@ -289,10 +355,16 @@ fn pick_rule(ctx: &Ctx, cfg: &Config, for_path: Option<&Path>) -> Result<usize, 
         return Ok(0);
     }
     if let Some(p) = for_path {
-        return cfg.rule_for(&ctx.absolute(p)).map(|r| r.index).ok_or_else(|| {
-            CliError::new(exit::GENERIC, format!("no creation rule matches {}", p.display()))
+        return cfg
+            .rule_for(&ctx.absolute(p))
+            .map(|r| r.index)
+            .ok_or_else(|| {
+                CliError::new(
+                    exit::GENERIC,
+                    format!("no creation rule matches {}", p.display()),
+                )
                 .hint("add a rule for the cluster's manifests, or pick another --for path")
-        });
+            });
     }
     if cfg.creation_rules.len() == 1 {
         return Ok(0);
@@ -300,7 +372,11 @@ fn pick_rule(ctx: &Ctx, cfg: &Config, for_path: Option<&Path>) -> Result<usize, 
     let k8s: Vec<usize> = cfg
         .creation_rules
         .iter()
-        .filter(|r| r.selector.as_ref().is_some_and(|s| s.pattern().contains("stringData")))
+        .filter(|r| {
+            r.selector
+                .as_ref()
+                .is_some_and(|s| s.pattern().contains("stringData"))
+        })
         .map(|r| r.index)
         .collect();
     match k8s.as_slice() {
@@ -323,10 +399,18 @@ fn patch_kustomization(ctx: &Ctx, p: &Path) -> Result<(), CliError> {
         ))
     })?;
     if names.is_empty() {
-        eprintln!("seal: {}: every Flux Kustomization already decrypts with sops", p.display());
+        eprintln!(
+            "seal: {}: every Flux Kustomization already decrypts with sops",
+            p.display()
+        );
         return Ok(());
     }
-    fsio::write_atomic(&path, new.as_bytes(), Sensitivity::Public).map_err(|e| CliError::write_io(&path, e))?;
-    eprintln!("seal: {}: added spec.decryption to {}", p.display(), names.join(", "));
+    fsio::write_atomic(&path, new.as_bytes(), Sensitivity::Public)
+        .map_err(|e| CliError::write_io(&path, e))?;
+    eprintln!(
+        "seal: {}: added spec.decryption to {}",
+        p.display(),
+        names.join(", ")
+    );
     Ok(())
 }

@@ -57,12 +57,21 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> Result<(), CliError> {
     let kss = flux::find_kustomizations(&root);
     let mut reports = Vec::new();
     for f in &scan.files {
-        reports.push(check_file(&root, f, args.cluster_key.as_deref(), config.as_ref(), &kss));
+        reports.push(check_file(
+            &root,
+            f,
+            args.cluster_key.as_deref(),
+            config.as_ref(),
+            &kss,
+        ));
     }
     for (p, why) in &scan.unreadable {
         reports.push(FileReport {
             file: rel(&root, p),
-            problems: vec![(why.clone(), "fix its permissions, or ignore it in .gitignore".into())],
+            problems: vec![(
+                why.clone(),
+                "fix its permissions, or ignore it in .gitignore".into(),
+            )],
             notes: Vec::new(),
         });
     }
@@ -89,24 +98,38 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> Result<(), CliError> {
         bad
     );
     if args.cluster_key.is_none() {
-        println!("(pass --cluster-key age1… to check that the cluster's key can decrypt each file)");
+        println!(
+            "(pass --cluster-key age1… to check that the cluster's key can decrypt each file)"
+        );
     }
     if bad > 0 {
-        return Err(CliError::new(exit::GENERIC, format!("{bad} file(s) cannot be decrypted by the cluster as things stand")));
+        return Err(CliError::new(
+            exit::GENERIC,
+            format!("{bad} file(s) cannot be decrypted by the cluster as things stand"),
+        ));
     }
     Ok(())
 }
 
 fn rel(root: &Path, p: &Path) -> PathBuf {
-    p.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| p.to_path_buf())
+    p.strip_prefix(root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| p.to_path_buf())
 }
 
 /// The Kustomization whose `spec.path` is the longest prefix of `file` (relative to the
 /// repository root).
-pub fn building_kustomization<'a>(file: &Path, kss: &'a [FluxKustomization]) -> Option<&'a FluxKustomization> {
+pub fn building_kustomization<'a>(
+    file: &Path,
+    kss: &'a [FluxKustomization],
+) -> Option<&'a FluxKustomization> {
     kss.iter()
         .filter_map(|k| {
-            let p = k.path.as_deref()?.trim_start_matches("./").trim_end_matches('/');
+            let p = k
+                .path
+                .as_deref()?
+                .trim_start_matches("./")
+                .trim_end_matches('/');
             let covers = p.is_empty() || p == "." || file.starts_with(p);
             covers.then_some((p.len(), k))
         })
@@ -122,7 +145,10 @@ fn check_file(
     kss: &[FluxKustomization],
 ) -> FileReport {
     let relp = rel(root, file);
-    let mut r = FileReport { file: relp.clone(), ..Default::default() };
+    let mut r = FileReport {
+        file: relp.clone(),
+        ..Default::default()
+    };
     let shown = relp.display().to_string();
     let recipients: Vec<String> = match std::fs::read(file) {
         Ok(bytes) => {
@@ -135,15 +161,23 @@ fn check_file(
                 bytes,
             };
             match common::load_encrypted(&input) {
-                Ok((_, meta)) => meta.key_groups.iter().flat_map(|g| g.age.iter().map(|k| k.recipient.clone())).collect(),
+                Ok((_, meta)) => meta
+                    .key_groups
+                    .iter()
+                    .flat_map(|g| g.age.iter().map(|k| k.recipient.clone()))
+                    .collect(),
                 Err(e) => {
-                    r.problems.push((e.message, "restore the file from version control".into()));
+                    r.problems
+                        .push((e.message, "restore the file from version control".into()));
                     return r;
                 }
             }
         }
         Err(e) => {
-            r.problems.push((format!("cannot read it: {}", crate::error::io_reason(&e)), "fix its permissions".into()));
+            r.problems.push((
+                format!("cannot read it: {}", crate::error::io_reason(&e)),
+                "fix its permissions".into(),
+            ));
             return r;
         }
     };
@@ -154,9 +188,14 @@ fn check_file(
                 let fix = if rule.is_some_and(|r| r.key_groups.iter().flatten().any(|x| x == k)) {
                     format!("seal updatekeys -y {shown}")
                 } else {
-                    format!("add the key to .sops.yaml (seal bootstrap flux --key …), or: seal rotate -i --add-age {k} {shown}")
+                    format!(
+                        "add the key to .sops.yaml (seal bootstrap flux --key …), or: seal rotate -i --add-age {k} {shown}"
+                    )
                 };
-                r.problems.push(("the cluster key is not a recipient: Flux cannot decrypt it".into(), fix));
+                r.problems.push((
+                    "the cluster key is not a recipient: Flux cannot decrypt it".into(),
+                    fix,
+                ));
             }
         }
         None => {
@@ -169,7 +208,10 @@ fn check_file(
                 have.dedup();
                 if !want.is_empty() && want != have {
                     r.problems.push((
-                        format!("its recipients differ from .sops.yaml rule {}", rule.index + 1),
+                        format!(
+                            "its recipients differ from .sops.yaml rule {}",
+                            rule.index + 1
+                        ),
                         format!("seal updatekeys -y {shown}"),
                     ));
                 }
@@ -180,11 +222,22 @@ fn check_file(
         Some(k) if !k.decrypts => {
             let ks_file = rel(root, &k.file);
             r.problems.push((
-                format!("the Flux Kustomization {} ({}) that builds it has no sops decryption", k.name, ks_file.display()),
-                format!("seal bootstrap flux --key CLUSTER_KEY_FILE --no-config --patch {} > /dev/null", ks_file.display()),
+                format!(
+                    "the Flux Kustomization {} ({}) that builds it has no sops decryption",
+                    k.name,
+                    ks_file.display()
+                ),
+                format!(
+                    "seal bootstrap flux --key CLUSTER_KEY_FILE --no-config --patch {} > /dev/null",
+                    ks_file.display()
+                ),
             ));
         }
-        Some(k) if k.secret_ref.as_deref().is_some_and(|s| s != flux::SECRET_NAME) => {
+        Some(k)
+            if k.secret_ref
+                .as_deref()
+                .is_some_and(|s| s != flux::SECRET_NAME) =>
+        {
             r.notes.push(format!(
                 "Kustomization {} decrypts with the Secret {:?}, not {}",
                 k.name,
@@ -193,7 +246,9 @@ fn check_file(
             ));
         }
         Some(_) => {}
-        None if !kss.is_empty() => r.notes.push("no Flux Kustomization's spec.path covers it".into()),
+        None if !kss.is_empty() => r
+            .notes
+            .push("no Flux Kustomization's spec.path covers it".into()),
         None => {}
     }
     r
@@ -215,7 +270,10 @@ mod tests {
 
     #[test]
     fn the_deepest_spec_path_builds_the_file() {
-        let kss = [ks("cluster", "./kubernetes", true), ks("plane", "./kubernetes/apps/plane/app", false)];
+        let kss = [
+            ks("cluster", "./kubernetes", true),
+            ks("plane", "./kubernetes/apps/plane/app", false),
+        ];
         let f = Path::new("kubernetes/apps/plane/app/secret.sops.yaml");
         assert_eq!(building_kustomization(f, &kss).unwrap().name, "plane");
         let g = Path::new("kubernetes/apps/other/secret.yaml");

@@ -104,84 +104,88 @@ pub fn run(ctx: &Ctx, args: &ExternalSecretArgs) -> Result<(), CliError> {
 
 /// Build the ExternalSecret the arguments describe.
 pub fn build(ctx: &Ctx, args: &ExternalSecretArgs) -> Result<ExternalSecret, CliError> {
-    let (app, namespace, target, secret_type, extracts, groups) =
-        if let Some(from) = &args.from {
-            let path = ctx.absolute(from);
-            let bytes = std::fs::read(&path).map_err(|e| CliError::read_io(from, e))?;
-            let parsed = Format::from_path(from)
-                .store()
-                .load_plain(&bytes)
-                .map_err(|e| CliError::reading_plain(e).in_file(from))?;
-            let keys = secret_keys(&parsed.docs).map_err(|e| {
-                CliError::new(exit::GENERIC, e)
-                    .in_file(from)
-                    .hint("--from reads a Kubernetes Secret manifest (kind: Secret with data or stringData)")
-            })?;
-            let secret_name = keys.name.clone();
-            let app = match (&args.app, &secret_name) {
-                (Some(a), _) => a.clone(),
-                (None, Some(n)) => app_name(n),
-                (None, None) => {
-                    return Err(usage("the Secret has no metadata.name: give the app with --app").in_file(from));
-                }
-            };
-            let prefix = args.prefix.clone().unwrap_or_default();
-            let title = format!(
-                "From {}: one key per Secret key; the values live in the {app} item",
-                from.display()
-            );
-            let group = group_from_keys(&title, &keys.keys, &prefix);
-            (
-                app,
-                args.namespace.clone().or(keys.namespace),
-                args.target.clone().or(secret_name),
-                keys.secret_type,
-                Vec::new(),
-                vec![group],
+    let (app, namespace, target, secret_type, extracts, groups) = if let Some(from) = &args.from {
+        let path = ctx.absolute(from);
+        let bytes = std::fs::read(&path).map_err(|e| CliError::read_io(from, e))?;
+        let parsed = Format::from_path(from)
+            .store()
+            .load_plain(&bytes)
+            .map_err(|e| CliError::reading_plain(e).in_file(from))?;
+        let keys = secret_keys(&parsed.docs).map_err(|e| {
+            CliError::new(exit::GENERIC, e).in_file(from).hint(
+                "--from reads a Kubernetes Secret manifest (kind: Secret with data or stringData)",
             )
-        } else {
-            let (text, label): (Vec<u8>, PathBuf) = match (&args.preset, &args.spec) {
-                (Some(p), _) => {
-                    let t = presets::preset(p).ok_or_else(|| {
-                        usage(format!("unknown preset {p:?}"))
-                            .hint(format!("presets: {}", presets::names().join(", ")))
-                    })?;
-                    (t.as_bytes().to_vec(), PathBuf::from(format!("preset {p}")))
-                }
-                (None, Some(f)) => (
-                    std::fs::read(ctx.absolute(f)).map_err(|e| CliError::read_io(f, e))?,
-                    f.clone(),
-                ),
-                (None, None) => return Err(usage("give --preset, --spec or --from")),
-            };
-            let parsed = Format::Yaml
-                .store()
-                .load_plain(&text)
-                .map_err(|e| CliError::reading_plain(e).in_file(&label))?;
-            let doc = parsed.docs.first().cloned().unwrap_or_default();
-            let spec = KeySpec::from_tree(&doc).map_err(|e| {
-                CliError::new(exit::COULD_NOT_READ_INPUT, format!("invalid keys spec: {e}"))
-                    .in_file(&label)
-                    .hint("see docs/generators.md for the keys spec format")
-            })?;
-            let app = args.app.clone().or(spec.app.clone()).ok_or_else(|| {
-                usage("the keys spec names no app: give it with --app").in_file(&label)
-            })?;
-            let prefix = args
-                .prefix
-                .clone()
-                .or(spec.prefix.clone())
-                .unwrap_or_else(|| default_prefix(&app));
-            let groups = spec.resolve_groups(&prefix);
-            (
-                app,
-                args.namespace.clone(),
-                args.target.clone(),
-                None,
-                spec.extracts.clone(),
-                groups,
-            )
+        })?;
+        let secret_name = keys.name.clone();
+        let app = match (&args.app, &secret_name) {
+            (Some(a), _) => a.clone(),
+            (None, Some(n)) => app_name(n),
+            (None, None) => {
+                return Err(
+                    usage("the Secret has no metadata.name: give the app with --app").in_file(from),
+                );
+            }
         };
+        let prefix = args.prefix.clone().unwrap_or_default();
+        let title = format!(
+            "From {}: one key per Secret key; the values live in the {app} item",
+            from.display()
+        );
+        let group = group_from_keys(&title, &keys.keys, &prefix);
+        (
+            app,
+            args.namespace.clone().or(keys.namespace),
+            args.target.clone().or(secret_name),
+            keys.secret_type,
+            Vec::new(),
+            vec![group],
+        )
+    } else {
+        let (text, label): (Vec<u8>, PathBuf) = match (&args.preset, &args.spec) {
+            (Some(p), _) => {
+                let t = presets::preset(p).ok_or_else(|| {
+                    usage(format!("unknown preset {p:?}"))
+                        .hint(format!("presets: {}", presets::names().join(", ")))
+                })?;
+                (t.as_bytes().to_vec(), PathBuf::from(format!("preset {p}")))
+            }
+            (None, Some(f)) => (
+                std::fs::read(ctx.absolute(f)).map_err(|e| CliError::read_io(f, e))?,
+                f.clone(),
+            ),
+            (None, None) => return Err(usage("give --preset, --spec or --from")),
+        };
+        let parsed = Format::Yaml
+            .store()
+            .load_plain(&text)
+            .map_err(|e| CliError::reading_plain(e).in_file(&label))?;
+        let doc = parsed.docs.first().cloned().unwrap_or_default();
+        let spec = KeySpec::from_tree(&doc).map_err(|e| {
+            CliError::new(
+                exit::COULD_NOT_READ_INPUT,
+                format!("invalid keys spec: {e}"),
+            )
+            .in_file(&label)
+            .hint("see docs/generators.md for the keys spec format")
+        })?;
+        let app = args.app.clone().or(spec.app.clone()).ok_or_else(|| {
+            usage("the keys spec names no app: give it with --app").in_file(&label)
+        })?;
+        let prefix = args
+            .prefix
+            .clone()
+            .or(spec.prefix.clone())
+            .unwrap_or_else(|| default_prefix(&app));
+        let groups = spec.resolve_groups(&prefix);
+        (
+            app,
+            args.namespace.clone(),
+            args.target.clone(),
+            None,
+            spec.extracts.clone(),
+            groups,
+        )
+    };
     if !valid_object_name(&app) {
         return Err(usage(format!(
             "the app name {app:?} is not a valid Kubernetes name (lower-case letters, digits and '-')"
@@ -231,7 +235,10 @@ fn is_duration(s: &str) -> bool {
     let mut rest = s;
     let mut any = false;
     while !rest.is_empty() {
-        let digits = rest.bytes().take_while(|b| b.is_ascii_digit() || *b == b'.').count();
+        let digits = rest
+            .bytes()
+            .take_while(|b| b.is_ascii_digit() || *b == b'.')
+            .count();
         if digits == 0 {
             return false;
         }

@@ -143,7 +143,9 @@ fn check_key(k: &str, flag: &str) -> Result<(), CliError> {
 fn run_new(ctx: &Ctx, args: &NewSecretArgs) -> Result<(), CliError> {
     let template = secret_templates::template(&args.template)
         .ok_or_else(|| usage(format!("unknown template {:?}", args.template)))?;
-    for (what, n) in std::iter::once(("--name", &args.name)).chain(args.namespace.iter().map(|n| ("--namespace", n))) {
+    for (what, n) in std::iter::once(("--name", &args.name))
+        .chain(args.namespace.iter().map(|n| ("--namespace", n)))
+    {
         if !valid_object_name(n) {
             return Err(usage(format!(
                 "{what} {n:?} is not a valid Kubernetes name (lower-case letters, digits, '-' and '.')"
@@ -155,9 +157,11 @@ fn run_new(ctx: &Ctx, args: &NewSecretArgs) -> Result<(), CliError> {
         && d.exists()
         && !args.force
     {
-        return Err(CliError::new(exit::COULD_NOT_WRITE_OUTPUT, "the file already exists")
-            .in_file(d)
-            .hint("pass --force to replace it, or use `seal set` to change one value"));
+        return Err(
+            CliError::new(exit::COULD_NOT_WRITE_OUTPUT, "the file already exists")
+                .in_file(d)
+                .hint("pass --force to replace it, or use `seal set` to change one value"),
+        );
     }
 
     // The generator for all template keys, and per-key generators.
@@ -178,19 +182,27 @@ fn run_new(ctx: &Ctx, args: &NewSecretArgs) -> Result<(), CliError> {
     for l in &args.from_literal {
         let (k, v) = split_kv(l, "--from-literal")?;
         check_key(k, "--from-literal")?;
-        given.push((k.to_string(), SecretValue::Text(Zeroizing::new(v.to_string()))));
+        given.push((
+            k.to_string(),
+            SecretValue::Text(Zeroizing::new(v.to_string())),
+        ));
     }
     for f in &args.from_file {
         let (k, path) = match f.split_once('=') {
             Some((k, p)) => (k.to_string(), PathBuf::from(p)),
             None => {
                 let p = PathBuf::from(f);
-                let k = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let k = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
                 (k, p)
             }
         };
         check_key(&k, "--from-file")?;
-        let bytes = Zeroizing::new(std::fs::read(ctx.absolute(&path)).map_err(|e| CliError::read_io(&path, e))?);
+        let bytes = Zeroizing::new(
+            std::fs::read(ctx.absolute(&path)).map_err(|e| CliError::read_io(&path, e))?,
+        );
         given.push((k, SecretValue::File(bytes)));
     }
     let mut stdin_lines = None;
@@ -208,7 +220,10 @@ fn run_new(ctx: &Ctx, args: &NewSecretArgs) -> Result<(), CliError> {
     // Template keys first (in template order), then the other keys.
     let mut values: Vec<(String, SecretValue)> = Vec::new();
     let take = |given: &mut Vec<(String, SecretValue)>, k: &str| {
-        given.iter().position(|(g, _)| g == k).map(|i| given.remove(i).1)
+        given
+            .iter()
+            .position(|(g, _)| g == k)
+            .map(|i| given.remove(i).1)
     };
     let mut generated = Vec::new();
     for (k, default) in template.keys {
@@ -242,22 +257,44 @@ fn run_new(ctx: &Ctx, args: &NewSecretArgs) -> Result<(), CliError> {
         }
     }
     if values.is_empty() {
-        return Err(usage("the Secret would have no keys")
-            .hint("give keys with --from-literal K=V, --from-file K=PATH, --set K or --generate K=SPEC"));
+        return Err(usage("the Secret would have no keys").hint(
+            "give keys with --from-literal K=V, --from-file K=PATH, --set K or --generate K=SPEC",
+        ));
     }
 
-    let doc = secret_templates::secret_doc(&args.name, args.namespace.as_deref(), &args.secret_type, &values);
+    let doc = secret_templates::secret_doc(
+        &args.name,
+        args.namespace.as_deref(),
+        &args.secret_type,
+        &values,
+    );
     drop(values);
-    let rules_path = dest.clone().or_else(|| args.filename_override.as_ref().map(|p| ctx.absolute(p)));
-    let display = args.output.clone().unwrap_or_else(|| PathBuf::from("<stdout>"));
-    let out = encrypt_new(ctx, vec![doc], rules_path, &display, args.age.as_deref(), args.indent)?;
+    let rules_path = dest
+        .clone()
+        .or_else(|| args.filename_override.as_ref().map(|p| ctx.absolute(p)));
+    let display = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("<stdout>"));
+    let out = encrypt_new(
+        ctx,
+        vec![doc],
+        rules_path,
+        &display,
+        args.age.as_deref(),
+        args.indent,
+    )?;
     write_result(dest.as_deref(), &out, Sensitivity::Public)?;
     if let Some(d) = &dest {
         eprintln!(
             "seal: wrote {} (Secret {}, keys encrypted{})",
             d.display(),
             args.name,
-            if generated.is_empty() { String::new() } else { format!("; generated: {}", generated.join(", ")) }
+            if generated.is_empty() {
+                String::new()
+            } else {
+                format!("; generated: {}", generated.join(", "))
+            }
         );
     }
     Ok(())
@@ -274,16 +311,31 @@ fn read_value(
 ) -> Result<Zeroizing<String>, CliError> {
     if std::io::stdin().is_terminal() {
         let v = rpassword::prompt_password(format!("Value for {key}: ")).map_err(|e| {
-            CliError::new(exit::COULD_NOT_READ_INPUT, format!("cannot read the value of {key} from the terminal: {}", crate::error::io_reason(&e)))
+            CliError::new(
+                exit::COULD_NOT_READ_INPUT,
+                format!(
+                    "cannot read the value of {key} from the terminal: {}",
+                    crate::error::io_reason(&e)
+                ),
+            )
         })?;
         return Ok(Zeroizing::new(v));
     }
     let it = lines.get_or_insert_with(|| std::io::stdin().lock().lines());
     match it.next() {
         Some(Ok(l)) => Ok(Zeroizing::new(l.trim_end_matches('\r').to_string())),
-        Some(Err(e)) => Err(CliError::new(exit::COULD_NOT_READ_INPUT, format!("cannot read standard input: {}", crate::error::io_reason(&e)))),
-        None => Err(CliError::new(exit::COULD_NOT_READ_INPUT, format!("--set {key}: standard input has no more lines"))
-            .hint("give one line per --set key, in order")),
+        Some(Err(e)) => Err(CliError::new(
+            exit::COULD_NOT_READ_INPUT,
+            format!(
+                "cannot read standard input: {}",
+                crate::error::io_reason(&e)
+            ),
+        )),
+        None => Err(CliError::new(
+            exit::COULD_NOT_READ_INPUT,
+            format!("--set {key}: standard input has no more lines"),
+        )
+        .hint("give one line per --set key, in order")),
     }
 }
 
@@ -312,7 +364,12 @@ pub fn encrypt_new(
         None => common::matching_rule(config.as_ref(), &input)?,
     };
     let groups: Vec<Vec<String>> = match age {
-        Some(list) => vec![list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()],
+        Some(list) => vec![
+            list.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        ],
         None => rule.map(|r| r.key_groups.clone()).unwrap_or_default(),
     };
     let groups: Vec<Vec<String>> = groups.into_iter().filter(|g| !g.is_empty()).collect();
@@ -331,7 +388,11 @@ pub fn encrypt_new(
         .and_then(|r| r.selector.clone())
         .or_else(|| rules::kubernetes_default(&docs))
         .unwrap_or_default();
-    let threshold = if groups.len() > 1 { rule.map(|r| r.shamir_threshold).unwrap_or(0) } else { 0 };
+    let threshold = if groups.len() > 1 {
+        rule.map(|r| r.shamir_threshold).unwrap_or(0)
+    } else {
+        0
+    };
     let key = DataKey::try_generate().map_err(CliError::from)?;
     let key_groups = keys::wrap_groups(&groups, threshold, &key)?;
     let meta = common::seal_docs(
@@ -349,6 +410,11 @@ pub fn encrypt_new(
     .map_err(|e| e.in_file(display))?;
     Format::Yaml
         .store()
-        .emit_encrypted(&docs, &meta.to_tree(), &Layout::none(), emit_options(Format::Yaml, indent, config.as_ref()))
+        .emit_encrypted(
+            &docs,
+            &meta.to_tree(),
+            &Layout::none(),
+            emit_options(Format::Yaml, indent, config.as_ref()),
+        )
         .map_err(|e| CliError::writing(e).in_file(display))
 }

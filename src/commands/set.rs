@@ -105,14 +105,18 @@ pub fn run_set(ctx: &Ctx, args: &SetArgs) -> Result<(), CliError> {
     let mut opened = common::open(&input, &ids, false, true)?;
     let doc = first_doc(&mut opened, &input)?;
     let changed = set_value(doc, &path, value.0).map_err(|e| {
-        CliError::new(exit::GENERIC, format!("cannot set {}: {e}", args.path)).in_file(&input.display)
+        CliError::new(exit::GENERIC, format!("cannot set {}: {e}", args.path))
+            .in_file(&input.display)
     })?;
-    if !changed {
-        if args.idempotent {
-            eprintln!("seal: {}: {} already has this value; nothing written", input.display.display(), args.path);
-            return Ok(());
-        }
-        // sops rewrites even when equal; so do we (new lastmodified and MAC).
+    // Without --idempotent sops rewrites even an equal value (new lastmodified and MAC);
+    // so do we.
+    if !changed && args.idempotent {
+        eprintln!(
+            "seal: {}: {} already has this value; nothing written",
+            input.display.display(),
+            args.path
+        );
+        return Ok(());
     }
     write_back(ctx, &input, opened)
 }
@@ -130,7 +134,10 @@ pub fn run_unset(ctx: &Ctx, args: &UnsetArgs) -> Result<(), CliError> {
         }
         return Err(CliError::new(
             exit::GENERIC,
-            format!("key not found: the first document has nothing at {}", args.path),
+            format!(
+                "key not found: the first document has nothing at {}",
+                args.path
+            ),
         )
         .in_file(&input.display)
         .hint("pass --idempotent to succeed when it is already gone"));
@@ -150,7 +157,10 @@ fn read(ctx: &Ctx, file: &std::path::Path, input_type: Option<Format>) -> Result
         Format::Yaml,
     )?;
     if input.file.is_none() {
-        return Err(CliError::new(exit::NO_FILE, "set/unset rewrite a file in place: standard input cannot be used"));
+        return Err(CliError::new(
+            exit::NO_FILE,
+            "set/unset rewrite a file in place: standard input cannot be used",
+        ));
     }
     if input.format == Format::Binary {
         return Err(CliError::new(
@@ -169,12 +179,13 @@ fn first_doc<'a>(opened: &'a mut Opened, input: &Input) -> Result<&'a mut Branch
     })
 }
 
-/// The value to set, kept in a zeroizing holder until it enters the tree.
+/// The value to set (generated and read values pass through `Zeroizing` buffers first).
 struct NewValue(Value);
 
 fn new_value(ctx: &Ctx, args: &SetArgs) -> Result<NewValue, CliError> {
     if let Some(spec) = &args.generate {
-        let g = Generator::parse(spec).map_err(|e| CliError::new(exit::CONFLICTING_PARAMETERS, e))?;
+        let g =
+            Generator::parse(spec).map_err(|e| CliError::new(exit::CONFLICTING_PARAMETERS, e))?;
         let v = g.generate().map_err(|e| CliError::new(exit::GENERIC, e))?;
         return Ok(NewValue(Value::Str(v.to_string())));
     }
@@ -184,7 +195,13 @@ fn new_value(ctx: &Ctx, args: &SetArgs) -> Result<NewValue, CliError> {
         let mut bytes = Zeroizing::new(Vec::new());
         if args.value_stdin {
             std::io::stdin().read_to_end(&mut bytes).map_err(|e| {
-                CliError::new(exit::COULD_NOT_READ_INPUT, format!("cannot read standard input: {}", crate::error::io_reason(&e)))
+                CliError::new(
+                    exit::COULD_NOT_READ_INPUT,
+                    format!(
+                        "cannot read standard input: {}",
+                        crate::error::io_reason(&e)
+                    ),
+                )
             })?;
         } else if let Some(f) = &args.value_file {
             *bytes = std::fs::read(ctx.absolute(f)).map_err(|e| CliError::read_io(f, e))?;
@@ -194,12 +211,10 @@ fn new_value(ctx: &Ctx, args: &SetArgs) -> Result<NewValue, CliError> {
                 .hint("for binary data, base64-encode it and store it under data")
         })?;
         let mut s = Zeroizing::new(s);
-        if args.raw {
-            if s.ends_with('\n') {
+        if args.raw && s.ends_with('\n') {
+            s.pop();
+            if s.ends_with('\r') {
                 s.pop();
-                if s.ends_with('\r') {
-                    s.pop();
-                }
             }
         }
         s
@@ -210,9 +225,15 @@ fn new_value(ctx: &Ctx, args: &SetArgs) -> Result<NewValue, CliError> {
     let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
         CliError::new(
             INVALID_SET_FORMAT,
-            format!("the value is not valid JSON (line {}, column {})", e.line(), e.column()),
+            format!(
+                "the value is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
         )
-        .hint("quote strings as JSON ('\"text\"'), or pass --raw to take the value as a plain string")
+        .hint(
+            "quote strings as JSON ('\"text\"'), or pass --raw to take the value as a plain string",
+        )
     })?;
     Ok(NewValue(from_json(&json)))
 }
@@ -226,7 +247,10 @@ pub fn from_json(v: &serde_json::Value) -> Value {
         serde_json::Value::String(s) => Value::Str(s.clone()),
         serde_json::Value::Array(a) => Value::List(a.iter().map(from_json).collect()),
         serde_json::Value::Object(o) => Value::Branch(Branch {
-            items: o.iter().map(|(k, v)| Item::Pair(k.clone(), from_json(v))).collect(),
+            items: o
+                .iter()
+                .map(|(k, v)| Item::Pair(k.clone(), from_json(v)))
+                .collect(),
         }),
     }
 }
@@ -255,7 +279,12 @@ pub fn set_value(doc: &mut Branch, path: &[PathPart], value: Value) -> Result<bo
     set_in_branch(doc, first, rest, value)
 }
 
-fn set_in_branch(b: &mut Branch, key: &str, rest: &[PathPart], value: Value) -> Result<bool, String> {
+fn set_in_branch(
+    b: &mut Branch,
+    key: &str,
+    rest: &[PathPart],
+    value: Value,
+) -> Result<bool, String> {
     if pair_mut(b, key).is_none() {
         let fresh = match rest.first() {
             None => {
@@ -271,7 +300,12 @@ fn set_in_branch(b: &mut Branch, key: &str, rest: &[PathPart], value: Value) -> 
     set_in_value(slot, key, rest, value)
 }
 
-fn set_in_value(slot: &mut Value, name: &str, rest: &[PathPart], value: Value) -> Result<bool, String> {
+fn set_in_value(
+    slot: &mut Value,
+    name: &str,
+    rest: &[PathPart],
+    value: Value,
+) -> Result<bool, String> {
     let Some((next, rest)) = rest.split_first() else {
         if *slot == value {
             return Ok(false);
@@ -298,10 +332,14 @@ fn set_in_value(slot: &mut Value, name: &str, rest: &[PathPart], value: Value) -
                     l.push(v);
                     Ok(true)
                 }
-                None => Err(format!("{name} has {count} item(s): index {n} is out of range")),
+                None => Err(format!(
+                    "{name} has {count} item(s): index {n} is out of range"
+                )),
             }
         }
-        (Value::Branch(_), PathPart::Index(n)) => Err(format!("{name} is a mapping, not a list: [{n}] does not apply")),
+        (Value::Branch(_), PathPart::Index(n)) => Err(format!(
+            "{name} is a mapping, not a list: [{n}] does not apply"
+        )),
         (_, PathPart::Key(k)) => Err(format!("{name} is not a mapping: [\"{k}\"] does not apply")),
         (_, PathPart::Index(n)) => Err(format!("{name} is not a list: [{n}] does not apply")),
     }
@@ -318,7 +356,8 @@ pub fn unset_value(doc: &mut Branch, path: &[PathPart]) -> bool {
 fn unset_in_branch(b: &mut Branch, key: &str, rest: &[PathPart]) -> bool {
     if rest.is_empty() {
         let before = b.items.len();
-        b.items.retain(|it| !matches!(it, Item::Pair(k, _) if k == key));
+        b.items
+            .retain(|it| !matches!(it, Item::Pair(k, _) if k == key));
         return b.items.len() != before;
     }
     match pair_mut(b, key) {
@@ -348,13 +387,23 @@ fn unset_in_value(v: &mut Value, path: &[PathPart]) -> bool {
 /// The newer of two sops versions (`3.9.1` < `3.11.0`).
 fn newer_version(a: &str, b: &str) -> String {
     let parse = |s: &str| -> Vec<u64> { s.split('.').map(|p| p.parse().unwrap_or(0)).collect() };
-    if parse(a) >= parse(b) { a.to_string() } else { b.to_string() }
+    if parse(a) >= parse(b) {
+        a.to_string()
+    } else {
+        b.to_string()
+    }
 }
 
 /// Re-encrypt with the same data key (IVs of unchanged values reused), new MAC and
 /// lastmodified, and replace the file atomically.
 fn write_back(ctx: &Ctx, input: &Input, opened: Opened) -> Result<(), CliError> {
-    let Opened { mut docs, metadata, layout, key, stash } = opened;
+    let Opened {
+        mut docs,
+        metadata,
+        layout,
+        key,
+        stash,
+    } = opened;
     let config = ctx.config().ok().flatten();
     let meta = common::seal_docs(
         &mut docs,
@@ -372,9 +421,17 @@ fn write_back(ctx: &Ctx, input: &Input, opened: Opened) -> Result<(), CliError> 
     let bytes = input
         .format
         .store()
-        .emit_encrypted(&docs, &meta.to_tree(), &layout, emit_options(input.format, None, config.as_ref()))
+        .emit_encrypted(
+            &docs,
+            &meta.to_tree(),
+            &layout,
+            emit_options(input.format, None, config.as_ref()),
+        )
         .map_err(|e| CliError::writing(e).in_file(&input.display))?;
-    let dest = input.file.as_ref().ok_or_else(|| CliError::new(exit::NO_FILE, "no file to write"))?;
+    let dest = input
+        .file
+        .as_ref()
+        .ok_or_else(|| CliError::new(exit::NO_FILE, "no file to write"))?;
     fsio::write_atomic(dest, &bytes, Sensitivity::Public).map_err(|e| CliError::write_io(dest, e))
 }
 
@@ -384,7 +441,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn doc(yaml: &str) -> Branch {
-        Format::Yaml.store().load_plain(yaml.as_bytes()).unwrap().docs.remove(0)
+        Format::Yaml
+            .store()
+            .load_plain(yaml.as_bytes())
+            .unwrap()
+            .docs
+            .remove(0)
     }
 
     fn p(s: &str) -> Vec<PathPart> {
@@ -407,8 +469,16 @@ mod tests {
         assert!(set_value(&mut d, &p(r#"["l"][1]"#), Value::Str("B".into())).unwrap());
         assert!(set_value(&mut d, &p(r#"["l"][2]"#), Value::Str("c".into())).unwrap());
         assert_eq!(d, doc("l: [a, B, c]\ns: x\n"));
-        assert!(set_value(&mut d, &p(r#"["l"][9]"#), Value::Null).unwrap_err().contains("out of range"));
-        assert!(set_value(&mut d, &p(r#"["s"]["k"]"#), Value::Null).unwrap_err().contains("not a mapping"));
+        assert!(
+            set_value(&mut d, &p(r#"["l"][9]"#), Value::Null)
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(
+            set_value(&mut d, &p(r#"["s"]["k"]"#), Value::Null)
+                .unwrap_err()
+                .contains("not a mapping")
+        );
         assert!(set_value(&mut d, &p("[0]"), Value::Null).is_err());
     }
 
@@ -424,14 +494,18 @@ mod tests {
 
     #[test]
     fn json_numbers_become_floats() {
-        let v: serde_json::Value = serde_json::from_str(r#"{"n": 5432, "s": "x", "l": [true, null]}"#).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(r#"{"n": 5432, "s": "x", "l": [true, null]}"#).unwrap();
         assert_eq!(
             from_json(&v),
             Value::Branch(Branch {
                 items: vec![
                     Item::Pair("n".into(), Value::Float(5432.0)),
                     Item::Pair("s".into(), Value::Str("x".into())),
-                    Item::Pair("l".into(), Value::List(vec![Value::Bool(true), Value::Null])),
+                    Item::Pair(
+                        "l".into(),
+                        Value::List(vec![Value::Bool(true), Value::Null])
+                    ),
                 ]
             })
         );

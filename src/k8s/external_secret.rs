@@ -84,7 +84,8 @@ pub fn valid_object_name(name: &str) -> bool {
     let ok_label = |l: &str| {
         !l.is_empty()
             && l.len() <= 63
-            && l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && l.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !l.starts_with('-')
             && !l.ends_with('-')
     };
@@ -104,7 +105,9 @@ pub fn field_ref(field: &str) -> String {
         .bytes()
         .next()
         .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && field.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        && field
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if ident {
         format!("{{{{ .{field} }}}}")
     } else {
@@ -120,7 +123,12 @@ pub fn fields_in_template(text: &str) -> Vec<String> {
     while let Some(i) = rest.find("{{") {
         let after = rest.get(i + 2..).unwrap_or("");
         let Some(end) = after.find("}}") else { break };
-        let inner = after.get(..end).unwrap_or("").trim().trim_matches('-').trim();
+        let inner = after
+            .get(..end)
+            .unwrap_or("")
+            .trim()
+            .trim_matches('-')
+            .trim();
         if let Some(f) = inner.strip_prefix('.') {
             if !f.is_empty() && f.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                 out.push(f.to_string());
@@ -147,12 +155,17 @@ impl ExternalSecret {
             }
         }
         if !valid_object_name(&self.store) {
-            return Err(format!("the store name {:?} is not a valid Kubernetes name", self.store));
+            return Err(format!(
+                "the store name {:?} is not a valid Kubernetes name",
+                self.store
+            ));
         }
         if let Some(ns) = &self.namespace
             && !valid_object_name(ns)
         {
-            return Err(format!("the namespace {ns:?} is not a valid Kubernetes name"));
+            return Err(format!(
+                "the namespace {ns:?} is not a valid Kubernetes name"
+            ));
         }
         let mut names = HashSet::new();
         let mut anchors = HashSet::new();
@@ -178,10 +191,15 @@ impl ExternalSecret {
             }
             if let Some(a) = &e.anchor {
                 if !valid_anchor(a) {
-                    return Err(format!("invalid anchor name {a:?}: use letters, digits, '-' and '_'"));
+                    return Err(format!(
+                        "invalid anchor name {a:?}: use letters, digits, '-' and '_'"
+                    ));
                 }
                 if e.optional {
-                    return Err(format!("the optional key {} cannot carry an anchor", e.name));
+                    return Err(format!(
+                        "the optional key {} cannot carry an anchor",
+                        e.name
+                    ));
                 }
                 if !anchors.insert(a.clone()) {
                     return Err(format!("the anchor {a} is defined twice"));
@@ -210,7 +228,10 @@ impl ExternalSecret {
         if let Some(t) = &self.secret_type {
             o.push_str(&format!("      type: {}\n", scalar(t)));
         }
-        let any = self.groups.iter().any(|g| g.entries.iter().any(|e| !e.optional));
+        let any = self
+            .groups
+            .iter()
+            .any(|g| g.entries.iter().any(|e| !e.optional));
         if any {
             o.push_str("      data:\n");
         } else {
@@ -262,7 +283,11 @@ impl ExternalSecret {
     /// The password-manager items and fields this ExternalSecret reads, per item in
     /// `extracts` order: `(item, [(field, note)])`. Never values.
     pub fn items(&self) -> Vec<(String, Vec<(String, String)>)> {
-        let main = self.extracts.first().map(|(k, _)| k.clone()).unwrap_or_else(|| self.name.clone());
+        let main = self
+            .extracts
+            .first()
+            .map(|(k, _)| k.clone())
+            .unwrap_or_else(|| self.name.clone());
         let mut order: Vec<String> = self.extracts.iter().map(|(k, _)| k.clone()).collect();
         let mut by_item: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
         let mut seen = HashSet::new();
@@ -285,7 +310,10 @@ impl ExternalSecret {
                     if !order.contains(&item) {
                         order.push(item.clone());
                     }
-                    by_item.entry(item.clone()).or_default().push((f, note.join("; ")));
+                    by_item
+                        .entry(item.clone())
+                        .or_default()
+                        .push((f, note.join("; ")));
                 }
             }
         }
@@ -319,7 +347,11 @@ impl ExternalSecret {
 /// A scalar on one line: plain when that reads back as the same string (in YAML 1.1 and
 /// 1.2), else double-quoted.
 pub fn scalar(s: &str) -> String {
-    if plain_safe(s) { s.to_string() } else { double_quoted(s) }
+    if plain_safe(s) {
+        s.to_string()
+    } else {
+        double_quoted(s)
+    }
 }
 
 /// A double-quoted YAML string; anything not printable is escaped.
@@ -373,7 +405,13 @@ pub struct SpecGroup {
 pub fn default_prefix(app: &str) -> String {
     let mut p: String = app
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     p.push('_');
     p
@@ -411,10 +449,15 @@ impl KeySpec {
                             Value::Str(s) => spec.extracts.push((s.clone(), None)),
                             Value::Branch(b) => {
                                 let key = b.get("key").ok_or("each extract needs a `key`")?;
-                                let comment = b.get("comment").map(|c| string(c, "comment")).transpose()?;
+                                let comment =
+                                    b.get("comment").map(|c| string(c, "comment")).transpose()?;
                                 spec.extracts.push((string(key, "extracts.key")?, comment));
                             }
-                            _ => return Err("each extract is an item name or {key:, comment:}".into()),
+                            _ => {
+                                return Err(
+                                    "each extract is an item name or {key:, comment:}".into()
+                                );
+                            }
                         }
                     }
                 }
@@ -423,8 +466,15 @@ impl KeySpec {
                         let Value::Branch(g) = g else {
                             return Err("each group is a mapping with `title` and `keys`".into());
                         };
-                        let title = g.get("title").map(|t| string(t, "title")).transpose()?.unwrap_or_default();
-                        let mut group = SpecGroup { title, entries: Vec::new() };
+                        let title = g
+                            .get("title")
+                            .map(|t| string(t, "title"))
+                            .transpose()?
+                            .unwrap_or_default();
+                        let mut group = SpecGroup {
+                            title,
+                            entries: Vec::new(),
+                        };
                         for e in list(g.get("keys").ok_or("each group needs `keys`")?, "keys")? {
                             group.entries.push(spec_entry(e)?);
                         }
@@ -481,11 +531,15 @@ fn spec_entry(v: &Value) -> Result<(String, bool, Entry), String> {
     match v {
         Value::Str(s) => Ok((s.clone(), true, blank(s))),
         Value::Branch(b) => {
-            let (name, prefixed) = match (b.get("key"), b.get("name")) {
-                (Some(k), None) => (string(k, "key")?, true),
-                (None, Some(n)) => (string(n, "name")?, false),
-                _ => return Err("each key entry needs exactly one of `key` (prefixed) or `name` (as is)".into()),
-            };
+            let (name, prefixed) =
+                match (b.get("key"), b.get("name")) {
+                    (Some(k), None) => (string(k, "key")?, true),
+                    (None, Some(n)) => (string(n, "name")?, false),
+                    _ => return Err(
+                        "each key entry needs exactly one of `key` (prefixed) or `name` (as is)"
+                            .into(),
+                    ),
+                };
             let mut e = blank(&name);
             let mut sources = 0;
             for item in &b.items {
@@ -519,7 +573,9 @@ fn spec_entry(v: &Value) -> Result<(String, bool, Entry), String> {
                 }
             }
             if sources > 1 {
-                return Err(format!("{name}: give only one of field, default, value and alias"));
+                return Err(format!(
+                    "{name}: give only one of field, default, value and alias"
+                ));
             }
             Ok((name, prefixed, e))
         }
@@ -651,7 +707,14 @@ mod tests {
     }
 
     fn entry(name: &str, source: Source) -> Entry {
-        Entry { name: name.into(), source, anchor: None, hint: None, optional: false, item: None }
+        Entry {
+            name: name.into(),
+            source,
+            anchor: None,
+            hint: None,
+            optional: false,
+            item: None,
+        }
     }
 
     #[test]
@@ -662,14 +725,20 @@ mod tests {
         for bad in ["", "a b", "a/b", "ä", "a:b", "{{x}}"] {
             assert!(!valid_key(bad), "{bad}");
         }
-        let e = es(vec![Group { title: "x".into(), entries: vec![entry("bad key", Source::Field("X".into()))] }]);
+        let e = es(vec![Group {
+            title: "x".into(),
+            entries: vec![entry("bad key", Source::Field("X".into()))],
+        }]);
         assert!(e.validate().unwrap_err().contains("^[-._a-zA-Z0-9]+$"));
     }
 
     #[test]
     fn field_refs_use_index_for_non_identifiers() {
         assert_eq!(field_ref("PLANE_X"), "{{ .PLANE_X }}");
-        assert_eq!(field_ref("postgres-password"), "{{ index . \"postgres-password\" }}");
+        assert_eq!(
+            field_ref("postgres-password"),
+            "{{ index . \"postgres-password\" }}"
+        );
         assert_eq!(field_ref("1st"), "{{ index . \"1st\" }}");
         assert_eq!(
             fields_in_template("postgresql://{{ .U }}:{{ index . \"p-w\" }}@h/{{.D}}"),
@@ -682,8 +751,20 @@ mod tests {
         let mut a = entry("A", Source::Literal("x".into()));
         a.anchor = Some("a".into());
         let b = entry("B", Source::Alias("a".into()));
-        assert!(es(vec![Group { title: "g".into(), entries: vec![a.clone(), b.clone()] }]).validate().is_ok());
-        let e = es(vec![Group { title: "g".into(), entries: vec![b, a] }]).validate().unwrap_err();
+        assert!(
+            es(vec![Group {
+                title: "g".into(),
+                entries: vec![a.clone(), b.clone()]
+            }])
+            .validate()
+            .is_ok()
+        );
+        let e = es(vec![Group {
+            title: "g".into(),
+            entries: vec![b, a],
+        }])
+        .validate()
+        .unwrap_err();
         assert!(e.contains("no earlier key has the anchor a"), "{e}");
     }
 
@@ -696,43 +777,73 @@ mod tests {
         let mut o = entry("SMTP", Source::Field("APP_SMTP".into()));
         o.optional = true;
         let x = es(vec![
-            Group { title: "Database".into(), entries: vec![a, entry("INIT_HOST", Source::Alias("host".into()))] },
-            Group { title: "Runtime".into(), entries: vec![s, o] },
+            Group {
+                title: "Database".into(),
+                entries: vec![a, entry("INIT_HOST", Source::Alias("host".into()))],
+            },
+            Group {
+                title: "Runtime".into(),
+                entries: vec![s, o],
+            },
         ]);
         x.validate().unwrap();
         let text = x.render();
         assert!(text.contains("DB_HOST: &host db.svc\n"), "{text}");
         assert!(text.contains("INIT_HOST: *host\n"), "{text}");
-        assert!(text.contains("SECRET: \"{{ .APP_SECRET }}\" # openssl rand -hex 32\n"), "{text}");
+        assert!(
+            text.contains("SECRET: \"{{ .APP_SECRET }}\" # openssl rand -hex 32\n"),
+            "{text}"
+        );
         assert!(text.contains("# SMTP: \"{{ .APP_SMTP }}\"\n"), "{text}");
-        let parsed = crate::stores::Format::Yaml.store().load_plain(text.as_bytes()).unwrap();
-        let spec = match parsed.docs[0].get("spec") { Some(Value::Branch(b)) => b.clone(), _ => panic!() };
+        let parsed = crate::stores::Format::Yaml
+            .store()
+            .load_plain(text.as_bytes())
+            .unwrap();
+        let spec = match parsed.docs[0].get("spec") {
+            Some(Value::Branch(b)) => b.clone(),
+            _ => panic!(),
+        };
         let data = match spec.get("target") {
             Some(Value::Branch(t)) => match t.get("template") {
-                Some(Value::Branch(t)) => match t.get("data") { Some(Value::Branch(d)) => d.clone(), _ => panic!() },
+                Some(Value::Branch(t)) => match t.get("data") {
+                    Some(Value::Branch(d)) => d.clone(),
+                    _ => panic!(),
+                },
                 _ => panic!(),
             },
             _ => panic!(),
         };
         assert_eq!(data.get("INIT_HOST"), Some(&Value::Str("db.svc".into())));
-        assert_eq!(data.get("SECRET"), Some(&Value::Str("{{ .APP_SECRET }}".into())));
+        assert_eq!(
+            data.get("SECRET"),
+            Some(&Value::Str("{{ .APP_SECRET }}".into()))
+        );
         assert_eq!(data.get("SMTP"), None);
         let items = x.items_text();
-        assert!(items.contains("[ ] APP_SECRET  (generate: openssl rand -hex 32)"), "{items}");
+        assert!(
+            items.contains("[ ] APP_SECRET  (generate: openssl rand -hex 32)"),
+            "{items}"
+        );
         assert!(items.contains("[ ] APP_SMTP    (optional)"), "{items}");
     }
 
     #[test]
     fn spec_files_parse_and_resolve_prefixes() {
         let text = "app: demo\nextracts: [db]\ngroups:\n  - title: T\n    keys:\n      - user\n      - {key: url, default: \"https://x.${SECRET_DOMAIN}\", anchor: u}\n      - {name: INIT_URL, alias: u}\n      - {name: SUPER, field: SUPER_PASS, item: db}\n";
-        let parsed = crate::stores::Format::Yaml.store().load_plain(text.as_bytes()).unwrap();
+        let parsed = crate::stores::Format::Yaml
+            .store()
+            .load_plain(text.as_bytes())
+            .unwrap();
         let spec = KeySpec::from_tree(&parsed.docs[0]).unwrap();
         assert_eq!(spec.app.as_deref(), Some("demo"));
         let g = spec.resolve_groups("DEMO_");
         let names: Vec<&str> = g[0].entries.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["DEMO_USER", "DEMO_URL", "INIT_URL", "SUPER"]);
         assert_eq!(g[0].entries[0].source, Source::Field("DEMO_USER".into()));
-        assert_eq!(g[0].entries[1].source, Source::Literal("https://x.${SECRET_DOMAIN}".into()));
+        assert_eq!(
+            g[0].entries[1].source,
+            Source::Literal("https://x.${SECRET_DOMAIN}".into())
+        );
         assert_eq!(g[0].entries[3].item.as_deref(), Some("db"));
         for bad in [
             "groups: [{keys: [{key: a, name: b}]}]",
@@ -740,7 +851,10 @@ mod tests {
             "groups: [{keys: [{key: a, colour: red}]}]",
             "wat: 1",
         ] {
-            let p = crate::stores::Format::Yaml.store().load_plain(bad.as_bytes()).unwrap();
+            let p = crate::stores::Format::Yaml
+                .store()
+                .load_plain(bad.as_bytes())
+                .unwrap();
             assert!(KeySpec::from_tree(&p.docs[0]).is_err(), "{bad}");
         }
     }
@@ -748,12 +862,18 @@ mod tests {
     #[test]
     fn secret_keys_reads_names_only() {
         let text = "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: n}\ntype: kubernetes.io/basic-auth\ndata: {a: eA==}\nstringData: {b: y, a: z}\n";
-        let p = crate::stores::Format::Yaml.store().load_plain(text.as_bytes()).unwrap();
+        let p = crate::stores::Format::Yaml
+            .store()
+            .load_plain(text.as_bytes())
+            .unwrap();
         let k = secret_keys(&p.docs).unwrap();
         assert_eq!(k.keys, ["a", "b"]);
         assert_eq!(k.name.as_deref(), Some("s"));
         assert_eq!(k.secret_type.as_deref(), Some("kubernetes.io/basic-auth"));
-        let p = crate::stores::Format::Yaml.store().load_plain(b"kind: ConfigMap\n").unwrap();
+        let p = crate::stores::Format::Yaml
+            .store()
+            .load_plain(b"kind: ConfigMap\n")
+            .unwrap();
         assert!(secret_keys(&p.docs).is_err());
     }
 }

@@ -22,7 +22,9 @@ pub const SECRET_KEY: &str = "age.agekey";
 pub fn sops_age_secret(identity_text: &str) -> Zeroizing<String> {
     let mut o = Zeroizing::new(String::with_capacity(identity_text.len() + 256));
     o.push_str("apiVersion: v1\nkind: Secret\nmetadata:\n");
-    o.push_str(&format!("  name: {SECRET_NAME}\n  namespace: {SECRET_NAMESPACE}\n"));
+    o.push_str(&format!(
+        "  name: {SECRET_NAME}\n  namespace: {SECRET_NAMESPACE}\n"
+    ));
     o.push_str("type: Opaque\nstringData:\n");
     o.push_str(&format!("  {SECRET_KEY}: |\n"));
     for line in identity_text.lines() {
@@ -117,8 +119,13 @@ pub fn find_kustomizations(root: &Path) -> Vec<FluxKustomization> {
         if !e.file_type().is_some_and(|t| t.is_file()) || Format::from_path(p) != Format::Yaml {
             continue;
         }
-        let Ok(bytes) = std::fs::read(p) else { continue };
-        if !bytes.windows(27).any(|w| w == b"kustomize.toolkit.fluxcd.io") {
+        let Ok(bytes) = std::fs::read(p) else {
+            continue;
+        };
+        if !bytes
+            .windows(27)
+            .any(|w| w == b"kustomize.toolkit.fluxcd.io")
+        {
             continue;
         }
         out.extend(kustomizations_in(p, &bytes));
@@ -144,7 +151,10 @@ pub fn patch_decryption(text: &str) -> Result<(String, Vec<String>), String> {
         let ks = kustomizations_in(Path::new("-"), doc.as_bytes());
         match ks.first() {
             Some(k) if !k.decrypts => {
-                let parsed = Format::Yaml.store().load_plain(doc.as_bytes()).map_err(|e| e.to_string())?;
+                let parsed = Format::Yaml
+                    .store()
+                    .load_plain(doc.as_bytes())
+                    .map_err(|e| e.to_string())?;
                 let has_other = parsed
                     .docs
                     .first()
@@ -176,7 +186,10 @@ pub fn patch_decryption(text: &str) -> Result<(String, Vec<String>), String> {
     let after = kustomizations_in(Path::new("-"), out.as_bytes());
     let ok = after.len() == before.len()
         && after.iter().all(|k| k.decrypts && k.secret_ref.is_some())
-        && after.iter().zip(&before).all(|(a, b)| a.name == b.name && a.path == b.path);
+        && after
+            .iter()
+            .zip(&before)
+            .all(|(a, b)| a.name == b.name && a.path == b.path);
     if !ok {
         return Err("the edit did not give the expected Kustomizations (a layout seal cannot edit safely): add the block by hand".into());
     }
@@ -187,7 +200,9 @@ pub fn patch_decryption(text: &str) -> Result<(String, Vec<String>), String> {
 fn insert_under_spec(doc: &str) -> Result<String, String> {
     let lines: Vec<&str> = doc.split_inclusive('\n').collect();
     let Some(i) = lines.iter().position(|l| l.trim_end() == "spec:") else {
-        return Err("the Kustomization's `spec:` is not on a line of its own at the start of a line".into());
+        return Err(
+            "the Kustomization's `spec:` is not on a line of its own at the start of a line".into(),
+        );
     };
     // Indentation of spec's first child (default 2).
     let indent = lines
@@ -226,12 +241,17 @@ mod tests {
             get_str(sd, "age.agekey"),
             Some("# created: x\n# public key: age1abc\nAGE-SECRET-KEY-1XYZ\n")
         );
-        assert_eq!(get_str(get_branch(d, "metadata").unwrap(), "namespace"), Some("flux-system"));
+        assert_eq!(
+            get_str(get_branch(d, "metadata").unwrap(), "namespace"),
+            Some("flux-system")
+        );
     }
 
     #[test]
     fn patch_adds_the_block_once_and_keeps_the_rest() {
-        let two = format!("{KS}---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: done\nspec:\n    decryption:\n        provider: sops\n        secretRef:\n            name: sops-age\n    path: ./x\n");
+        let two = format!(
+            "{KS}---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: done\nspec:\n    decryption:\n        provider: sops\n        secretRef:\n            name: sops-age\n    path: ./x\n"
+        );
         let (out, names) = patch_decryption(&two).unwrap();
         assert_eq!(names, ["apps"]);
         assert!(out.starts_with("---\n# apps\n"), "{out}");
@@ -246,7 +266,10 @@ mod tests {
 
     #[test]
     fn patch_refuses_other_providers_and_non_kustomizations() {
-        let other = KS.replace("  interval: 10m\n", "  decryption:\n    provider: vault\n  interval: 10m\n");
+        let other = KS.replace(
+            "  interval: 10m\n",
+            "  decryption:\n    provider: vault\n  interval: 10m\n",
+        );
         assert!(patch_decryption(&other).unwrap_err().contains("not sops"));
         assert!(patch_decryption("kind: ConfigMap\n").is_err());
     }

@@ -137,7 +137,12 @@ impl fmt::Display for Generator {
 }
 
 fn hex_digit(v: u8) -> char {
-    char::from(b"0123456789abcdef".get(usize::from(v & 0xf)).copied().unwrap_or(b'0'))
+    char::from(
+        b"0123456789abcdef"
+            .get(usize::from(v & 0xf))
+            .copied()
+            .unwrap_or(b'0'),
+    )
 }
 
 fn random_bytes(n: usize) -> Result<Zeroizing<Vec<u8>>, String> {
@@ -157,7 +162,16 @@ mod tests {
         for s in ["hex:32", "base64:60", "password:24", "uuid"] {
             assert_eq!(Generator::parse(s).unwrap().to_string(), s);
         }
-        for bad in ["", "hex", "hex:", "hex:0", "hex:-1", "hex:99999", "rot13:4", "uuid:4"] {
+        for bad in [
+            "",
+            "hex",
+            "hex:",
+            "hex:0",
+            "hex:-1",
+            "hex:99999",
+            "rot13:4",
+            "uuid:4",
+        ] {
             let e = Generator::parse(bad).unwrap_err();
             assert!(e.contains("hex:N") || e.contains("between"), "{bad}: {e}");
         }

@@ -81,23 +81,45 @@ mod tests {
 
     #[test]
     fn plane_preset_parses_with_the_expected_conventions() {
-        let p = crate::stores::Format::Yaml.store().load_plain(PLANE.as_bytes()).unwrap();
+        let p = crate::stores::Format::Yaml
+            .store()
+            .load_plain(PLANE.as_bytes())
+            .unwrap();
         let spec = KeySpec::from_tree(&p.docs[0]).unwrap();
         assert_eq!(spec.app.as_deref(), Some("plane"));
         let groups = spec.resolve_groups("PLANE_");
         assert_eq!(groups.len(), 5);
         let all: Vec<_> = groups.iter().flat_map(|g| &g.entries).collect();
-        let get = |n: &str| all.iter().find(|e| e.name == n).unwrap_or_else(|| panic!("{n}"));
-        assert_eq!(get("PLANE_SECRET_KEY").hint.as_deref(), Some("openssl rand -hex 32"));
-        assert_eq!(get("PLANE_LIVE_SERVER_SECRET_KEY").hint.as_deref(), Some("openssl rand -hex 32"));
-        assert_eq!(get("PLANE_DOC_UPLOAD_SIZE_LIMIT").source, Source::Literal((150u64 << 20).to_string()));
+        let get = |n: &str| {
+            all.iter()
+                .find(|e| e.name == n)
+                .unwrap_or_else(|| panic!("{n}"))
+        };
+        assert_eq!(
+            get("PLANE_SECRET_KEY").hint.as_deref(),
+            Some("openssl rand -hex 32")
+        );
+        assert_eq!(
+            get("PLANE_LIVE_SERVER_SECRET_KEY").hint.as_deref(),
+            Some("openssl rand -hex 32")
+        );
+        assert_eq!(
+            get("PLANE_DOC_UPLOAD_SIZE_LIMIT").source,
+            Source::Literal((150u64 << 20).to_string())
+        );
         assert_eq!(
             get("PLANE_NEXT_PUBLIC_DEPLOY_URL").source,
             Source::Literal("https://plane.${SECRET_DOMAIN}".into())
         );
-        assert_eq!(get("PLANE_CORS_ALLOWED_ORIGINS").source, Source::Alias("url".into()));
+        assert_eq!(
+            get("PLANE_CORS_ALLOWED_ORIGINS").source,
+            Source::Alias("url".into())
+        );
         assert!(all.iter().any(|e| e.name == "PLANE_DOCSTORE_BUCKET"));
-        assert_eq!(get("INIT_POSTGRES_SUPER_PASS").source, Source::Field("POSTGRES_SUPER_PASS".into()));
+        assert_eq!(
+            get("INIT_POSTGRES_SUPER_PASS").source,
+            Source::Field("POSTGRES_SUPER_PASS".into())
+        );
         assert!(preset("nope").is_none());
     }
 }

@@ -37,7 +37,10 @@ pub const TEMPLATES: &[Template] = &[
         name: "postgres",
         about: "Bitnami PostgreSQL (auth.existingSecret)",
         keys: &[
-            ("postgres-password", KeyDefault::Generate(Generator::Password(32))),
+            (
+                "postgres-password",
+                KeyDefault::Generate(Generator::Password(32)),
+            ),
             ("password", KeyDefault::Generate(Generator::Password(32))),
             ("username", KeyDefault::AppName),
             ("database", KeyDefault::AppName),
@@ -46,14 +49,20 @@ pub const TEMPLATES: &[Template] = &[
     Template {
         name: "redis",
         about: "Bitnami Redis (auth.existingSecret)",
-        keys: &[("redis-password", KeyDefault::Generate(Generator::Password(32)))],
+        keys: &[(
+            "redis-password",
+            KeyDefault::Generate(Generator::Password(32)),
+        )],
     },
     Template {
         name: "authentik",
         about: "Authentik (authentik.secret_key and the PostgreSQL password)",
         keys: &[
             ("secret_key", KeyDefault::Generate(Generator::Base64(60))),
-            ("postgresql-password", KeyDefault::Generate(Generator::Password(32))),
+            (
+                "postgresql-password",
+                KeyDefault::Generate(Generator::Password(32)),
+            ),
         ],
     },
     Template {
@@ -77,7 +86,15 @@ pub fn template(name: &str) -> Option<&'static Template> {
 /// `app` (used for the default user and database names).
 pub fn app_name(secret_name: &str) -> String {
     let mut s = secret_name;
-    for suffix in ["-secret", "-secrets", "-postgres", "-postgresql", "-pg", "-db", "-redis"] {
+    for suffix in [
+        "-secret",
+        "-secrets",
+        "-postgres",
+        "-postgresql",
+        "-pg",
+        "-db",
+        "-redis",
+    ] {
         if let Some(x) = s.strip_suffix(suffix)
             && !x.is_empty()
         {
@@ -118,7 +135,9 @@ pub fn secret_doc(
     let mut data = Vec::new();
     for (k, v) in values {
         match v {
-            SecretValue::Text(t) => string_data.push(Item::Pair(k.clone(), Value::Str(t.to_string()))),
+            SecretValue::Text(t) => {
+                string_data.push(Item::Pair(k.clone(), Value::Str(t.to_string())))
+            }
             SecretValue::File(b) => data.push(Item::Pair(
                 k.clone(),
                 Value::Str(base64::engine::general_purpose::STANDARD.encode(b.as_slice())),
@@ -126,10 +145,16 @@ pub fn secret_doc(
         }
     }
     if !string_data.is_empty() {
-        items.push(Item::Pair("stringData".into(), Value::Branch(Branch { items: string_data })));
+        items.push(Item::Pair(
+            "stringData".into(),
+            Value::Branch(Branch { items: string_data }),
+        ));
     }
     if !data.is_empty() {
-        items.push(Item::Pair("data".into(), Value::Branch(Branch { items: data })));
+        items.push(Item::Pair(
+            "data".into(),
+            Value::Branch(Branch { items: data }),
+        ));
     }
     Branch { items }
 }
@@ -140,8 +165,18 @@ mod tests {
 
     #[test]
     fn templates_have_the_chart_keys() {
-        let keys = |n: &str| template(n).unwrap().keys.iter().map(|(k, _)| *k).collect::<Vec<_>>();
-        assert_eq!(keys("postgres"), ["postgres-password", "password", "username", "database"]);
+        let keys = |n: &str| {
+            template(n)
+                .unwrap()
+                .keys
+                .iter()
+                .map(|(k, _)| *k)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            keys("postgres"),
+            ["postgres-password", "password", "username", "database"]
+        );
         assert_eq!(keys("redis"), ["redis-password"]);
         assert_eq!(keys("authentik"), ["secret_key", "postgresql-password"]);
         assert_eq!(keys("cloudflare"), ["api-token"]);
@@ -169,8 +204,14 @@ mod tests {
             Some("infra"),
             "Opaque",
             &[
-                ("user".into(), SecretValue::Text(Zeroizing::new("root".into()))),
-                ("id_ed25519".into(), SecretValue::File(Zeroizing::new(b"\x00key\n".to_vec()))),
+                (
+                    "user".into(),
+                    SecretValue::Text(Zeroizing::new("root".into())),
+                ),
+                (
+                    "id_ed25519".into(),
+                    SecretValue::File(Zeroizing::new(b"\x00key\n".to_vec())),
+                ),
             ],
         );
         let text = crate::stores::Format::Yaml
