@@ -388,6 +388,7 @@ impl<'a> Scan<'a> {
         };
         let offsets = leaf_offsets(&parsed.layout).map(|(_, d)| d);
         let has_sops_block = parsed.metadata.as_ref().is_some_and(looks_like_sops);
+        let enc_text = memmem::find(self.src, b"ENC[").is_some();
         let sops = self.sops_metadata(&parsed, offsets.as_ref().and_then(|o| o.first()?.sops));
         self.out.is_sops = sops.is_some();
         let file_selector = sops.as_ref().map(Metadata::effective_selector);
@@ -409,6 +410,25 @@ impl<'a> Scan<'a> {
             if let Some(s) = &rule_selector {
                 selectors.push(s);
             }
+            let object = k8s_object(doc);
+            let secret_docs = secret_objects(doc);
+            if object.is_none() && doc.items.iter().any(|i| matches!(i, Item::Pair(..))) {
+                k8s_only = false;
+            }
+            // Most manifests (Deployments, ConfigMaps) need no walk at all: only sops files,
+            // Secrets, what a rule would encrypt, and files named like secrets do.
+            let walk = has_sops_block
+                || !secret_docs.is_empty()
+                || (rule_selector.is_some()
+                    && (object.is_none() || intends_encryption(self.ctx.path)))
+                || (named && object.is_none())
+                || enc_text;
+            if !walk {
+                if let Some((_, kind)) = object {
+                    plain_kinds.insert(kind.to_string());
+                }
+                continue;
+            }
             let doc_offsets = offsets
                 .as_ref()
                 .and_then(|o| o.get(di))
@@ -416,10 +436,6 @@ impl<'a> Scan<'a> {
             let mut leaves = flatten(doc, &selectors, doc_offsets);
             if doc_offsets.is_none() {
                 self.locate(&mut leaves, format, &mut cursor);
-            }
-            let object = k8s_object(doc);
-            if object.is_none() && leaves.iter().any(|l| !l.comment) {
-                k8s_only = false;
             }
             // 3. sops values.
             if file_selector.is_some() {
@@ -433,7 +449,6 @@ impl<'a> Scan<'a> {
                 enc_without_metadata = Some(l.offset);
             }
             // 4. Kubernetes Secrets.
-            let secret_docs = secret_objects(doc);
             for secret in &secret_docs {
                 self.secret(secret, &leaves, doc, sops.is_some());
             }
