@@ -417,6 +417,8 @@ struct RuleFinder {
     explicit: Option<PathBuf>,
     by_dir: Mutex<HashMap<PathBuf, Option<PathBuf>>>,
     configs: Mutex<HashMap<PathBuf, Result<Arc<Config>, String>>>,
+    /// Per (config, rule index): the rule as findings show it, decided once.
+    matches: Mutex<HashMap<(PathBuf, usize), Arc<RuleMatch>>>,
 }
 
 impl RuleFinder {
@@ -425,6 +427,7 @@ impl RuleFinder {
             explicit,
             by_dir: Mutex::new(HashMap::new()),
             configs: Mutex::new(HashMap::new()),
+            matches: Mutex::new(HashMap::new()),
         }
     }
 
@@ -455,11 +458,15 @@ impl RuleFinder {
         out
     }
 
-    fn rule_for(&self, file: &Path) -> Option<Box<RuleMatch>> {
+    fn rule_for(&self, file: &Path) -> Option<Arc<RuleMatch>> {
         let dir = file.parent()?;
         let cfg_path = self.config_path(dir)?;
         let cfg = self.config(&cfg_path)?;
         let rule = cfg.rule_for(file)?;
+        let key = (cfg_path, rule.index);
+        if let Some(m) = lock(&self.matches).get(&key) {
+            return Some(Arc::clone(m));
+        }
         let broad = match &rule.path_regex {
             None => true,
             Some(re) => match regex::Regex::new(re) {
@@ -477,11 +484,13 @@ impl RuleFinder {
                 rule.index + 1
             ),
         };
-        Some(Box::new(RuleMatch {
+        let m = Arc::new(RuleMatch {
             rule: rule.clone(),
             label,
             broad,
-        }))
+        });
+        lock(&self.matches).insert(key, Arc::clone(&m));
+        Some(m)
     }
 
     /// A `config-error` finding for each `.sops.yaml` that did not load.
