@@ -308,6 +308,14 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    fn mm(base: &Branch, ours: &Branch, theirs: &Branch) -> Merged {
+        merge_docs(
+            std::slice::from_ref(base),
+            std::slice::from_ref(ours),
+            std::slice::from_ref(theirs),
+        )
+    }
+
     fn s(v: &str) -> Value {
         Value::Str(v.into())
     }
@@ -334,7 +342,7 @@ mod tests {
         let base = secret("u", "p");
         let ours = secret("u2", "p");
         let theirs = secret("u", "p2");
-        let m = merge_docs(&[base], &[ours], &[theirs]);
+        let m = mm(&base, &ours, &theirs);
         assert!(m.conflicts.is_empty());
         assert_eq!(m.docs, vec![secret("u2", "p2")]);
     }
@@ -373,19 +381,19 @@ mod tests {
         // Ours deletes b, theirs adds c.
         let ours = b(vec![("a", s("1"))]);
         let theirs = b(vec![("a", s("1")), ("b", s("2")), ("c", s("3"))]);
-        let m = merge_docs(&[base.clone()], &[ours], &[theirs]);
+        let m = mm(&base, &ours, &theirs);
         assert!(m.conflicts.is_empty());
         assert_eq!(m.docs[0], b(vec![("a", s("1")), ("c", s("3"))]));
         // Ours deletes b, theirs changes it: conflict, their value kept as placeholder.
         let ours = b(vec![("a", s("1"))]);
         let theirs = b(vec![("a", s("1")), ("b", s("9"))]);
-        let m = merge_docs(&[base.clone()], &[ours], &[theirs]);
+        let m = mm(&base, &ours, &theirs);
         assert_eq!(m.conflicts.len(), 1);
         assert_eq!(m.docs[0].get("b"), Some(&s("9")));
         // Both add the same key with different values.
         let ours = b(vec![("a", s("1")), ("b", s("2")), ("n", s("x"))]);
         let theirs = b(vec![("a", s("1")), ("b", s("2")), ("n", s("y"))]);
-        let m = merge_docs(&[base], &[ours], &[theirs]);
+        let m = mm(&base, &ours, &theirs);
         assert_eq!(m.conflicts.len(), 1);
         assert_eq!(m.conflicts[0].path, vec!["n".to_string()]);
     }
@@ -396,7 +404,7 @@ mod tests {
         let mut theirs = base.clone();
         theirs.items.insert(0, Item::Comment(" new note".into()));
         let ours = b(vec![("a", s("X")), ("b", s("2"))]);
-        let m = merge_docs(&[base.clone()], &[ours.clone()], &[theirs]);
+        let m = mm(&base, &ours, &theirs);
         assert!(m.conflicts.is_empty());
         assert_eq!(m.docs[0].items[0], Item::Comment(" new note".into()));
         assert_eq!(m.docs[0].get("a"), Some(&s("X")));
@@ -405,7 +413,7 @@ mod tests {
         ours2.items.push(Item::Comment(" mine".into()));
         let mut theirs2 = b(vec![("a", s("1")), ("b", s("Y"))]);
         theirs2.items.push(Item::Comment(" theirs".into()));
-        let m = merge_docs(&[base], &[ours2], &[theirs2]);
+        let m = mm(&base, &ours2, &theirs2);
         assert_eq!(m.conflicts.len(), 1);
         assert_eq!(m.conflicts[0].kind, ConflictKind::Comments);
     }
@@ -414,7 +422,7 @@ mod tests {
     fn nan_is_unchanged_not_conflicting() {
         let d = b(vec![("f", Value::Float(f64::NAN)), ("a", s("1"))]);
         let ours = b(vec![("f", Value::Float(f64::NAN)), ("a", s("2"))]);
-        let m = merge_docs(&[d.clone()], &[ours], &[d]);
+        let m = mm(&d, &ours, &d);
         assert!(m.conflicts.is_empty());
     }
 
@@ -422,7 +430,7 @@ mod tests {
     fn document_count_mismatch_is_a_conflict() {
         let x = b(vec![("a", s("1"))]);
         let y = b(vec![("a", s("2"))]);
-        let m = merge_docs(&[x.clone()], &[x.clone(), y.clone()], &[y]);
+        let m = merge_docs(std::slice::from_ref(&x), &[x.clone(), y.clone()], &[y]);
         assert_eq!(m.conflicts[0].kind, ConflictKind::Documents);
     }
 
@@ -471,21 +479,21 @@ mod tests {
     proptest! {
         #[test]
         fn one_sided_changes_are_taken(base in branch(), x in branch()) {
-            let m = merge_docs(&[base.clone()], &[x.clone()], &[base.clone()]);
+            let m = mm(&base, &x, &base);
             prop_assert!(m.conflicts.is_empty());
             prop_assert!(same_branch(&m.docs[0], &x));
-            let m = merge_docs(&[base.clone()], &[base.clone()], &[x.clone()]);
+            let m = mm(&base, &base, &x);
             prop_assert!(m.conflicts.is_empty());
             prop_assert!(same_branch(&m.docs[0], &x));
-            let m = merge_docs(&[base], &[x.clone()], &[x.clone()]);
+            let m = mm(&base, &x, &x);
             prop_assert!(m.conflicts.is_empty());
             prop_assert!(same_branch(&m.docs[0], &x));
         }
 
         #[test]
         fn conflicts_are_symmetric(base in branch(), o in branch(), t in branch()) {
-            let a = merge_docs(&[base.clone()], &[o.clone()], &[t.clone()]);
-            let b = merge_docs(&[base], &[t], &[o]);
+            let a = mm(&base, &o, &t);
+            let b = mm(&base, &t, &o);
             let mut pa: Vec<_> = a.conflicts.iter().map(|c| c.path.clone()).collect();
             let mut pb: Vec<_> = b.conflicts.iter().map(|c| c.path.clone()).collect();
             pa.sort();
@@ -508,7 +516,7 @@ mod tests {
             };
             let ours = pick(&o, &["a", "b"]);
             let theirs = pick(&t, &["c", "d"]);
-            let m = merge_docs(&[base.clone()], &[ours.clone()], &[theirs.clone()]);
+            let m = mm(&base, &ours, &theirs);
             prop_assert!(m.conflicts.is_empty(), "{:?}", m.conflicts);
             for k in ["a", "b"] {
                 let eq = match (m.docs[0].get(k), ours.get(k)) {
