@@ -94,7 +94,13 @@ pub fn run(ctx: &Ctx, args: &EditArgs) -> Result<(), CliError> {
         .in_file(&file));
     }
     let editor = editor_command(std::env::var_os("SOPS_EDITOR"), std::env::var_os("EDITOR"))?;
-    let config = ctx.config()?;
+    // An existing file needs the config only for its indentation, so a broken
+    // .sops.yaml does not stop an edit; a new file needs its rule.
+    let config = if file.exists() {
+        ctx.config().ok().flatten()
+    } else {
+        ctx.config()?
+    };
     let outcome = if file.exists() {
         edit_existing(ctx, args, &editor, format, config.as_ref())?
     } else {

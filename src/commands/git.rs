@@ -269,11 +269,7 @@ fn merge_driver(ctx: &Ctx, args: &MergeArgs) -> Result<(), CliError> {
     merge::mark_conflicts(&mut result.docs, &result.conflicts, &render);
 
     let meta = &main.metadata;
-    let version = raise_version(if ours.metadata.version >= theirs.metadata.version {
-        &ours.metadata.version
-    } else {
-        &theirs.metadata.version
-    });
+    let version = raise_version(&meta.version);
     let mut docs = result.docs;
     let new_meta = common::seal_docs(
         &mut docs,
@@ -308,12 +304,13 @@ fn merge_driver(ctx: &Ctx, args: &MergeArgs) -> Result<(), CliError> {
         return Ok(());
     }
     let n_docs = docs.len();
+    let n = result.conflicts.len() + usize::from(key_conflict);
     let mut msg = format!(
-        "merge conflict: both sides changed {} differently",
-        if result.conflicts.len() + usize::from(key_conflict) == 1 {
-            "this"
+        "merge conflict: both sides changed {} differently:",
+        if n == 1 {
+            "one key".to_string()
         } else {
-            "these"
+            format!("{n} keys")
         }
     );
     for c in &result.conflicts {
