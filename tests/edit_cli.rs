@@ -146,7 +146,7 @@ fn editor_command_is_split_like_a_shell() {
 }
 
 #[test]
-fn unchanged_file_is_not_rewritten_and_exits_200() {
+fn unchanged_file_is_not_rewritten_and_exits_0_or_200_with_exit_code() {
     let e = Env::new();
     let f = e.encrypted("s.yaml", SECRET);
     let before = std::fs::read(&f).unwrap();
@@ -154,13 +154,13 @@ fn unchanged_file_is_not_rewritten_and_exits_200() {
         .env("EDITOR", "true")
         .args(["edit", "s.yaml"])
         .assert()
-        .code(200);
+        .success();
     assert_eq!(std::fs::read(&f).unwrap(), before);
     e.seal()
         .env("EDITOR", "true")
-        .args(["edit", "--unchanged-ok", "s.yaml"])
+        .args(["edit", "--exit-code", "s.yaml"])
         .assert()
-        .success();
+        .code(200);
     assert_eq!(std::fs::read(&f).unwrap(), before);
     e.assert_no_plaintext_left();
 }
@@ -283,10 +283,10 @@ fn new_file_from_the_secret_template_uses_the_rule() {
         ),
     )
     .unwrap();
-    // Unchanged template: nothing is created (sops: exit 200).
+    // Unchanged template: nothing is created (exit 200 with --exit-code, as sops).
     e.seal()
         .env("EDITOR", "true")
-        .args(["edit", "app.enc.yaml"])
+        .args(["edit", "--exit-code", "app.enc.yaml"])
         .assert()
         .code(200);
     assert!(!e.dir.join("app.enc.yaml").exists());

@@ -35,8 +35,8 @@ pub const NO_EDITOR: u8 = 201;
 /// you did not change keep their exact ciphertext. The plaintext is removed on every exit
 /// path, including Ctrl-C and SIGTERM. When the edited text does not parse, seal says where
 /// and, on a terminal, offers to re-open the editor; otherwise it exits non-zero and the
-/// file is unchanged. When nothing changed, nothing is written and seal exits 200 as sops
-/// does (0 with --unchanged-ok). A FILE that does not exist is created from a template (a
+/// file is unchanged. When nothing changed, nothing is written and seal exits 0, or 200
+/// with --exit-code (what sops 3.11 always does, for scripts that test for it). A FILE that does not exist is created from a template (a
 /// Kubernetes Secret for YAML) for the recipients of --age or the matching .sops.yaml rule.
 #[derive(Debug, Args)]
 pub struct EditArgs {
@@ -68,9 +68,9 @@ pub struct EditArgs {
     #[arg(long)]
     ignore_mac: bool,
 
-    /// Exit 0 instead of sops's 200 when the file was not changed.
+    /// Exit 200 (sops's "file not modified") instead of 0 when nothing was changed.
     #[arg(long)]
-    unchanged_ok: bool,
+    exit_code: bool,
 
     /// Indentation for YAML (spaces) or JSON (spaces; default a tab).
     #[arg(long, value_name = "N")]
@@ -109,7 +109,7 @@ pub fn run(ctx: &Ctx, args: &EditArgs) -> Result<(), CliError> {
     match outcome {
         Outcome::Sealed(bytes) => fsio::write_atomic(&file, &bytes, Sensitivity::Public)
             .map_err(|e| CliError::write_io(&file, e)),
-        Outcome::Unchanged if args.unchanged_ok => {
+        Outcome::Unchanged if !args.exit_code => {
             eprintln!("seal: {}: not changed; nothing was written", file.display());
             Ok(())
         }
@@ -117,8 +117,7 @@ pub fn run(ctx: &Ctx, args: &EditArgs) -> Result<(), CliError> {
             exit::FILE_NOT_MODIFIED,
             "the file has not changed, so nothing was written (exit 200, as sops)",
         )
-        .in_file(&file)
-        .hint("pass --unchanged-ok to exit 0 in this case")),
+        .in_file(&file)),
     }
 }
 
