@@ -809,7 +809,6 @@ mod tests {
         }
 
         #[test]
-        #[ignore = "needs stores::yaml::YamlStore and rules (parallel work); run after merge"]
         fn parses_every_corpus_config() {
             let cases = std::fs::read_dir(crate::testdata::shared_root().join("conformance/cases"))
                 .expect("corpus");
