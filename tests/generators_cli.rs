@@ -734,3 +734,38 @@ fn bootstrap_refuses_the_repo_and_explains_a_missing_kubeconfig() {
         );
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+
+    /// `--from` reads key names only: whatever the keys and values of the Secret, no value
+    /// ever appears in the manifest or the checklist.
+    #[test]
+    fn external_secret_from_never_prints_a_value(
+        entries in proptest::collection::btree_map("[a-z][a-z0-9_.-]{0,12}", "[A-Za-z0-9]{16,24}", 1..8),
+        string_data in proptest::bool::ANY,
+    ) {
+        let home = tempfile::tempdir().unwrap();
+        let field = if string_data { "stringData" } else { "data" };
+        let mut yaml = format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\n{field}:\n");
+        for (k, v) in &entries {
+            yaml.push_str(&format!("  {k}: {v}\n"));
+        }
+        let file = home.path().join("secret.yaml");
+        std::fs::write(&file, &yaml).unwrap();
+        for extra in [&[][..], &["--items"][..]] {
+            let out = seal(home.path())
+                .arg("external-secret")
+                .arg("--from")
+                .arg(&file)
+                .args(extra)
+                .output()
+                .unwrap();
+            proptest::prop_assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            for (k, v) in &entries {
+                proptest::prop_assert!(!all.contains(v.as_str()), "value of {k} leaked:\n{all}");
+            }
+        }
+    }
+}
