@@ -4,84 +4,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::{key_file, recipient};
 
-use common::{key_file, recipient, seal};
-
-struct Env {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    home: PathBuf,
-    rt: PathBuf,
-}
-
-impl Env {
-    fn new() -> Env {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("work");
-        let home = tmp.path().join("home");
-        let rt = tmp.path().join("rt");
-        for d in [&dir, &home, &rt] {
-            std::fs::create_dir_all(d).unwrap();
-        }
-        Env {
-            _tmp: tmp,
-            dir,
-            home,
-            rt,
-        }
-    }
-
-    fn seal(&self) -> assert_cmd::Command {
-        let mut c = seal(&self.home);
-        c.current_dir(&self.dir)
-            .env("SOPS_AGE_KEY_FILE", key_file("alice"))
-            .env("XDG_RUNTIME_DIR", &self.rt)
-            .env("TMPDIR", &self.rt);
-        c
-    }
-
-    /// A fake editor: a shell script whose body gets the file as $1.
-    fn editor(&self, name: &str, body: &str) -> PathBuf {
-        let p = self.home.join(name);
-        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        p
-    }
-
-    fn encrypted(&self, name: &str, plain: &str) -> PathBuf {
-        let p = self.dir.join(name);
-        std::fs::write(&p, plain).unwrap();
-        self.seal()
-            .args(["encrypt", "-i", "--age", &recipient("alice"), name])
-            .assert()
-            .success();
-        p
-    }
-
-    fn decrypt(&self, name: &str) -> String {
-        let o = self.seal().args(["decrypt", name]).output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        String::from_utf8(o.stdout).unwrap()
-    }
-
-    fn assert_no_plaintext_left(&self) {
-        let left: Vec<_> = walk(&self.rt);
-        assert!(left.is_empty(), "left behind in the temp root: {left:?}");
-    }
-}
-
-fn walk(d: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(d) {
-        for e in rd.flatten() {
-            out.push(e.path());
-            out.extend(walk(&e.path()));
-        }
-    }
-    out
-}
+use common::Sandbox as Env;
 
 const SECRET: &str = "apiVersion: v1\nkind: Secret\nmetadata:\n    name: db\nstringData:\n    USER: alice\n    PASSWORD: hunter2\n";
 
@@ -116,7 +41,7 @@ fn edit_changes_one_value_keeps_the_others_and_leaves_nothing() {
     );
     assert!(e.decrypt("s.yaml").contains("PASSWORD: s3cret"));
     assert_eq!(std::fs::read_to_string(&modes).unwrap(), "600\n700\n");
-    e.assert_no_plaintext_left();
+    e.assert_nothing_left();
     // The real sops reads the result.
     let o = common::sops(&e.home)
         .env("SOPS_AGE_KEY_FILE", key_file("alice"))
@@ -162,7 +87,7 @@ fn unchanged_file_is_not_rewritten_and_exits_0_or_200_with_exit_code() {
         .assert()
         .code(200);
     assert_eq!(std::fs::read(&f).unwrap(), before);
-    e.assert_no_plaintext_left();
+    e.assert_nothing_left();
 }
 
 #[test]
@@ -177,14 +102,14 @@ fn editor_failure_keeps_the_file_and_leaves_nothing() {
         .assert()
         .code(201);
     assert_eq!(std::fs::read(&f).unwrap(), before);
-    e.assert_no_plaintext_left();
+    e.assert_nothing_left();
     // A missing editor is sops's 201 too.
     e.seal()
         .env("EDITOR", "no-such-editor-seal-test")
         .args(["edit", "s.yaml"])
         .assert()
         .code(201);
-    e.assert_no_plaintext_left();
+    e.assert_nothing_left();
 }
 
 #[test]
@@ -205,7 +130,7 @@ fn invalid_yaml_without_a_terminal_fails_and_keeps_the_file() {
     assert!(err.contains("at line 9"), "says where: {err}");
     assert!(!err.contains("hunter2"), "no secret in messages: {err}");
     assert_eq!(std::fs::read(&f).unwrap(), before);
-    e.assert_no_plaintext_left();
+    e.assert_nothing_left();
 }
 
 #[test]
@@ -220,7 +145,7 @@ fn a_sops_key_in_the_edit_is_refused() {
         .assert()
         .failure();
     assert_eq!(std::fs::read(&f).unwrap(), before);
-    e.assert_no_plaintext_left();
+    e.assert_nothing_left();
 }
 
 #[test]
@@ -239,7 +164,7 @@ fn sigterm_while_editing_removes_the_plaintext() {
         .assert()
         .code(143);
     assert_eq!(std::fs::read(&f).unwrap(), before);
-    e.assert_no_plaintext_left();
+    e.assert_nothing_left();
 }
 
 #[test]
@@ -269,7 +194,7 @@ fn decode_data_shows_text_and_encodes_it_back() {
     assert!(!out.contains("seal: kept"), "marker removed: {out}");
     let after = std::fs::read_to_string(&f).unwrap();
     assert_eq!(line_with(&before, "BIN:"), line_with(&after, "BIN:"));
-    e.assert_no_plaintext_left();
+    e.assert_nothing_left();
 }
 
 #[test]
@@ -311,7 +236,7 @@ fn new_file_from_the_secret_template_uses_the_rule() {
         .assert()
         .failure();
     assert!(!e.dir.join("other.yaml").exists());
-    e.assert_no_plaintext_left();
+    e.assert_nothing_left();
 }
 
 #[test]
@@ -343,5 +268,5 @@ fn reopens_the_editor_on_a_terminal_after_a_parse_error() {
     p.exp_eof().unwrap();
     assert!(e.decrypt("s.yaml").contains("PASSWORD: fixed"));
     assert!(f.exists());
-    e.assert_no_plaintext_left();
+    e.assert_nothing_left();
 }

@@ -3,73 +3,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::path::Path;
 
-use common::{key_file, recipient, seal};
-
-struct Env {
-    _tmp: tempfile::TempDir,
-    dir: PathBuf,
-    home: PathBuf,
-    rt: PathBuf,
-}
-
-impl Env {
-    fn new() -> Env {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("work");
-        let home = tmp.path().join("home");
-        let rt = tmp.path().join("rt");
-        for d in [&dir, &home, &rt] {
-            std::fs::create_dir_all(d).unwrap();
-        }
-        Env {
-            _tmp: tmp,
-            dir,
-            home,
-            rt,
-        }
-    }
-
-    fn seal(&self) -> assert_cmd::Command {
-        let mut c = seal(&self.home);
-        c.current_dir(&self.dir)
-            .env("SOPS_AGE_KEY_FILE", key_file("alice"))
-            .env("XDG_RUNTIME_DIR", &self.rt)
-            .env("TMPDIR", &self.rt)
-            .timeout(Duration::from_secs(30));
-        c
-    }
-
-    /// Encrypt with the real sops, so exec reads what sops writes.
-    fn sops_encrypted(&self, name: &str, plain: &str) {
-        let p = self.dir.join(name);
-        std::fs::write(&p, plain).unwrap();
-        let o = common::sops(&self.home)
-            .current_dir(&self.dir)
-            .args(["encrypt", "-i", "--age", &recipient("alice"), name])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    }
-
-    fn assert_nothing_left(&self) {
-        let left: Vec<_> = walk(&self.rt);
-        assert!(left.is_empty(), "left behind: {left:?}");
-    }
-}
-
-fn walk(d: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(d) {
-        for e in rd.flatten() {
-            out.push(e.path());
-            out.extend(walk(&e.path()));
-        }
-    }
-    out
-}
+use common::Sandbox as Env;
 
 fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

@@ -68,12 +68,7 @@ pub const BROAD_PROBES: [&str; 4] = [
 
 /// Analyse one file.
 pub fn scan(ctx: &FileContext, bytes: &[u8]) -> FileResult {
-    let mut s = Scan {
-        ctx,
-        src: bytes,
-        lines: LineIndex::new(bytes),
-        out: FileResult::default(),
-    };
+    let mut s = Scan::new(ctx, bytes);
     s.private_keys();
     s.structured();
     s.out
@@ -82,12 +77,7 @@ pub fn scan(ctx: &FileContext, bytes: &[u8]) -> FileResult {
 /// Only the text checks (committed private keys), for files whose structure is not a
 /// secret's (`.sops.yaml`).
 pub fn scan_text_only(ctx: &FileContext, bytes: &[u8]) -> FileResult {
-    let mut s = Scan {
-        ctx,
-        src: bytes,
-        lines: LineIndex::new(bytes),
-        out: FileResult::default(),
-    };
+    let mut s = Scan::new(ctx, bytes);
     s.private_keys();
     s.out
 }
@@ -319,6 +309,15 @@ fn flatten<'t>(
 }
 
 impl<'a> Scan<'a> {
+    fn new(ctx: &'a FileContext<'a>, src: &'a [u8]) -> Scan<'a> {
+        Scan {
+            ctx,
+            src,
+            lines: LineIndex::new(src),
+            out: FileResult::default(),
+        }
+    }
+
     fn push(
         &mut self,
         offset: Option<usize>,

@@ -244,7 +244,9 @@ impl Checker {
                     }
                 }
                 Err(err) => summary.unreadable.push((
-                    self.shown(&walk_error_path(&err).unwrap_or_else(|| root.to_path_buf())),
+                    self.shown(
+                        &crate::repo::walk_error_path(&err).unwrap_or_else(|| root.to_path_buf()),
+                    ),
                     err.to_string(),
                 )),
             }
@@ -299,7 +301,7 @@ impl Checker {
                 }
                 std::borrow::Cow::Borrowed(b.as_slice())
             }
-            None => match read_capped(&e.abs) {
+            None => match crate::repo::read_at_most(&e.abs, MAX_FILE_BYTES) {
                 Ok(Some(b)) => std::borrow::Cow::Owned(b),
                 Ok(None) => return Outcome::Large,
                 Err(err) => {
@@ -343,30 +345,6 @@ impl Checker {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn read_capped(p: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    use std::io::Read;
-    let f = std::fs::File::open(p)?;
-    if f.metadata()?.len() > MAX_FILE_BYTES {
-        return Ok(None);
-    }
-    let mut bytes = Vec::new();
-    f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Ok(None);
-    }
-    Ok(Some(bytes))
-}
-
-fn walk_error_path(err: &ignore::Error) -> Option<PathBuf> {
-    match err {
-        ignore::Error::WithPath { path, .. } => Some(path.clone()),
-        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
-            walk_error_path(err)
-        }
-        _ => None,
-    }
 }
 
 fn load_sealignore(root: &Path) -> Option<Gitignore> {

@@ -454,27 +454,14 @@ fn create_new(
     };
     let rule = common::matching_rule(config, &input)?;
     // Recipients are checked before the editor opens, so no edit is lost to a missing key.
-    let groups: Vec<Vec<String>> = match &args.age {
-        Some(list) => vec![
-            list.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
-        ],
-        None => rule.map(|r| r.key_groups.clone()).unwrap_or_default(),
-    };
-    let groups: Vec<Vec<String>> = groups.into_iter().filter(|g| !g.is_empty()).collect();
-    if groups.is_empty() {
+    let Some(groups) = common::recipient_groups(args.age.as_deref(), rule)? else {
         return Err(CliError::new(
             exit::GENERIC,
             "the file does not exist, and there is nobody to encrypt a new one for: no --age and no matching .sops.yaml rule with age recipients",
         )
         .in_file(file)
         .hint("pass --age age1… (or set SOPS_AGE_RECIPIENTS), or add a creation rule to .sops.yaml"));
-    }
-    for r in groups.iter().flatten() {
-        keys::check_recipient(r)?;
-    }
+    };
     let threshold = rule.map(|r| r.shamir_threshold).unwrap_or(0);
     let threshold = if groups.len() > 1 { threshold } else { 0 };
     let rule_selector: Option<Selector> = rule.and_then(|r| r.selector.clone());

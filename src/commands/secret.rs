@@ -363,27 +363,14 @@ pub fn encrypt_new(
         Some(_) => None,
         None => common::matching_rule(config.as_ref(), &input)?,
     };
-    let groups: Vec<Vec<String>> = match age {
-        Some(list) => vec![
-            list.split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
-        ],
-        None => rule.map(|r| r.key_groups.clone()).unwrap_or_default(),
-    };
-    let groups: Vec<Vec<String>> = groups.into_iter().filter(|g| !g.is_empty()).collect();
-    if groups.is_empty() {
+    let Some(groups) = common::recipient_groups(age, rule)? else {
         return Err(CliError::new(
             exit::GENERIC,
             "no recipients: no .sops.yaml rule with age recipients applies, and --age was not given",
         )
         .in_file(display)
         .hint("pass --age age1… (or set SOPS_AGE_RECIPIENTS), or add a creation rule to .sops.yaml (seal bootstrap flux writes one)"));
-    }
-    for r in groups.iter().flatten() {
-        keys::check_recipient(r)?;
-    }
+    };
     let selector = rule
         .and_then(|r| r.selector.clone())
         .or_else(|| rules::kubernetes_default(&docs))

@@ -4,7 +4,6 @@
 //! reused through the stash, same data key), the MAC is recomputed, and the file is
 //! replaced atomically. Plaintext never reaches the disk.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use clap::{ArgGroup, Args};
@@ -194,15 +193,7 @@ fn new_value(ctx: &Ctx, args: &SetArgs) -> Result<NewValue, CliError> {
     } else {
         let mut bytes = Zeroizing::new(Vec::new());
         if args.value_stdin {
-            std::io::stdin().read_to_end(&mut bytes).map_err(|e| {
-                CliError::new(
-                    exit::COULD_NOT_READ_INPUT,
-                    format!(
-                        "cannot read standard input: {}",
-                        crate::error::io_reason(&e)
-                    ),
-                )
-            })?;
+            *bytes = crate::commands::common::read_stdin()?;
         } else if let Some(f) = &args.value_file {
             *bytes = std::fs::read(ctx.absolute(f)).map_err(|e| CliError::read_io(f, e))?;
         }

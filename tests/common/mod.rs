@@ -80,3 +80,103 @@ pub fn venv_tool(name: &str) -> PathBuf {
     );
     p
 }
+
+/// A private working area for commands that use temporary files (edit, exec-*): a work
+/// directory, a HOME, and a temp root (`XDG_RUNTIME_DIR`/`TMPDIR`) that the test can
+/// inspect afterwards for anything left behind.
+pub struct Sandbox {
+    _tmp: tempfile::TempDir,
+    /// The working directory commands run in.
+    pub dir: PathBuf,
+    /// HOME.
+    pub home: PathBuf,
+    /// The temp root seal puts private directories in.
+    pub rt: PathBuf,
+}
+
+impl Sandbox {
+    /// Fresh directories.
+    pub fn new() -> Sandbox {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("work");
+        let home = tmp.path().join("home");
+        let rt = tmp.path().join("rt");
+        for d in [&dir, &home, &rt] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        Sandbox {
+            _tmp: tmp,
+            dir,
+            home,
+            rt,
+        }
+    }
+
+    /// `seal` in `dir` with alice's key and the temp root pointed at `rt`.
+    pub fn seal(&self) -> assert_cmd::Command {
+        let mut c = seal(&self.home);
+        c.current_dir(&self.dir)
+            .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+            .env("XDG_RUNTIME_DIR", &self.rt)
+            .env("TMPDIR", &self.rt)
+            .timeout(std::time::Duration::from_secs(30));
+        c
+    }
+
+    /// A fake editor: a shell script whose body gets the file as $1.
+    pub fn editor(&self, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.home.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    /// Write `plain` as `name` and encrypt it in place with seal for alice.
+    pub fn encrypted(&self, name: &str, plain: &str) -> PathBuf {
+        let p = self.dir.join(name);
+        std::fs::write(&p, plain).unwrap();
+        self.seal()
+            .args(["encrypt", "-i", "--age", &recipient("alice"), name])
+            .assert()
+            .success();
+        p
+    }
+
+    /// Write `plain` as `name` and encrypt it in place with the real sops for alice.
+    pub fn sops_encrypted(&self, name: &str, plain: &str) {
+        let p = self.dir.join(name);
+        std::fs::write(&p, plain).unwrap();
+        let o = sops(&self.home)
+            .current_dir(&self.dir)
+            .args(["encrypt", "-i", "--age", &recipient("alice"), name])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    /// `seal decrypt name`, which must succeed.
+    pub fn decrypt(&self, name: &str) -> String {
+        let o = self.seal().args(["decrypt", name]).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// Fails when anything (file or directory) is left in the temp root.
+    pub fn assert_nothing_left(&self) {
+        let left = walk_all(&self.rt);
+        assert!(left.is_empty(), "left behind in the temp root: {left:?}");
+    }
+}
+
+/// Every path below `d`.
+pub fn walk_all(d: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(d) {
+        for e in rd.flatten() {
+            out.push(e.path());
+            out.extend(walk_all(&e.path()));
+        }
+    }
+    out
+}
