@@ -453,3 +453,22 @@ pub fn recipient_groups(
     }
     Ok(Some(groups))
 }
+
+/// A fresh private temporary directory (see [`crate::tempdir`]), or an error that says
+/// where seal tried and what to set.
+pub fn private_dir() -> Result<crate::tempdir::PrivateDir, CliError> {
+    crate::tempdir::PrivateDir::create().map_err(|e| temp_error(&e))
+}
+
+/// The error for a temporary file or directory that could not be created.
+pub fn temp_error(e: &std::io::Error) -> CliError {
+    CliError::new(
+        exit::COULD_NOT_WRITE_OUTPUT,
+        format!(
+            "cannot create a private temporary file in {}: {}",
+            crate::tempdir::temp_root().display(),
+            crate::error::io_reason(e)
+        ),
+    )
+    .hint("set TMPDIR (or XDG_RUNTIME_DIR) to a writable directory")
+}

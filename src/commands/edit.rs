@@ -21,7 +21,7 @@ use crate::keys;
 use crate::metadata::SOPS_VERSION;
 use crate::rules::{self, Selector};
 use crate::stores::{Format, Layout, Parsed};
-use crate::tempdir::{ChildGuard, PrivateDir};
+use crate::tempdir::ChildGuard;
 use crate::tree::{Branch, Item, Value};
 
 /// sops's exit code when the editor cannot be found or run.
@@ -218,17 +218,7 @@ fn edit_session(
     display: &Path,
     mut finish: impl FnMut(&[u8]) -> Result<Vec<u8>, CliError>,
 ) -> Result<Outcome, CliError> {
-    let dir = PrivateDir::create().map_err(|e| {
-        CliError::new(
-            exit::COULD_NOT_WRITE_OUTPUT,
-            format!(
-                "cannot create a private temporary directory in {}: {}",
-                crate::tempdir::temp_root().display(),
-                crate::error::io_reason(&e)
-            ),
-        )
-        .hint("set TMPDIR (or XDG_RUNTIME_DIR) to a writable directory")
-    })?;
+    let dir = common::private_dir()?;
     let path = dir.write_file(name, initial).map_err(|e| {
         CliError::new(
             exit::COULD_NOT_WRITE_OUTPUT,

@@ -136,18 +136,8 @@ pub fn run_file(ctx: &Ctx, args: &ExecFileArgs) -> Result<(), CliError> {
             .emit_plain(&opened.docs, &layout, opts)
             .map_err(|e| CliError::writing(e).in_file(&input.display))?,
     );
-    let tmp_err = |e: std::io::Error| {
-        CliError::new(
-            exit::COULD_NOT_WRITE_OUTPUT,
-            format!(
-                "cannot create the temporary file in {}: {}",
-                crate::tempdir::temp_root().display(),
-                crate::error::io_reason(&e)
-            ),
-        )
-        .hint("set TMPDIR (or XDG_RUNTIME_DIR) to a writable directory")
-    };
-    let dir = PrivateDir::create().map_err(tmp_err)?;
+    let tmp_err = |e: std::io::Error| common::temp_error(&e);
+    let dir = common::private_dir()?;
     let path = if args.no_fifo {
         dir.write_file(&args.filename, &plain).map_err(tmp_err)?
     } else {

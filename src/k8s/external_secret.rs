@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::stores::yaml::resolve::{is_printable, plain_safe};
+use crate::stores::yaml::resolve::plain_safe;
 use crate::tree::{Branch, Item, Value};
 
 /// Where one templated key's value comes from.
@@ -354,30 +354,7 @@ pub fn scalar(s: &str) -> String {
     }
 }
 
-/// A double-quoted YAML string; anything not printable is escaped.
-pub fn double_quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            c if !is_printable(c) || c == '\u{feff}' => {
-                let n = c as u32;
-                if n <= 0xffff {
-                    out.push_str(&format!("\\u{n:04X}"));
-                } else {
-                    out.push_str(&format!("\\U{n:08X}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
+pub use crate::stores::yaml::double_quoted;
 
 /// What a keys spec file says (before the command line's options are applied).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
