@@ -421,7 +421,8 @@ impl<'a> Scan<'a> {
                 || (rule_selector.is_some()
                     && (object.is_none() || intends_encryption(self.ctx.path)))
                 || (named && object.is_none())
-                || enc_text;
+                || enc_text
+                || doc.get("secretGenerator").is_some();
             if !walk {
                 if let Some((_, kind)) = object {
                     plain_kinds.insert(kind.to_string());
@@ -455,6 +456,10 @@ impl<'a> Scan<'a> {
                 && secret_docs.is_empty()
             {
                 plain_kinds.insert(kind.to_string());
+            }
+            // Kustomize secretGenerator literals are Secrets written inline.
+            if doc.get("secretGenerator").is_some() {
+                self.secret_generator(&leaves, doc);
             }
             // 5. What the rule would encrypt in a plain file.
             if sops.is_none() && rule_selector.is_some() && rule_would_encrypt.is_none() {
@@ -768,6 +773,51 @@ impl<'a> Scan<'a> {
             );
         }
         self.last_applied(secret, &name);
+    }
+
+    /// `secretGenerator[].literals` of a kustomization: `KEY=VALUE` strings that become a
+    /// Secret when kustomize builds, committed in plaintext.
+    fn secret_generator(&mut self, leaves: &[Leaf], doc: &Branch) {
+        let Some(Value::List(gens)) = doc.get("secretGenerator") else {
+            return;
+        };
+        for l in leaves {
+            let (
+                Some(Seg::Key("secretGenerator")),
+                Some(Seg::Index(g)),
+                Some(Seg::Key("literals")),
+            ) = (l.path.first(), l.path.get(1), l.path.get(2))
+            else {
+                continue;
+            };
+            let Some(text) = l.text().filter(|_| !l.comment) else {
+                continue;
+            };
+            let Some((key, value)) = text.split_once('=') else {
+                continue;
+            };
+            if value.is_empty()
+                || value.contains("${")
+                || value.contains("{{")
+                || is_enc_value(value)
+            {
+                continue;
+            }
+            let name = match gens.get(*g) {
+                Some(Value::Branch(b)) => match b.get("name") {
+                    Some(Value::Str(n)) => format!("secretGenerator {n:?}"),
+                    _ => format!("secretGenerator[{g}]"),
+                },
+                _ => format!("secretGenerator[{g}]"),
+            };
+            self.push(
+                l.offset,
+                Rule::PlaintextSecret,
+                Severity::Error,
+                format!("{name} holds the literal {:?} in plaintext (kustomize turns it into a Secret)", key.trim()),
+                "move the value into a sops-encrypted Secret (seal secret new generic --from-literal ...), or generate from an encrypted env file with the ksops / Flux sops integration",
+            );
+        }
     }
 
     fn last_applied(&mut self, secret: &SecretObject, name: &str) {
