@@ -482,12 +482,23 @@ impl RuleFinder {
                 column: 0,
                 rule: Rule::ConfigError,
                 severity: Severity::Error,
-                message: format!("the sops configuration cannot be used: {e}"),
+                message: format!("the sops configuration cannot be used: {}", one_line(e, p)),
                 hint: "fix .sops.yaml: without it seal cannot tell which files must be encrypted"
                     .into(),
             })
             .collect()
     }
+}
+
+/// An error text on one line, without the config's own path (the finding names it); the
+/// caret lines of regex errors are dropped.
+fn one_line(e: &str, path: &Path) -> String {
+    let e = e.strip_prefix(&format!("{}: ", path.display())).unwrap_or(e);
+    e.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.chars().all(|c| c == '^' || c == '-'))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 // ---------------------------------------------------------------------- allow-list
