@@ -493,7 +493,9 @@ impl RuleFinder {
 /// An error text on one line, without the config's own path (the finding names it); the
 /// caret lines of regex errors are dropped.
 fn one_line(e: &str, path: &Path) -> String {
-    let e = e.strip_prefix(&format!("{}: ", path.display())).unwrap_or(e);
+    let e = e
+        .strip_prefix(&format!("{}: ", path.display()))
+        .unwrap_or(e);
     e.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.chars().all(|c| c == '^' || c == '-'))

@@ -180,3 +180,118 @@ pub fn walk_all(d: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The openAPIV3Schema of one served `version` of the CRD file `crd` in
+/// `../shared/schemas`, written to `dir` as a JSON schema; returns its path.
+pub fn crd_schema(dir: &Path, crd: &str, version: &str) -> PathBuf {
+    use seal::stores::Format;
+    use seal::tree::{Branch, Value};
+    fn branch<'a>(b: &'a Branch, k: &str) -> &'a Branch {
+        match b.get(k) {
+            Some(Value::Branch(x)) => x,
+            other => panic!("{k} is not a mapping: {other:?}"),
+        }
+    }
+    let text = std::fs::read(shared().join("schemas").join(crd)).expect("CRD file");
+    let docs = Format::Yaml
+        .store()
+        .load_plain(&text)
+        .expect("CRD parses")
+        .docs;
+    let Some(Value::List(versions)) = branch(&docs[0], "spec").get("versions") else {
+        panic!("{crd}: no spec.versions")
+    };
+    let v = versions
+        .iter()
+        .find_map(|v| match v {
+            Value::Branch(b) if b.get("name") == Some(&Value::Str(version.into())) => Some(b),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{crd} has no version {version}"));
+    assert_eq!(
+        v.get("served"),
+        Some(&Value::Bool(true)),
+        "{crd} {version} is not served"
+    );
+    let schema = branch(branch(v, "schema"), "openAPIV3Schema").clone();
+    let json = Format::Json
+        .store()
+        .emit_plain(&[schema], &seal::stores::Layout::none(), Default::default())
+        .expect("schema as JSON");
+    let out = dir.join(format!("{crd}.{version}.json"));
+    std::fs::write(&out, json).expect("write schema");
+    out
+}
+
+/// Run the venv's check-jsonschema on `manifests` against a JSON schema file.
+pub fn check_jsonschema(schema: &Path, manifests: &[PathBuf]) -> std::process::Output {
+    Command::new(venv_tool("check-jsonschema"))
+        .arg("--schemafile")
+        .arg(schema)
+        .args(manifests)
+        .output()
+        .expect("run check-jsonschema")
+}
+
+/// `kubectl kustomize DIR` (kubectl must be installed: the test fails, never skips).
+pub fn kubectl_kustomize(dir: &Path) -> String {
+    let out = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("kubectl is required by this test but could not be run: {e}"));
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {} failed:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("kubectl output is UTF-8")
+}
+
+/// The project's files that git tracks or would commit (cached and untracked, minus
+/// ignored ones), relative to the project root, that exist in the working tree.
+pub fn tracked_files() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("git")
+        .current_dir(root)
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
+        .output()
+        .expect("git is required by this test");
+    assert!(
+        out.status.success(),
+        "git ls-files: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| PathBuf::from(String::from_utf8_lossy(p).into_owned()))
+        .filter(|p| root.join(p).is_file())
+        .collect()
+}
+
+/// Copy the project's tracked files (see [`tracked_files`]) that `keep` accepts into
+/// `dest`, which becomes a fresh git repository.
+pub fn copy_tracked(dest: &Path, keep: impl Fn(&Path) -> bool) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for rel in tracked_files().iter().filter(|p| keep(p)) {
+        let to = dest.join(rel);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).expect("create directory");
+        }
+        std::fs::copy(root.join(rel), &to).expect("copy file");
+    }
+    let st = Command::new("git")
+        .current_dir(dest)
+        .args(["init", "-q"])
+        .status()
+        .expect("git init");
+    assert!(st.success(), "git init failed");
+}
