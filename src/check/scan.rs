@@ -521,10 +521,20 @@ impl<'a> Scan<'a> {
             _ => (0, 0),
         };
         let covered = self.ctx.rule.is_some_and(|r| !r.broad);
-        let severity = if covered || secret_kind {
-            Severity::Error
+        // Valid YAML that sops does not take (a top-level list such as an Ansible playbook
+        // or .pre-commit-hooks.yaml, integer keys, ...) is only a finding where a secret
+        // is expected: under a targeted rule (error: sops cannot encrypt it) or next to
+        // `kind: Secret` (warning: seal cannot look inside).
+        let unsupported = matches!(e, StoreError::Unsupported { .. });
+        let severity = match (covered, secret_kind, unsupported) {
+            (true, _, _) | (false, true, false) => Severity::Error,
+            (false, true, true) | (false, false, false) => Severity::Warning,
+            (false, false, true) => return,
+        };
+        let what = if unsupported {
+            "sops cannot read this file"
         } else {
-            Severity::Warning
+            "the file does not parse"
         };
         let why = if covered {
             "; a creation rule covers it, so it may hold secrets that cannot be checked"
@@ -539,7 +549,7 @@ impl<'a> Scan<'a> {
             column,
             rule: Rule::ParseError,
             severity,
-            message: format!("the file does not parse: {e}{why}"),
+            message: format!("{what}: {e}{why}"),
             hint: "fix the syntax, or list the file in .sealignore if it is a template (e.g. Helm `{{ }}`) that is never applied as is".into(),
         });
     }
