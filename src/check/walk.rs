@@ -347,6 +347,28 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The `.sealignore` of a repository root, for other commands that should skip the same
+/// fixtures (`seal doctor`).
+pub struct SealIgnore {
+    root: PathBuf,
+    gi: Option<Gitignore>,
+}
+
+impl SealIgnore {
+    /// Load `root/.sealignore` (none: nothing is ignored).
+    pub fn load(root: &Path) -> SealIgnore {
+        SealIgnore {
+            root: root.to_path_buf(),
+            gi: load_sealignore(root),
+        }
+    }
+
+    /// Whether `path` (a file below the root) is ignored.
+    pub fn is_ignored(&self, path: &Path) -> bool {
+        is_ignored(&self.gi, &self.root, path, false)
+    }
+}
+
 fn load_sealignore(root: &Path) -> Option<Gitignore> {
     let path = root.join(IGNORE_FILE);
     if !path.is_file() {

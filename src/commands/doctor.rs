@@ -48,15 +48,22 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> Result<(), CliError> {
     if let Some(k) = &args.cluster_key {
         crate::keys::check_recipient(k)?;
     }
-    let root = match &args.dir {
+    // Flux resolves spec.path from the repository root, so Kustomizations are read from
+    // there even when only DIR is checked.
+    let scan_root = match &args.dir {
         Some(d) => ctx.absolute(d),
         None => repo::repo_root(&ctx.cwd).unwrap_or_else(|| ctx.cwd.clone()),
     };
-    let scan = repo::find_sops_files(&root);
+    let root = repo::repo_root(&scan_root).unwrap_or_else(|| scan_root.clone());
+    let scan = repo::find_sops_files(&scan_root);
     let config = ctx.config()?;
     let kss = flux::find_kustomizations(&root);
+    // Deliberate fixtures that seal check skips are not the cluster's business either.
+    let ignore = crate::check::walk::SealIgnore::load(&root);
+    let (files, ignored): (Vec<&PathBuf>, Vec<&PathBuf>) =
+        scan.files.iter().partition(|f| !ignore.is_ignored(f));
     let mut reports = Vec::new();
-    for f in &scan.files {
+    for f in files {
         reports.push(check_file(
             &root,
             f,
@@ -93,10 +100,13 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> Result<(), CliError> {
     println!(
         "{} sops file(s) below {}: {} ok, {} need attention",
         reports.len(),
-        root.display(),
+        scan_root.display(),
         reports.len() - bad,
         bad
     );
+    if !ignored.is_empty() {
+        println!("{} sops file(s) skipped by .sealignore", ignored.len());
+    }
     if args.cluster_key.is_none() {
         println!(
             "(pass --cluster-key age1… to check that the cluster's key can decrypt each file)"
