@@ -307,7 +307,7 @@ fn quiet_demo_prints_only_the_result() {
         .expect("run seal demo");
     assert!(out.status.success());
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(stdout.trim().lines().count(), 1, "{stdout}");
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
     assert!(stdout.contains("demo finished:"));
 }
 

@@ -293,7 +293,12 @@ pub fn run(_ctx: &Ctx, _args: &DemoArgs) -> Result<(), CliError> {
     let gone = !root.exists();
     let secs = started.elapsed().as_secs_f64();
     println!(
-        "\n{} {summary}; {} ({secs:.1} s).",
+        "{}{} {summary}; {} ({secs:.1} s).",
+        if demo.verbosity == Verbosity::Quiet {
+            ""
+        } else {
+            "\n"
+        },
         demo.style.green("demo finished:"),
         if gone {
             "the temporary directory has been removed"
