@@ -336,3 +336,37 @@ fn global_quiet_and_verbose_reach_check() {
         "check without -q says it found nothing"
     );
 }
+
+#[test]
+fn demo_into_a_closed_pipe_still_cleans_up() {
+    // `seal demo | head -3`: the reader goes away early; seal must not panic and must
+    // still remove its directory.
+    use std::io::Read;
+    let home = tempfile::tempdir().expect("tempdir");
+    let runtime = tempfile::tempdir().expect("tempdir");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("seal"))
+        .arg("demo")
+        .env_clear()
+        .env("HOME", home.path())
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("NO_COLOR", "1")
+        .env("XDG_RUNTIME_DIR", runtime.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn seal demo");
+    let mut first = [0u8; 16];
+    let mut out = child.stdout.take().expect("stdout");
+    out.read_exact(&mut first).expect("some output");
+    drop(out);
+    let result = child.wait_with_output().expect("wait");
+    assert!(
+        result.status.success(),
+        "seal demo failed on a closed pipe: {}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(runtime.path())
+        .expect("runtime")
+        .collect();
+    assert!(left.is_empty(), "the demo left {left:?} behind");
+}

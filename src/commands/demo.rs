@@ -52,6 +52,15 @@ const PASSED_THROUGH: [&str; 4] = ["PATH", "TMPDIR", "LANG", "LC_ALL"];
 /// Lines of a command's output shown in the normal mode (everything with --verbose).
 const SHOWN_LINES: usize = 14;
 
+/// `println!` that ignores a closed standard output (`seal demo | head`): the demo still
+/// runs to the end and removes its directory, instead of panicking on a broken pipe.
+macro_rules! emit {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 struct Demo {
     exe: PathBuf,
     home: PathBuf,
@@ -71,7 +80,7 @@ enum Expect {
 impl Demo {
     fn say(&self, text: &str) {
         if self.verbosity != Verbosity::Quiet {
-            println!("{text}");
+            emit!("{text}");
         }
     }
 
@@ -96,10 +105,10 @@ impl Demo {
             SHOWN_LINES
         };
         for l in lines.iter().take(limit) {
-            println!("    {l}");
+            emit!("    {l}");
         }
         if lines.len() > limit {
-            println!(
+            emit!(
                 "    {}",
                 self.style.dim(&format!(
                     "… {} more lines (--verbose shows all)",
@@ -292,7 +301,7 @@ pub fn run(_ctx: &Ctx, _args: &DemoArgs) -> Result<(), CliError> {
     let summary = result?;
     let gone = !root.exists();
     let secs = started.elapsed().as_secs_f64();
-    println!(
+    emit!(
         "{}{} {summary}; {} ({secs:.1} s).",
         if demo.verbosity == Verbosity::Quiet {
             ""
