@@ -113,9 +113,8 @@ fn man_prints_one_page_and_refuses_unknown_commands() {
 }
 
 #[test]
-fn man_renders_with_man_when_available() {
-    // `man -l` is not on every machine; groff/mandoc checks would then be skipped, so
-    // only the roff structure is asserted elsewhere. Here: no raw escapes of clap styles.
+fn man_pages_have_no_terminal_escapes() {
+    // Help text styles must not leak into roff as raw terminal escapes.
     let page = stdout_of(&["man", "encrypt"]);
     assert!(!page.contains('\u{1b}'), "ANSI escapes in a man page");
 }
