@@ -24,6 +24,15 @@ pub struct Cli {
     /// Use this .sops.yaml instead of searching the current directory and its parents.
     #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
+
+    /// Print less: no progress bar and no narration (results and errors are still printed).
+    /// Commands with their own --quiet (check) use it too.
+    #[arg(long, short = 'q', global = true)]
+    pub quiet: bool,
+
+    /// Print more detail where a command has some (check: info-level findings too).
+    #[arg(long, short = 'v', global = true)]
+    pub verbose: bool,
 }
 
 /// The exit-code table shown at the end of `--help` (sops's numbers).

@@ -27,6 +27,7 @@ pub mod shamir;
 pub mod stores;
 pub mod tempdir;
 pub mod tree;
+pub mod ui;
 
 /// Paths to the shared test data (`../shared` beside the project, or `SEAL_SHARED`) and to
 /// the real sops, for unit tests.

@@ -357,11 +357,24 @@ where
     let single = files.len() == 1 && !opts.verbose;
     // The first file alone, then the rest in parallel: an identity that needs a passphrase
     // is unlocked (and cached by the key layer) once, not prompted for by every thread.
+    // A bar on stderr when it is a terminal and planning takes over a second; cleared
+    // before anything else is printed (diffs, the confirmation prompt, the report).
+    let progress = if single {
+        crate::ui::Progress::hidden()
+    } else {
+        crate::ui::Progress::new(files.len(), "seal")
+    };
     let mut planned: Vec<Result<Planned, CliError>> = Vec::with_capacity(files.len());
     if let Some((first, rest)) = files.split_first() {
         planned.push(plan(first));
-        planned.par_extend(rest.par_iter().map(|f| plan(f)));
+        progress.inc();
+        planned.par_extend(rest.par_iter().map(|f| {
+            let r = plan(f);
+            progress.inc();
+            r
+        }));
     }
+    progress.finish();
     let failed = planned.iter().any(|r| r.is_err());
     let text = opts.format == ReportFormat::Text;
 

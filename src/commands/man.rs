@@ -1,15 +1,513 @@
-//! `seal man`: STUB, to be written (owned by one engineer).
+//! `seal man`: man pages (roff, one per command and subcommand, via clap_mangen) and the
+//! Markdown command reference (`docs/reference.md`), both generated from the clap
+//! definitions that `--help` prints, so the three cannot disagree.
 
-use clap::Args;
+use std::path::{Path, PathBuf};
 
+use clap::{Arg, ArgAction, Args, CommandFactory};
+
+use crate::cli::Cli;
 use crate::commands::common::Ctx;
 use crate::error::{CliError, exit};
+use crate::fsio::{self, Sensitivity};
+use crate::ui::{self, Verbosity};
 
 /// Print or write the man pages
+///
+/// Without arguments, prints seal(1) as roff to standard output (`seal man | man -l -`).
+/// With a command name (`seal man encrypt`, `seal man key list`), prints that command's
+/// page. With --dir, writes every page (seal.1, seal-encrypt.1, seal-key-list.1, ...) into
+/// DIR, e.g. `seal man --dir ~/.local/share/man/man1`. With --markdown, prints the whole
+/// command reference as Markdown (what docs/reference.md holds).
 #[derive(Debug, Args)]
-pub struct ManArgs {}
+pub struct ManArgs {
+    /// The command whose page to print (e.g. `encrypt`, or `key list`) [default: seal
+    /// itself].
+    #[arg(value_name = "COMMAND")]
+    pub command: Vec<String>,
+
+    /// Write every page into this directory (created if missing) instead of printing one.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["command", "markdown"])]
+    pub dir: Option<PathBuf>,
+
+    /// Print the command reference as Markdown instead of roff.
+    #[arg(long, conflicts_with = "command")]
+    pub markdown: bool,
+}
+
+/// The whole command tree, built (bin names and global options propagated), without the
+/// `help` pseudo-subcommand.
+fn built_command() -> clap::Command {
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    cmd
+}
+
+fn render(cmd: clap::Command) -> Result<Vec<u8>, CliError> {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(cmd)
+        .manual("seal manual")
+        .render(&mut out)
+        .map_err(|e| {
+            CliError::new(
+                exit::GENERIC,
+                format!(
+                    "cannot render the man page: {}",
+                    crate::error::io_reason(&e)
+                ),
+            )
+        })?;
+    Ok(out)
+}
+
+/// Every man page: (file name, roff), seal.1 first, then each visible subcommand
+/// depth-first (`seal-key.1`, `seal-key-list.1`, ...).
+pub fn pages() -> Result<Vec<(String, Vec<u8>)>, CliError> {
+    fn walk(cmd: &clap::Command, out: &mut Vec<(String, Vec<u8>)>) -> Result<(), CliError> {
+        let name = cmd.get_display_name().unwrap_or(cmd.get_name()).to_string();
+        out.push((format!("{name}.1"), render(cmd.clone())?));
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+            walk(sub, out)?;
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(&built_command(), &mut out)?;
+    Ok(out)
+}
+
+/// The roff page of the command at `path` (empty: seal itself), or `None` when no such
+/// command exists.
+pub fn page(path: &[String]) -> Result<Option<Vec<u8>>, CliError> {
+    let mut cmd = built_command();
+    for word in path {
+        match cmd.find_subcommand(word) {
+            Some(sub) => cmd = sub.clone(),
+            None => return Ok(None),
+        }
+    }
+    render(cmd).map(Some)
+}
 
 /// Run it.
-pub fn run(_ctx: &Ctx, _args: &ManArgs) -> Result<(), CliError> {
-    Err(CliError::new(exit::GENERIC, "not implemented yet"))
+pub fn run(ctx: &Ctx, args: &ManArgs) -> Result<(), CliError> {
+    let stdout = |bytes: &[u8]| {
+        fsio::write_stdout(bytes).map_err(|e| CliError::write_io(Path::new("<stdout>"), e))
+    };
+    if args.markdown {
+        return stdout(markdown().as_bytes());
+    }
+    if let Some(dir) = &args.dir {
+        let dir = ctx.absolute(dir);
+        std::fs::create_dir_all(&dir).map_err(|e| CliError::write_io(&dir, e))?;
+        let pages = pages()?;
+        for (name, roff) in &pages {
+            let path = dir.join(name);
+            fsio::write_atomic(&path, roff, Sensitivity::Public)
+                .map_err(|e| CliError::write_io(&path, e))?;
+        }
+        if ui::verbosity() != Verbosity::Quiet {
+            eprintln!("seal: wrote {} man pages to {}", pages.len(), dir.display());
+        }
+        return Ok(());
+    }
+    match page(&args.command)? {
+        Some(roff) => stdout(&roff),
+        None => Err(CliError::new(
+            exit::GENERIC,
+            format!(
+                "there is no command `seal {}`, so there is no man page for it",
+                args.command.join(" ")
+            ),
+        )
+        .hint("seal --help lists the commands; seal man --dir DIR writes every page")),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Markdown reference.
+
+/// The first line of docs/reference.md: how it is made and how to regenerate it.
+pub const MARKDOWN_HEADER: &str = "<!-- Generated by `seal man --markdown` from the clap definitions in src/. Do not edit: run `SEAL_UPDATE_DOCS=1 cargo test --test cli_meta` to regenerate. -->";
+
+/// The command reference as Markdown: a section per command and subcommand, with its
+/// description, usage, arguments and options (defaults, possible values, environment
+/// variables). Independent of the terminal and of the environment's values.
+pub fn markdown() -> String {
+    let root = built_command();
+    let mut all = Vec::new();
+    collect(&root, &mut all);
+    let mut out = String::new();
+    out.push_str(MARKDOWN_HEADER);
+    out.push_str("\n\n# Command reference\n\n");
+    out.push_str(
+        "Every seal command with its arguments and options: the same text as \
+         `seal <command> --help` and `man seal-<command>`. Options listed under \
+         [seal](#seal) as global are accepted by every command.\n\n",
+    );
+    for cmd in &all {
+        let name = bin_name(cmd);
+        let about = cmd.get_about().map(|s| s.to_string()).unwrap_or_default();
+        out.push_str(&format!(
+            "- [{name}](#{}){}\n",
+            name.replace(' ', "-"),
+            if about.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", md_text(first_line(&about)))
+            }
+        ));
+    }
+    for cmd in &all {
+        out.push('\n');
+        section(cmd, std::ptr::eq(*cmd, &root), &mut out);
+    }
+    out
+}
+
+fn collect<'a>(cmd: &'a clap::Command, out: &mut Vec<&'a clap::Command>) {
+    out.push(cmd);
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        collect(sub, out);
+    }
+}
+
+fn bin_name(cmd: &clap::Command) -> String {
+    cmd.get_bin_name().unwrap_or(cmd.get_name()).to_string()
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines().next().unwrap_or("").trim_end_matches('.')
+}
+
+fn section(cmd: &clap::Command, is_root: bool, out: &mut String) {
+    out.push_str(&format!("## {}\n\n", bin_name(cmd)));
+    let text = cmd
+        .get_long_about()
+        .or(cmd.get_about())
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    if !text.is_empty() {
+        out.push_str(&md_block(&text));
+    }
+    let mut usage = cmd.clone();
+    let usage = usage.render_usage().to_string();
+    let usage = usage.trim().trim_start_matches("Usage:").trim();
+    out.push_str(&format!("```text\n{usage}\n```\n\n"));
+
+    let shown = |a: &&Arg| {
+        !a.is_hide_set()
+            && (is_root || !a.is_global_set())
+            && !matches!(a.get_action(), ArgAction::Help | ArgAction::HelpLong)
+            && (is_root || !matches!(a.get_action(), ArgAction::Version))
+    };
+    let positionals: Vec<&Arg> = cmd.get_positionals().filter(shown).collect();
+    let options: Vec<&Arg> = cmd.get_opts().filter(shown).collect();
+    let flags: Vec<&Arg> = cmd
+        .get_arguments()
+        .filter(|a| !a.is_positional() && !a.get_action().takes_values())
+        .filter(shown)
+        .collect();
+    if !positionals.is_empty() {
+        out.push_str("**Arguments**\n\n");
+        for a in positionals {
+            out.push_str(&arg_item(a));
+        }
+        out.push('\n');
+    }
+    let mut opts: Vec<&Arg> = options.into_iter().chain(flags).collect();
+    // clap's own order: as declared.
+    opts.sort_by_key(|a| a.get_display_order());
+    if !opts.is_empty() {
+        out.push_str(if is_root {
+            "**Global options**\n\n"
+        } else {
+            "**Options**\n\n"
+        });
+        for a in opts {
+            out.push_str(&arg_item(a));
+        }
+        out.push('\n');
+    }
+    let subs: Vec<&clap::Command> = cmd.get_subcommands().filter(|s| !s.is_hide_set()).collect();
+    if !subs.is_empty() && !is_root {
+        out.push_str("**Subcommands**\n\n");
+        for s in subs {
+            let about = s.get_about().map(|a| a.to_string()).unwrap_or_default();
+            let name = bin_name(s);
+            out.push_str(&format!(
+                "- [`{name}`](#{}): {}\n",
+                name.replace(' ', "-"),
+                md_text(first_line(&about))
+            ));
+        }
+        out.push('\n');
+    }
+    if let Some(after) = cmd.get_after_long_help().or(cmd.get_after_help()) {
+        out.push_str(&format!(
+            "```text\n{}\n```\n\n",
+            after.to_string().trim_end()
+        ));
+    }
+    // Exactly one blank line between sections.
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+}
+
+/// `-i`, `--in-place` / `--output <PATH>` / `<FILE>...`
+fn arg_spelling(a: &Arg) -> String {
+    let value = || {
+        let names: Vec<String> = match a.get_value_names() {
+            Some(v) => v.iter().map(|s| s.to_string()).collect(),
+            None => vec![a.get_id().as_str().to_uppercase()],
+        };
+        let many = a
+            .get_num_args()
+            .is_some_and(|r| r.max_values() > 1 && names.len() == 1)
+            || matches!(a.get_action(), ArgAction::Append) && a.is_positional();
+        let mut s = names
+            .iter()
+            .map(|n| format!("<{n}>"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if many {
+            s.push_str("...");
+        }
+        s
+    };
+    if a.is_positional() {
+        return format!("`{}`", value());
+    }
+    let mut parts = Vec::new();
+    if let Some(s) = a.get_short() {
+        parts.push(format!("-{s}"));
+    }
+    if let Some(l) = a.get_long() {
+        parts.push(format!("--{l}"));
+    }
+    let mut s = parts
+        .iter()
+        .map(|p| format!("`{p}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if a.get_action().takes_values()
+        && let Some(last) = s.strip_suffix('`')
+    {
+        s = format!("{last} {}`", value());
+    }
+    s
+}
+
+fn arg_item(a: &Arg) -> String {
+    let help = a
+        .get_long_help()
+        .or(a.get_help())
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    let mut extra = vec![md_block(&help)];
+    let values: Vec<_> = a
+        .get_possible_values()
+        .into_iter()
+        .filter(|v| !v.is_hide_set())
+        .collect();
+    let takes = a.get_action().takes_values();
+    if takes && !values.is_empty() && values.iter().any(|v| v.get_help().is_some()) {
+        let mut list = String::from("Possible values:\n");
+        for v in &values {
+            let help = v.get_help().map(|h| h.to_string()).unwrap_or_default();
+            list.push_str(&format!(
+                "- `{}`{}\n",
+                v.get_name(),
+                if help.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", md_text(&help))
+                }
+            ));
+        }
+        extra.push(list);
+    } else if takes && !values.is_empty() {
+        let names: Vec<String> = values
+            .iter()
+            .map(|v| format!("`{}`", v.get_name()))
+            .collect();
+        extra.push(format!("Possible values: {}.\n", names.join(", ")));
+    }
+    if takes && !a.get_default_values().is_empty() {
+        let d: Vec<String> = a
+            .get_default_values()
+            .iter()
+            .map(|v| format!("`{}`", v.to_string_lossy()))
+            .collect();
+        extra.push(format!("Default: {}.\n", d.join(", ")));
+    }
+    if let Some(env) = a.get_env() {
+        extra.push(format!(
+            "Environment variable: `{}`.\n",
+            env.to_string_lossy()
+        ));
+    }
+    let body = extra
+        .iter()
+        .map(|e| e.trim())
+        .filter(|e| !e.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    // A list item: the first line after the spelling, the rest indented under it.
+    let mut item = format!("- {}", arg_spelling(a));
+    let mut first = true;
+    for line in body.lines() {
+        if first {
+            item.push_str(if line.is_empty() { "" } else { ": " });
+            item.push_str(line);
+            first = false;
+        } else if line.is_empty() {
+            item.push('\n');
+        } else {
+            item.push_str("\n  ");
+            item.push_str(line);
+        }
+    }
+    item.push('\n');
+    item
+}
+
+/// Help text as Markdown paragraphs: paragraphs whose lines are all indented become
+/// `text` code blocks (examples), everything else is kept with `<`/`>` escaped outside
+/// code spans so GitHub does not take `<rule-id>` for an HTML tag.
+fn md_block(text: &str) -> String {
+    let mut out = String::new();
+    for para in text.trim().split("\n\n") {
+        let lines: Vec<&str> = para.lines().collect();
+        if lines.is_empty() {
+            continue;
+        }
+        if lines.iter().all(|l| l.starts_with("  ")) {
+            let indent = lines
+                .iter()
+                .map(|l| l.len() - l.trim_start().len())
+                .min()
+                .unwrap_or(0);
+            out.push_str("```text\n");
+            for l in &lines {
+                out.push_str(l.get(indent..).unwrap_or(l).trim_end());
+                out.push('\n');
+            }
+            out.push_str("```\n\n");
+        } else {
+            for l in &lines {
+                out.push_str(&md_text(l.trim_end()));
+                out.push('\n');
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// One line of prose: `<` and `>` escaped outside backtick code spans.
+fn md_text(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut in_code = false;
+    for c in line.chars() {
+        match c {
+            '`' => {
+                in_code = !in_code;
+                out.push(c);
+            }
+            '<' if !in_code => out.push_str("&lt;"),
+            '>' if !in_code => out.push_str("&gt;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_paths() -> Vec<String> {
+        let root = built_command();
+        let mut all = Vec::new();
+        collect(&root, &mut all);
+        all.iter().map(|c| bin_name(c)).collect()
+    }
+
+    #[test]
+    fn a_page_per_command_and_subcommand() {
+        let pages = pages().unwrap_or_default();
+        let names: Vec<&str> = pages.iter().map(|(n, _)| n.as_str()).collect();
+        for want in [
+            "seal.1",
+            "seal-encrypt.1",
+            "seal-check.1",
+            "seal-key-list.1",
+        ] {
+            assert!(names.contains(&want), "{want} missing from {names:?}");
+        }
+        assert_eq!(pages.len(), all_paths().len());
+        assert!(!names.iter().any(|n| n.starts_with("seal-help")));
+        for (name, roff) in &pages {
+            let text = String::from_utf8_lossy(roff);
+            assert!(text.contains(".TH"), "{name} is not roff");
+        }
+    }
+
+    #[test]
+    fn page_of_a_nested_command_and_of_nothing() {
+        let words = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        let p = page(&words("key list")).ok().flatten().unwrap_or_default();
+        assert!(String::from_utf8_lossy(&p).contains("seal\\-key\\-list"));
+        assert!(matches!(page(&words("no-such-command")), Ok(None)));
+        let root = page(&[]).ok().flatten().unwrap_or_default();
+        assert!(String::from_utf8_lossy(&root).contains("encrypt"));
+    }
+
+    #[test]
+    fn markdown_has_a_section_per_command_and_every_long_flag() {
+        let md = markdown();
+        assert!(md.starts_with(MARKDOWN_HEADER));
+        for name in all_paths() {
+            assert!(md.contains(&format!("\n## {name}\n")), "no section {name}");
+            assert!(md.contains(&format!("(#{})", name.replace(' ', "-"))));
+        }
+        let root = built_command();
+        let mut all = Vec::new();
+        collect(&root, &mut all);
+        for cmd in all {
+            let documented = |a: &&Arg| {
+                !a.is_hide_set() && !matches!(a.get_action(), ArgAction::Help | ArgAction::HelpLong)
+            };
+            for a in cmd.get_arguments().filter(documented) {
+                if let Some(l) = a.get_long() {
+                    assert!(
+                        md.contains(&format!("`--{l}")),
+                        "--{l} of {}",
+                        bin_name(cmd)
+                    );
+                }
+            }
+        }
+        // The environment's values never leak into the reference.
+        assert!(!md.contains("SOPS_CONFIG="));
+        // Deterministic.
+        assert_eq!(md, markdown());
+    }
+
+    #[test]
+    fn md_text_escapes_angle_brackets_outside_code() {
+        assert_eq!(md_text("a <b> `<c>` d"), "a &lt;b&gt; `<c>` d");
+        assert_eq!(md_text("plain"), "plain");
+    }
+
+    #[test]
+    fn md_block_turns_indented_paragraphs_into_code() {
+        let got = md_block("Intro line\nsecond.\n\n  bash:  x > y\n  zsh:   z\n\nEnd <x>.");
+        assert_eq!(
+            got,
+            "Intro line\nsecond.\n\n```text\nbash:  x > y\nzsh:   z\n```\n\nEnd &lt;x&gt;.\n\n"
+        );
+    }
 }

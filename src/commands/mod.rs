@@ -57,6 +57,7 @@ pub enum Command {
 
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
+    crate::ui::set_verbosity(crate::ui::Verbosity::from_flags(cli.quiet, cli.verbose));
     let ctx = common::Ctx::from_process(cli.config)?;
     match cli.command {
         Command::Encrypt(a) => encrypt::run(&ctx, &a),
