@@ -2,16 +2,16 @@
 //! [`crate::check::Checker`] and a reporter; exit 0 clean, 1 findings at error level,
 //! 2 usage or I/O error.
 
-use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use clap::{Args, ValueEnum};
+use clap::Args;
 
 use crate::check::Checker;
 use crate::check::report::{self, OutputFormat, TextOptions};
 use crate::commands::common::Ctx;
 use crate::error::{CliError, exit};
 use crate::fsio::{self, Sensitivity};
+use crate::ui::{self, ColorChoice, Stream};
 
 /// Check that no secret is committed in plaintext (no key needed)
 ///
@@ -62,8 +62,8 @@ pub struct CheckArgs {
     require_recipient: Vec<String>,
 
     /// When to colour the text report.
-    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
-    color: Color,
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    color: ColorChoice,
 
     /// Also show info-level findings in the text report.
     #[arg(long, short = 'v')]
@@ -74,16 +74,6 @@ pub struct CheckArgs {
     quiet: bool,
 }
 
-/// When to colour output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Color {
-    /// On a terminal, unless NO_COLOR is set.
-    Auto,
-    /// Always.
-    Always,
-    /// Never.
-    Never,
-}
 
 /// Run `seal check`.
 pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<(), CliError> {
@@ -121,14 +111,10 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<(), CliError> {
     };
     let quiet = args.quiet && !report.has_errors() && report.summary.unreadable.is_empty();
     if !quiet {
-        let color = match args.color {
-            Color::Always => true,
-            Color::Never => false,
-            Color::Auto => {
-                args.output.is_none()
-                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-                    && std::io::stdout().is_terminal()
-            }
+        // A report written to a file is never coloured unless asked for.
+        let color = match (args.color, &args.output) {
+            (ColorChoice::Auto, Some(_)) => false,
+            (choice, _) => ui::use_color(choice, Stream::Stdout),
         };
         let text = report::render(
             &report,
