@@ -516,6 +516,10 @@ fn print_report(report: &BatchReport, opts: BatchOptions, single: bool) {
         if single && opts.quiet_success && f.status == Status::Changed {
             continue;
         }
+        // --quiet: only failures, then the summary line.
+        if crate::ui::verbosity() == crate::ui::Verbosity::Quiet && f.status != Status::Failed {
+            continue;
+        }
         eprintln!("{}: {what}", f.path.display());
     }
     if !single {
