@@ -74,7 +74,6 @@ pub struct CheckArgs {
     quiet: bool,
 }
 
-
 /// Run `seal check`.
 pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<(), CliError> {
     for r in &args.require_recipient {
