@@ -31,10 +31,13 @@ pub fn recipient(name: &str) -> String {
         .to_string()
 }
 
-/// A `seal` command with a hermetic environment rooted at `home`.
+/// A `seal` command with a hermetic environment rooted at `home`. It runs in `home`
+/// unless the test sets another directory: the project's own `.sops.yaml` (the test
+/// process's directory) must not apply to test files.
 pub fn seal(home: &Path) -> assert_cmd::Command {
     let mut c = assert_cmd::Command::cargo_bin("seal").expect("seal binary");
     hermetic(c.env_clear(), home);
+    c.current_dir(home);
     c
 }
 
@@ -55,6 +58,7 @@ pub fn sops_bin() -> PathBuf {
 pub fn sops(home: &Path) -> Command {
     let mut c = Command::new(sops_bin());
     c.env_clear();
+    c.current_dir(home);
     c.env("HOME", home)
         .env("PATH", std::env::var("PATH").unwrap_or_default());
     c
