@@ -3,8 +3,68 @@
 //! renamed over the destination, so a crash leaves either the old or the new file.
 
 use std::fs;
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
+
+/// Largest input seal reads into memory (a file, or standard input), unless
+/// `SEAL_MAX_INPUT_BYTES` says otherwise: the same 64 MiB as a repo-wide scan. Peak memory
+/// is a small multiple of the input size (docs/security.md), so this is what bounds it; the
+/// largest real-world Kubernetes object is about 1.5 MiB.
+pub const MAX_INPUT_BYTES: u64 = 64 << 20;
+
+/// The environment variable that overrides [`MAX_INPUT_BYTES`] (a number of bytes).
+pub const MAX_INPUT_ENV: &str = "SEAL_MAX_INPUT_BYTES";
+
+/// The input size limit in force: `SEAL_MAX_INPUT_BYTES` when it is a number, else
+/// [`MAX_INPUT_BYTES`].
+pub fn max_input_bytes() -> u64 {
+    std::env::var(MAX_INPUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(MAX_INPUT_BYTES)
+}
+
+/// Read at most `limit` bytes from `r`; more is an error (`FileTooLarge`) whose message
+/// names the limit and how to raise it. Never reads more than `limit + 1` bytes, so memory
+/// stays bounded whatever the source (a sparse file, `/dev/zero`, a pipe).
+pub fn read_limited(mut r: impl Read, limit: u64, size_hint: u64) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::with_capacity(usize::try_from(size_hint.min(limit)).unwrap_or(0));
+    r.by_ref()
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(limit));
+    }
+    Ok(bytes)
+}
+
+fn too_large(limit: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::FileTooLarge,
+        format!(
+            "the input is larger than seal's limit of {} bytes ({} MiB); set {MAX_INPUT_ENV} \
+             to a larger number of bytes if this file really is that big",
+            limit,
+            limit >> 20
+        ),
+    )
+}
+
+/// Read a whole input file, refusing one larger than [`max_input_bytes`] before reading it.
+pub fn read_input(path: &Path) -> io::Result<Vec<u8>> {
+    let limit = max_input_bytes();
+    let f = fs::File::open(path)?;
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if len > limit {
+        return Err(too_large(limit));
+    }
+    read_limited(f, limit, len)
+}
+
+/// Read standard input, refusing more than [`max_input_bytes`].
+pub fn read_stdin() -> io::Result<Vec<u8>> {
+    read_limited(io::stdin().lock(), max_input_bytes(), 0)
+}
 
 /// Whether the bytes written are secret (plaintext) or safe to share (ciphertext).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,6 +159,29 @@ mod tests {
             fs::metadata(&n).unwrap().permissions().mode() & 0o777,
             0o600
         );
+    }
+
+    #[test]
+    fn reads_up_to_the_limit_and_refuses_one_byte_more() {
+        let ok = read_limited(&b"12345"[..], 5, 0).unwrap();
+        assert_eq!(ok, b"12345");
+        let err = read_limited(&b"123456"[..], 5, 0).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::FileTooLarge);
+        assert!(err.to_string().contains(MAX_INPUT_ENV), "{err}");
+        // An endless source is cut after limit + 1 bytes.
+        let err = read_limited(io::repeat(b'x'), 1 << 16, 0).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::FileTooLarge);
+    }
+
+    #[test]
+    fn a_sparse_file_over_the_limit_is_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.yaml");
+        let f = fs::File::create(&p).unwrap();
+        f.set_len(MAX_INPUT_BYTES + 1).unwrap();
+        let err = read_input(&p).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::FileTooLarge);
+        assert!(err.to_string().contains("64 MiB"), "{err}");
     }
 
     #[test]

@@ -3,7 +3,6 @@
 //! file, and writing the output. One function per step, so encrypt, decrypt, rotate,
 //! updatekeys (and later edit/set/merge) cannot drift apart.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -153,21 +152,17 @@ impl Input {
                     )
                     .in_file(f));
                 }
-                std::fs::read(f).map_err(|e| CliError::read_io(f, e))?
+                fsio::read_input(f).map_err(|e| CliError::read_io(f, e))?
             }
-            None => {
-                let mut b = Vec::new();
-                std::io::stdin().read_to_end(&mut b).map_err(|e| {
-                    CliError::new(
-                        exit::COULD_NOT_READ_INPUT,
-                        format!(
-                            "cannot read standard input: {}",
-                            crate::error::io_reason(&e)
-                        ),
-                    )
-                })?;
-                b
-            }
+            None => fsio::read_stdin().map_err(|e| {
+                CliError::new(
+                    exit::COULD_NOT_READ_INPUT,
+                    format!(
+                        "cannot read standard input: {}",
+                        crate::error::io_reason(&e)
+                    ),
+                )
+            })?,
         };
         let named = args.filename_override.clone().or_else(|| file.clone());
         let format = args
