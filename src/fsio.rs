@@ -4,7 +4,7 @@
 
 use std::fs;
 use std::io::{self, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Largest input seal reads into memory (a file, or standard input), unless
 /// `SEAL_MAX_INPUT_BYTES` says otherwise: the same 64 MiB as a repo-wide scan. Peak memory
@@ -76,8 +76,29 @@ pub enum Sensitivity {
     Public,
 }
 
-/// Atomically replace (or create) `dest` with `bytes`.
+/// Where a write to `dest` goes: `dest` itself, or, when `dest` is a symbolic link, the
+/// file it points to (followed to the end of a chain). The link is kept: `seal encrypt -i
+/// link.yaml` rewrites the target atomically in the target's directory, as an editor
+/// saving through a link would, and as sops (which writes through the link) does. A link
+/// whose target does not exist is refused rather than creating a file somewhere else.
+pub fn write_target(dest: &Path) -> io::Result<PathBuf> {
+    match fs::symlink_metadata(dest) {
+        Ok(m) if m.file_type().is_symlink() => fs::canonicalize(dest).map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                "it is a symbolic link whose target cannot be resolved (dangling link?); \
+                 seal writes through links but does not create their targets",
+            )
+        }),
+        _ => Ok(dest.to_path_buf()),
+    }
+}
+
+/// Atomically replace (or create) `dest` with `bytes`. A symbolic link is written through
+/// (see [`write_target`]).
 pub fn write_atomic(dest: &Path, bytes: &[u8], sensitivity: Sensitivity) -> io::Result<()> {
+    let target = write_target(dest)?;
+    let dest = target.as_path();
     let dir = match dest.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -182,6 +203,42 @@ mod tests {
         let err = read_input(&p).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::FileTooLarge);
         assert!(err.to_string().contains("64 MiB"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlink_is_written_through_and_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("real");
+        fs::create_dir(&sub).unwrap();
+        let target = sub.join("s.yaml");
+        fs::write(&target, b"old").unwrap();
+        let link = dir.path().join("link.yaml");
+        std::os::unix::fs::symlink("real/s.yaml", &link).unwrap();
+        // A chain of links too.
+        let link2 = dir.path().join("link2.yaml");
+        std::os::unix::fs::symlink("link.yaml", &link2).unwrap();
+        write_atomic(&link2, b"new", Sensitivity::Public).unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert!(
+            fs::symlink_metadata(&link2)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(fs::read(&target).unwrap(), b"new");
+        assert_eq!(fs::read_dir(&sub).unwrap().count(), 1, "no temp file left");
+        // A dangling link is refused, and nothing is created.
+        let dangling = dir.path().join("dangling.yaml");
+        std::os::unix::fs::symlink("nowhere/x.yaml", &dangling).unwrap();
+        let err = write_atomic(&dangling, b"x", Sensitivity::Secret).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(!dir.path().join("nowhere").exists());
     }
 
     #[test]
