@@ -96,6 +96,12 @@ pub fn write_target(dest: &Path) -> io::Result<PathBuf> {
 
 /// Atomically replace (or create) `dest` with `bytes`. A symbolic link is written through
 /// (see [`write_target`]).
+///
+/// On Linux the bytes go to an unnamed file (`O_TMPFILE`) in the destination's directory,
+/// which is given a name only once it is complete and on disk, and renamed over `dest`
+/// straight away: a process killed while writing leaves no file behind at all, so no
+/// plaintext can be stranded in the repository. Where `O_TMPFILE` is not available (other
+/// systems, some file systems) a named 0600 temporary file is used instead.
 pub fn write_atomic(dest: &Path, bytes: &[u8], sensitivity: Sensitivity) -> io::Result<()> {
     let target = write_target(dest)?;
     let dest = target.as_path();
@@ -104,6 +110,15 @@ pub fn write_atomic(dest: &Path, bytes: &[u8], sensitivity: Sensitivity) -> io::
         _ => Path::new("."),
     };
     let old_perms = fs::metadata(dest).ok().map(|m| m.permissions());
+    let perms = match sensitivity {
+        Sensitivity::Public => old_perms,
+        Sensitivity::Secret => None,
+    };
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    if unnamed::write(dir, dest, bytes, perms.clone())? {
+        sync_dir(dir);
+        return Ok(());
+    }
     let mut tmp = tempfile::Builder::new()
         .prefix(".seal-")
         .suffix(".tmp")
@@ -111,20 +126,118 @@ pub fn write_atomic(dest: &Path, bytes: &[u8], sensitivity: Sensitivity) -> io::
     // tempfile creates the file 0600 on Unix.
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
-    if let (Sensitivity::Public, Some(p)) = (sensitivity, old_perms) {
+    if let Some(p) = perms {
         fs::set_permissions(tmp.path(), p)?;
     }
-    if let Ok(v) = std::env::var("SEAL_TEST_PAUSE_BEFORE_RENAME") {
-        // Test hook for crash-safety tests: pause so a test can kill the process here.
-        if let Ok(ms) = v.parse::<u64>() {
-            std::thread::sleep(std::time::Duration::from_millis(ms));
-        }
-    }
+    pause_before_rename();
     tmp.persist(dest).map_err(|e| e.error)?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Test hook for the crash-safety tests: `SEAL_TEST_PAUSE_BEFORE_RENAME=<ms>` sleeps once
+/// the new content is complete and on disk, just before it gets a name, so a test can
+/// kill the process at the most delicate point.
+fn pause_before_rename() {
+    if let Ok(v) = std::env::var("SEAL_TEST_PAUSE_BEFORE_RENAME")
+        && let Ok(ms) = v.parse::<u64>()
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+}
+
+fn sync_dir(dir: &Path) {
     if let Ok(d) = fs::File::open(dir) {
         let _ = d.sync_all();
     }
-    Ok(())
+}
+
+/// Linux: write through an unnamed `O_TMPFILE` inode.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod unnamed {
+    use std::fs;
+    use std::io::{self, Write};
+    use std::os::fd::AsRawFd;
+    use std::path::Path;
+
+    use rustix::fs::{AtFlags, CWD, Mode, OFlags};
+
+    /// Write `bytes` to `dest` through an unnamed file in `dir`. `Ok(false)`: `O_TMPFILE`
+    /// (or linking it from `/proc/self/fd`) is not available here and nothing was done;
+    /// the caller falls back to a named temporary file.
+    pub(super) fn write(
+        dir: &Path,
+        dest: &Path,
+        bytes: &[u8],
+        perms: Option<fs::Permissions>,
+    ) -> io::Result<bool> {
+        let fd = match rustix::fs::open(
+            dir,
+            OFlags::TMPFILE | OFlags::WRONLY | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        ) {
+            Ok(fd) => fd,
+            // Not supported by the kernel or the file system: fall back.
+            Err(e)
+                if [
+                    rustix::io::Errno::OPNOTSUPP,
+                    rustix::io::Errno::ISDIR,
+                    rustix::io::Errno::INVAL,
+                ]
+                .contains(&e) =>
+            {
+                return Ok(false);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let mut file = fs::File::from(fd);
+        file.write_all(bytes)?;
+        if let Some(p) = perms {
+            file.set_permissions(p)?;
+        }
+        file.sync_all()?;
+        super::pause_before_rename();
+        let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+        // Name it (a fresh random name, retried on a clash), then rename it into place at
+        // once: the name exists only between these two system calls.
+        for _ in 0..16 {
+            let tmp = dir.join(format!(".seal-{}.tmp", random_hex()));
+            match rustix::fs::linkat(CWD, proc_path.as_str(), CWD, &tmp, AtFlags::SYMLINK_FOLLOW) {
+                Ok(()) => {
+                    return match fs::rename(&tmp, dest) {
+                        Ok(()) => Ok(true),
+                        Err(e) => {
+                            let _ = fs::remove_file(&tmp);
+                            Err(e)
+                        }
+                    };
+                }
+                Err(rustix::io::Errno::EXIST) => continue,
+                // No /proc: fall back to a named temporary file.
+                Err(rustix::io::Errno::NOENT) if !Path::new("/proc/self/fd").exists() => {
+                    return Ok(false);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "could not find a free temporary file name",
+        ))
+    }
+
+    fn random_hex() -> String {
+        let mut b = [0u8; 8];
+        if getrandom::getrandom(&mut b).is_err() {
+            // Uniqueness only (EEXIST is retried); the content is not secret.
+            let t = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0);
+            b = (t as u64 ^ u64::from(std::process::id())).to_le_bytes();
+        }
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
 }
 
 /// Write to stdout; a closed pipe (e.g. `| head`) is not an error.
@@ -239,6 +352,19 @@ mod tests {
         let err = write_atomic(&dangling, b"x", Sensitivity::Secret).unwrap_err();
         assert!(err.to_string().contains("symbolic link"), "{err}");
         assert!(!dir.path().join("nowhere").exists());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn linux_writes_through_an_unnamed_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f.yaml");
+        fs::write(&p, b"old").unwrap();
+        // The test directory's file system supports O_TMPFILE (tmpfs, ext4, xfs, btrfs,
+        // overlayfs all do): the unnamed path is taken, not the fallback.
+        assert!(unnamed::write(dir.path(), &p, b"new", None).unwrap());
+        assert_eq!(fs::read(&p).unwrap(), b"new");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]
