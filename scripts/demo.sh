@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # seal's main job on the bundled example, in a temporary directory:
-# create a key, encrypt the example Secrets, check the result, decrypt it again.
+# create a key, check (fails on plaintext), encrypt the example Secrets, check again (clean),
+# decrypt them back.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 seal=${SEAL_BIN:-"$root/target/release/seal"}
@@ -15,9 +16,11 @@ unset SOPS_AGE_KEY SOPS_AGE_KEY_FILE SOPS_AGE_KEY_CMD SOPS_AGE_RECIPIENTS XDG_CO
 
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
-say "seal new-key -o keys.txt"
-pub=$("$seal" new-key -o keys.txt)
-ls -l keys.txt
+# The key lives outside the repository (seal check would flag a committed identity).
+say "seal new-key -o ../keys.txt"
+mkdir repo && cd repo
+pub=$("$seal" new-key -o ../keys.txt)
+ls -l ../keys.txt
 
 say "cat .sops.yaml"
 cat > .sops.yaml <<YAML
@@ -30,12 +33,17 @@ cat .sops.yaml
 
 mkdir secrets
 cp "$root"/examples/secrets/*.yaml secrets/
+say "seal check    # before encrypting: the CI gate refuses plaintext Secrets (exit 1)"
+if "$seal" check --color never; then echo "unexpected: check passed on plaintext" >&2; exit 1; fi
 for f in secrets/*.yaml; do
   say "seal encrypt -i $f"
   "$seal" encrypt -i "$f"
 done
 say "cat secrets/postgres.yaml"
 cat secrets/postgres.yaml
+
+say "seal check    # after encrypting: clean (exit 0)"
+"$seal" check --color never
 
 say "seal filestatus secrets/*.yaml"
 for f in secrets/*.yaml; do printf '%-24s ' "$f"; "$seal" filestatus "$f"; done
@@ -48,4 +56,4 @@ for f in secrets/*.yaml; do
   say "seal decrypt $f | diff - examples/$f"
   "$seal" decrypt "$f" | diff "$root/examples/$f" - && echo "identical to the original, byte for byte"
 done
-printf '\ndemo finished: key created, 3 files encrypted, decrypted back to the same bytes.\n'
+printf '\ndemo finished: key created, plaintext refused by seal check, 3 files encrypted and checked, decrypted back to the same bytes.\n'

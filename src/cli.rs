@@ -41,5 +41,11 @@ Exit codes (the same numbers as sops):
   91   invalid --extract path
   92   the file has no document
   100  the file does not exist
+  127  exec-env/exec-file: the command could not be started
   128  no available identity can decrypt the data key
-  203  the file is already encrypted";
+  200  edit --exit-code: the file was not changed
+  201  edit: the editor could not be run or failed
+  203  the file is already encrypted
+
+seal check: 0 no error-level finding, 1 findings at error level, 2 usage or I/O error.
+exec-env/exec-file pass the command's own exit code through.";

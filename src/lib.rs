@@ -19,11 +19,13 @@ pub mod fsio;
 pub mod k8s;
 pub mod keyring;
 pub mod keys;
+pub mod merge;
 pub mod metadata;
 pub mod repo;
 pub mod rules;
 pub mod shamir;
 pub mod stores;
+pub mod tempdir;
 pub mod tree;
 
 /// Paths to the shared test data (`../shared` beside the project, or `SEAL_SHARED`) and to

@@ -89,20 +89,27 @@ pub fn find_sops_files(root: &Path) -> Scan {
 }
 
 fn read_capped(p: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    read_at_most(p, MAX_SCAN_BYTES)
+}
+
+/// The bytes of `p`, or `None` when it is larger than `limit` (checked before reading and
+/// again while reading, in case the file grows).
+pub fn read_at_most(p: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     let f = std::fs::File::open(p)?;
     let len = f.metadata()?.len();
-    if len > MAX_SCAN_BYTES {
+    if len > limit {
         return Ok(None);
     }
     let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    f.take(MAX_SCAN_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_SCAN_BYTES {
+    f.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
         return Ok(None);
     }
     Ok(Some(bytes))
 }
 
-fn walk_error_path(err: &ignore::Error) -> Option<PathBuf> {
+/// The path an `ignore` walk error is about, if it names one.
+pub fn walk_error_path(err: &ignore::Error) -> Option<PathBuf> {
     match err {
         ignore::Error::WithPath { path, .. } => Some(path.clone()),
         ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {

@@ -126,18 +126,28 @@ fn pem_keys(text: &[u8], base: usize, hits: &mut Vec<KeyHit>) {
         let Ok(label) = std::str::from_utf8(label) else {
             continue;
         };
-        if !label.ends_with("PRIVATE KEY") || label.contains("ENCRYPTED") {
+        let label_ok = label
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ');
+        if !label_ok || !label.ends_with("PRIVATE KEY") || label.contains("ENCRYPTED") {
             continue;
         }
+        // The body runs to the matching END line; without one this is prose that names
+        // the marker (docs, comments), not a key.
         let body_start = end_label + 5;
         let body_region = &rest[body_start..];
-        let body_end = memmem::find(body_region, b"-----END").unwrap_or(body_region.len());
+        let end_marker = format!("-----END {label}-----");
+        let Some(body_end) = memmem::find(body_region, end_marker.as_bytes()) else {
+            continue;
+        };
         let body = &body_region[..body_end];
         // Legacy encrypted PEM carries a Proc-Type header.
         if memmem::find(body, b"Proc-Type: 4,ENCRYPTED").is_some() {
             continue;
         }
-        let b64: Vec<u8> = strip_to_base64(body);
+        let Some(b64) = pem_body(body) else {
+            continue; // something other than base64 lines between the markers
+        };
         if b64.len() < 64 {
             continue; // a placeholder such as "..." or "<your key>"
         }
@@ -166,23 +176,34 @@ fn pem_keys(text: &[u8], base: usize, hits: &mut Vec<KeyHit>) {
     }
 }
 
-/// The base64 characters of a PEM body: whitespace, YAML indentation and JSON `\n`
-/// escapes removed.
-fn strip_to_base64(body: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(body.len());
-    let mut i = 0;
-    while i < body.len() {
-        let b = body[i];
-        if b == b'\\' && body.get(i + 1).is_some_and(|n| *n == b'n' || *n == b'r') {
-            i += 2;
+/// The base64 characters of a PEM body, or `None` when a line of it is anything but
+/// base64, a `Name: value` header, or (in YAML and JSON) indentation, quotes and `\n`
+/// escapes.
+fn pem_body(body: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(body).ok()?;
+    let text = text.replace("\\n", "\n").replace("\\r", "\n");
+    let mut out = Vec::with_capacity(text.len());
+    for line in text.lines() {
+        let line =
+            line.trim_matches(|c: char| c.is_whitespace() || c == '"' || c == '\'' || c == ',');
+        if line.is_empty() {
             continue;
         }
-        if b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=' {
-            out.push(b);
+        let header = line.split_once(": ").is_some_and(|(name, _)| {
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+        if header && out.is_empty() {
+            continue; // an RFC 1421 header such as DEK-Info
         }
-        i += 1;
+        if !line
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+        {
+            return None;
+        }
+        out.extend_from_slice(line.as_bytes());
     }
-    out
+    Some(out)
 }
 
 /// True when an OpenSSH key body names a cipher other than `none` (passphrase-protected).
@@ -318,6 +339,22 @@ mod tests {
             &format!("Proc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\n{BODY}"),
         );
         assert!(find(legacy.as_bytes()).is_empty());
+    }
+
+    #[test]
+    fn prose_that_names_the_markers_is_not_a_key() {
+        // Docs and code that mention the markers, with base64-looking text later on.
+        let later = format!("\n\nSome text.\n{BODY}\n");
+        for text in [
+            format!("Keys look like `-----BEGIN OPENSSH PRIVATE KEY-----` files.{later}"),
+            format!("-----BEGIN <X> PRIVATE KEY-----{later}-----END <X> PRIVATE KEY-----"),
+            format!(
+                "-----BEGIN RSA PRIVATE KEY-----\nnot base64: at all!\n{BODY}\n-----END RSA PRIVATE KEY-----\n"
+            ),
+            format!("-----BEGIN RSA PRIVATE KEY-----\n{BODY}\n"), // no END line
+        ] {
+            assert!(find(text.as_bytes()).is_empty(), "{text}");
+        }
     }
 
     #[test]

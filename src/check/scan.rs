@@ -68,12 +68,7 @@ pub const BROAD_PROBES: [&str; 4] = [
 
 /// Analyse one file.
 pub fn scan(ctx: &FileContext, bytes: &[u8]) -> FileResult {
-    let mut s = Scan {
-        ctx,
-        src: bytes,
-        lines: LineIndex::new(bytes),
-        out: FileResult::default(),
-    };
+    let mut s = Scan::new(ctx, bytes);
     s.private_keys();
     s.structured();
     s.out
@@ -82,12 +77,7 @@ pub fn scan(ctx: &FileContext, bytes: &[u8]) -> FileResult {
 /// Only the text checks (committed private keys), for files whose structure is not a
 /// secret's (`.sops.yaml`).
 pub fn scan_text_only(ctx: &FileContext, bytes: &[u8]) -> FileResult {
-    let mut s = Scan {
-        ctx,
-        src: bytes,
-        lines: LineIndex::new(bytes),
-        out: FileResult::default(),
-    };
+    let mut s = Scan::new(ctx, bytes);
     s.private_keys();
     s.out
 }
@@ -319,6 +309,15 @@ fn flatten<'t>(
 }
 
 impl<'a> Scan<'a> {
+    fn new(ctx: &'a FileContext<'a>, src: &'a [u8]) -> Scan<'a> {
+        Scan {
+            ctx,
+            src,
+            lines: LineIndex::new(src),
+            out: FileResult::default(),
+        }
+    }
+
     fn push(
         &mut self,
         offset: Option<usize>,
@@ -388,6 +387,7 @@ impl<'a> Scan<'a> {
         };
         let offsets = leaf_offsets(&parsed.layout).map(|(_, d)| d);
         let has_sops_block = parsed.metadata.as_ref().is_some_and(looks_like_sops);
+        let enc_text = memmem::find(self.src, b"ENC[").is_some();
         let sops = self.sops_metadata(&parsed, offsets.as_ref().and_then(|o| o.first()?.sops));
         self.out.is_sops = sops.is_some();
         let file_selector = sops.as_ref().map(Metadata::effective_selector);
@@ -409,6 +409,26 @@ impl<'a> Scan<'a> {
             if let Some(s) = &rule_selector {
                 selectors.push(s);
             }
+            let object = k8s_object(doc);
+            let secret_docs = secret_objects(doc);
+            if object.is_none() && doc.items.iter().any(|i| matches!(i, Item::Pair(..))) {
+                k8s_only = false;
+            }
+            // Most manifests (Deployments, ConfigMaps) need no walk at all: only sops files,
+            // Secrets, what a rule would encrypt, and files named like secrets do.
+            let walk = has_sops_block
+                || !secret_docs.is_empty()
+                || (rule_selector.is_some()
+                    && (object.is_none() || intends_encryption(self.ctx.path)))
+                || (named && object.is_none())
+                || enc_text
+                || doc.get("secretGenerator").is_some();
+            if !walk {
+                if let Some((_, kind)) = object {
+                    plain_kinds.insert(kind.to_string());
+                }
+                continue;
+            }
             let doc_offsets = offsets
                 .as_ref()
                 .and_then(|o| o.get(di))
@@ -416,10 +436,6 @@ impl<'a> Scan<'a> {
             let mut leaves = flatten(doc, &selectors, doc_offsets);
             if doc_offsets.is_none() {
                 self.locate(&mut leaves, format, &mut cursor);
-            }
-            let object = k8s_object(doc);
-            if object.is_none() && leaves.iter().any(|l| !l.comment) {
-                k8s_only = false;
             }
             // 3. sops values.
             if file_selector.is_some() {
@@ -433,7 +449,6 @@ impl<'a> Scan<'a> {
                 enc_without_metadata = Some(l.offset);
             }
             // 4. Kubernetes Secrets.
-            let secret_docs = secret_objects(doc);
             for secret in &secret_docs {
                 self.secret(secret, &leaves, doc, sops.is_some());
             }
@@ -441,6 +456,10 @@ impl<'a> Scan<'a> {
                 && secret_docs.is_empty()
             {
                 plain_kinds.insert(kind.to_string());
+            }
+            // Kustomize secretGenerator literals are Secrets written inline.
+            if doc.get("secretGenerator").is_some() {
+                self.secret_generator(&leaves, doc);
             }
             // 5. What the rule would encrypt in a plain file.
             if sops.is_none() && rule_selector.is_some() && rule_would_encrypt.is_none() {
@@ -502,10 +521,20 @@ impl<'a> Scan<'a> {
             _ => (0, 0),
         };
         let covered = self.ctx.rule.is_some_and(|r| !r.broad);
-        let severity = if covered || secret_kind {
-            Severity::Error
+        // Valid YAML that sops does not take (a top-level list such as an Ansible playbook
+        // or .pre-commit-hooks.yaml, integer keys, ...) is only a finding where a secret
+        // is expected: under a targeted rule (error: sops cannot encrypt it) or next to
+        // `kind: Secret` (warning: seal cannot look inside).
+        let unsupported = matches!(e, StoreError::Unsupported { .. });
+        let severity = match (covered, secret_kind, unsupported) {
+            (true, _, _) | (false, true, false) => Severity::Error,
+            (false, true, true) | (false, false, false) => Severity::Warning,
+            (false, false, true) => return,
+        };
+        let what = if unsupported {
+            "sops cannot read this file"
         } else {
-            Severity::Warning
+            "the file does not parse"
         };
         let why = if covered {
             "; a creation rule covers it, so it may hold secrets that cannot be checked"
@@ -520,7 +549,7 @@ impl<'a> Scan<'a> {
             column,
             rule: Rule::ParseError,
             severity,
-            message: format!("the file does not parse: {e}{why}"),
+            message: format!("{what}: {e}{why}"),
             hint: "fix the syntax, or list the file in .sealignore if it is a template (e.g. Helm `{{ }}`) that is never applied as is".into(),
         });
     }
@@ -754,6 +783,51 @@ impl<'a> Scan<'a> {
             );
         }
         self.last_applied(secret, &name);
+    }
+
+    /// `secretGenerator[].literals` of a kustomization: `KEY=VALUE` strings that become a
+    /// Secret when kustomize builds, committed in plaintext.
+    fn secret_generator(&mut self, leaves: &[Leaf], doc: &Branch) {
+        let Some(Value::List(gens)) = doc.get("secretGenerator") else {
+            return;
+        };
+        for l in leaves {
+            let (
+                Some(Seg::Key("secretGenerator")),
+                Some(Seg::Index(g)),
+                Some(Seg::Key("literals")),
+            ) = (l.path.first(), l.path.get(1), l.path.get(2))
+            else {
+                continue;
+            };
+            let Some(text) = l.text().filter(|_| !l.comment) else {
+                continue;
+            };
+            let Some((key, value)) = text.split_once('=') else {
+                continue;
+            };
+            if value.is_empty()
+                || value.contains("${")
+                || value.contains("{{")
+                || is_enc_value(value)
+            {
+                continue;
+            }
+            let name = match gens.get(*g) {
+                Some(Value::Branch(b)) => match b.get("name") {
+                    Some(Value::Str(n)) => format!("secretGenerator {n:?}"),
+                    _ => format!("secretGenerator[{g}]"),
+                },
+                _ => format!("secretGenerator[{g}]"),
+            };
+            self.push(
+                l.offset,
+                Rule::PlaintextSecret,
+                Severity::Error,
+                format!("{name} holds the literal {:?} in plaintext (kustomize turns it into a Secret)", key.trim()),
+                "move the value into a sops-encrypted Secret (seal secret new generic --from-literal ...), or generate from an encrypted env file with the ksops / Flux sops integration",
+            );
+        }
     }
 
     fn last_applied(&mut self, secret: &SecretObject, name: &str) {

@@ -244,7 +244,9 @@ impl Checker {
                     }
                 }
                 Err(err) => summary.unreadable.push((
-                    self.shown(&walk_error_path(&err).unwrap_or_else(|| root.to_path_buf())),
+                    self.shown(
+                        &crate::repo::walk_error_path(&err).unwrap_or_else(|| root.to_path_buf()),
+                    ),
                     err.to_string(),
                 )),
             }
@@ -299,7 +301,7 @@ impl Checker {
                 }
                 std::borrow::Cow::Borrowed(b.as_slice())
             }
-            None => match read_capped(&e.abs) {
+            None => match crate::repo::read_at_most(&e.abs, MAX_FILE_BYTES) {
                 Ok(Some(b)) => std::borrow::Cow::Owned(b),
                 Ok(None) => return Outcome::Large,
                 Err(err) => {
@@ -345,27 +347,25 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn read_capped(p: &Path) -> std::io::Result<Option<Vec<u8>>> {
-    use std::io::Read;
-    let f = std::fs::File::open(p)?;
-    if f.metadata()?.len() > MAX_FILE_BYTES {
-        return Ok(None);
-    }
-    let mut bytes = Vec::new();
-    f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Ok(None);
-    }
-    Ok(Some(bytes))
+/// The `.sealignore` of a repository root, for other commands that should skip the same
+/// fixtures (`seal doctor`).
+pub struct SealIgnore {
+    root: PathBuf,
+    gi: Option<Gitignore>,
 }
 
-fn walk_error_path(err: &ignore::Error) -> Option<PathBuf> {
-    match err {
-        ignore::Error::WithPath { path, .. } => Some(path.clone()),
-        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
-            walk_error_path(err)
+impl SealIgnore {
+    /// Load `root/.sealignore` (none: nothing is ignored).
+    pub fn load(root: &Path) -> SealIgnore {
+        SealIgnore {
+            root: root.to_path_buf(),
+            gi: load_sealignore(root),
         }
-        _ => None,
+    }
+
+    /// Whether `path` (a file below the root) is ignored.
+    pub fn is_ignored(&self, path: &Path) -> bool {
+        is_ignored(&self.gi, &self.root, path, false)
     }
 }
 
@@ -417,6 +417,8 @@ struct RuleFinder {
     explicit: Option<PathBuf>,
     by_dir: Mutex<HashMap<PathBuf, Option<PathBuf>>>,
     configs: Mutex<HashMap<PathBuf, Result<Arc<Config>, String>>>,
+    /// Per (config, rule index): the rule as findings show it, decided once.
+    matches: Mutex<HashMap<(PathBuf, usize), Arc<RuleMatch>>>,
 }
 
 impl RuleFinder {
@@ -425,6 +427,7 @@ impl RuleFinder {
             explicit,
             by_dir: Mutex::new(HashMap::new()),
             configs: Mutex::new(HashMap::new()),
+            matches: Mutex::new(HashMap::new()),
         }
     }
 
@@ -455,11 +458,15 @@ impl RuleFinder {
         out
     }
 
-    fn rule_for(&self, file: &Path) -> Option<Box<RuleMatch>> {
+    fn rule_for(&self, file: &Path) -> Option<Arc<RuleMatch>> {
         let dir = file.parent()?;
         let cfg_path = self.config_path(dir)?;
         let cfg = self.config(&cfg_path)?;
         let rule = cfg.rule_for(file)?;
+        let key = (cfg_path, rule.index);
+        if let Some(m) = lock(&self.matches).get(&key) {
+            return Some(Arc::clone(m));
+        }
         let broad = match &rule.path_regex {
             None => true,
             Some(re) => match regex::Regex::new(re) {
@@ -477,11 +484,13 @@ impl RuleFinder {
                 rule.index + 1
             ),
         };
-        Some(Box::new(RuleMatch {
+        let m = Arc::new(RuleMatch {
             rule: rule.clone(),
             label,
             broad,
-        }))
+        });
+        lock(&self.matches).insert(key, Arc::clone(&m));
+        Some(m)
     }
 
     /// A `config-error` finding for each `.sops.yaml` that did not load.
@@ -495,12 +504,25 @@ impl RuleFinder {
                 column: 0,
                 rule: Rule::ConfigError,
                 severity: Severity::Error,
-                message: format!("the sops configuration cannot be used: {e}"),
+                message: format!("the sops configuration cannot be used: {}", one_line(e, p)),
                 hint: "fix .sops.yaml: without it seal cannot tell which files must be encrypted"
                     .into(),
             })
             .collect()
     }
+}
+
+/// An error text on one line, without the config's own path (the finding names it); the
+/// caret lines of regex errors are dropped.
+fn one_line(e: &str, path: &Path) -> String {
+    let e = e
+        .strip_prefix(&format!("{}: ", path.display()))
+        .unwrap_or(e);
+    e.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.chars().all(|c| c == '^' || c == '-'))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 // ---------------------------------------------------------------------- allow-list

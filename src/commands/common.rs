@@ -154,15 +154,7 @@ impl Input {
                 }
                 fsio::read_input(f).map_err(|e| CliError::read_io(f, e))?
             }
-            None => fsio::read_stdin().map_err(|e| {
-                CliError::new(
-                    exit::COULD_NOT_READ_INPUT,
-                    format!(
-                        "cannot read standard input: {}",
-                        crate::error::io_reason(&e)
-                    ),
-                )
-            })?,
+            None => read_stdin()?,
         };
         let named = args.filename_override.clone().or_else(|| file.clone());
         let format = args
@@ -418,4 +410,62 @@ pub fn matching_rule<'c>(
 /// the one seal speaks.
 pub fn new_version() -> String {
     SOPS_VERSION.to_string()
+}
+
+/// All of standard input.
+pub fn read_stdin() -> Result<Vec<u8>, CliError> {
+    fsio::read_stdin().map_err(|e| {
+        CliError::new(
+            exit::COULD_NOT_READ_INPUT,
+            format!(
+                "cannot read standard input: {}",
+                crate::error::io_reason(&e)
+            ),
+        )
+    })
+}
+
+/// The key groups a new file is encrypted for: `--age` (comma-separated, one group) when
+/// given, else the matching rule's groups; empty groups dropped, every recipient checked.
+/// `Ok(None)` when there is nobody to encrypt for (callers say why in their own words).
+pub fn recipient_groups(
+    age: Option<&str>,
+    rule: Option<&CreationRule>,
+) -> Result<Option<Vec<Vec<String>>>, CliError> {
+    let groups: Vec<Vec<String>> = match age {
+        Some(list) => vec![
+            list.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+        ],
+        None => rule.map(|r| r.key_groups.clone()).unwrap_or_default(),
+    };
+    let groups: Vec<Vec<String>> = groups.into_iter().filter(|g| !g.is_empty()).collect();
+    if groups.is_empty() {
+        return Ok(None);
+    }
+    for r in groups.iter().flatten() {
+        crate::keys::check_recipient(r)?;
+    }
+    Ok(Some(groups))
+}
+
+/// A fresh private temporary directory (see [`crate::tempdir`]), or an error that says
+/// where seal tried and what to set.
+pub fn private_dir() -> Result<crate::tempdir::PrivateDir, CliError> {
+    crate::tempdir::PrivateDir::create().map_err(|e| temp_error(&e))
+}
+
+/// The error for a temporary file or directory that could not be created.
+pub fn temp_error(e: &std::io::Error) -> CliError {
+    CliError::new(
+        exit::COULD_NOT_WRITE_OUTPUT,
+        format!(
+            "cannot create a private temporary file in {}: {}",
+            crate::tempdir::temp_root().display(),
+            crate::error::io_reason(e)
+        ),
+    )
+    .hint("set TMPDIR (or XDG_RUNTIME_DIR) to a writable directory")
 }

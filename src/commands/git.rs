@@ -1,15 +1,757 @@
-//! `seal git`: STUB, to be written (owned by one engineer).
+//! `seal git`: git integration for encrypted files. `setup` writes `.gitattributes` entries
+//! and the repository's `git config` for the two drivers; `diff` is the textconv driver
+//! (decrypts whatever temporary path git hands it, finding the format from the name or the
+//! content, never from `.sops.yaml`); `merge` is the merge driver (decrypts base, ours and
+//! theirs, merges per key, re-encrypts with the current data key, and reports conflicts).
 
-use clap::Args;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
-use crate::commands::common::Ctx;
+use clap::{Args, Subcommand};
+
+use crate::cipher::Stash;
+use crate::commands::common::{self, Ctx, Input, Opened, SealPlan, emit_options};
+use crate::commands::edit::raise_version;
 use crate::error::{CliError, exit};
+use crate::fsio::{self, Sensitivity};
+use crate::merge::{self, ConflictKind};
+use crate::stores::Format;
+use crate::tree::Value;
 
 /// Git integration: diff and merge drivers for encrypted files
+///
+/// Run `seal git setup` once per clone: it marks the encrypted files in .gitattributes
+/// (`diff=sops merge=sops`) and configures the repository so that `git diff` shows the
+/// decrypted change and `git merge` merges encrypted files key by key.
 #[derive(Debug, Args)]
-pub struct GitArgs {}
+pub struct GitArgs {
+    #[command(subcommand)]
+    command: GitCommand,
+}
 
-/// Run it.
-pub fn run(_ctx: &Ctx, _args: &GitArgs) -> Result<(), CliError> {
-    Err(CliError::new(exit::GENERIC, "not implemented yet"))
+#[derive(Debug, Subcommand)]
+enum GitCommand {
+    Setup(SetupArgs),
+    Diff(DiffArgs),
+    Merge(MergeArgs),
+}
+
+/// Configure this repository's diff and merge drivers for encrypted files
+///
+/// Adds `diff=sops merge=sops` entries to the .gitattributes next to .sops.yaml (or at the
+/// repository root): one glob per creation rule whose path_regex can be written as a glob,
+/// plus one line per existing encrypted file the globs miss. Then sets, in the repository's
+/// own config (.git/config, not committed): diff.sops.textconv = `seal git diff` and
+/// merge.sops.driver = `seal git merge %O %A %B %P`. textconv caching is left off, so no
+/// plaintext is stored in git. Run it again after adding rules or files: it only adds what
+/// is missing.
+#[derive(Debug, Args)]
+struct SetupArgs {
+    /// Print what would be done; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+
+    /// The command git should run for seal (default: this binary's absolute path).
+    #[arg(long, value_name = "CMD")]
+    seal_command: Option<String>,
+}
+
+/// Print a file decrypted, for git's textconv (git diff)
+///
+/// Works on the temporary path git passes: the format comes from the name when it ends in
+/// a known extension, else from the content. A file that is not encrypted is printed as it
+/// is; a file seal cannot decrypt (no key) is printed encrypted, with a warning.
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// The file git hands over.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+}
+
+/// Merge three versions of an encrypted file, key by key (git's merge driver)
+///
+/// Called by git as `seal git merge %O %A %B %P`. Decrypts all three, takes each key from
+/// the side that changed it, and re-encrypts with the current data key into %A. When both
+/// sides changed a key differently, the key's value becomes a conflict block (<<<<<<< ours,
+/// ||||||| base, =======, >>>>>>> theirs), still encrypted, and seal exits 1 so git marks
+/// the file as conflicted: resolve it with `seal edit`.
+#[derive(Debug, Args)]
+struct MergeArgs {
+    /// The common ancestor (%O).
+    #[arg(value_name = "BASE")]
+    base: PathBuf,
+    /// Our version (%A); the result is written here.
+    #[arg(value_name = "OURS")]
+    ours: PathBuf,
+    /// Their version (%B).
+    #[arg(value_name = "THEIRS")]
+    theirs: PathBuf,
+    /// The path in the repository (%P), for the format and messages.
+    #[arg(value_name = "PATH")]
+    path: Option<PathBuf>,
+}
+
+/// Run `seal git …`.
+pub fn run(ctx: &Ctx, args: &GitArgs) -> Result<(), CliError> {
+    match &args.command {
+        GitCommand::Setup(a) => setup(ctx, a),
+        GitCommand::Diff(a) => diff(ctx, a),
+        GitCommand::Merge(a) => merge_driver(ctx, a),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Format detection
+
+/// The format of an encrypted file named `name`: the one the name implies when that store
+/// finds sops metadata, else the first of JSON (when the text starts with `{`), YAML,
+/// dotenv, INI that does. `None`: not a
+/// sops file.
+pub fn detect_format(name: &Path, bytes: &[u8]) -> Option<Format> {
+    let has_meta = |f: Format| {
+        f.store()
+            .load_encrypted(bytes)
+            .is_ok_and(|p| p.metadata.is_some())
+    };
+    let by_name = Format::from_path(name);
+    if has_meta(by_name) {
+        return Some(by_name);
+    }
+    let order = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => [Format::Json, Format::Yaml, Format::Dotenv, Format::Ini],
+        _ => [Format::Yaml, Format::Dotenv, Format::Ini, Format::Json],
+    };
+    order.into_iter().find(|f| *f != by_name && has_meta(*f))
+}
+
+fn input_of(display: &Path, file: Option<&Path>, bytes: Vec<u8>, format: Format) -> Input {
+    Input {
+        display: display.to_path_buf(),
+        file: file.map(Path::to_path_buf),
+        rules_path: None,
+        format,
+        out_format: format,
+        bytes,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// textconv
+
+fn diff(ctx: &Ctx, args: &DiffArgs) -> Result<(), CliError> {
+    let bytes = std::fs::read(&args.file).map_err(|e| CliError::read_io(&args.file, e))?;
+    let Some(format) = detect_format(&args.file, &bytes) else {
+        return common::write_result(None, &bytes, Sensitivity::Public);
+    };
+    let input = input_of(&args.file, Some(&args.file), bytes, format);
+    let ids = ctx.identities();
+    match common::open(&input, &ids, false, false) {
+        Ok(opened) => {
+            let config = ctx.config().ok().flatten();
+            let opts = emit_options(format, None, config.as_ref());
+            let out = format
+                .store()
+                .emit_plain(&opened.docs, &opened.layout, opts)
+                .map_err(|e| CliError::writing(e).in_file(&input.display))?;
+            let out = zeroize::Zeroizing::new(out);
+            common::write_result(None, &out, Sensitivity::Secret)
+        }
+        Err(e) => {
+            eprintln!(
+                "seal: warning: showing the encrypted text, because it cannot be decrypted here: {}",
+                e.message.lines().next().unwrap_or_default()
+            );
+            common::write_result(None, &input.bytes, Sensitivity::Public)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// merge driver
+
+fn age_recipients(o: &Opened) -> BTreeSet<Vec<String>> {
+    o.metadata
+        .key_groups
+        .iter()
+        .map(|g| {
+            let mut v: Vec<String> = g.age.iter().map(|k| k.recipient.clone()).collect();
+            v.sort();
+            v
+        })
+        .collect()
+}
+
+fn merge_driver(ctx: &Ctx, args: &MergeArgs) -> Result<(), CliError> {
+    let shown = args.path.clone().unwrap_or_else(|| args.ours.clone());
+    let read = |p: &Path| std::fs::read(p).map_err(|e| CliError::read_io(p, e));
+    let (b_bytes, o_bytes, t_bytes) = (read(&args.base)?, read(&args.ours)?, read(&args.theirs)?);
+    let name = args.path.as_deref().unwrap_or(&args.ours);
+    let (Some(format), Some(tf)) = (detect_format(name, &o_bytes), detect_format(name, &t_bytes))
+    else {
+        eprintln!(
+            "seal: {}: not an encrypted file on both sides: merging it as text",
+            shown.display()
+        );
+        return text_merge(args);
+    };
+    if tf != format {
+        return Err(CliError::new(
+            exit::GENERIC,
+            format!(
+                "ours is {format} but theirs is {tf}: seal cannot merge files of different formats"
+            ),
+        )
+        .in_file(&shown));
+    }
+    let ids = ctx.identities();
+    let open = |bytes: Vec<u8>, side: &str| {
+        common::open(&input_of(&shown, None, bytes, format), &ids, false, true).map_err(|e| {
+            CliError {
+                message: format!("{} (in {side})", e.message),
+                ..e
+            }
+        })
+    };
+    let ours = open(o_bytes, "ours")?;
+    let theirs = open(t_bytes, "theirs")?;
+    // No base (added on both sides) or an unreadable one: merge against nothing.
+    let base = match detect_format(name, &b_bytes) {
+        Some(bf) if bf == format => Some(open(b_bytes, "base")?),
+        _ => None,
+    };
+    let base_docs = base.as_ref().map(|b| b.docs.clone()).unwrap_or_default();
+
+    let mut result = merge::merge_docs(&base_docs, &ours.docs, &theirs.docs);
+
+    // The keys: ours, unless only theirs changed the recipients (then theirs' data key and
+    // key groups, so their updatekeys/rotate is kept).
+    let (ro, rt) = (age_recipients(&ours), age_recipients(&theirs));
+    let rb = base.as_ref().map(age_recipients);
+    let mut key_conflict = false;
+    let take_theirs = match &rb {
+        Some(rb) => {
+            if ro != *rb && rt != *rb && ro != rt {
+                key_conflict = true;
+            }
+            ro == *rb && rt != *rb
+        }
+        None => {
+            key_conflict = ro != rt;
+            false
+        }
+    };
+    let (main, other) = if take_theirs {
+        (&theirs, &ours)
+    } else {
+        (&ours, &theirs)
+    };
+    // Values taken unchanged from either side keep their ciphertext when both sides share
+    // the data key (the usual case: neither rotated).
+    let mut stash = Stash::default();
+    if other.key.as_bytes() == main.key.as_bytes() {
+        stash.0.extend(other.stash.0.clone());
+    }
+    stash.0.extend(main.stash.0.clone());
+
+    let config = ctx.config().ok().flatten();
+    let opts = emit_options(format, None, config.as_ref());
+    let render = |v: &Value| -> String {
+        match v {
+            Value::Str(s) => s.clone(),
+            other => format
+                .store()
+                .emit_value(other, opts)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_else(|_| "(a value that cannot be shown)".to_string()),
+        }
+    };
+    merge::mark_conflicts(&mut result.docs, &result.conflicts, &render);
+
+    let meta = &main.metadata;
+    let version = raise_version(&meta.version);
+    let mut docs = result.docs;
+    let new_meta = common::seal_docs(
+        &mut docs,
+        &main.key,
+        SealPlan {
+            selector: meta.selector.clone(),
+            mac_only_encrypted: meta.mac_only_encrypted,
+            key_groups: meta.key_groups.clone(),
+            shamir_threshold: meta.shamir_threshold,
+            version,
+        },
+        Some(&stash),
+    )
+    .map_err(|e| e.in_file(&shown))?;
+    let bytes = format
+        .store()
+        .emit_encrypted(&docs, &new_meta.to_tree(), &main.layout, opts)
+        .map_err(|e| CliError::writing(e).in_file(&shown))?;
+    fsio::write_atomic(&args.ours, &bytes, Sensitivity::Public)
+        .map_err(|e| CliError::write_io(&args.ours, e))?;
+
+    if result.conflicts.is_empty() && !key_conflict {
+        eprintln!(
+            "seal: {}: merged key by key{}",
+            shown.display(),
+            if take_theirs {
+                " (with their recipients and data key)"
+            } else {
+                ""
+            }
+        );
+        return Ok(());
+    }
+    let n_docs = docs.len();
+    let n = result.conflicts.len() + usize::from(key_conflict);
+    let mut msg = format!(
+        "merge conflict: both sides changed {} differently:",
+        if n == 1 {
+            "one key".to_string()
+        } else {
+            format!("{n} keys")
+        }
+    );
+    for c in &result.conflicts {
+        msg.push_str(&format!("\n  {}", c.describe(n_docs)));
+        match c.kind {
+            ConflictKind::Value { .. } => msg.push_str(": value replaced by a conflict block"),
+            ConflictKind::Comments => msg.push_str(": our comments kept"),
+            ConflictKind::Documents => msg.push_str(": our documents kept"),
+        }
+    }
+    if key_conflict {
+        msg.push_str("\n  the file's recipients (our key groups kept)");
+    }
+    Err(CliError::new(exit::GENERIC, msg).in_file(&shown).hint(
+        "run `seal edit FILE`, search for <<<<<<< and keep the right value, then `git add FILE`",
+    ))
+}
+
+/// Fall back to git's own three-way text merge (for a file matched by mistake).
+fn text_merge(args: &MergeArgs) -> Result<(), CliError> {
+    let status = Command::new("git")
+        .args(["merge-file", "-L", "ours", "-L", "base", "-L", "theirs"])
+        .arg(&args.ours)
+        .arg(&args.base)
+        .arg(&args.theirs)
+        .status()
+        .map_err(|e| {
+            CliError::new(
+                exit::GENERIC,
+                format!("cannot run git merge-file: {}", crate::error::io_reason(&e)),
+            )
+        })?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(CliError::new(
+            exit::GENERIC,
+            "merge conflict in a file that is not encrypted (git merge-file left conflict markers)",
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// setup
+
+/// Convert a `.sops.yaml` `path_regex` into an equivalent gitattributes glob when the regex
+/// is simple (literals, `.*`, `.+`, `[^/]*`, `.`, `^`/`$` anchors). `None` when it cannot be
+/// written as one glob, or matches everything.
+pub fn regex_to_glob(re: &str) -> Option<String> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum T {
+        Lit(char),
+        Any1,
+        Star,
+        Wild,
+    }
+    let (anchored_start, body) = match re.strip_prefix('^') {
+        Some(r) => (true, r),
+        None => (false, re),
+    };
+    let (anchored_end, body) = match body.strip_suffix('$') {
+        Some(r) if !r.ends_with('\\') || r.ends_with("\\\\") => (true, r),
+        _ => (false, body),
+    };
+    let chars: Vec<char> = body.chars().collect();
+    let mut toks = Vec::new();
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        match c {
+            '\\' => {
+                let n = *chars.get(i + 1)?;
+                if !"./-_+()[]{}|^$\\".contains(n) {
+                    return None;
+                }
+                toks.push(T::Lit(n));
+                i += 2;
+            }
+            '.' => match chars.get(i + 1) {
+                Some('*') | Some('+') => {
+                    toks.push(T::Wild);
+                    i += 2;
+                }
+                _ => {
+                    toks.push(T::Any1);
+                    i += 1;
+                }
+            },
+            '[' => {
+                let rest: String = chars.get(i..i + 5)?.iter().collect();
+                if rest == "[^/]*" {
+                    toks.push(T::Star);
+                    i += 5;
+                } else {
+                    return None;
+                }
+            }
+            '(' | ')' | '|' | '?' | '*' | '+' | '{' | '}' | '^' | '$' | ']' => return None,
+            c => {
+                toks.push(T::Lit(c));
+                i += 1;
+            }
+        }
+    }
+    // A leading `.*` makes the start unanchored.
+    let mut anchored_start = anchored_start;
+    while toks.first() == Some(&T::Wild) {
+        toks.remove(0);
+        anchored_start = false;
+    }
+    let mut anchored_end = anchored_end;
+    while toks.last() == Some(&T::Wild) {
+        toks.pop();
+        anchored_end = false;
+    }
+    if toks.is_empty() {
+        return None;
+    }
+    let mut body = String::new();
+    for (j, t) in toks.iter().enumerate() {
+        let at_component_start = j == 0 || matches!(toks.get(j - 1), Some(T::Lit('/')));
+        match t {
+            T::Lit(c) => {
+                if "*?[]! #\\".contains(*c) {
+                    return None;
+                }
+                body.push(*c);
+            }
+            T::Any1 => body.push('?'),
+            T::Star => body.push('*'),
+            T::Wild if at_component_start => body.push_str("**/*"),
+            T::Wild => body.push('*'),
+        }
+    }
+    let has_slash = body.contains('/');
+    let mut glob = String::new();
+    if anchored_start {
+        if !body.starts_with('/') {
+            glob.push('/');
+        }
+    } else if has_slash {
+        if !body.starts_with('/') {
+            glob.push_str("**/*");
+        } else {
+            glob.push_str("**");
+        }
+    } else {
+        glob.push('*');
+    }
+    glob.push_str(&body);
+    if !anchored_end {
+        if glob.ends_with('/') {
+            glob.push_str("**");
+        } else {
+            glob.push('*');
+        }
+    }
+    Some(glob.replace("**/**/", "**/"))
+}
+
+fn git(dir: &Path, args: &[&str]) -> Result<String, CliError> {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .map_err(|e| {
+            CliError::new(
+                exit::GENERIC,
+                format!("cannot run git: {}", crate::error::io_reason(&e)),
+            )
+            .hint("install git, or put it on PATH")
+        })?;
+    if !out.status.success() {
+        return Err(CliError::new(
+            exit::GENERIC,
+            format!(
+                "git {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+const ATTRS: &str = "diff=sops merge=sops";
+
+fn setup(ctx: &Ctx, args: &SetupArgs) -> Result<(), CliError> {
+    let root = git(&ctx.cwd, &["rev-parse", "--show-toplevel"])
+        .map_err(|e| e.hint("run seal git setup inside a git repository"))?;
+    let root = PathBuf::from(root.trim());
+    let config = ctx.config()?;
+    // The .gitattributes goes next to .sops.yaml (path_regex is relative to it) when that
+    // is inside the repository.
+    let attr_dir = config
+        .as_ref()
+        .and_then(|c| c.path.parent().map(Path::to_path_buf))
+        .map(|d| if d.is_absolute() { d } else { ctx.cwd.join(d) })
+        .filter(|d| d.starts_with(&root))
+        .unwrap_or_else(|| root.clone());
+    let attr_file = attr_dir.join(".gitattributes");
+
+    let mut lines: Vec<String> = Vec::new();
+    let mut notes: Vec<String> = Vec::new();
+    if let Some(c) = &config {
+        for rule in &c.creation_rules {
+            match rule.path_regex.as_deref().map(|r| (r, regex_to_glob(r))) {
+                Some((_, Some(g))) => lines.push(format!("{g} {ATTRS}")),
+                Some((r, None)) => notes.push(format!(
+                    "path_regex {r:?} cannot be written as a glob: its existing files are listed one by one"
+                )),
+                None => notes.push(
+                    "a creation rule without path_regex matches every file: its existing files are listed one by one".to_string(),
+                ),
+            }
+        }
+    }
+    let existing = std::fs::read_to_string(&attr_file).unwrap_or_default();
+    let have: BTreeSet<&str> = existing.lines().map(str::trim).collect();
+    let mut new_lines: Vec<String> = lines
+        .into_iter()
+        .filter(|l| !have.contains(l.as_str()))
+        .collect();
+    new_lines.dedup();
+
+    // Existing encrypted files the globs do not cover: one line each.
+    let scan = crate::repo::find_sops_files(&attr_dir);
+    let rel: Vec<String> = scan
+        .files
+        .iter()
+        .filter_map(|p| {
+            let p = if p.is_absolute() {
+                p.clone()
+            } else {
+                attr_dir.join(p)
+            };
+            p.strip_prefix(&attr_dir)
+                .ok()
+                .map(|r| r.to_string_lossy().replace('\\', "/"))
+        })
+        .collect();
+    let globs: Vec<String> = have
+        .iter()
+        .copied()
+        .chain(new_lines.iter().map(String::as_str))
+        .filter_map(|l| l.strip_suffix(ATTRS).map(|g| g.trim().to_string()))
+        .collect();
+    for r in &rel {
+        if globs.iter().any(|g| glob_matches(g, r)) {
+            continue;
+        }
+        if r.chars()
+            .any(|c| c.is_whitespace() || "*?[]!#\\\"".contains(c))
+        {
+            notes.push(format!(
+                "{r}: its name has characters a .gitattributes line cannot hold; add it by hand"
+            ));
+            continue;
+        }
+        new_lines.push(format!("/{r} {ATTRS}"));
+    }
+
+    let exe = match &args.seal_command {
+        Some(c) => c.clone(),
+        None => std::env::current_exe()
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned())
+            .and_then(|p| shlex::try_quote(&p).ok().map(|q| q.into_owned()))
+            .unwrap_or_else(|| "seal".to_string()),
+    };
+    let settings = [
+        ("diff.sops.textconv", format!("{exe} git diff")),
+        (
+            "merge.sops.name",
+            "seal: per-key merge of encrypted files".to_string(),
+        ),
+        ("merge.sops.driver", format!("{exe} git merge %O %A %B %P")),
+    ];
+
+    let verb = if args.dry_run { "would add" } else { "added" };
+    if new_lines.is_empty() {
+        eprintln!("seal: {}: already up to date", attr_file.display());
+    } else {
+        let mut text = existing.clone();
+        if !text.is_empty() && !text.ends_with('\n') {
+            text.push('\n');
+        }
+        text.push_str("# Encrypted files: decrypted diffs and per-key merges (seal git setup)\n");
+        for l in &new_lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+        eprintln!("seal: {}: {verb}:", attr_file.display());
+        for l in &new_lines {
+            eprintln!("    {l}");
+        }
+        if !args.dry_run {
+            fsio::write_atomic(&attr_file, text.as_bytes(), Sensitivity::Public)
+                .map_err(|e| CliError::write_io(&attr_file, e))?;
+        }
+    }
+    for n in &notes {
+        eprintln!("seal: note: {n}");
+    }
+    eprintln!(
+        "seal: git config (this repository only) {}:",
+        if args.dry_run { "would set" } else { "set" }
+    );
+    for (k, v) in &settings {
+        eprintln!("    {k} = {v}");
+        if !args.dry_run {
+            git(&root, &["config", "--local", k, v])?;
+        }
+    }
+    if !args.dry_run {
+        // Never cache textconv output: it is plaintext.
+        let _ = git(
+            &root,
+            &["config", "--local", "--unset", "diff.sops.cachetextconv"],
+        );
+        eprintln!(
+            "seal: done. `git diff` now shows decrypted changes; merges of encrypted files go key by key. Commit .gitattributes; every clone runs `seal git setup` once."
+        );
+    }
+    Ok(())
+}
+
+/// A small gitattributes-style glob match of `pattern` against a slash path relative to
+/// the .gitattributes directory: `*` and `?` within a component, `**/` across directories,
+/// a trailing `/**` for everything below; a pattern without a slash matches the file name.
+pub fn glob_matches(pattern: &str, path: &str) -> bool {
+    let anchored = pattern.trim_end_matches("/**").contains('/');
+    if !anchored {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        return wild(pattern.as_bytes(), name.as_bytes());
+    }
+    let pattern = pattern.strip_prefix('/').unwrap_or(pattern);
+    let p: Vec<&str> = pattern.split('/').collect();
+    let s: Vec<&str> = path.split('/').collect();
+    components(&p, &s)
+}
+
+fn components(p: &[&str], s: &[&str]) -> bool {
+    match p.split_first() {
+        None => s.is_empty(),
+        Some((&"**", rest)) => {
+            if rest.is_empty() {
+                return !s.is_empty();
+            }
+            (0..=s.len()).any(|k| s.get(k..).is_some_and(|tail| components(rest, tail)))
+        }
+        Some((first, rest)) => match s.split_first() {
+            Some((name, srest)) => {
+                wild(first.as_bytes(), name.as_bytes()) && components(rest, srest)
+            }
+            None => false,
+        },
+    }
+}
+
+fn wild(p: &[u8], s: &[u8]) -> bool {
+    match p.split_first() {
+        None => s.is_empty(),
+        Some((b'*', rest)) => (0..=s.len()).any(|k| s.get(k..).is_some_and(|t| wild(rest, t))),
+        Some((b'?', rest)) => s.split_first().is_some_and(|(_, t)| wild(rest, t)),
+        Some((c, rest)) => s
+            .split_first()
+            .is_some_and(|(d, t)| c == d && wild(rest, t)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simple_regexes_become_globs() {
+        let cases = [
+            (r"\.enc\.yaml$", Some("*.enc.yaml")),
+            (r".*\.enc\.yaml$", Some("*.enc.yaml")),
+            (r"^secrets/.*\.yaml$", Some("/secrets/**/*.yaml")),
+            (r"secrets/.*\.yaml$", Some("**/*secrets/**/*.yaml")),
+            (r"^k8s/[^/]*\.sops\.yaml$", Some("/k8s/*.sops.yaml")),
+            (r"^secret\.yaml$", Some("/secret.yaml")),
+            (r"secrets/", Some("**/*secrets/**")),
+            (r"\.env$", Some("*.env")),
+            (r"(dev|prod)/.*", None),
+            (r".*", None),
+            (r"\d+\.yaml", None),
+            (r"a?b", None),
+        ];
+        for (re, want) in cases {
+            assert_eq!(regex_to_glob(re).as_deref(), want, "{re}");
+        }
+    }
+
+    #[test]
+    fn globs_match_what_the_regex_matches() {
+        // Every converted glob must match the paths its regex matches (no misses).
+        let paths = [
+            "a.enc.yaml",
+            "x/y/a.enc.yaml",
+            "secrets/a.yaml",
+            "secrets/deep/a.yaml",
+            "apps/secrets/a.yaml",
+            "k8s/db.sops.yaml",
+            "k8s/sub/db.sops.yaml",
+            "secret.yaml",
+            "sub/secret.yaml",
+            ".env",
+            "dir/prod.env",
+        ];
+        for re in [
+            r"\.enc\.yaml$",
+            r"^secrets/.*\.yaml$",
+            r"secrets/.*\.yaml$",
+            r"^k8s/[^/]*\.sops\.yaml$",
+            r"^secret\.yaml$",
+            r"\.env$",
+        ] {
+            let g = regex_to_glob(re).unwrap();
+            let r = regex::Regex::new(re).unwrap();
+            for p in paths {
+                assert_eq!(glob_matches(&g, p), r.is_match(p), "{re} as {g} on {p}");
+            }
+        }
+    }
+
+    #[test]
+    fn format_is_found_from_content_when_the_name_says_nothing() {
+        let yaml = b"a: ENC[AES256_GCM,data:x,iv:y,tag:z,type:str]\nsops:\n    mac: m\n    version: 3.11.0\n";
+        assert_eq!(
+            detect_format(Path::new("/tmp/XyZ_f"), yaml),
+            Some(Format::Yaml)
+        );
+        assert_eq!(detect_format(Path::new("f.yaml"), yaml), Some(Format::Yaml));
+        let json = br#"{"a": "x", "sops": {"mac": "m", "version": "3.11.0"}}"#;
+        assert_eq!(
+            detect_format(Path::new("/tmp/merge_file_a"), json),
+            Some(Format::Json)
+        );
+        assert_eq!(detect_format(Path::new("f.yaml"), b"a: 1\n"), None);
+        assert_eq!(detect_format(Path::new("f"), b"\xff\xfe"), None);
+    }
 }

@@ -9,7 +9,9 @@ use crate::error::CliError;
 pub mod bootstrap;
 pub mod check;
 pub mod common;
+pub mod completions;
 pub mod decrypt;
+pub mod demo;
 pub mod doctor;
 pub mod edit;
 pub mod encrypt;
@@ -18,6 +20,7 @@ pub mod external_secret;
 pub mod filestatus;
 pub mod git;
 pub mod key;
+pub mod man;
 pub mod new_key;
 pub mod rotate;
 pub mod secret;
@@ -47,6 +50,9 @@ pub enum Command {
     Secret(secret::SecretArgs),
     Bootstrap(bootstrap::BootstrapArgs),
     Doctor(doctor::DoctorArgs),
+    Demo(demo::DemoArgs),
+    Completions(completions::CompletionsArgs),
+    Man(man::ManArgs),
 }
 
 /// Run the parsed command line.
@@ -71,5 +77,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Secret(a) => secret::run(&ctx, &a),
         Command::Bootstrap(a) => bootstrap::run(&ctx, &a),
         Command::Doctor(a) => doctor::run(&ctx, &a),
+        Command::Demo(a) => demo::run(&ctx, &a),
+        Command::Completions(a) => completions::run(&ctx, &a),
+        Command::Man(a) => man::run(&ctx, &a),
     }
 }

@@ -1,3 +1,10 @@
-//! Kubernetes objects seal reads and generates: Secrets, ExternalSecrets (with presets such
-//! as Plane), the Flux `sops-age` Secret and Kustomization decryption blocks. Knows nothing
-//! about AES. STUB, to be written.
+//! Kubernetes objects seal reads and generates: Secrets from templates
+//! ([`secret_templates`]) with random values ([`generate`]), ExternalSecrets with presets
+//! such as Plane ([`external_secret`], [`presets`]), and the Flux `sops-age` Secret and
+//! Kustomization decryption blocks ([`flux`]). Knows nothing about AES.
+
+pub mod external_secret;
+pub mod flux;
+pub mod generate;
+pub mod presets;
+pub mod secret_templates;

@@ -80,3 +80,218 @@ pub fn venv_tool(name: &str) -> PathBuf {
     );
     p
 }
+
+/// A private working area for commands that use temporary files (edit, exec-*): a work
+/// directory, a HOME, and a temp root (`XDG_RUNTIME_DIR`/`TMPDIR`) that the test can
+/// inspect afterwards for anything left behind.
+pub struct Sandbox {
+    _tmp: tempfile::TempDir,
+    /// The working directory commands run in.
+    pub dir: PathBuf,
+    /// HOME.
+    pub home: PathBuf,
+    /// The temp root seal puts private directories in.
+    pub rt: PathBuf,
+}
+
+impl Sandbox {
+    /// Fresh directories.
+    pub fn new() -> Sandbox {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("work");
+        let home = tmp.path().join("home");
+        let rt = tmp.path().join("rt");
+        for d in [&dir, &home, &rt] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        Sandbox {
+            _tmp: tmp,
+            dir,
+            home,
+            rt,
+        }
+    }
+
+    /// `seal` in `dir` with alice's key and the temp root pointed at `rt`.
+    pub fn seal(&self) -> assert_cmd::Command {
+        let mut c = seal(&self.home);
+        c.current_dir(&self.dir)
+            .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+            .env("XDG_RUNTIME_DIR", &self.rt)
+            .env("TMPDIR", &self.rt)
+            .timeout(std::time::Duration::from_secs(30));
+        c
+    }
+
+    /// A fake editor: a shell script whose body gets the file as $1.
+    pub fn editor(&self, name: &str, body: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.home.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    /// Write `plain` as `name` and encrypt it in place with seal for alice.
+    pub fn encrypted(&self, name: &str, plain: &str) -> PathBuf {
+        let p = self.dir.join(name);
+        std::fs::write(&p, plain).unwrap();
+        self.seal()
+            .args(["encrypt", "-i", "--age", &recipient("alice"), name])
+            .assert()
+            .success();
+        p
+    }
+
+    /// Write `plain` as `name` and encrypt it in place with the real sops for alice.
+    pub fn sops_encrypted(&self, name: &str, plain: &str) {
+        let p = self.dir.join(name);
+        std::fs::write(&p, plain).unwrap();
+        let o = sops(&self.home)
+            .current_dir(&self.dir)
+            .args(["encrypt", "-i", "--age", &recipient("alice"), name])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
+    /// `seal decrypt name`, which must succeed.
+    pub fn decrypt(&self, name: &str) -> String {
+        let o = self.seal().args(["decrypt", name]).output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    /// Fails when anything (file or directory) is left in the temp root.
+    pub fn assert_nothing_left(&self) {
+        let left = walk_all(&self.rt);
+        assert!(left.is_empty(), "left behind in the temp root: {left:?}");
+    }
+}
+
+/// Every path below `d`.
+pub fn walk_all(d: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(d) {
+        for e in rd.flatten() {
+            out.push(e.path());
+            out.extend(walk_all(&e.path()));
+        }
+    }
+    out
+}
+
+/// The openAPIV3Schema of one served `version` of the CRD file `crd` in
+/// `../shared/schemas`, written to `dir` as a JSON schema; returns its path.
+pub fn crd_schema(dir: &Path, crd: &str, version: &str) -> PathBuf {
+    use seal::stores::Format;
+    use seal::tree::{Branch, Value};
+    fn branch<'a>(b: &'a Branch, k: &str) -> &'a Branch {
+        match b.get(k) {
+            Some(Value::Branch(x)) => x,
+            other => panic!("{k} is not a mapping: {other:?}"),
+        }
+    }
+    let text = std::fs::read(shared().join("schemas").join(crd)).expect("CRD file");
+    let docs = Format::Yaml
+        .store()
+        .load_plain(&text)
+        .expect("CRD parses")
+        .docs;
+    let Some(Value::List(versions)) = branch(&docs[0], "spec").get("versions") else {
+        panic!("{crd}: no spec.versions")
+    };
+    let v = versions
+        .iter()
+        .find_map(|v| match v {
+            Value::Branch(b) if b.get("name") == Some(&Value::Str(version.into())) => Some(b),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{crd} has no version {version}"));
+    assert_eq!(
+        v.get("served"),
+        Some(&Value::Bool(true)),
+        "{crd} {version} is not served"
+    );
+    let schema = branch(branch(v, "schema"), "openAPIV3Schema").clone();
+    let json = Format::Json
+        .store()
+        .emit_plain(&[schema], &seal::stores::Layout::none(), Default::default())
+        .expect("schema as JSON");
+    let out = dir.join(format!("{crd}.{version}.json"));
+    std::fs::write(&out, json).expect("write schema");
+    out
+}
+
+/// Run the venv's check-jsonschema on `manifests` against a JSON schema file.
+pub fn check_jsonschema(schema: &Path, manifests: &[PathBuf]) -> std::process::Output {
+    Command::new(venv_tool("check-jsonschema"))
+        .arg("--schemafile")
+        .arg(schema)
+        .args(manifests)
+        .output()
+        .expect("run check-jsonschema")
+}
+
+/// `kubectl kustomize DIR` (kubectl must be installed: the test fails, never skips).
+pub fn kubectl_kustomize(dir: &Path) -> String {
+    let out = Command::new("kubectl")
+        .arg("kustomize")
+        .arg(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("kubectl is required by this test but could not be run: {e}"));
+    assert!(
+        out.status.success(),
+        "kubectl kustomize {} failed:\n{}",
+        dir.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("kubectl output is UTF-8")
+}
+
+/// The project's files that git tracks or would commit (cached and untracked, minus
+/// ignored ones), relative to the project root, that exist in the working tree.
+pub fn tracked_files() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new("git")
+        .current_dir(root)
+        .args([
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ])
+        .output()
+        .expect("git is required by this test");
+    assert!(
+        out.status.success(),
+        "git ls-files: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| PathBuf::from(String::from_utf8_lossy(p).into_owned()))
+        .filter(|p| root.join(p).is_file())
+        .collect()
+}
+
+/// Copy the project's tracked files (see [`tracked_files`]) that `keep` accepts into
+/// `dest`, which becomes a fresh git repository.
+pub fn copy_tracked(dest: &Path, keep: impl Fn(&Path) -> bool) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for rel in tracked_files().iter().filter(|p| keep(p)) {
+        let to = dest.join(rel);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).expect("create directory");
+        }
+        std::fs::copy(root.join(rel), &to).expect("copy file");
+    }
+    let st = Command::new("git")
+        .current_dir(dest)
+        .args(["init", "-q"])
+        .status()
+        .expect("git init");
+    assert!(st.success(), "git init failed");
+}

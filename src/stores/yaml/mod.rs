@@ -12,6 +12,7 @@ use super::{EmitOptions, Format, Layout, Parsed, Store, StoreError};
 use crate::tree::{Branch, Value};
 use layout::YamlLayout;
 use writer::WStyle;
+pub use writer::double_quoted;
 
 /// The YAML store.
 pub struct YamlStore;

@@ -1,0 +1,239 @@
+//! `seal check` as users run it: exit codes (0 clean, 1 findings, 2 usage/I/O), explicit
+//! files vs walks, `--staged` against a real git index, symlinks/binary/large files skipped
+//! and counted, `--strict`, `--require-recipient`, `--output`, `--quiet`.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{key_file, recipient, seal};
+
+const PLAIN_SECRET: &str =
+    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2-cli\n";
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let st = Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(st.success(), "git {args:?}");
+}
+
+/// Encrypt `rel` in place in `dir` with alice's key.
+fn encrypt(home: &Path, dir: &Path, rel: &str, recipients: &str) {
+    seal(home)
+        .current_dir(dir)
+        .args(["encrypt", "-i", "--age", recipients, rel])
+        .assert()
+        .success();
+}
+
+#[test]
+fn exit_codes_clean_findings_and_errors() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "ok/configmap.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\ndata:\n  a: b\n",
+    );
+    write(dir.path(), "bad/secret.yaml", PLAIN_SECRET);
+    seal(home.path())
+        .current_dir(dir.path())
+        .args(["check", "ok"])
+        .assert()
+        .code(0);
+    let out = seal(home.path())
+        .current_dir(dir.path())
+        .args(["check", "bad/secret.yaml"])
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains("bad/secret.yaml") && stdout.contains("plaintext-secret"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("6:13"),
+        "line:column of the value: {stdout}"
+    );
+    assert!(!stdout.contains("hunter2"), "{stdout}");
+    // A path that does not exist, and an unknown flag: exit 2 with a message.
+    let out = seal(home.path())
+        .current_dir(dir.path())
+        .args(["check", "missing.yaml"])
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(stderr.contains("missing.yaml"), "{stderr}");
+    seal(home.path())
+        .current_dir(dir.path())
+        .args(["check", "--no-such-flag"])
+        .assert()
+        .code(2);
+    // An invalid --require-recipient is a usage error.
+    seal(home.path())
+        .current_dir(dir.path())
+        .args(["check", "--require-recipient", "age1nope", "ok"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn staged_checks_the_index_not_the_working_tree() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    git(dir.path(), &["init", "-q"]);
+    write(dir.path(), "secret.yaml", PLAIN_SECRET);
+    encrypt(home.path(), dir.path(), "secret.yaml", &recipient("alice"));
+    git(dir.path(), &["add", "secret.yaml"]);
+    // The working tree now holds plaintext, the index the encrypted file: clean.
+    write(dir.path(), "secret.yaml", PLAIN_SECRET);
+    seal(home.path())
+        .current_dir(dir.path())
+        .args(["check", "--staged"])
+        .assert()
+        .code(0);
+    // Staging the plaintext makes it a finding; the working-tree walk agrees.
+    git(dir.path(), &["add", "secret.yaml"]);
+    let out = seal(home.path())
+        .current_dir(dir.path())
+        .args(["check", "--staged", "--format", "json"])
+        .assert()
+        .code(1);
+    let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(json["findings"][0]["rule"], "plaintext-secret");
+    assert_eq!(json["findings"][0]["path"], "secret.yaml");
+    // Outside a repository, --staged is a usage error.
+    let plain = tempfile::tempdir().unwrap();
+    seal(home.path())
+        .current_dir(plain.path())
+        .args(["check", "--staged"])
+        .assert()
+        .code(2);
+}
+
+#[test]
+fn symlinks_binary_and_large_files_are_skipped_and_counted() {
+    let home = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    write(outside.path(), "secret.yaml", PLAIN_SECRET);
+    let dir = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.yaml"),
+        dir.path().join("link.yaml"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(outside.path(), dir.path().join("linkdir")).unwrap();
+    let mut binary = PLAIN_SECRET.as_bytes().to_vec();
+    binary.insert(0, 0);
+    std::fs::write(dir.path().join("blob.yaml"), binary).unwrap();
+    let big = format!("{PLAIN_SECRET}{}", "# padding\n".repeat(1_100_000));
+    std::fs::write(dir.path().join("big.yaml"), big).unwrap();
+    let out = seal(home.path())
+        .current_dir(dir.path())
+        .args(["check", "--format", "json"])
+        .assert()
+        .code(0);
+    let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let s = &json["summary"];
+    assert_eq!(s["skipped_symlinks"], 2, "{s}");
+    assert_eq!(s["skipped_binary"], 1, "{s}");
+    assert_eq!(s["skipped_large"], 1, "{s}");
+    assert_eq!(json["findings"].as_array().unwrap().len(), 0);
+}
+
+#[test]
+fn strict_and_required_recipients() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (alice, bob) = (recipient("alice"), recipient("bob"));
+    write(
+        dir.path(),
+        ".sops.yaml",
+        &format!("creation_rules:\n  - path_regex: secrets/\n    age: {alice},{bob}\n"),
+    );
+    write(dir.path(), "secrets/db.yaml", PLAIN_SECRET);
+    encrypt(home.path(), dir.path(), "secrets/db.yaml", &alice);
+    // Drift is a warning: exit 0, reported; --strict makes it an error.
+    let out = seal(home.path())
+        .current_dir(dir.path())
+        .arg("check")
+        .assert()
+        .code(0);
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        stdout.contains("recipient-drift") && stdout.contains(&bob),
+        "{stdout}"
+    );
+    seal(home.path())
+        .current_dir(dir.path())
+        .args(["check", "--strict"])
+        .assert()
+        .code(1);
+    // --require-recipient (and its env var) demand a key.
+    seal(home.path())
+        .current_dir(dir.path())
+        .args(["check", "--require-recipient", &bob])
+        .assert()
+        .code(1);
+    seal(home.path())
+        .current_dir(dir.path())
+        .env("SEAL_REQUIRE_RECIPIENT", &alice)
+        .arg("check")
+        .assert()
+        .code(0);
+    // updatekeys fixes the drift; then --strict passes.
+    seal(home.path())
+        .current_dir(dir.path())
+        .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+        .args(["updatekeys", "-y", "secrets/db.yaml"])
+        .assert()
+        .success();
+    seal(home.path())
+        .current_dir(dir.path())
+        .args(["check", "--strict"])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn output_file_and_quiet() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "secret.yaml", PLAIN_SECRET);
+    seal(home.path())
+        .current_dir(dir.path())
+        .args([
+            "check",
+            "--format",
+            "sarif",
+            "--output",
+            "out.sarif",
+            "secret.yaml",
+        ])
+        .assert()
+        .code(1)
+        .stdout("");
+    let sarif: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out.sarif")).unwrap()).unwrap();
+    assert_eq!(sarif["runs"][0]["results"][0]["ruleId"], "plaintext-secret");
+    std::fs::remove_file(dir.path().join("secret.yaml")).unwrap();
+    std::fs::remove_file(dir.path().join("out.sarif")).unwrap();
+    seal(home.path())
+        .current_dir(dir.path())
+        .args(["check", "-q"])
+        .assert()
+        .code(0)
+        .stdout("");
+}
