@@ -95,7 +95,8 @@ pub fn write_target(dest: &Path) -> io::Result<PathBuf> {
 }
 
 /// Atomically replace (or create) `dest` with `bytes`. A symbolic link is written through
-/// (see [`write_target`]).
+/// (see [`write_target`]). More bytes than seal reads back ([`max_input_bytes`]) are
+/// refused and nothing is written.
 ///
 /// On Linux the bytes go to an unnamed file (`O_TMPFILE`) in the destination's directory,
 /// which is given a name only once it is complete and on disk, and renamed over `dest`
@@ -103,6 +104,7 @@ pub fn write_target(dest: &Path) -> io::Result<PathBuf> {
 /// plaintext can be stranded in the repository. Where `O_TMPFILE` is not available (other
 /// systems, some file systems) a named 0600 temporary file is used instead.
 pub fn write_atomic(dest: &Path, bytes: &[u8], sensitivity: Sensitivity) -> io::Result<()> {
+    check_output_size(bytes.len())?;
     let target = write_target(dest)?;
     let dest = target.as_path();
     let dir = match dest.parent() {
@@ -240,8 +242,30 @@ mod unnamed {
     }
 }
 
-/// Write to stdout; a closed pipe (e.g. `| head`) is not an error.
+/// Refuse to produce more than seal would read back: an encrypted file is about 4/3 the
+/// size of its plaintext, so a plaintext just under the input limit would otherwise give a
+/// file that only a raised limit can decrypt.
+fn check_output_size(len: usize) -> io::Result<()> {
+    let limit = max_input_bytes();
+    if len as u64 > limit {
+        return Err(io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            format!(
+                "the result would be {} bytes, more than the {limit} bytes ({} MiB) seal reads \
+                 back, so nothing was written; set {MAX_INPUT_ENV} to a larger number of bytes \
+                 (for writing and for every later read) if the file really must be that big",
+                len,
+                limit >> 20
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Write to stdout; a closed pipe (e.g. `| head`) is not an error. Output larger than
+/// seal reads back is refused (see [`max_input_bytes`]).
 pub fn write_stdout(bytes: &[u8]) -> io::Result<()> {
+    check_output_size(bytes.len())?;
     let mut out = io::stdout().lock();
     match out.write_all(bytes).and_then(|_| out.flush()) {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
