@@ -84,8 +84,13 @@ pub enum Sensitivity {
 pub fn write_target(dest: &Path) -> io::Result<PathBuf> {
     match fs::symlink_metadata(dest) {
         Ok(m) if m.file_type().is_symlink() => fs::canonicalize(dest).map_err(|e| {
+            // Not NotFound: the message must reach the user as written.
+            let kind = match e.kind() {
+                io::ErrorKind::NotFound => io::ErrorKind::InvalidInput,
+                k => k,
+            };
             io::Error::new(
-                e.kind(),
+                kind,
                 "it is a symbolic link whose target cannot be resolved (dangling link?); \
                  seal writes through links but does not create their targets",
             )

@@ -512,7 +512,10 @@ fn repo_wide_operations_write_nothing_when_one_file_fails() {
     )
     .unwrap();
     let before = names(&dir);
-    for args in [vec!["updatekeys", "--all", "-y"], vec!["rotate", "-i", "--all"]] {
+    for args in [
+        vec!["updatekeys", "--all", "-y"],
+        vec!["rotate", "-i", "--all"],
+    ] {
         let out = raw(home.path(), &dir, &args)
             .stderr(Stdio::piped())
             .output()
@@ -528,4 +531,59 @@ fn repo_wide_operations_write_nothing_when_one_file_fails() {
         }
         assert_eq!(names(&dir), before);
     }
+}
+
+/// `-i` on a symbolic link rewrites the file the link points to and keeps the link (as
+/// sops, which writes through it, and as editors do); a dangling link is refused and
+/// nothing is created.
+#[test]
+fn in_place_on_a_symlink_writes_the_target_and_keeps_the_link() {
+    let home = tempfile::tempdir().unwrap();
+    let real = home.path().join("real");
+    fs::create_dir(&real).unwrap();
+    let target = real.join("s.yaml");
+    fs::write(&target, "stringData:\n    k: v\n").unwrap();
+    let link = home.path().join("link.yaml");
+    std::os::unix::fs::symlink("real/s.yaml", &link).unwrap();
+    seal(home.path())
+        .current_dir(home.path())
+        .args(["encrypt", "-i", "--age", &recipient("alice")])
+        .arg(&link)
+        .assert()
+        .success();
+    assert!(
+        fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    assert!(
+        fs::read_to_string(&target)
+            .unwrap()
+            .contains("ENC[AES256_GCM")
+    );
+    assert_eq!(
+        decrypt(home.path(), "alice", &link).as_deref(),
+        Some(&b"stringData:\n    k: v\n"[..])
+    );
+    assert_eq!(names(&real), BTreeSet::from(["s.yaml".to_string()]));
+    let dangling = home.path().join("dangling.yaml");
+    std::os::unix::fs::symlink("gone/x.yaml", &dangling).unwrap();
+    let plain = home.path().join("p.yaml");
+    fs::write(&plain, "a: b\n").unwrap();
+    let out = seal(home.path())
+        .current_dir(home.path())
+        .args(["encrypt", "--age", &recipient("alice"), "--output"])
+        .arg(&dangling)
+        .arg(&plain)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("symbolic link"));
+    assert!(!home.path().join("gone").exists());
 }
