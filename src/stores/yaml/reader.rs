@@ -21,6 +21,14 @@ pub const MAX_ALIAS_NODES: usize = 1_000_000;
 /// libyaml-safer, which is iterative, and the composer's depth limit then refuses it
 /// (a 10,000-level block mapping overflowed the stack before).
 const FAST_MAX_INDENT: usize = MAX_DEPTH / 2;
+/// Most nodes (scalars, collections, aliases) plus comments in one YAML stream. Memory is
+/// proportional to it (about 0.7 KiB a node through a whole encrypt), so it bounds the
+/// peak: 63 MiB of `k: v` lines used to take 4 GiB. Real files are far below it (a big
+/// Helm values file has a few thousand).
+pub const MAX_NODES: usize = 500_000;
+/// Most lines in one YAML stream (the reader keeps 8 bytes a line to map offsets to
+/// positions; 64 MiB of empty lines would otherwise cost 512 MiB).
+pub const MAX_LINES: usize = 2_000_000;
 
 /// One parsed document.
 #[derive(Debug)]
@@ -303,6 +311,12 @@ fn shallow_enough_for_fast(src: &str) -> bool {
 
 /// Parse a whole YAML stream (as returned by [`source_text`]) into documents.
 pub fn read(src: &str) -> Result<Vec<DocOut>, StoreError> {
+    let lines = memchr::memchr_iter(b'\n', src.as_bytes()).count();
+    if lines > MAX_LINES {
+        return Err(StoreError::Limit {
+            message: format!("the YAML has more than the limit of {MAX_LINES} lines"),
+        });
+    }
     let mut comp = Composer::new(src);
     // libyaml-safer has a few panics left on malformed input; never let one escape.
     let raw =
@@ -379,7 +393,11 @@ impl<'a> Composer<'a> {
         parser.set_input_string(&mut input);
         // The fast producer yields the very same events for the common subset, else None.
         let events: Box<dyn Iterator<Item = Result<libyaml_safer::Event, libyaml_safer::Error>>> =
-            match shallow_enough_for_fast(self.src)
+            // The fast producer materialises every event up front, so it only gets inputs
+            // whose event count the node limit bounds (block style: a line holds at most a
+            // couple of nodes); anything else streams through libyaml-safer and the node
+            // limit below stops it early.
+            match (shallow_enough_for_fast(self.src) && self.line_starts.len() <= MAX_NODES)
                 .then(|| super::fast::events(self.src))
                 .flatten()
             {
@@ -389,6 +407,13 @@ impl<'a> Composer<'a> {
         let mut docs = Vec::new();
         let len = self.src.len();
         for ev in events {
+            if self.nodes.len() + self.comments.len() > MAX_NODES {
+                return Err(StoreError::Limit {
+                    message: format!(
+                        "the YAML has more than the limit of {MAX_NODES} values and comments"
+                    ),
+                });
+            }
             let ev = ev.map_err(|e| {
                 let (line, col) = e
                     .problem_mark()
@@ -2061,5 +2086,31 @@ mod tests {
         assert_eq!(lay.step, Some(2));
         assert_eq!(lay.indentless, Some(true));
         assert_eq!(lay.end, src.len());
+    }
+
+    #[test]
+    fn node_and_line_limits_bound_memory() {
+        // One node more than the limit (a mapping of key/value pairs), by both producers.
+        let pairs = MAX_NODES / 2 + 1;
+        let many: String = (0..pairs).map(|i| format!("k{i}: v\n")).collect();
+        match load(&many) {
+            Err(StoreError::Limit { message }) => assert!(message.contains("500000"), "{message}"),
+            other => panic!("{:?}", other.map(|d| d.len())),
+        }
+        let flow = format!("a: [{}]\n", "1,".repeat(MAX_NODES));
+        assert!(matches!(load(&flow), Err(StoreError::Limit { .. })));
+        let comments = "#\n".repeat(MAX_NODES + 10);
+        assert!(matches!(
+            load(&format!("{comments}a: b\n")),
+            Err(StoreError::Limit { .. })
+        ));
+        let blank = "\n".repeat(MAX_LINES + 1);
+        match load(&format!("a: b\n{blank}")) {
+            Err(StoreError::Limit { message }) => assert!(message.contains("lines"), "{message}"),
+            other => panic!("{:?}", other.map(|d| d.len())),
+        }
+        // Well below: fine.
+        let fine: String = (0..1000).map(|i| format!("k{i}: v\n")).collect();
+        assert_eq!(load(&fine).unwrap().len(), 1);
     }
 }
