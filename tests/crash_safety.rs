@@ -76,6 +76,9 @@ fn names(dir: &Path) -> BTreeSet<String> {
         .collect()
 }
 
+/// Whether a file's current bytes are the complete new version: (home, file, bytes).
+type IsNew = Box<dyn Fn(&Path, &Path, &[u8]) -> bool>;
+
 /// One in-place operation under test.
 struct Scenario {
     name: &'static str,
@@ -88,7 +91,7 @@ struct Scenario {
     /// Extra environment (e.g. the editor).
     env: Vec<(String, String)>,
     /// Whether a file's current bytes are the complete new version.
-    is_new: Box<dyn Fn(&Path, &Path, &[u8]) -> bool>,
+    is_new: IsNew,
 }
 
 impl Scenario {

@@ -18,12 +18,11 @@ use common::{key_file, recipient};
 /// per rayon worker.
 const AS_LIMIT_KB: u64 = 1 << 20;
 
+/// Writes a run's standard input.
+type Feed = Box<dyn FnOnce(&mut dyn Write) + Send>;
+
 /// Run seal under the address-space limit, with `stdin` fed from `feed` when given.
-fn limited(
-    dir: &Path,
-    args: &[&str],
-    feed: Option<Box<dyn FnOnce(&mut dyn Write) + Send>>,
-) -> Output {
+fn limited(dir: &Path, args: &[&str], feed: Option<Feed>) -> Output {
     let mut c = Command::new("sh");
     c.arg("-c")
         .arg(format!("ulimit -v {AS_LIMIT_KB}; exec \"$@\""))
