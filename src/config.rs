@@ -73,7 +73,8 @@ pub fn find(cwd: &Path, explicit: Option<&Path>) -> Option<PathBuf> {
 impl Config {
     /// Read and parse a config file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read(path).map_err(|source| ConfigError::Io {
+        // The same size cap as any input: a config is read before anything else.
+        let text = crate::fsio::read_input(path).map_err(|source| ConfigError::Io {
             path: path.to_path_buf(),
             source,
         })?;

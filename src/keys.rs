@@ -1085,11 +1085,20 @@ fn join_numbers(ns: &[usize]) -> String {
         .join(", ")
 }
 
+/// Read a secret file (identities, passphrase); warns, as ssh does, when the file belongs to
+/// the current user and other users may read or write it.
 fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
     let file = std::fs::File::open(path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => "does not exist".to_string(),
         _ => format!("cannot read: {e}"),
     })?;
+    if let Some(w) = file
+        .metadata()
+        .ok()
+        .and_then(|m| exposure_warning(path, &m, current_uid()))
+    {
+        eprintln!("seal: warning: {w}");
+    }
     let mut bytes = Vec::new();
     file.take(MAX_SOURCE_BYTES + 1)
         .read_to_end(&mut bytes)
@@ -1099,6 +1108,43 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
         return Err("cannot read: larger than 16 MiB".to_string());
     }
     Ok(bytes)
+}
+
+/// The effective user id (`None` where there is none).
+fn current_uid() -> Option<u32> {
+    #[cfg(unix)]
+    {
+        Some(rustix::process::geteuid().as_raw())
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// The warning for a secret file that group or other users may access, when it belongs to
+/// `uid` (ssh's rule: a file someone else owns is their business, and a warning there
+/// would be noise the user cannot act on).
+#[cfg_attr(not(unix), allow(unused_variables))]
+fn exposure_warning(path: &Path, meta: &std::fs::Metadata, uid: Option<u32>) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let mode = meta.mode() & 0o777;
+        if mode & 0o077 == 0 || uid != Some(meta.uid()) || !meta.is_file() {
+            return None;
+        }
+        Some(format!(
+            "{}: this secret key file is accessible to other users (mode {mode:04o}); \
+             protect it with: chmod 600 {}",
+            path.display(),
+            path.display()
+        ))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
 }
 
 /// Run `SOPS_AGE_KEY_CMD` (split shell-like, no shell); stdout holds identities. stderr is
@@ -2239,6 +2285,30 @@ mod tests {
             let got = recover_data_key(&meta(vec![group.clone()], 0), &ids).expect("alice");
             let cli = age_cli_decrypt(Path::new(&keyfile("alice")), &group.age[0].enc);
             assert_eq!(&got.as_bytes()[..], &cli[..]);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn group_or_world_access_to_an_own_identity_file_warns() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("keys.txt");
+        std::fs::write(&p, "# nothing\n").unwrap();
+        let me = std::fs::metadata(&p).unwrap().uid();
+        for (mode, warns) in [(0o600, false), (0o400, false), (0o640, true), (0o604, true)] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            let m = std::fs::metadata(&p).unwrap();
+            let w = exposure_warning(&p, &m, Some(me));
+            assert_eq!(w.is_some(), warns, "mode {mode:o}: {w:?}");
+            if let Some(w) = w {
+                assert!(
+                    w.contains(&format!("{mode:04o}")) && w.contains("chmod 600"),
+                    "{w}"
+                );
+            }
+            // Someone else's file: not ours to judge (as ssh).
+            assert!(exposure_warning(&p, &m, Some(me.wrapping_add(1))).is_none());
         }
     }
 }

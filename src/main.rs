@@ -7,7 +7,17 @@ use clap::Parser;
 /// Exit code for a bug in seal (a panic): never a backtrace, never partial output.
 const INTERNAL_ERROR: u8 = 70;
 
+/// Stack of the thread that runs the command. The readers recurse once per nesting level
+/// up to their limit of 1,000 levels (about 4 KiB a level in a debug build), so the
+/// platform's 8 MiB main stack (or less) is not a bound seal wants to depend on. Only the
+/// pages touched are ever committed.
+const COMMAND_STACK: usize = 64 << 20;
+/// Stack of rayon's worker threads (`seal check`, repo-wide plans parse files on them;
+/// rayon's default is 2 MiB).
+const WORKER_STACK: usize = 16 << 20;
+
 fn main() -> ExitCode {
+    harden_process();
     // Panics are reported once, below, without a backtrace; a panic that a parser guard
     // catches (catch_unwind) stays silent and becomes an ordinary error.
     std::panic::set_hook(Box::new(|_| {}));
@@ -26,7 +36,17 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    match std::panic::catch_unwind(|| seal::commands::run(cli)) {
+    let _ = rayon::ThreadPoolBuilder::new()
+        .stack_size(WORKER_STACK)
+        .build_global();
+    let outcome = std::thread::Builder::new()
+        .name("seal".into())
+        .stack_size(COMMAND_STACK)
+        .spawn(|| std::panic::catch_unwind(|| seal::commands::run(cli)))
+        .map_err(|_| ())
+        .and_then(|h| h.join().map_err(|_| ()))
+        .unwrap_or_else(|()| Err(Box::new("the command thread could not start")));
+    match outcome {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
             if !e.message.is_empty() {
@@ -40,6 +60,26 @@ fn main() -> ExitCode {
             );
             ExitCode::from(INTERNAL_ERROR)
         }
+    }
+}
+
+/// Keep secrets out of core dumps: no core file at all (`RLIMIT_CORE` 0), and on Linux the
+/// process is marked not dumpable, which also stops other processes of the same user from
+/// attaching a debugger or reading `/proc/<pid>/mem`. Best effort: a failure is ignored.
+fn harden_process() {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, Rlimit, setrlimit};
+        let _ = setrlimit(
+            Resource::Core,
+            Rlimit {
+                current: Some(0),
+                maximum: Some(0),
+            },
+        );
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        let _ =
+            rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
     }
 }
 

@@ -3,7 +3,6 @@
 //! file, and writing the output. One function per step, so encrypt, decrypt, rotate,
 //! updatekeys (and later edit/set/merge) cannot drift apart.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
@@ -153,7 +152,7 @@ impl Input {
                     )
                     .in_file(f));
                 }
-                std::fs::read(f).map_err(|e| CliError::read_io(f, e))?
+                fsio::read_input(f).map_err(|e| CliError::read_io(f, e))?
             }
             None => read_stdin()?,
         };
@@ -415,8 +414,7 @@ pub fn new_version() -> String {
 
 /// All of standard input.
 pub fn read_stdin() -> Result<Vec<u8>, CliError> {
-    let mut b = Vec::new();
-    std::io::stdin().read_to_end(&mut b).map_err(|e| {
+    fsio::read_stdin().map_err(|e| {
         CliError::new(
             exit::COULD_NOT_READ_INPUT,
             format!(
@@ -424,8 +422,7 @@ pub fn read_stdin() -> Result<Vec<u8>, CliError> {
                 crate::error::io_reason(&e)
             ),
         )
-    })?;
-    Ok(b)
+    })
 }
 
 /// The key groups a new file is encrypted for: `--age` (comma-separated, one group) when

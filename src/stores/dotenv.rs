@@ -9,6 +9,10 @@ use crate::tree::{Branch, Item, Value};
 /// The dotenv store.
 pub struct DotenvStore;
 
+/// Most keys and comments in one dotenv file: memory is proportional to it, so it bounds
+/// the peak (see the YAML reader's `MAX_NODES`).
+pub const MAX_ENTRIES: usize = 500_000;
+
 /// Prefix of the metadata keys.
 const PREFIX: &str = "sops_";
 
@@ -57,6 +61,13 @@ impl Store for DotenvStore {
         for (n, line) in input.split(|&c| c == b'\n').enumerate() {
             if line.is_empty() {
                 continue;
+            }
+            if items.len() + meta.len() >= MAX_ENTRIES {
+                return Err(StoreError::Limit {
+                    message: format!(
+                        "the dotenv file has more than the limit of {MAX_ENTRIES} lines with content"
+                    ),
+                });
             }
             if let Some(text) = line.strip_prefix(b"#") {
                 items.push(Item::Comment(String::from_utf8_lossy(text).into_owned()));
@@ -340,5 +351,14 @@ mod tests {
             let back_md = back.metadata.unwrap();
             prop_assert_eq!(flatten(&back_md), flatten(&md));
         }
+    }
+
+    #[test]
+    fn entry_limit_bounds_memory() {
+        let many: String = (0..=MAX_ENTRIES).map(|i| format!("K{i}=v\n")).collect();
+        assert!(matches!(
+            DotenvStore.load_plain(many.as_bytes()),
+            Err(StoreError::Limit { .. })
+        ));
     }
 }

@@ -4,6 +4,8 @@
 //! of their markers, the inline-comment quirk, quoted and multi-line values, `=` aligned
 //! within a section on output, and the metadata in a `[sops]` section.
 
+use std::collections::HashMap;
+
 use super::flatten::{flatten, unflatten, value_to_flat_string};
 use super::{EmitOptions, Format, Layout, Parsed, Store, StoreError};
 use crate::tree::{Branch, Item, Value};
@@ -28,6 +30,8 @@ struct Section {
     name: String,
     comment: String,
     keys: Vec<Key>,
+    /// Position of each key name in `keys` (a linear search made big files quadratic).
+    index: HashMap<String, usize>,
 }
 
 impl Section {
@@ -36,17 +40,29 @@ impl Section {
             name,
             comment,
             keys: Vec::new(),
+            index: HashMap::new(),
         }
     }
 
     /// Add a key; a repeated key keeps its place and takes the new value and comment.
     fn set(&mut self, key: Key) {
-        match self.keys.iter_mut().find(|k| k.name == key.name) {
+        match self
+            .index
+            .get(&key.name)
+            .and_then(|&i| self.keys.get_mut(i))
+        {
             Some(k) => *k = key,
-            None => self.keys.push(key),
+            None => {
+                self.index.insert(key.name.clone(), self.keys.len());
+                self.keys.push(key);
+            }
         }
     }
 }
+
+/// Most keys, comments and section headers in one INI file: memory is proportional to it,
+/// so it bounds the peak (see the YAML reader's `MAX_NODES`).
+pub const MAX_ENTRIES: usize = 500_000;
 
 fn syntax(line: usize, message: &str) -> StoreError {
     StoreError::Syntax {
@@ -197,10 +213,19 @@ fn parse_sections(text: &str) -> Result<Vec<Section>, StoreError> {
     let mut lines = Lines {
         inner: text.split('\n').enumerate(),
     };
+    let mut entries = 0usize;
     while let Some((lineno, raw)) = lines.next_line() {
         let line = raw.trim_start();
         if line.is_empty() {
             continue;
+        }
+        entries += 1;
+        if entries > MAX_ENTRIES {
+            return Err(StoreError::Limit {
+                message: format!(
+                    "the INI file has more than the limit of {MAX_ENTRIES} lines with content"
+                ),
+            });
         }
         if line.starts_with(['#', ';']) {
             pending.push(line.to_string());
@@ -799,5 +824,26 @@ mod tests {
             prop_assert_eq!(&back.docs, &vec![doc]);
             prop_assert_eq!(flatten(&back.metadata.unwrap()), flatten(&md));
         }
+    }
+
+    #[test]
+    fn many_keys_are_linear_and_limited() {
+        // 200,000 distinct keys in one section: this was quadratic (a linear search per key).
+        let t = std::time::Instant::now();
+        let keys: String = (0..200_000).map(|i| format!("k{i} = v\n")).collect();
+        let parsed = IniStore
+            .load_plain(format!("[s]\n{keys}").as_bytes())
+            .unwrap();
+        assert_eq!(parsed.docs.len(), 1);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            t.elapsed()
+        );
+        let many: String = (0..=MAX_ENTRIES).map(|i| format!("k{i} = v\n")).collect();
+        assert!(matches!(
+            IniStore.load_plain(many.as_bytes()),
+            Err(StoreError::Limit { .. })
+        ));
     }
 }

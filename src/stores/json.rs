@@ -9,6 +9,10 @@ use crate::tree::{Branch, Item, Value};
 /// How deep objects and arrays may nest before the reader gives up.
 pub const MAX_DEPTH: usize = 1000;
 
+/// Most values (objects, arrays, scalars) in one JSON document: memory is proportional to
+/// it, so it bounds the peak (see the YAML reader's `MAX_NODES`).
+pub const MAX_VALUES: usize = 500_000;
+
 /// The JSON store.
 pub struct JsonStore;
 
@@ -102,7 +106,11 @@ fn take_metadata(doc: &mut Branch) -> Result<Option<Branch>, StoreError> {
 
 /// Parse a whole JSON file into one document (the top-level object).
 pub fn parse_document(input: &[u8]) -> Result<Branch, StoreError> {
-    let mut p = Parser { b: input, pos: 0 };
+    let mut p = Parser {
+        b: input,
+        pos: 0,
+        values: 0,
+    };
     // A UTF-8 byte order mark is not JSON; Go rejects it too, so it is not skipped.
     p.skip_ws();
     match p.peek() {
@@ -139,6 +147,8 @@ pub fn parse_document(input: &[u8]) -> Result<Branch, StoreError> {
 struct Parser<'a> {
     b: &'a [u8],
     pos: usize,
+    /// Values read so far (against [`MAX_VALUES`]).
+    values: usize,
 }
 
 impl Parser<'_> {
@@ -202,6 +212,15 @@ impl Parser<'_> {
     }
 
     fn value(&mut self, depth: usize) -> Result<Value, StoreError> {
+        self.values += 1;
+        if self.values > MAX_VALUES {
+            let (line, column) = self.line_col(self.pos);
+            return Err(StoreError::Limit {
+                message: format!(
+                    "the JSON has more than the limit of {MAX_VALUES} values (at line {line}, column {column})"
+                ),
+            });
+        }
         self.skip_ws();
         match self.peek() {
             Some(b'{') => self.object(depth + 1),
@@ -957,5 +976,16 @@ mod tests {
             prop_assert_eq!(&back.docs, &vec![doc]);
             prop_assert_eq!(back.metadata, Some(md));
         }
+    }
+
+    #[test]
+    fn value_limit_bounds_memory() {
+        let many = format!("{{\"a\": [{}1]}}", "1,".repeat(MAX_VALUES));
+        match JsonStore.load_plain(many.as_bytes()) {
+            Err(StoreError::Limit { message }) => assert!(message.contains("500000"), "{message}"),
+            other => panic!("{:?}", other.map(|p| p.docs.len())),
+        }
+        let fine = format!("{{\"a\": [{}1]}}", "1,".repeat(1000));
+        assert!(JsonStore.load_plain(fine.as_bytes()).is_ok());
     }
 }

@@ -14,6 +14,21 @@ use crate::tree::{Branch, Item, Value};
 pub const MAX_DEPTH: usize = 1000;
 /// Most nodes that alias expansion may produce in one file.
 pub const MAX_ALIAS_NODES: usize = 1_000_000;
+/// Widest run of leading spaces and `-` indicators on one line that the fast event
+/// producer is given. The fast producer recurses once per block level and every block level
+/// takes at least one more column (two levels per two columns with indentless sequences),
+/// so this bounds its recursion to about [`MAX_DEPTH`] levels; wider input goes to
+/// libyaml-safer, which is iterative, and the composer's depth limit then refuses it
+/// (a 10,000-level block mapping overflowed the stack before).
+const FAST_MAX_INDENT: usize = MAX_DEPTH / 2;
+/// Most nodes (scalars, collections, aliases) plus comments in one YAML stream. Memory is
+/// proportional to it (about 0.7 KiB a node through a whole encrypt), so it bounds the
+/// peak: 63 MiB of `k: v` lines used to take 4 GiB. Real files are far below it (a big
+/// Helm values file has a few thousand).
+pub const MAX_NODES: usize = 500_000;
+/// Most lines in one YAML stream (the reader keeps 8 bytes a line to map offsets to
+/// positions; 64 MiB of empty lines would otherwise cost 512 MiB).
+pub const MAX_LINES: usize = 2_000_000;
 
 /// One parsed document.
 #[derive(Debug)]
@@ -271,8 +286,37 @@ pub fn source_text(input: &[u8]) -> Result<String, StoreError> {
     Ok(s)
 }
 
+/// Whether no line of `src` starts with [`FAST_MAX_INDENT`] or more spaces and `-`
+/// (the bound that keeps the recursive fast producer's stack use small).
+fn shallow_enough_for_fast(src: &str) -> bool {
+    let mut run = 0usize;
+    let mut at_start = true;
+    for &b in src.as_bytes() {
+        match b {
+            b'\n' => {
+                run = 0;
+                at_start = true;
+            }
+            b' ' | b'-' if at_start => {
+                run += 1;
+                if run >= FAST_MAX_INDENT {
+                    return false;
+                }
+            }
+            _ => at_start = false,
+        }
+    }
+    true
+}
+
 /// Parse a whole YAML stream (as returned by [`source_text`]) into documents.
 pub fn read(src: &str) -> Result<Vec<DocOut>, StoreError> {
+    let lines = memchr::memchr_iter(b'\n', src.as_bytes()).count();
+    if lines > MAX_LINES {
+        return Err(StoreError::Limit {
+            message: format!("the YAML has more than the limit of {MAX_LINES} lines"),
+        });
+    }
     let mut comp = Composer::new(src);
     // libyaml-safer has a few panics left on malformed input; never let one escape.
     let raw =
@@ -349,13 +393,27 @@ impl<'a> Composer<'a> {
         parser.set_input_string(&mut input);
         // The fast producer yields the very same events for the common subset, else None.
         let events: Box<dyn Iterator<Item = Result<libyaml_safer::Event, libyaml_safer::Error>>> =
-            match super::fast::events(self.src) {
+            // The fast producer materialises every event up front, so it only gets inputs
+            // whose event count the node limit bounds (block style: a line holds at most a
+            // couple of nodes); anything else streams through libyaml-safer and the node
+            // limit below stops it early.
+            match (shallow_enough_for_fast(self.src) && self.line_starts.len() <= MAX_NODES)
+                .then(|| super::fast::events(self.src))
+                .flatten()
+            {
                 Some(evs) => Box::new(evs.into_iter().map(Ok)),
                 None => Box::new(parser),
             };
         let mut docs = Vec::new();
         let len = self.src.len();
         for ev in events {
+            if self.nodes.len() + self.comments.len() > MAX_NODES {
+                return Err(StoreError::Limit {
+                    message: format!(
+                        "the YAML has more than the limit of {MAX_NODES} values and comments"
+                    ),
+                });
+            }
             let ev = ev.map_err(|e| {
                 let (line, col) = e
                     .problem_mark()
@@ -1968,6 +2026,56 @@ mod tests {
         }
     }
 
+    /// `levels` nested block mappings, one level per two columns.
+    fn deep_block(levels: usize) -> String {
+        let mut s = String::new();
+        for i in 0..levels {
+            s.push_str(&" ".repeat(2 * i));
+            s.push_str(&format!("k{i}:\n"));
+        }
+        s.push_str(&" ".repeat(2 * levels));
+        s.push_str("v: x\n");
+        s
+    }
+
+    #[test]
+    fn deep_block_nesting_is_a_limit_error_not_a_stack_overflow() {
+        // 10,000 levels: the fast producer is skipped, libyaml-safer reads it iteratively
+        // and the composer refuses it. Run on a 2 MiB stack (a rayon worker's) to prove the
+        // bound does not depend on the main thread's 8 MiB.
+        let deep = deep_block(10_000);
+        let res = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || load(&deep).map(|d| d.len()))
+            .unwrap()
+            .join()
+            .unwrap();
+        match res {
+            Err(StoreError::Limit { message }) => assert!(message.contains("1000"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        // Compact nested sequences on one line count too.
+        let compact = format!("{}x\n", "- ".repeat(5_000));
+        assert!(matches!(load(&compact), Err(StoreError::Limit { .. })));
+        // Just under the limit still reads, through either producer, on the 16 MiB stack
+        // seal gives its worker threads (main.rs): a debug build takes about 4 KiB a level.
+        for levels in [FAST_MAX_INDENT / 2 - 2, 900] {
+            let n = std::thread::Builder::new()
+                .stack_size(16 << 20)
+                .spawn(move || load(&deep_block(levels)).map(|d| d.len()))
+                .unwrap()
+                .join()
+                .unwrap();
+            assert_eq!(n, Ok(1), "{levels} levels");
+        }
+        assert!(shallow_enough_for_fast(&deep_block(
+            FAST_MAX_INDENT / 2 - 2
+        )));
+        assert!(!shallow_enough_for_fast(&deep_block(
+            FAST_MAX_INDENT / 2 + 1
+        )));
+    }
+
     #[test]
     fn layout_spans() {
         let src = "a: |\n  x\n\nb: \"q\" # c\nl:\n- v\n";
@@ -1978,5 +2086,31 @@ mod tests {
         assert_eq!(lay.step, Some(2));
         assert_eq!(lay.indentless, Some(true));
         assert_eq!(lay.end, src.len());
+    }
+
+    #[test]
+    fn node_and_line_limits_bound_memory() {
+        // One node more than the limit (a mapping of key/value pairs), by both producers.
+        let pairs = MAX_NODES / 2 + 1;
+        let many: String = (0..pairs).map(|i| format!("k{i}: v\n")).collect();
+        match load(&many) {
+            Err(StoreError::Limit { message }) => assert!(message.contains("500000"), "{message}"),
+            other => panic!("{:?}", other.map(|d| d.len())),
+        }
+        let flow = format!("a: [{}]\n", "1,".repeat(MAX_NODES));
+        assert!(matches!(load(&flow), Err(StoreError::Limit { .. })));
+        let comments = "#\n".repeat(MAX_NODES + 10);
+        assert!(matches!(
+            load(&format!("{comments}a: b\n")),
+            Err(StoreError::Limit { .. })
+        ));
+        let blank = "\n".repeat(MAX_LINES + 1);
+        match load(&format!("a: b\n{blank}")) {
+            Err(StoreError::Limit { message }) => assert!(message.contains("lines"), "{message}"),
+            other => panic!("{:?}", other.map(|d| d.len())),
+        }
+        // Well below: fine.
+        let fine: String = (0..1000).map(|i| format!("k{i}: v\n")).collect();
+        assert_eq!(load(&fine).unwrap().len(), 1);
     }
 }
