@@ -258,7 +258,7 @@ fn write_list(out: &mut String, l: &[Value], d: usize, first_inline: bool, st: W
 pub fn scalar_inline(v: &Value) -> String {
     match v {
         Value::Str(s) => {
-            if plain_safe(s) {
+            if plain_word(s) || plain_safe(s) {
                 s.clone()
             } else {
                 double_quoted(s)
@@ -278,6 +278,19 @@ pub fn scalar_inline(v: &Value) -> String {
         Value::Branch(_) => "{}".to_string(),
         Value::List(_) => "[]".to_string(),
     }
+}
+
+/// A cheap sufficient test for [`plain_safe`]: an ASCII letter followed by at least five
+/// ASCII letters, digits or underscores (and at most 1,000 bytes in all). No resolver
+/// reads such a word as anything but a string (every YAML 1.1 and 1.2 keyword is at most
+/// five characters, numbers and timestamps start with a digit, sign or dot) and it holds
+/// no indicator, space or control character, so [`plain_safe`] says yes to all of them;
+/// a property test checks that.
+fn plain_word(s: &str) -> bool {
+    let b = s.as_bytes();
+    (6..=1000).contains(&b.len())
+        && b.first().is_some_and(u8::is_ascii_alphabetic)
+        && b.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
 }
 
 /// A double-quoted YAML string with escapes for everything that is not printable.
@@ -535,5 +548,27 @@ mod tests {
             got,
             "a: 1\nsops:\n    lastmodified: \"2026-11-25T16:44:17Z\"\n---\na: 1\nsops:\n    lastmodified: \"2026-11-25T16:44:17Z\"\n"
         );
+    }
+
+    #[test]
+    fn plain_words_known_answers() {
+        for w in ["abcdef", "KEY_00001", "Zx9_a0", "password123"] {
+            assert!(plain_word(w), "{w}");
+        }
+        // Too short (keywords live there), leading digit or underscore, other bytes.
+        for w in [
+            "false", "FALSE", "null", "abc", "1abcdef", "_abcdef", "abc-def", "abcdéf", "abc def",
+        ] {
+            assert!(!plain_word(w), "{w}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn plain_word_implies_plain_safe(s in "[A-Za-z][A-Za-z0-9_]{0,12}|[a-zA-Z]{1,8}") {
+            if plain_word(&s) {
+                proptest::prop_assert!(plain_safe(&s), "{s:?}");
+            }
+        }
     }
 }
