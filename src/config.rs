@@ -475,9 +475,12 @@ fn slash(p: &Path) -> String {
 }
 
 /// Compiled `path_regex`es, shared by every `rule_for` call (patterns were validated by
-/// `from_tree`; an invalid hand-built one never matches).
-fn cached_regex(pattern: &str) -> Option<regex::Regex> {
-    static CACHE: OnceLock<Mutex<HashMap<String, Option<regex::Regex>>>> = OnceLock::new();
+/// `from_tree`; an invalid hand-built one never matches). Shared through an `Arc`: a cloned
+/// `Regex` gets a fresh search cache, and rebuilding its lazy DFA on every call was 40 % of
+/// `seal check`'s instructions on a 10,000-file repository.
+fn cached_regex(pattern: &str) -> Option<std::sync::Arc<regex::Regex>> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Option<std::sync::Arc<regex::Regex>>>>> =
+        OnceLock::new();
     let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
     let mut map = cache.lock().ok()?;
     if let Some(r) = map.get(pattern) {
@@ -486,7 +489,7 @@ fn cached_regex(pattern: &str) -> Option<regex::Regex> {
     if map.len() >= 1024 {
         map.clear();
     }
-    let compiled = regex::Regex::new(pattern).ok();
+    let compiled = regex::Regex::new(pattern).ok().map(std::sync::Arc::new);
     map.insert(pattern.to_string(), compiled.clone());
     compiled
 }
