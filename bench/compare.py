@@ -1,111 +1,366 @@
 #!/usr/bin/env python3
-"""Times seal against the real sops on the same files, as whole processes.
+"""Times seal against sops, age-keygen and the secret scanners, as whole processes.
 
-Usage: bench/compare.py [--runs N] [--repo-runs N] [--only files|repo] [--seal PATH] [--sops PATH]
-Prints a table: command, workload, seal median, sops median, ratio, peak memory of each.
-Workloads are generated deterministically in a temp dir; keys are made with seal new-key.
+Run through bench/compare.sh, which builds seal and installs the peers first:
+    bench/compare.sh [--runs N] [--repo-runs N] [--only GROUP,...] [--markdown FILE] [--json FILE]
+Groups: files, multidoc, keys, check, repo (default: all).
 
-The "repo" workloads are a git repository of 1,000 encrypted Secrets: `seal updatekeys --all
--y` and `seal rotate -i --all` (one process, files in parallel) against a shell loop of
-`sops updatekeys -y FILE` / `sops rotate -i FILE` over the same files. updatekeys runs
-alternate the rule between one and two recipients so every run really re-wraps every file.
+Every workload is generated deterministically (fixed seeds) in a temporary directory; the age
+key is made with `seal new-key`. Each command runs several times (medians are reported, with
+the min-max spread, because the machine may be shared), and peak memory is the maximum RSS
+that /usr/bin/time reports for the process tree's largest process.
+
+- files: decrypt/encrypt of a small Secret (5 keys) and of Secrets of 2,000, 6,000 and 20,000
+  keys (the last is 1.2 MB of plaintext, 3.7 MB encrypted) against `sops decrypt`/`encrypt`.
+- multidoc: a 200-document YAML file (one small Secret per document), decrypt/encrypt.
+- keys: `seal new-key -o -` against `age-keygen`.
+- check: a generated GitOps repository of 10,000 manifests (1,000 encrypted Secrets,
+  ConfigMaps, Deployments, HelmReleases, Services, a .sops.yaml with a broad and a targeted
+  rule, and a few violations): `seal check` against a loop of `sops filestatus` (timed on a
+  sample of 500 files spread over the repo and extrapolated linearly to 10,000), `isops` and
+  `detect-secrets scan`; seal also on 1,000 and 3,000 of the files (linear growth).
+- repo: 1,000 encrypted Secrets in a git repository: `seal updatekeys --all -y` and
+  `seal rotate -i --all` against shell loops of `sops updatekeys -y` / `sops rotate -i`.
 """
-import argparse, os, random, shlex, statistics, subprocess, sys, tempfile, time
+import argparse
+import json
+import os
+import random
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ALNUM = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+RULE_REGEX = "^(data|stringData)$"
 
 
-def secret(n_keys, value_len=48, seed=1):
+def word(rnd, n):
+    return "".join(rnd.choice(ALNUM) for _ in range(n))
+
+
+def secret(n_keys, value_len=48, seed=1, name="bench", namespace="default"):
+    """A Kubernetes Secret with n_keys random stringData values (deterministic per seed)."""
     rnd = random.Random(seed)
-    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-    lines = ["apiVersion: v1", "kind: Secret", "metadata:", "  name: bench", "  namespace: default",
-             "type: Opaque", "stringData:"]
+    lines = ["apiVersion: v1", "kind: Secret", "metadata:", f"  name: {name}",
+             f"  namespace: {namespace}", "type: Opaque", "stringData:"]
     for i in range(n_keys):
-        v = "".join(rnd.choice(alphabet) for _ in range(value_len))
-        lines.append(f"  KEY_{i:05d}: {v}")
+        lines.append(f"  KEY_{i:05d}: {word(rnd, value_len)}")
     return "\n".join(lines) + "\n"
 
 
-def measure(cmd, env, runs, cwd=None, setup=None):
-    times, mems = [], []
-    for i in range(runs):
-        if setup:
-            setup(i)
-        t0 = time.perf_counter()
-        p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, env=env, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, cwd=cwd)
-        dt = time.perf_counter() - t0
-        if p.returncode != 0:
-            sys.exit(f"command failed: {' '.join(cmd)}\n{p.stderr.decode(errors='replace')[-500:]}")
-        times.append(dt)
-        mems.append(int(p.stderr.decode().strip().splitlines()[-1]))
-    return statistics.median(times), max(mems)
+class Bench:
+    def __init__(self, a):
+        self.a = a
+        self.rows = []
+
+    def measure(self, cmd, env, runs, cwd=None, setup=None, ok=(0,)):
+        """Median, min and max wall time and peak RSS (KiB) of `runs` runs of cmd."""
+        times, mems = [], []
+        for i in range(runs):
+            if setup:
+                setup(i)
+            t0 = time.perf_counter()
+            p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, cwd=cwd)
+            dt = time.perf_counter() - t0
+            err = p.stderr.decode(errors="replace")
+            if p.returncode not in ok:
+                sys.exit(f"command failed ({p.returncode}): {shlex.join(cmd)}\n{err[-800:]}")
+            times.append(dt)
+            mems.append(int(err.strip().splitlines()[-1]))
+        return {"median": statistics.median(times), "min": min(times), "max": max(times),
+                "runs": runs, "mem_kib": max(mems)}
+
+    def row(self, group, command, workload, seal, peer_name, peer, note=""):
+        self.rows.append({"group": group, "command": command, "workload": workload, "seal": seal,
+                          "peer_name": peer_name, "peer": peer, "note": note})
+        self.print_row(self.rows[-1])
+
+    @staticmethod
+    def fmt_t(m):
+        if m is None:
+            return "-"
+        t = m["median"]
+        s = f"{t * 1000:.1f} ms" if t < 1 else f"{t:.2f} s"
+        if m.get("extrapolated"):
+            return s + "*"
+        return s
+
+    @staticmethod
+    def spread(m):
+        if m is None or m.get("extrapolated"):
+            return ""
+        lo, hi = m["min"], m["max"]
+        unit, k = ("ms", 1000) if hi < 1 else ("s", 1)
+        return f"{lo * k:.3g}-{hi * k:.3g} {unit}"
+
+    def print_row(self, r):
+        s, p = r["seal"], r["peer"]
+        ratio = f"{p['median'] / s['median']:.1f}x" if p else "-"
+        print(f"{r['command']:<22} {r['workload']:<46} seal {self.fmt_t(s):>10} ({self.spread(s)}) "
+              f"{r['peer_name']:<26} {self.fmt_t(p):>10} ({self.spread(p)}) {ratio:>7} "
+              f"mem {s['mem_kib'] / 1024:.1f}/{(p['mem_kib'] / 1024 if p else 0):.1f} MB", flush=True)
+
+    def markdown(self):
+        out = ["| command | workload | seal (median, spread) | peer | peer (median) | ratio "
+               "| seal memory | peer memory |", "|---|---|---:|---|---:|---:|---:|---:|"]
+        for r in self.rows:
+            s, p = r["seal"], r["peer"]
+            ratio = f"**{p['median'] / s['median']:.1f}x**" if p else "-"
+            pm = f"{p['mem_kib'] / 1024:.1f} MB" if p else "-"
+            out.append(f"| {r['command']} | {r['workload']}{(' ' + r['note']) if r['note'] else ''} | "
+                       f"{self.fmt_t(s)} ({self.spread(s)}) | {r['peer_name']} | {self.fmt_t(p)} | {ratio} | "
+                       f"{s['mem_kib'] / 1024:.1f} MB | {pm} |")
+        return "\n".join(out) + "\n"
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=7)
-    ap.add_argument("--seal", default=os.path.join(ROOT, "target/release/seal"))
-    ap.add_argument("--sops", default=os.path.join(ROOT, ".venv/bin/sops"))
-    ap.add_argument("--repo-runs", type=int, default=3, help="runs of the 1,000-file workloads")
-    ap.add_argument("--repo-files", type=int, default=1000)
-    ap.add_argument("--only", choices=["files", "repo"], help="run only these workloads")
-    a = ap.parse_args()
-    for b in (a.seal, a.sops):
-        if not os.path.exists(b):
-            sys.exit(f"missing {b}: run cargo build --release and scripts/install-peers.sh")
-    work = tempfile.mkdtemp(prefix="seal-bench.")
-    env = {"HOME": work, "PATH": os.environ.get("PATH", "")}
-    keys = os.path.join(work, "keys.txt")
-    pub = subprocess.run([a.seal, "new-key", "-o", keys], env=env, capture_output=True, text=True,
-                         check=True).stdout.strip()
-    env["SOPS_AGE_KEY_FILE"] = keys
-    rows = []
-    if a.only != "repo":
-        rows += file_workloads(a, env, work, pub)
-    if a.only != "files":
-        rows += repo_workloads(a, env, work, pub)
-    print(f"{'command':<10} {'workload':<40} {'seal':>9} {'sops':>9} {'ratio':>7} {'seal mem':>9} {'sops mem':>9}")
-    for verb, wl, st, pt, sm, pm in rows:
-        print(f"{verb:<10} {wl:<40} {st*1000:>7.1f}ms {pt*1000:>7.1f}ms {pt/st:>6.1f}x {sm/1024:>7.1f}MB {pm/1024:>7.1f}MB")
-    print(f"\n(median of {a.runs} runs ({a.repo_runs} for {a.repo_files}-file workloads), whole processes; "
-          f"memory = peak RSS; {os.cpu_count()} CPUs)")
+def sops_encrypt(a, env, pub, plain, out):
+    with open(out, "wb") as f:
+        f.write(subprocess.run([a.sops, "encrypt", "--encrypted-regex", RULE_REGEX, "--age", pub, plain],
+                               env=env, capture_output=True, check=True).stdout)
 
 
-def file_workloads(a, env, work, pub):
-    rows = []
+def file_workloads(b, a, env, work, pub):
     for name, n in [("small Secret (5 keys)", 5), ("Secret, 2,000 keys", 2000),
-                    ("Secret, 20,000 keys (1.5 MB)", 20000)]:
+                    ("Secret, 6,000 keys", 6000), ("Secret, 20,000 keys", 20000)]:
         plain = os.path.join(work, f"plain-{n}.yaml")
         with open(plain, "w") as f:
             f.write(secret(n))
-        size = os.path.getsize(plain)
         enc = os.path.join(work, f"enc-{n}.yaml")
-        with open(enc, "wb") as f:
-            f.write(subprocess.run([a.sops, "encrypt", "--encrypted-regex", "^(data|stringData)$", "--age", pub,
-                                    plain], env=env, capture_output=True, check=True).stdout)
+        sops_encrypt(a, env, pub, plain, enc)
+        size = os.path.getsize(plain)
+        wl = name if size < 1e5 else f"{name} ({size / 1e6:.2f} MB plaintext)"
         runs = a.runs if n < 20000 else max(3, a.runs // 2)
         for verb, seal_cmd, sops_cmd in [
             ("decrypt", [a.seal, "decrypt", enc], [a.sops, "decrypt", enc]),
             ("encrypt", [a.seal, "encrypt", "--age", pub, plain],
-             [a.sops, "encrypt", "--encrypted-regex", "^(data|stringData)$", "--age", pub, plain]),
+             [a.sops, "encrypt", "--encrypted-regex", RULE_REGEX, "--age", pub, plain]),
         ]:
-            st, sm = measure(seal_cmd, env, runs)
-            pt, pm = measure(sops_cmd, env, runs)
-            rows.append((verb, f"{name}, {size/1e6:.2f} MB" if size > 1e5 else name, st, pt, sm, pm))
-    return rows
+            b.row("files", verb, wl, b.measure(seal_cmd, env, runs), "sops " + verb,
+                  b.measure(sops_cmd, env, runs))
 
 
-def repo_workloads(a, env, work, pub):
+def multidoc_workloads(b, a, env, work, pub):
+    docs = [secret(5, seed=1000 + i, name=f"app-{i:03d}") for i in range(200)]
+    plain = os.path.join(work, "multi-200.yaml")
+    with open(plain, "w") as f:
+        f.write("---\n".join(docs))
+    enc = os.path.join(work, "multi-200.enc.yaml")
+    sops_encrypt(a, env, pub, plain, enc)
+    wl = "200-document file (a 5-key Secret each)"
+    for verb, seal_cmd, sops_cmd in [
+        ("decrypt", [a.seal, "decrypt", enc], [a.sops, "decrypt", enc]),
+        ("encrypt", [a.seal, "encrypt", "--age", pub, plain],
+         [a.sops, "encrypt", "--encrypted-regex", RULE_REGEX, "--age", pub, plain]),
+    ]:
+        b.row("multidoc", verb, wl, b.measure(seal_cmd, env, a.runs), "sops " + verb,
+              b.measure(sops_cmd, env, a.runs))
+
+
+def key_workloads(b, a, env, work):
+    b.row("keys", "new-key -o -", "one X25519 identity", b.measure([a.seal, "new-key", "-o", "-"], env, a.runs),
+          "age-keygen", b.measure([a.age_keygen], env, a.runs))
+
+
+# --- the GitOps repository -------------------------------------------------------------
+
+def configmap(rnd, i, ns):
+    data = "\n".join(f"  {k}: \"{word(rnd, 12)}\"" for k in ("LOG_LEVEL", "REGION", "FEATURE_FLAGS", "ENDPOINT"))
+    return (f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: config-{i:05d}\n  namespace: {ns}\n"
+            f"  labels:\n    app.kubernetes.io/name: app-{i:05d}\ndata:\n{data}\n")
+
+
+def deployment(rnd, i, ns):
+    return f"""apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: app-{i:05d}
+  namespace: {ns}
+  labels:
+    app.kubernetes.io/name: app-{i:05d}
+spec:
+  replicas: {rnd.randint(1, 5)}
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: app-{i:05d}
+  template:
+    metadata:
+      labels:
+        app.kubernetes.io/name: app-{i:05d}
+    spec:
+      containers:
+        - name: app
+          image: registry.example.com/team/app-{i:05d}:1.{rnd.randint(0, 40)}.{rnd.randint(0, 9)}
+          ports:
+            - containerPort: 8080
+          env:
+            - name: DATABASE_PASSWORD
+              valueFrom:
+                secretKeyRef:
+                  name: db-{i:05d}
+                  key: password
+          resources:
+            requests:
+              cpu: 100m
+              memory: 128Mi
+"""
+
+
+def helmrelease(rnd, i, ns):
+    return f"""apiVersion: helm.toolkit.fluxcd.io/v2
+kind: HelmRelease
+metadata:
+  name: chart-{i:05d}
+  namespace: {ns}
+spec:
+  interval: 10m
+  chart:
+    spec:
+      chart: podinfo
+      version: "6.{rnd.randint(0, 9)}.{rnd.randint(0, 9)}"
+      sourceRef:
+        kind: HelmRepository
+        name: podinfo
+        namespace: flux-system
+  values:
+    replicaCount: {rnd.randint(1, 3)}
+    ingress:
+      enabled: true
+      hosts:
+        - host: app-{i:05d}.example.com
+"""
+
+
+def service(rnd, i, ns):
+    return (f"apiVersion: v1\nkind: Service\nmetadata:\n  name: app-{i:05d}\n  namespace: {ns}\nspec:\n"
+            f"  selector:\n    app.kubernetes.io/name: app-{i:05d}\n  ports:\n    - port: 80\n"
+            f"      targetPort: {8000 + rnd.randint(0, 99)}\n")
+
+
+def gitops_repo(a, env, work, pub, pub2, n_files=10000, n_secrets=1000):
+    """clusters/cNN/<kind>-NNNNN.yaml: 10 clusters of 1,000 files; returns (repo, files, violations)."""
+    repo = os.path.join(work, "gitops")
+    os.makedirs(os.path.join(repo, ".git"))
+    with open(os.path.join(repo, ".sops.yaml"), "w") as f:
+        f.write("creation_rules:\n"
+                "  # targeted: production secrets go to two recipients\n"
+                "  - path_regex: clusters/c00/.*secret.*\\.yaml$\n"
+                f"    encrypted_regex: {RULE_REGEX}\n"
+                f"    age: {pub},{pub2}\n"
+                "  # broad: every other secret file\n"
+                "  - path_regex: .*secret.*\\.yaml$\n"
+                f"    encrypted_regex: {RULE_REGEX}\n"
+                f"    age: {pub}\n")
+    rnd = random.Random(42)
+    kinds = [configmap] * 4 + [deployment] * 3 + [helmrelease] * 1 + [service] * 1
+    files, to_encrypt = [], []
+    per_cluster = n_files // 10
+    for i in range(n_files):
+        c, ns = f"c{i // per_cluster:02d}", f"team-{i % 7}"
+        d = os.path.join(repo, "clusters", c)
+        os.makedirs(d, exist_ok=True)
+        if i % (n_files // n_secrets) == 0:
+            rel = f"clusters/{c}/secret-{i:05d}.yaml"
+            text = secret(5, seed=i, name=f"db-{i:05d}", namespace=ns)
+            to_encrypt.append(rel)
+        else:
+            gen = kinds[i % len(kinds)]
+            rel = f"clusters/{c}/{gen.__name__}-{i:05d}.yaml"
+            text = gen(rnd, i, ns)
+        with open(os.path.join(repo, rel), "w") as f:
+            f.write(text)
+        files.append(rel)
+    # A few violations, overwriting ordinary files so that the count stays the same: plaintext
+    # Secrets (one where the broad rule says it must be encrypted) and a committed age key.
+    key = subprocess.run([a.seal, "new-key", "-o", "-"], env=env, capture_output=True, text=True,
+                         check=True).stdout
+    secret_key = next(line for line in key.splitlines() if line.startswith("AGE-SECRET-KEY-"))
+    violations = {
+        files[3 * per_cluster + 1]: secret(3, seed=7, name="leaked"),
+        files[5 * per_cluster]: secret(2, seed=8, name="forgot-to-encrypt"),
+        files[7 * per_cluster + 1]: secret(1, seed=9, name="oops"),
+        files[9 * per_cluster + 1]: f"# committed by mistake\n# {secret_key}\n" + configmap(rnd, 0, "x"),
+    }
+    for rel, text in violations.items():
+        with open(os.path.join(repo, rel), "w") as f:
+            f.write(text)
+    # Encrypt the other Secrets (seal, a few processes side by side).
+    procs = []
+    for rel in [r for r in to_encrypt if r not in violations]:
+        procs.append(subprocess.Popen([a.seal, "encrypt", "-i", rel], env=env, cwd=repo))
+        if len(procs) >= 8:
+            if any(p.wait() != 0 for p in procs):
+                sys.exit("seal encrypt failed while generating the repo")
+            procs = []
+    if any(p.wait() != 0 for p in procs):
+        sys.exit("seal encrypt failed while generating the repo")
+    with open(os.path.join(repo, "files.txt"), "w") as f:
+        f.write("\n".join(files) + "\n")
+    return repo, files, violations
+
+
+def warm(repo, files):
+    for rel in files:
+        with open(os.path.join(repo, rel), "rb") as f:
+            f.read()
+
+
+def check_workloads(b, a, env, work, pub, pub2):
+    t0 = time.perf_counter()
+    repo, files, violations = gitops_repo(a, env, work, pub, pub2)
+    n = len(files)
+    print(f"(generated {n} manifests with {sum('secret-' in f for f in files)} Secret files "
+          f"and {len(violations)} violations in {time.perf_counter() - t0:.1f} s)", flush=True)
+    warm(repo, files)
+    check = [a.seal, "check", "-q", "--color", "never"]
+    # seal check must find the violations and nothing in the encrypted Secrets.
+    p = subprocess.run(check[:-3] + ["-f", "json"], env=env, cwd=repo, capture_output=True, text=True)
+    rep = json.loads(p.stdout)
+    paths = {f.get("path") for f in rep.get("findings", [])}
+    missing = [v for v in violations if v not in paths]
+    extra = [q for q in paths if q and "/secret-" in q and q not in violations]
+    print(f"(seal check: exit {p.returncode}, findings in {len(paths)} files; "
+          f"missed violations: {missing or 'none'}; findings in encrypted Secrets: {extra or 'none'})", flush=True)
+    seal_10k = b.measure(check, env, a.check_runs, cwd=repo, ok=(0, 1))
+    # sops filestatus loop, on an evenly spread sample, extrapolated.
+    step = max(1, n // a.sample)
+    sample = files[::step][:a.sample]
+    with open(os.path.join(repo, "sample.txt"), "w") as f:
+        f.write("\n".join(sample) + "\n")
+    loop = ["sh", "-c", f'while read -r f; do {shlex.quote(a.sops)} filestatus "$f" >/dev/null; done < sample.txt']
+    m = b.measure(loop, env, a.repo_runs, cwd=repo)
+    k = n / len(sample)
+    loop_10k = dict(m, median=m["median"] * k, min=m["min"] * k, max=m["max"] * k, extrapolated=True)
+    wl = f"GitOps repo, {n:,} manifests"
+    b.row("check", "check", wl, seal_10k, "sops filestatus loop", loop_10k,
+          note=f"(* loop timed on {len(sample)} files, x{k:g})")
+    isops = [a.isops, "-r", r"\.sops\.yaml$", "."]
+    b.row("check", "check", wl, seal_10k, "isops", b.measure(isops, env, a.repo_runs, cwd=repo, ok=(0, 1)))
+    ds = [a.detect_secrets, "scan", "--all-files", "."]
+    b.row("check", "check", wl, seal_10k, "detect-secrets scan",
+          b.measure(ds, env, a.repo_runs, cwd=repo, ok=(0, 1)))
+    # Linear growth in file count: 1,000 and 3,000 of the files (whole clusters).
+    for count in (1, 3):
+        dirs = [f"clusters/c{c:02d}" for c in range(count)]
+        b.row("check", "check", f"GitOps repo, {count * n // 10:,} manifests",
+              b.measure(check + dirs, env, a.check_runs, cwd=repo, ok=(0, 1)), "-", None)
+
+
+def repo_workloads(b, a, env, work, pub, pub2):
     """1,000 encrypted Secrets in a git repo: repo-wide updatekeys and rotate."""
     n = a.repo_files
-    pub2 = subprocess.run([a.seal, "new-key", "-o", os.path.join(work, "keys2.txt")], env=env,
-                          capture_output=True, text=True, check=True).stdout.strip()
     repo = os.path.join(work, "repo")
     os.makedirs(os.path.join(repo, ".git"))
-    rule = lambda recipients: ("creation_rules:\n  - path_regex: \\.ya?ml$\n"
-                               "    encrypted_regex: ^(data|stringData)$\n"
-                               f"    age: {','.join(recipients)}\n")
+
+    def rule(recipients):
+        return ("creation_rules:\n  - path_regex: \\.ya?ml$\n"
+                f"    encrypted_regex: {RULE_REGEX}\n"
+                f"    age: {','.join(recipients)}\n")
 
     state = {"two": True}
 
@@ -128,18 +383,73 @@ def repo_workloads(a, env, work, pub):
         f.write("\n".join(files) + "\n")
     for f in files:
         subprocess.run([a.seal, "encrypt", "-i", f], env=env, cwd=repo, check=True)
-    loop = lambda verb: ["sh", "-c",
-                         f'while read -r f; do {shlex.quote(a.sops)} {verb} "$f" >/dev/null || exit 1; done < files.txt']
-    rows = []
-    wl = f"{n} Secrets in a git repo"
+
+    def loop(verb):
+        return ["sh", "-c", f'while read -r f; do {shlex.quote(a.sops)} {verb} "$f" >/dev/null || exit 1; done < files.txt']
+
+    wl = f"{n:,} Secrets in a git repo"
     for verb, seal_cmd, sops_cmd, setup in [
-        ("updatekeys", [a.seal, "updatekeys", "--all", "-y"], loop("updatekeys -y"), config),
-        ("rotate", [a.seal, "rotate", "-i", "--all"], loop("rotate -i"), None),
+        ("updatekeys --all", [a.seal, "updatekeys", "--all", "-y"], loop("updatekeys -y"), config),
+        ("rotate -i --all", [a.seal, "rotate", "-i", "--all"], loop("rotate -i"), None),
     ]:
-        st, sm = measure(seal_cmd, env, a.repo_runs, cwd=repo, setup=setup)
-        pt, pm = measure(sops_cmd, env, a.repo_runs, cwd=repo, setup=setup)
-        rows.append((verb, wl, st, pt, sm, pm))
-    return rows
+        b.row("repo", verb, wl, b.measure(seal_cmd, env, a.repo_runs, cwd=repo, setup=setup),
+              f"loop of sops {verb.split()[0]}", b.measure(sops_cmd, env, a.repo_runs, cwd=repo, setup=setup))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=7, help="runs of the single-file workloads")
+    ap.add_argument("--check-runs", type=int, default=9, help="runs of seal check")
+    ap.add_argument("--repo-runs", type=int, default=3, help="runs of the slow peers and repo workloads")
+    ap.add_argument("--repo-files", type=int, default=1000)
+    ap.add_argument("--sample", type=int, default=500, help="files in the sops filestatus sample")
+    ap.add_argument("--only", help="comma-separated groups: files,multidoc,keys,check,repo")
+    ap.add_argument("--markdown", help="also write the table as Markdown to this file")
+    ap.add_argument("--json", help="also write the raw figures as JSON to this file")
+    venv = os.path.join(ROOT, ".venv/bin")
+    ap.add_argument("--seal", default=os.path.join(ROOT, "target/release/seal"))
+    ap.add_argument("--sops", default=os.path.join(venv, "sops"))
+    ap.add_argument("--isops", default=os.path.join(venv, "isops"))
+    ap.add_argument("--detect-secrets", default=os.path.join(venv, "detect-secrets"))
+    ap.add_argument("--age-keygen", default="age-keygen")
+    a = ap.parse_args()
+    groups = set((a.only or "files,multidoc,keys,check,repo").split(","))
+    for tool in (a.seal, a.sops, a.isops, a.detect_secrets):
+        if not os.path.exists(tool):
+            sys.exit(f"missing {tool}: run bench/compare.sh, which builds seal and installs the peers")
+    work = tempfile.mkdtemp(prefix="seal-bench.")
+    env = {"HOME": work, "PATH": os.environ.get("PATH", ""), "NO_COLOR": "1"}
+    keys = os.path.join(work, "keys.txt")
+    pub = subprocess.run([a.seal, "new-key", "-o", keys], env=env, capture_output=True, text=True,
+                         check=True).stdout.strip()
+    pub2 = subprocess.run([a.seal, "new-key", "-o", os.path.join(work, "keys2.txt")], env=env,
+                          capture_output=True, text=True, check=True).stdout.strip()
+    env["SOPS_AGE_KEY_FILE"] = keys
+    print(f"seal: {a.seal}\nsops: {subprocess.run([a.sops, '--version'], capture_output=True, text=True).stdout.split(chr(10))[0]}"
+          f"\nwork: {work}\n{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.2f}\n", flush=True)
+    b = Bench(a)
+    if "files" in groups:
+        file_workloads(b, a, env, work, pub)
+    if "multidoc" in groups:
+        multidoc_workloads(b, a, env, work, pub)
+    if "keys" in groups:
+        key_workloads(b, a, env, work)
+    if "check" in groups:
+        check_workloads(b, a, env, work, pub, pub2)
+    if "repo" in groups:
+        repo_workloads(b, a, env, work, pub, pub2)
+    print(f"\n(medians; spread = min-max; runs: {a.runs} per file workload, {a.check_runs} for seal check, "
+          f"{a.repo_runs} for the slow peers and repo workloads; memory = peak RSS; "
+          f"load average now {os.getloadavg()[0]:.2f})")
+    print("\n" + b.markdown())
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write(b.markdown())
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(b.rows, f, indent=1)
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(f"(children's CPU time in all: {ru.ru_utime + ru.ru_stime:.0f} s)")
 
 
 if __name__ == "__main__":

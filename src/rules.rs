@@ -47,7 +47,7 @@ impl Pattern {
     /// Compile `source` (Go RE2 syntax; matched as an unanchored search). `field` only
     /// names the setting in the error.
     pub fn new(field: &str, source: &str) -> Result<Pattern, RuleError> {
-        match regex::Regex::new(source) {
+        match compile_cached(source) {
             Ok(regex) => Ok(Pattern {
                 source: source.to_string(),
                 regex,
@@ -59,6 +59,27 @@ impl Pattern {
             }),
         }
     }
+}
+
+/// `regex::Regex::new`, remembered by source text: every sops file of a repository carries
+/// the same `encrypted_regex`, and compiling it anew for each of 1,000 files was 11 % of
+/// `seal check`'s instructions. A clone shares the compiled program.
+fn compile_cached(source: &str) -> Result<regex::Regex, regex::Error> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, regex::Regex>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(r) = cache.lock().ok().and_then(|m| m.get(source).cloned()) {
+        return Ok(r);
+    }
+    let compiled = regex::Regex::new(source)?;
+    if let Ok(mut m) = cache.lock() {
+        if m.len() >= 256 {
+            m.clear();
+        }
+        m.insert(source.to_string(), compiled.clone());
+    }
+    Ok(compiled)
 }
 
 /// Errors building a selector.

@@ -258,7 +258,7 @@ fn write_list(out: &mut String, l: &[Value], d: usize, first_inline: bool, st: W
 pub fn scalar_inline(v: &Value) -> String {
     match v {
         Value::Str(s) => {
-            if plain_safe(s) {
+            if plain_word(s) || plain_safe(s) {
                 s.clone()
             } else {
                 double_quoted(s)
@@ -278,6 +278,29 @@ pub fn scalar_inline(v: &Value) -> String {
         Value::Branch(_) => "{}".to_string(),
         Value::List(_) => "[]".to_string(),
     }
+}
+
+/// A cheap sufficient test for [`plain_safe`]: 6 to 1,000 ASCII letters, digits or
+/// underscores that start with a letter, or start with a digit and hold a letter that no
+/// number can hold (not a hex digit, nor the `x`/`o` of a base prefix, nor `e`). No
+/// resolver reads such a word as anything but a string (every YAML 1.1 and 1.2 keyword is
+/// at most five characters; numbers are digits, `_`, hex digits, `e` and base prefixes;
+/// timestamps need `-`) and it holds no indicator, space or control character, so
+/// [`plain_safe`] says yes to all of them (a property test checks it). The resolver and
+/// its regexes cost thousands of instructions per value; this costs a few per byte.
+fn plain_word(s: &str) -> bool {
+    let b = s.as_bytes();
+    let word = |c: &u8| c.is_ascii_alphanumeric() || *c == b'_';
+    let not_numeric = |c: &u8| {
+        matches!(c.to_ascii_lowercase(), b'g'..=b'z') && !matches!(c, b'o' | b'O' | b'x' | b'X')
+    };
+    (6..=1000).contains(&b.len())
+        && b.iter().all(word)
+        && match b.first() {
+            Some(c) if c.is_ascii_alphabetic() => true,
+            Some(c) if c.is_ascii_digit() => b.iter().any(not_numeric),
+            _ => false,
+        }
 }
 
 /// A double-quoted YAML string with escapes for everything that is not printable.
@@ -535,5 +558,55 @@ mod tests {
             got,
             "a: 1\nsops:\n    lastmodified: \"2026-11-25T16:44:17Z\"\n---\na: 1\nsops:\n    lastmodified: \"2026-11-25T16:44:17Z\"\n"
         );
+    }
+
+    #[test]
+    fn plain_words_known_answers() {
+        for w in [
+            "abcdef",
+            "KEY_00001",
+            "Zx9_a0",
+            "password123",
+            "9zabcd",
+            "0x1F_gg",
+        ] {
+            assert!(plain_word(w), "{w}");
+        }
+        // Too short (keywords live there), numbers, leading underscore, other bytes.
+        for w in [
+            "false",
+            "FALSE",
+            "null",
+            "abc",
+            "1abcdef",
+            "_abcdef",
+            "abc-def",
+            "abcdéf",
+            "abc def",
+            "0x1F_ab",
+            "1e10_000",
+            "0b1010",
+            "0o7777",
+            "123456",
+            "1_000_000",
+        ] {
+            assert!(!plain_word(w), "{w}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn plain_word_implies_plain_safe(
+            s in concat!(
+                "[A-Za-z][A-Za-z0-9_]{0,12}|[0-9_][A-Za-z0-9_]{0,12}",
+                // Numbers in every notation, and near misses.
+                "|[0-9]{1,4}[eE][0-9]{1,4}|0[xX][0-9a-fA-F_]{4,8}|0[oO][0-7_]{4,8}",
+                "|0[bB][01_]{4,8}|[0-9_]{6,10}|[0-9][0-9a-fA-FxXoObBeE_]{3,8}[g-zG-Z]?[0-9a-f_]{0,3}",
+            )
+        ) {
+            if plain_word(&s) {
+                proptest::prop_assert!(plain_safe(&s), "{s:?}");
+            }
+        }
     }
 }
