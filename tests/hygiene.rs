@@ -465,9 +465,10 @@ fn core_dumps_are_disabled() {
             && let Some(l) = text.lines().find(|l| l.starts_with("Max core file size"))
         {
             line = l.to_string();
-            // Wait until seal has lowered it (main runs first thing, but the process may
-            // be caught before main).
-            if l.split_whitespace().nth(4) == Some("0") {
+            // Wait until seal has lowered both limits (main runs first thing, but the
+            // process may be caught before main; the soft limit is often 0 already).
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.get(4..6) == Some(&["0", "0"][..]) {
                 break;
             }
         }
