@@ -204,7 +204,7 @@ const B64_VALUES: [u8; 256] = {
 /// the same strings to the same bytes (trailing bits are ignored by both) and explains
 /// the others. About a tenth of the instructions of the base64 crate on short fields.
 fn b64_decode_into(text: &[u8], out: &mut [u8]) -> Option<usize> {
-    if text.len() % 4 != 0 {
+    if !text.len().is_multiple_of(4) {
         return None;
     }
     let value = |c: u8| u32::from(B64_VALUES[usize::from(c)]);
