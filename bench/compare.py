@@ -59,22 +59,25 @@ class Bench:
         self.rows = []
 
     def measure(self, cmd, env, runs, cwd=None, setup=None, ok=(0,)):
-        """Median, min and max wall time and peak RSS (KiB) of `runs` runs of cmd."""
-        times, mems = [], []
+        """Median, min and max wall time, median CPU time (user + system) and peak RSS (KiB)
+        of `runs` runs of cmd."""
+        times, mems, cpus = [], [], []
         for i in range(runs):
             if setup:
                 setup(i)
             t0 = time.perf_counter()
-            p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, env=env, stdout=subprocess.DEVNULL,
+            p = subprocess.run(["/usr/bin/time", "-f", "%M %U %S"] + cmd, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, cwd=cwd)
             dt = time.perf_counter() - t0
             err = p.stderr.decode(errors="replace")
             if p.returncode not in ok:
                 sys.exit(f"command failed ({p.returncode}): {shlex.join(cmd)}\n{err[-800:]}")
             times.append(dt)
-            mems.append(int(err.strip().splitlines()[-1]))
+            mem, user, system = err.strip().splitlines()[-1].split()
+            mems.append(int(mem))
+            cpus.append(float(user) + float(system))
         return {"median": statistics.median(times), "min": min(times), "max": max(times),
-                "runs": runs, "mem_kib": max(mems)}
+                "cpu": statistics.median(cpus), "runs": runs, "mem_kib": max(mems)}
 
     def row(self, group, command, workload, seal, peer_name, peer, note=""):
         self.rows.append({"group": group, "command": command, "workload": workload, "seal": seal,
@@ -104,18 +107,19 @@ class Bench:
         ratio = f"{p['median'] / s['median']:.1f}x" if p else "-"
         print(f"{r['command']:<22} {r['workload']:<46} seal {self.fmt_t(s):>10} ({self.spread(s)}) "
               f"{r['peer_name']:<26} {self.fmt_t(p):>10} ({self.spread(p)}) {ratio:>7} "
-              f"mem {s['mem_kib'] / 1024:.1f}/{(p['mem_kib'] / 1024 if p else 0):.1f} MB", flush=True)
+              f"mem {s['mem_kib'] / 1024:.1f}/{(p['mem_kib'] / 1024 if p else 0):.1f} MB "
+              f"cpu {s['cpu']:.2f}/{(p['cpu'] if p else 0):.2f} s", flush=True)
 
     def markdown(self):
         out = ["| command | workload | seal (median, spread) | peer | peer (median) | ratio "
-               "| seal memory | peer memory |", "|---|---|---:|---|---:|---:|---:|---:|"]
+               "| seal memory | peer memory | seal CPU |", "|---|---|---:|---|---:|---:|---:|---:|---:|"]
         for r in self.rows:
             s, p = r["seal"], r["peer"]
             ratio = f"**{p['median'] / s['median']:.1f}x**" if p else "-"
             pm = f"{p['mem_kib'] / 1024:.1f} MB" if p else "-"
             out.append(f"| {r['command']} | {r['workload']}{(' ' + r['note']) if r['note'] else ''} | "
                        f"{self.fmt_t(s)} ({self.spread(s)}) | {r['peer_name']} | {self.fmt_t(p)} | {ratio} | "
-                       f"{s['mem_kib'] / 1024:.1f} MB | {pm} |")
+                       f"{s['mem_kib'] / 1024:.1f} MB | {pm} | {s['cpu']:.2f} s |")
         return "\n".join(out) + "\n"
 
 
@@ -335,7 +339,8 @@ def check_workloads(b, a, env, work, pub, pub2):
     loop = ["sh", "-c", f'while read -r f; do {shlex.quote(a.sops)} filestatus "$f" >/dev/null; done < sample.txt']
     m = b.measure(loop, env, a.repo_runs, cwd=repo)
     k = n / len(sample)
-    loop_10k = dict(m, median=m["median"] * k, min=m["min"] * k, max=m["max"] * k, extrapolated=True)
+    loop_10k = dict(m, median=m["median"] * k, min=m["min"] * k, max=m["max"] * k, cpu=m["cpu"] * k,
+                    extrapolated=True)
     wl = f"GitOps repo, {n:,} manifests"
     b.row("check", "check", wl, seal_10k, "sops filestatus loop", loop_10k,
           note=f"(* loop timed on {len(sample)} files, x{k:g})")
