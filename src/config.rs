@@ -812,8 +812,13 @@ mod tests {
 
         #[test]
         fn parses_every_corpus_config() {
-            let cases = std::fs::read_dir(crate::testdata::shared_root().join("conformance/cases"))
-                .expect("corpus");
+            let Some(dir) = crate::testdata::shared_suite(
+                ".sops.yaml parser on the conformance corpus",
+                "conformance/cases",
+            ) else {
+                return;
+            };
+            let cases = std::fs::read_dir(dir).expect("corpus");
             let mut n = 0;
             for case in cases.flatten() {
                 let path = case.path().join(".sops.yaml");
@@ -825,8 +830,8 @@ mod tests {
             }
             assert!(n >= 5);
             let c = Config::load(
-                &crate::testdata::shared_root()
-                    .join("conformance/cases/updatekeys-add-recipient/.sops.yaml"),
+                &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/sops-made/cases/updatekeys-add-recipient/.sops.yaml"),
             )
             .expect("folded age list");
             assert_eq!(

@@ -29,26 +29,56 @@ pub mod tempdir;
 pub mod tree;
 pub mod ui;
 
-/// Paths to the shared test data (`../shared` beside the project, or `SEAL_SHARED`) and to
-/// the real sops, for unit tests.
+/// Test data for unit tests: the committed copy of the sops-made files they read by name
+/// (`tests/sops-made`, laid out as `../shared/conformance`), the whole shared corpora when
+/// present, and the real sops.
 #[cfg(test)]
 pub(crate) mod testdata {
     use std::fmt;
     use std::path::PathBuf;
 
-    /// The shared folder.
+    /// The shared folder (`../shared` beside the project, or `SEAL_SHARED`).
     pub fn shared_root() -> PathBuf {
         std::env::var_os("SEAL_SHARED")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared")))
     }
 
-    /// A folder below the shared folder, usable in `format!("{CASES}/…")`.
+    /// `../shared/<sub>` for the test suite `name`, when present. Without it the suite does
+    /// not run: it says so on stderr and is recorded in `target/shared-skipped/` for the
+    /// summary of `scripts/test.sh`. With `CI=true` a missing corpus fails the test.
+    pub fn shared_suite(name: &str, sub: &str) -> Option<PathBuf> {
+        let p = shared_root().join(sub);
+        if p.exists() {
+            return Some(p);
+        }
+        assert!(
+            std::env::var("CI").map(|v| v != "true").unwrap_or(true),
+            "CI=true requires the shared corpus for {name}, but {} does not exist",
+            p.display()
+        );
+        eprintln!("NOT RUN: {name} (needs {}, which is missing)", p.display());
+        let dir = PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/target/shared-skipped"
+        ));
+        let _ = std::fs::create_dir_all(&dir);
+        let file: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let _ = std::fs::write(dir.join(file), format!("{name}\n"));
+        None
+    }
+
+    /// A folder of the conformance corpus's layout (`conformance`, `conformance/cases`)
+    /// in the committed copy `tests/sops-made`, usable in `format!("{CASES}/…")`.
     pub struct SharedDir(pub &'static str);
 
     impl fmt::Display for SharedDir {
         fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(f, "{}/{}", shared_root().display(), self.0)
+            let sub = self.0.strip_prefix("conformance").unwrap_or(self.0);
+            write!(f, "{}/tests/sops-made{sub}", env!("CARGO_MANIFEST_DIR"))
         }
     }
 

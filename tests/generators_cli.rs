@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{key_file, recipient, seal, shared, sops, venv_tool};
+use common::{crd_file, key_file, recipient, seal, sops, venv_tool};
 use seal::stores::Format;
 use seal::tree::{Branch, Value};
 
@@ -26,7 +26,7 @@ fn branch<'a>(b: &'a Branch, k: &str) -> &'a Branch {
 /// The openAPIV3Schema of one served version of a CRD in ../shared/schemas, written as a
 /// JSON schema file in `dir`.
 fn crd_schema(dir: &Path, crd: &str, version: &str) -> PathBuf {
-    let text = std::fs::read(shared().join("schemas").join(crd)).expect("CRD file");
+    let text = std::fs::read(crd_file(crd)).expect("CRD file");
     let docs = Format::Yaml
         .store()
         .load_plain(&text)

@@ -327,17 +327,14 @@ fn shape_change_falls_back_to_canonical() {
 // ---------------------------------------------------------------------------------------
 // The shared corpora
 
-fn conformance_dir() -> PathBuf {
-    common::shared().join("conformance/cases")
-}
-
 #[test]
 fn conformance_yaml_files_load() {
-    let dir = conformance_dir();
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        eprintln!("skipping: {} not present", dir.display());
+    let Some(dir) =
+        common::shared_suite("YAML store on the conformance corpus", "conformance/cases")
+    else {
         return;
     };
+    let entries = std::fs::read_dir(&dir).unwrap();
     let mut checked = 0;
     for case in entries.filter_map(Result::ok).map(|e| e.path()) {
         let name = case.file_name().unwrap().to_string_lossy().to_string();
@@ -463,8 +460,12 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
 
 #[test]
 fn realworld_files_load_without_panics() {
+    let Some(root) = common::shared_suite("YAML store on the real-world corpus", "realworld")
+    else {
+        return;
+    };
     let mut files = Vec::new();
-    yaml_files(&common::shared().join("realworld"), &mut files);
+    yaml_files(&root, &mut files);
     let (mut ok, mut err) = (0, 0);
     for f in &files {
         let bytes = std::fs::read(f).unwrap();

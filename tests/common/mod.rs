@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `../shared` next to the project (or `SEAL_SHARED`).
+/// `../shared` next to the project (or `SEAL_SHARED`). A stranger's clone does not have
+/// it: tests that need it call [`shared_suite`], which says by name what did not run.
 pub fn shared() -> PathBuf {
     if let Ok(p) = std::env::var("SEAL_SHARED") {
         return PathBuf::from(p);
@@ -14,10 +15,42 @@ pub fn shared() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared")
 }
 
-/// A conformance test key file (`alice`, `bob`, `carol`).
+/// Where tests record the shared suites they could not run (`scripts/test.sh` lists them
+/// in its summary).
+pub fn skipped_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target/shared-skipped")
+}
+
+/// `../shared/<sub>` for the suite `name`, when it is there. Without it the suite does not
+/// run: the test says so on stderr and records `name` in [`skipped_dir`], so the run's
+/// summary names it. With `CI=true` the shared corpora are required and a missing one fails
+/// the test.
+pub fn shared_suite(name: &str, sub: &str) -> Option<PathBuf> {
+    let p = shared().join(sub);
+    if p.exists() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var("CI").map(|v| v != "true").unwrap_or(true),
+        "CI=true requires the shared corpus for {name}, but {} does not exist",
+        p.display()
+    );
+    eprintln!("NOT RUN: {name} (needs {}, which is missing)", p.display());
+    let dir = skipped_dir();
+    let _ = std::fs::create_dir_all(&dir);
+    let file: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let _ = std::fs::write(dir.join(file), format!("{name}\n"));
+    None
+}
+
+/// A test key file (`alice`, `bob`, `carol`): the conformance corpus's TEST-ONLY keys,
+/// committed under `tests/sops-made/keys/` so the tests run without `../shared`.
 pub fn key_file(name: &str) -> PathBuf {
-    shared()
-        .join("conformance/keys")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sops-made/keys")
         .join(format!("{name}.txt"))
 }
 
@@ -186,7 +219,8 @@ pub fn walk_all(d: &Path) -> Vec<PathBuf> {
 }
 
 /// The openAPIV3Schema of one served `version` of the CRD file `crd` in
-/// `../shared/schemas`, written to `dir` as a JSON schema; returns its path.
+/// `tests/schemas/crds` (copies of `../shared/schemas`), written to `dir` as a JSON schema;
+/// returns its path.
 pub fn crd_schema(dir: &Path, crd: &str, version: &str) -> PathBuf {
     use seal::stores::Format;
     use seal::tree::{Branch, Value};
@@ -196,7 +230,7 @@ pub fn crd_schema(dir: &Path, crd: &str, version: &str) -> PathBuf {
             other => panic!("{k} is not a mapping: {other:?}"),
         }
     }
-    let text = std::fs::read(shared().join("schemas").join(crd)).expect("CRD file");
+    let text = std::fs::read(crd_file(crd)).expect("CRD file");
     let docs = Format::Yaml
         .store()
         .load_plain(&text)
@@ -225,6 +259,13 @@ pub fn crd_schema(dir: &Path, crd: &str, version: &str) -> PathBuf {
     let out = dir.join(format!("{crd}.{version}.json"));
     std::fs::write(&out, json).expect("write schema");
     out
+}
+
+/// A CRD committed under `tests/schemas/crds/`.
+pub fn crd_file(crd: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/schemas/crds")
+        .join(crd)
 }
 
 /// Run the venv's check-jsonschema on `manifests` against a JSON schema file.

@@ -1075,8 +1075,8 @@ mod tests {
     fn corpus_files_match_libyaml() {
         let mut files = Vec::new();
         for d in [
-            "/work/shared/conformance/cases",
-            "/work/shared/realworld",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/conformance/cases"),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/realworld"),
             concat!(env!("CARGO_MANIFEST_DIR"), "/tests/yaml-roundtrip"),
         ] {
             files_under(std::path::Path::new(d), &mut files);
