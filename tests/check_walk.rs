@@ -155,6 +155,36 @@ fn info_exclude_and_global_excludes_never_hide_a_tracked_file() {
 }
 
 #[test]
+fn a_repository_inside_the_tree_is_walked_with_its_own_index() {
+    let r = Repo::new();
+    let inner = r.dir.join("vendor/inner");
+    fs::create_dir_all(&inner).unwrap();
+    let git = |args: &[&str]| {
+        let st = Command::new("git")
+            .current_dir(&inner)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("HOME", &r.home)
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(st.success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    r.write("vendor/inner/.gitignore", "*.yaml\n");
+    r.write("vendor/inner/tracked.yaml", PLAIN_SECRET);
+    git(&["add", "-f", "tracked.yaml", ".gitignore"]);
+    r.write("cm.yaml", CONFIGMAP);
+    r.git(&["add", "cm.yaml"]);
+    let (code, json) = r.check_json(&[]);
+    assert_eq!(code, 1, "{json}");
+    assert_eq!(
+        finding_paths(&json),
+        ["vendor/inner/tracked.yaml"],
+        "{json}"
+    );
+}
+
+#[test]
 fn untracked_files_count_unless_git_ignores_them() {
     let r = Repo::new();
     r.write(".gitignore", "build/\n");
@@ -326,6 +356,11 @@ fn symlink_to_a_directory_named_as_a_path_is_walked() {
     let (code, json) = r.check_json(&["linkdir"]);
     assert_eq!(code, 1, "{json}");
     assert_eq!(finding_paths(&json), ["linkdir/secret.yaml"], "{json}");
+    // A link to a file, named on the command line, is followed too.
+    std::os::unix::fs::symlink(outside.path().join("secret.yaml"), r.dir.join("f.yaml")).unwrap();
+    let (code, json) = r.check_json(&["f.yaml"]);
+    assert_eq!(code, 1, "{json}");
+    assert_eq!(finding_paths(&json), ["f.yaml"], "{json}");
     // Outside git too.
     let plain = tempfile::tempdir().unwrap();
     std::os::unix::fs::symlink(outside.path(), plain.path().join("l")).unwrap();
