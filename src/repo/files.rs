@@ -287,11 +287,20 @@ fn git_run(dir: &Path, args: &[&str], nested: bool) -> Result<Vec<u8>, String> {
         .map_err(|e| git_missing(dir, &e))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
-        return Err(format!(
+        let mut why = format!(
             "git {} failed: {}",
             args.first().copied().unwrap_or(""),
             err.lines().next().unwrap_or("").trim()
-        ));
+        );
+        // A repository owned by another user: git prints the command that trusts it.
+        if let Some(fix) = err
+            .lines()
+            .map(str::trim)
+            .find(|l| l.starts_with("git config") && l.contains("safe.directory"))
+        {
+            why.push_str(&format!(" (if you trust it: {fix})"));
+        }
+        return Err(why);
     }
     Ok(out.stdout)
 }
