@@ -1,8 +1,10 @@
-//! Repository-wide operations: finding every sops file under a directory (a git-aware walk
-//! that respects `.gitignore`, `.ignore` and `.git/info/exclude`, as ripgrep does, plus a
-//! cheap "is this an encrypted sops file" check per format), and applying one change to
-//! many files safely: every file's new bytes are computed first (in parallel); if any file
-//! fails nothing is written (unless `keep_going`); then each file is replaced atomically.
+//! Repository-wide operations: finding every sops file under a directory (the files
+//! [`files`] says the repository holds, each given a cheap "is this an encrypted sops file"
+//! check per format), and applying one change to many files safely: every file's new bytes
+//! are computed first (in parallel); if any file fails nothing is written (unless
+//! `keep_going`); then each file is replaced atomically.
+
+pub mod files;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -28,32 +30,25 @@ pub struct Scan {
     pub unreadable: Vec<(PathBuf, String)>,
     /// Files not examined because they are larger than [`MAX_SCAN_BYTES`].
     pub too_large: Vec<PathBuf>,
+    /// Paths skipped by `.sealignore` (a directory once), sorted.
+    pub ignored: Vec<PathBuf>,
+    /// Symbolic links found by the walk, not followed, sorted.
+    pub symlinks: Vec<PathBuf>,
 }
 
-/// Walk `root` (git-aware: ignored files are skipped, hidden files are not, `.git` is never
-/// entered, symbolic links are not followed) and return every file that is an encrypted
-/// sops file in the format its name implies. Candidates are checked in parallel.
+/// Every encrypted sops file (in the format its name implies) among the files below `root`
+/// that the repository holds ([`files::walk`]; `.sealignore` from the repository root, or
+/// from `root` outside git). Candidates are checked in parallel.
 pub fn find_sops_files(root: &Path) -> Scan {
-    let mut scan = Scan::default();
-    let mut candidates = Vec::new();
-    let walk = ignore::WalkBuilder::new(root)
-        .hidden(false)
-        .follow_links(false)
-        .filter_entry(|e| e.file_name() != ".git")
-        .build();
-    for entry in walk {
-        match entry {
-            Ok(e) => {
-                if e.file_type().is_some_and(|t| t.is_file()) {
-                    candidates.push(e.into_path());
-                }
-            }
-            Err(err) => {
-                let path = walk_error_path(&err).unwrap_or_else(|| root.to_path_buf());
-                scan.unreadable.push((path, walk_error_reason(&err)));
-            }
-        }
-    }
+    let ignore_root = repo_root(root).unwrap_or_else(|| root.to_path_buf());
+    let walked = files::walk(root, &files::SealIgnore::load(&ignore_root));
+    let mut scan = Scan {
+        unreadable: walked.unreadable,
+        ignored: walked.ignored,
+        symlinks: walked.symlinks,
+        ..Scan::default()
+    };
+    let candidates = walked.files;
     enum Verdict {
         Sops,
         Not,
@@ -106,28 +101,6 @@ pub fn read_at_most(p: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
         return Ok(None);
     }
     Ok(Some(bytes))
-}
-
-/// The path an `ignore` walk error is about, if it names one.
-pub fn walk_error_path(err: &ignore::Error) -> Option<PathBuf> {
-    match err {
-        ignore::Error::WithPath { path, .. } => Some(path.clone()),
-        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
-            walk_error_path(err)
-        }
-        _ => None,
-    }
-}
-
-fn walk_error_reason(err: &ignore::Error) -> String {
-    match err {
-        ignore::Error::WithPath { err, .. }
-        | ignore::Error::WithDepth { err, .. }
-        | ignore::Error::WithLineNumber { err, .. } => walk_error_reason(err),
-        ignore::Error::Io(e) => format!("cannot read it: {}", io_reason(e)),
-        ignore::Error::Loop { .. } => "a symbolic link loop".to_string(),
-        other => other.to_string(),
-    }
 }
 
 /// The format of `bytes` (named `path`) when they are an encrypted sops file: the format
@@ -666,19 +639,32 @@ mod tests {
         assert!(checked > 20, "only {checked} cases checked");
     }
 
+    fn git(dir: &Path, args: &[&str]) {
+        let out = std::process::Command::new("git")
+            .current_dir(dir)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    }
+
     #[test]
-    fn walk_respects_gitignore_and_finds_hidden_files() {
+    fn in_git_tracked_files_count_even_when_ignored_and_hidden_files_too() {
         let t = tempfile::tempdir().unwrap();
-        fs::create_dir(t.path().join(".git")).unwrap();
+        git(t.path(), &["init", "-q"]);
         write(t.path(), ".gitignore", "ignored/\n*.skip.yaml\n");
+        write(t.path(), ".ignore", "*\n");
         let a = write(t.path(), "apps/a.yaml", ENC_YAML);
         let h = write(t.path(), ".hidden/b.yaml", ENC_YAML);
         write(t.path(), "ignored/c.yaml", ENC_YAML);
+        let tracked = write(t.path(), "ignored/tracked.yaml", ENC_YAML);
         write(t.path(), "apps/d.skip.yaml", ENC_YAML);
         write(t.path(), "apps/plain.yaml", "a: b\n");
-        write(t.path(), ".git/e.yaml", ENC_YAML);
+        git(t.path(), &["add", "-f", "ignored/tracked.yaml"]);
         let scan = find_sops_files(t.path());
-        let mut want = vec![a, h];
+        let mut want = vec![a, h, tracked];
         want.sort();
         assert_eq!(scan.files, want);
         assert!(scan.unreadable.is_empty(), "{:?}", scan.unreadable);

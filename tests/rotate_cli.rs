@@ -140,7 +140,15 @@ fn rotate_of_several_files_needs_in_place_and_never_empties_a_file() {
 fn updatekeys_all_respects_gitignore_and_rotate_locks_out_removed_keys() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    fs::create_dir(d.join(".git")).unwrap();
+    // A real repository: which files it holds is git's answer (an untracked ignored file
+    // is skipped; a tracked one would not be, see tests/check_walk.rs).
+    let st = std::process::Command::new("git")
+        .current_dir(d)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .args(["init", "-q"])
+        .status()
+        .unwrap();
+    assert!(st.success());
     write(d, ".gitignore", "ignored/\n");
     config(d, &["alice", "bob"]);
     let x = seal_encrypt(d, "apps/x.yaml", PLAIN_YAML);

@@ -2,15 +2,20 @@
 //! covers each, `.sealignore` and inline `# seal:allow` comments, and the parallel run.
 //!
 //! How a [`Checker`] decides, in order:
-//! 1. Paths: a directory is walked git-aware (its `.gitignore`s are respected, `.git` is
-//!    never entered, hidden files are checked); a file named on the command line is checked
-//!    even when git ignores it. With `--staged`, the blobs in the git index are checked.
+//! 1. Paths: the files the repository holds ([`crate::repo::files`], the walk every
+//!    repo-wide command shares: in a git work tree the tracked files and the untracked ones
+//!    git does not ignore; outside git every file). A path named on the command line is
+//!    checked even when git ignores it, and followed when it is a symbolic link. With
+//!    `--staged`, the staged changes are checked, read from the git index by object id.
 //! 2. `.sealignore` (gitignore syntax, at the repository root, else the current directory)
 //!    removes paths; each removed path is listed in the summary.
-//! 3. Symbolic links are never followed, files larger than [`MAX_FILE_BYTES`] and files with
-//!    a NUL byte in their first 8 KiB are skipped; each is counted in the summary.
+//! 3. Symbolic links inside the walk are never followed, files larger than
+//!    [`MAX_FILE_BYTES`] and files with a NUL byte in their first 8 KiB are skipped; each is
+//!    counted in the summary.
 //! 4. The rule: the first matching creation rule of the nearest `.sops.yaml` at or above
-//!    the file (or the one given with `--config`), as sops matches it.
+//!    the file (or the one given with `--config`), as sops matches it. A file named
+//!    `.sops.yaml` has no rule (a configuration is never required to be encrypted) and is
+//!    otherwise checked like any YAML file, in every document.
 //! 5. The file is scanned ([`super::scan`]); findings on a line that carries (or follows a
 //!    line that carries) `seal:allow <rule-id> <reason>` move to the summary's allowed list.
 //! 6. `--strict` turns warnings into errors. Findings are sorted by path, line, column.
@@ -19,7 +24,6 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use rayon::prelude::*;
 
 use super::scan::{self, BROAD_PROBES, FileContext, RuleMatch};
@@ -33,8 +37,7 @@ pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 /// How much of a file is looked at for a NUL byte.
 const BINARY_PROBE: usize = 8192;
 
-/// The name of seal's ignore file.
-pub const IGNORE_FILE: &str = ".sealignore";
+pub use crate::repo::files::{IGNORE_FILE, SealIgnore};
 
 /// A configured check.
 #[derive(Clone, Debug, Default)]
@@ -49,12 +52,21 @@ pub struct Checker {
     pub require: Vec<String>,
 }
 
-/// One file to check: its shown path, its absolute path, and its bytes when they come
-/// from somewhere other than the file system (the git index).
+/// One file to check: its shown path, its absolute path, and where its bytes come from.
 struct Entry {
     shown: String,
     abs: PathBuf,
-    blob: Option<Vec<u8>>,
+    source: Source,
+}
+
+/// Where an [`Entry`]'s bytes are.
+enum Source {
+    /// The file system, at `abs`.
+    Disk,
+    /// The git index (the staged blob).
+    Blob(Vec<u8>),
+    /// A staged blob larger than [`MAX_FILE_BYTES`] (not read).
+    LargeBlob,
 }
 
 /// What happened to one file.
@@ -72,109 +84,65 @@ enum Outcome {
 impl Checker {
     /// Check `paths` (files or directories; `.` when empty).
     pub fn check_paths(&self, paths: &[PathBuf]) -> Report {
-        let ignore_root = self.ignore_root();
-        let sealignore = load_sealignore(&ignore_root);
-        let mut summary = Summary::default();
-        let mut entries = Vec::new();
+        let ignore = SealIgnore::load(&self.ignore_root());
         let default = [PathBuf::from(".")];
         let paths = if paths.is_empty() {
             &default[..]
         } else {
             paths
         };
-        let ignored = Arc::new(Mutex::new(Vec::new()));
-        for p in paths {
-            let abs = self.absolute(p);
-            let meta = match std::fs::symlink_metadata(&abs) {
-                Ok(m) => m,
-                Err(e) => {
-                    summary.unreadable.push((
-                        self.shown(&abs),
-                        format!("cannot read it: {}", io_reason(&e)),
-                    ));
-                    continue;
-                }
-            };
-            if meta.file_type().is_symlink() {
-                summary.skipped_symlinks += 1;
-                continue;
-            }
-            if meta.is_file() {
-                if is_ignored(&sealignore, &ignore_root, &abs, false) {
-                    lock(&ignored).push(self.shown(&abs));
-                    continue;
-                }
-                entries.push(Entry {
-                    shown: self.shown(&abs),
-                    abs,
-                    blob: None,
-                });
-                continue;
-            }
-            self.walk(
-                &abs,
-                &sealignore,
-                &ignore_root,
-                &ignored,
-                &mut entries,
-                &mut summary,
-            );
-        }
-        summary.ignored = std::mem::take(&mut *lock(&ignored));
+        let abs: Vec<PathBuf> = paths.iter().map(|p| self.absolute(p)).collect();
+        let walked = crate::repo::files::walk_all(&abs, &ignore);
+        let summary = Summary {
+            skipped_symlinks: walked.symlinks.len(),
+            ignored: walked.ignored.iter().map(|p| self.shown(p)).collect(),
+            unreadable: walked
+                .unreadable
+                .iter()
+                .map(|(p, why)| (self.shown(p), why.clone()))
+                .collect(),
+            ..Summary::default()
+        };
+        let entries = walked
+            .files
+            .into_iter()
+            .map(|abs| Entry {
+                shown: self.shown(&abs),
+                abs,
+                source: Source::Disk,
+            })
+            .collect();
         self.run(entries, summary)
     }
 
-    /// Check the files staged in the git index of the repository at `repo` (their staged
-    /// contents, not the working tree's).
-    pub fn check_staged(&self, repo: &Path) -> Result<Report, String> {
-        let ignore_root = repo.to_path_buf();
-        let sealignore = load_sealignore(&ignore_root);
-        let names = git(
-            repo,
-            &[
-                "diff",
-                "--cached",
-                "--name-only",
-                "-z",
-                "--diff-filter=ACMR",
-            ],
-            None,
-        )?;
-        let mut summary = Summary::default();
-        let mut entries = Vec::new();
-        let mut wanted = Vec::new();
-        for name in names.split(|b| *b == 0).filter(|n| !n.is_empty()) {
-            let name = String::from_utf8_lossy(name).into_owned();
-            let abs = repo.join(&name);
-            if is_ignored(&sealignore, &ignore_root, &abs, false) {
-                summary.ignored.push(self.shown(&abs));
-                continue;
-            }
-            wanted.push((name, abs));
-        }
-        // Symbolic links are staged with mode 120000; skip them like the walk does.
-        let modes = git(repo, &["ls-files", "-s", "-z"], None)?;
-        let links: std::collections::HashSet<String> = modes
-            .split(|b| *b == 0)
-            .filter_map(|l| {
-                let l = String::from_utf8_lossy(l);
-                let (meta, path) = l.split_once('\t')?;
-                meta.starts_with("120000").then(|| path.to_string())
+    /// Check the changes staged in the git index of the repository at `repo` (their staged
+    /// contents, not the working tree's). Also returns notes on what was not checked and is
+    /// no failure (a staged submodule), one sentence each.
+    pub fn check_staged(&self, repo: &Path) -> Result<(Report, Vec<String>), String> {
+        let staged = crate::repo::files::staged(repo, &SealIgnore::load(repo), MAX_FILE_BYTES)?;
+        let summary = Summary {
+            skipped_symlinks: staged.symlinks.len(),
+            ignored: staged.ignored.iter().map(|p| self.shown(p)).collect(),
+            unreadable: staged
+                .unreadable
+                .iter()
+                .map(|(p, why)| (self.shown(p), why.clone()))
+                .collect(),
+            ..Summary::default()
+        };
+        let entries = staged
+            .files
+            .into_iter()
+            .map(|f| Entry {
+                shown: self.shown(&f.path),
+                abs: f.path,
+                source: match f.blob {
+                    Some(b) => Source::Blob(b),
+                    None => Source::LargeBlob,
+                },
             })
             .collect();
-        for (name, abs) in wanted {
-            if links.contains(&name) {
-                summary.skipped_symlinks += 1;
-                continue;
-            }
-            let blob = git(repo, &["cat-file", "blob", &format!(":{name}")], None)?;
-            entries.push(Entry {
-                shown: self.shown(&abs),
-                abs,
-                blob: Some(blob),
-            });
-        }
-        Ok(self.run(entries, summary))
+        Ok((self.run(entries, summary), staged.notes))
     }
 
     fn ignore_root(&self) -> PathBuf {
@@ -196,61 +164,6 @@ impl Checker {
         let rel = clean.strip_prefix(&cwd).unwrap_or(&clean);
         let s = rel.to_string_lossy().replace('\\', "/");
         if s.is_empty() { ".".into() } else { s }
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn walk(
-        &self,
-        root: &Path,
-        sealignore: &Option<Gitignore>,
-        ignore_root: &Path,
-        ignored: &Arc<Mutex<Vec<String>>>,
-        entries: &mut Vec<Entry>,
-        summary: &mut Summary,
-    ) {
-        let filter_ignore = sealignore.clone();
-        let filter_root = ignore_root.to_path_buf();
-        let filter_ignored = Arc::clone(ignored);
-        let cwd = self.clone();
-        let walk = ignore::WalkBuilder::new(root)
-            .hidden(false)
-            .follow_links(false)
-            .require_git(false)
-            .filter_entry(move |e| {
-                if e.file_name() == ".git" {
-                    return false;
-                }
-                let dir = e.file_type().is_some_and(|t| t.is_dir());
-                if is_ignored(&filter_ignore, &filter_root, e.path(), dir) {
-                    lock(&filter_ignored).push(cwd.shown(e.path()));
-                    return false;
-                }
-                true
-            })
-            .build();
-        for entry in walk {
-            match entry {
-                Ok(e) => {
-                    let Some(t) = e.file_type() else { continue };
-                    if t.is_symlink() {
-                        summary.skipped_symlinks += 1;
-                    } else if t.is_file() {
-                        let abs = e.into_path();
-                        entries.push(Entry {
-                            shown: self.shown(&abs),
-                            abs,
-                            blob: None,
-                        });
-                    }
-                }
-                Err(err) => summary.unreadable.push((
-                    self.shown(
-                        &crate::repo::walk_error_path(&err).unwrap_or_else(|| root.to_path_buf()),
-                    ),
-                    err.to_string(),
-                )),
-            }
-        }
     }
 
     fn run(&self, entries: Vec<Entry>, mut summary: Summary) -> Report {
@@ -294,14 +207,15 @@ impl Checker {
     }
 
     fn check_one(&self, e: &Entry, rules: &RuleFinder) -> Outcome {
-        let bytes = match &e.blob {
-            Some(b) => {
+        let bytes = match &e.source {
+            Source::Blob(b) => {
                 if b.len() as u64 > MAX_FILE_BYTES {
                     return Outcome::Large;
                 }
                 std::borrow::Cow::Borrowed(b.as_slice())
             }
-            None => match crate::repo::read_at_most(&e.abs, MAX_FILE_BYTES) {
+            Source::LargeBlob => return Outcome::Large,
+            Source::Disk => match crate::repo::read_at_most(&e.abs, MAX_FILE_BYTES) {
                 Ok(Some(b)) => std::borrow::Cow::Owned(b),
                 Ok(None) => return Outcome::Large,
                 Err(err) => {
@@ -312,22 +226,14 @@ impl Checker {
         if memchr::memchr(0, &bytes[..bytes.len().min(BINARY_PROBE)]).is_some() {
             return Outcome::Binary;
         }
-        if e.abs.file_name().is_some_and(|n| n == CONFIG_FILE_NAME) {
-            // .sops.yaml holds public keys and regexes; only look for committed keys.
-            let ctx = FileContext {
-                path: &e.shown,
-                rule: None,
-                require: &[],
-            };
-            let r = scan::scan_text_only(&ctx, &bytes);
-            let (findings, allowed) = apply_allows(r.findings, &bytes);
-            return Outcome::Checked {
-                findings,
-                allowed,
-                sops: false,
-            };
-        }
-        let rule = rules.rule_for(&e.abs);
+        // A `.sops.yaml` is read by sops as a configuration, never encrypted by a rule:
+        // it gets no rule, and is otherwise checked like any YAML file (a Secret in any of
+        // its documents is a Secret).
+        let rule = if e.abs.file_name().is_some_and(|n| n == CONFIG_FILE_NAME) {
+            None
+        } else {
+            rules.rule_for(&e.abs)
+        };
         let ctx = FileContext {
             path: &e.shown,
             rule: rule.as_deref(),
@@ -345,69 +251,6 @@ impl Checker {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-/// The `.sealignore` of a repository root, for other commands that should skip the same
-/// fixtures (`seal doctor`).
-pub struct SealIgnore {
-    root: PathBuf,
-    gi: Option<Gitignore>,
-}
-
-impl SealIgnore {
-    /// Load `root/.sealignore` (none: nothing is ignored).
-    pub fn load(root: &Path) -> SealIgnore {
-        SealIgnore {
-            root: root.to_path_buf(),
-            gi: load_sealignore(root),
-        }
-    }
-
-    /// Whether `path` (a file below the root) is ignored.
-    pub fn is_ignored(&self, path: &Path) -> bool {
-        is_ignored(&self.gi, &self.root, path, false)
-    }
-}
-
-fn load_sealignore(root: &Path) -> Option<Gitignore> {
-    let path = root.join(IGNORE_FILE);
-    if !path.is_file() {
-        return None;
-    }
-    let mut b = GitignoreBuilder::new(root);
-    b.add(&path);
-    b.build().ok()
-}
-
-fn is_ignored(gi: &Option<Gitignore>, root: &Path, path: &Path, dir: bool) -> bool {
-    let Some(gi) = gi else { return false };
-    let Ok(rel) = path.strip_prefix(root) else {
-        return false;
-    };
-    if rel.as_os_str().is_empty() {
-        return false;
-    }
-    gi.matched_path_or_any_parents(rel, dir).is_ignore()
-}
-
-/// Run git in `repo`; its stdout, or a one-line reason.
-fn git(repo: &Path, args: &[&str], stdin: Option<&[u8]>) -> Result<Vec<u8>, String> {
-    let _ = stdin;
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(repo)
-        .args(args)
-        .output()
-        .map_err(|e| format!("cannot run git: {}", io_reason(&e)))?;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(format!(
-            "git {} failed: {}",
-            args.first().copied().unwrap_or(""),
-            err.lines().next().unwrap_or("").trim()
-        ));
-    }
-    Ok(out.stdout)
 }
 
 // ---------------------------------------------------------------------- rules

@@ -15,8 +15,9 @@ use crate::ui::{self, ColorChoice, Stream};
 
 /// Check that no secret is committed in plaintext (no key needed)
 ///
-/// Walks PATH (default: the current directory; .gitignore is respected, .git skipped) or
-/// checks exactly the files given, as pre-commit passes them. It reports Kubernetes Secrets
+/// Walks PATH (default: the current directory; in a git work tree every tracked file and
+/// every untracked file git does not ignore, .git skipped) or checks exactly the files
+/// given, as pre-commit passes them. It reports Kubernetes Secrets
 /// with plaintext data/stringData (also inside last-applied-configuration annotations),
 /// files that a .sops.yaml creation rule covers but that are not encrypted, plaintext
 /// values in sops files, broken sops metadata and ENC values, recipients that drifted from
@@ -91,7 +92,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<(), CliError> {
         strict: args.strict,
         require: args.require_recipient.clone(),
     };
-    let report = if args.staged {
+    let (report, notes) = if args.staged {
         let repo = crate::repo::repo_root(&ctx.cwd).ok_or_else(|| {
             CliError::new(
                 exit::CHECK_ERROR,
@@ -106,10 +107,13 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<(), CliError> {
             )
         })?
     } else {
-        checker.check_paths(&args.paths)
+        (checker.check_paths(&args.paths), Vec::new())
     };
     let quiet = args.quiet && !report.has_errors() && report.summary.unreadable.is_empty();
     if !quiet {
+        for n in &notes {
+            eprintln!("seal: note: {n}");
+        }
         // A report written to a file is never coloured unless asked for.
         let color = match (args.color, &args.output) {
             (ColorChoice::Auto, Some(_)) => false,

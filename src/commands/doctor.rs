@@ -58,12 +58,10 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> Result<(), CliError> {
     let scan = repo::find_sops_files(&scan_root);
     let config = ctx.config()?;
     let kss = flux::find_kustomizations(&root);
-    // Deliberate fixtures that seal check skips are not the cluster's business either.
-    let ignore = crate::check::walk::SealIgnore::load(&root);
-    let (files, ignored): (Vec<&PathBuf>, Vec<&PathBuf>) =
-        scan.files.iter().partition(|f| !ignore.is_ignored(f));
+    // The walk skips what .sealignore lists (deliberate fixtures that seal check skips are
+    // not the cluster's business either) and says so below.
     let mut reports = Vec::new();
-    for f in files {
+    for f in &scan.files {
         reports.push(check_file(
             &root,
             f,
@@ -77,7 +75,7 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> Result<(), CliError> {
             file: rel(&root, p),
             problems: vec![(
                 why.clone(),
-                "fix its permissions, or ignore it in .gitignore".into(),
+                "fix its permissions, or list it in .sealignore".into(),
             )],
             notes: Vec::new(),
         });
@@ -104,8 +102,20 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> Result<(), CliError> {
         reports.len() - bad,
         bad
     );
-    if !ignored.is_empty() {
-        println!("{} sops file(s) skipped by .sealignore", ignored.len());
+    if !scan.ignored.is_empty() {
+        let list: Vec<String> = scan
+            .ignored
+            .iter()
+            .map(|p| rel(&root, p).display().to_string())
+            .collect();
+        println!(
+            "{} path(s) skipped by .sealignore: {}",
+            list.len(),
+            list.join(", ")
+        );
+    }
+    if !scan.symlinks.is_empty() {
+        println!("{} symbolic link(s) not followed", scan.symlinks.len());
     }
     if args.cluster_key.is_none() {
         println!(

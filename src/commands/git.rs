@@ -537,6 +537,15 @@ fn setup(ctx: &Ctx, args: &SetupArgs) -> Result<(), CliError> {
 
     // Existing encrypted files the globs do not cover: one line each.
     let scan = crate::repo::find_sops_files(&attr_dir);
+    for (p, why) in &scan.unreadable {
+        notes.push(format!("{}: not examined: {why}", p.display()));
+    }
+    if !scan.ignored.is_empty() {
+        notes.push(format!(
+            "{} path(s) skipped by .sealignore, not examined",
+            scan.ignored.len()
+        ));
+    }
     let rel: Vec<String> = scan
         .files
         .iter()

@@ -31,8 +31,8 @@ pub struct RotateArgs {
     #[arg(value_name = "FILE")]
     files: Vec<PathBuf>,
 
-    /// Rotate every sops file below the current directory (git-aware: files ignored by
-    /// .gitignore are skipped). Needs -i.
+    /// Rotate every sops file below the current directory (in git: tracked files, and
+    /// untracked ones git does not ignore; .sealignore skips paths). Needs -i.
     #[arg(long, conflicts_with = "files")]
     all: bool,
 
@@ -291,7 +291,24 @@ pub(crate) fn walk(ctx: &Ctx) -> Result<Vec<PathBuf>, CliError> {
         }
         return Err(CliError::new(exit::COULD_NOT_READ_INPUT, msg)
             .in_file(p)
-            .hint("fix the permissions, or list the path in .gitignore or .ignore to skip it"));
+            .hint("fix the permissions (or make git runnable), or list the path in .sealignore to skip it"));
+    }
+    let shown = |p: &Path| p.strip_prefix(&ctx.cwd).unwrap_or(p).display().to_string();
+    if !scan.ignored.is_empty() {
+        let list: Vec<String> = scan.ignored.iter().map(|p| shown(p)).collect();
+        eprintln!(
+            "seal: note: {} path(s) skipped by .sealignore, not examined: {}",
+            list.len(),
+            list.join(", ")
+        );
+    }
+    if !scan.symlinks.is_empty() {
+        let list: Vec<String> = scan.symlinks.iter().map(|p| shown(p)).collect();
+        eprintln!(
+            "seal: note: {} symbolic link(s) not followed: {}",
+            list.len(),
+            list.join(", ")
+        );
     }
     let files: Vec<PathBuf> = scan
         .files
@@ -300,7 +317,7 @@ pub(crate) fn walk(ctx: &Ctx) -> Result<Vec<PathBuf>, CliError> {
         .collect();
     if files.is_empty() {
         eprintln!(
-            "seal: no sops file found below {} (files ignored by git are skipped)",
+            "seal: no sops file found below {} (untracked files git ignores are skipped)",
             ctx.cwd.display()
         );
     }

@@ -18,8 +18,8 @@ use crate::stores::Format;
 
 /// Re-wrap files' data keys for the recipients .sops.yaml lists now
 ///
-/// For each FILE (or, with --all, every sops file below the current directory that git
-/// does not ignore), the first matching creation rule gives the recipients. When they
+/// For each FILE (or, with --all, every sops file below the current directory that the
+/// repository holds: tracked, or untracked and not ignored by git), the first matching creation rule gives the recipients. When they
 /// differ from the file's, the same data key is re-wrapped for the new recipients; values,
 /// lastmodified and the MAC stay as they are. --rotate also renews the data key (do it
 /// after removing a recipient). Every file is computed first, in parallel: if any file
@@ -30,8 +30,8 @@ pub struct UpdatekeysArgs {
     #[arg(value_name = "FILE", required_unless_present = "all")]
     files: Vec<PathBuf>,
 
-    /// Update every sops file below the current directory (git-aware: files ignored by
-    /// .gitignore are skipped).
+    /// Update every sops file below the current directory (in git: tracked files, and
+    /// untracked ones git does not ignore; .sealignore skips paths).
     #[arg(long, conflicts_with_all = ["files", "input_type"])]
     all: bool,
 
