@@ -249,7 +249,9 @@ def service(rnd, i, ns):
 def gitops_repo(a, env, work, pub, pub2, n_files=10000, n_secrets=1000):
     """clusters/cNN/<kind>-NNNNN.yaml: 10 clusters of 1,000 files; returns (repo, files, violations)."""
     repo = os.path.join(work, "gitops")
-    os.makedirs(os.path.join(repo, ".git"))
+    os.makedirs(repo)
+    # a real work tree: seal walks what git holds (its files are untracked, not ignored)
+    subprocess.run(["git", "init", "-q", repo], check=True)
     with open(os.path.join(repo, ".sops.yaml"), "w") as f:
         f.write("creation_rules:\n"
                 "  # targeted: production secrets go to two recipients\n"
@@ -360,7 +362,9 @@ def repo_workloads(b, a, env, work, pub, pub2):
     """1,000 encrypted Secrets in a git repo: repo-wide updatekeys and rotate."""
     n = a.repo_files
     repo = os.path.join(work, "repo")
-    os.makedirs(os.path.join(repo, ".git"))
+    os.makedirs(repo)
+    # a real work tree: seal walks what git holds (its files are untracked, not ignored)
+    subprocess.run(["git", "init", "-q", repo], check=True)
 
     def rule(recipients):
         return ("creation_rules:\n  - path_regex: \\.ya?ml$\n"
