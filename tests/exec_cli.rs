@@ -147,3 +147,55 @@ fn exec_file_no_fifo_regular_file_readable_twice_with_a_name() {
         .assert()
         .code(8);
 }
+
+/// Every catchable signal that would otherwise end seal removes the plaintext file
+/// exec-file wrote, and seal exits 128+signal (SIGINT and SIGQUIT come from the terminal to
+/// the command as well, so the command's exit decides for them).
+#[test]
+fn exec_file_removes_the_plaintext_on_every_terminating_signal() {
+    for (name, num) in [
+        ("TERM", 15),
+        ("HUP", 1),
+        ("USR1", 10),
+        ("USR2", 12),
+        ("PIPE", 13),
+        ("ALRM", 14),
+        ("XCPU", 24),
+        ("VTALRM", 26),
+    ] {
+        let e = Env::new();
+        e.sops_encrypted("s.yaml", "password: hunter2\n");
+        let o = e
+            .seal()
+            .args([
+                "exec-file",
+                "--no-fifo",
+                "s.yaml",
+                &format!("echo {{}} > path.txt; kill -{name} $PPID; sleep 1"),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(128 + num),
+            "SIG{name}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let path = std::fs::read_to_string(e.dir.join("path.txt")).unwrap();
+        assert!(!Path::new(path.trim()).exists(), "SIG{name}");
+        e.assert_nothing_left();
+    }
+    // SIGQUIT: the command decides; the file is removed when it is done.
+    let e = Env::new();
+    e.sops_encrypted("s.yaml", "password: hunter2\n");
+    e.seal()
+        .args([
+            "exec-file",
+            "--no-fifo",
+            "s.yaml",
+            "kill -QUIT $PPID; sleep 0.3; grep -q hunter2 {}",
+        ])
+        .assert()
+        .success();
+    e.assert_nothing_left();
+}

@@ -57,8 +57,8 @@ pub struct ExecEnvArgs {
 /// The decrypted file is put in a fresh private directory (0700; $XDG_RUNTIME_DIR or
 /// /dev/shm when present) as a FIFO (mode 0600) that can be read once, or with --no-fifo
 /// as a regular 0600 file, and `{}` in COMMAND is replaced by its path. The directory is
-/// removed when the command ends (also on Ctrl-C and SIGTERM), and the command's exit code
-/// becomes seal's. COMMAND is one argument run by `sh -c` (as sops), or several arguments
+/// removed when the command ends (also on Ctrl-C and every catchable signal), and the
+/// command's exit code becomes seal's. COMMAND is one argument run by `sh -c` (as sops), or several arguments
 /// after `--` run directly.
 #[derive(Debug, Args)]
 pub struct ExecFileArgs {
