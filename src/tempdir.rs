@@ -177,12 +177,22 @@ fn open_private(path: &Path) -> io::Result<fs::File> {
 #[derive(Debug)]
 pub struct ChildGuard(());
 
+/// [`CHILD`] while a child is being started: its pid is not known yet, but a Ctrl-C or
+/// Ctrl-\ from the terminal already reaches it.
+const STARTING: u32 = u32::MAX;
+
 impl ChildGuard {
-    /// Track the child `pid`.
-    pub fn track(pid: u32) -> ChildGuard {
+    /// Call before spawning the child: from now on SIGINT and SIGQUIT leave the child in
+    /// charge (the terminal sends them to it as well), even before its pid is known.
+    pub fn starting() -> ChildGuard {
         install_signal_cleanup();
-        CHILD.store(pid, Ordering::SeqCst);
+        CHILD.store(STARTING, Ordering::SeqCst);
         ChildGuard(())
+    }
+
+    /// Track the spawned child `pid` (signals are forwarded to it).
+    pub fn track(&self, pid: u32) {
+        CHILD.store(pid, Ordering::SeqCst);
     }
 }
 
@@ -209,8 +219,11 @@ pub fn remove_live_below(root: &Path) {
 /// The signals that remove the live private directories and end seal: every catchable
 /// signal whose default action ends the process (SIGKILL cannot be caught; SIGSEGV, SIGBUS,
 /// SIGILL, SIGFPE and SIGABRT mean seal itself is broken and cannot safely run code).
+/// SIGPIPE is not among them: seal ignores it (the Rust runtime's setting, which children
+/// do not inherit), treats a closed output as the end of its output, and so never dies of
+/// it; the normal cleanup then runs.
 #[cfg(unix)]
-pub const CLEANUP_SIGNALS: [(i32, &str); 10] = {
+pub const CLEANUP_SIGNALS: [(i32, &str); 9] = {
     use signal_hook::consts::*;
     [
         (SIGHUP, "SIGHUP"),
@@ -219,7 +232,6 @@ pub const CLEANUP_SIGNALS: [(i32, &str); 10] = {
         (SIGTERM, "SIGTERM"),
         (SIGUSR1, "SIGUSR1"),
         (SIGUSR2, "SIGUSR2"),
-        (SIGPIPE, "SIGPIPE"),
         (SIGALRM, "SIGALRM"),
         (SIGXCPU, "SIGXCPU"),
         (SIGVTALRM, "SIGVTALRM"),
@@ -228,15 +240,13 @@ pub const CLEANUP_SIGNALS: [(i32, &str); 10] = {
 
 /// What the signal thread does with `sig` while `child` (0: none) runs: `None` to let the
 /// child decide (SIGINT and SIGQUIT, which the terminal sends to the child too), else the
-/// signal to forward to the child before seal exits (SIGPIPE is seal's own broken output,
-/// so the child gets SIGTERM), `Some(0)` when there is no child.
+/// signal to forward to the child before seal exits, `Some(0)` when there is no child.
 #[cfg(unix)]
 pub fn forward_for(sig: i32, child: u32) -> Option<i32> {
-    use signal_hook::consts::{SIGINT, SIGPIPE, SIGQUIT, SIGTERM};
+    use signal_hook::consts::{SIGINT, SIGQUIT};
     match (child, sig) {
         (0, _) => Some(0),
         (_, SIGINT | SIGQUIT) => None,
-        (_, SIGPIPE) => Some(SIGTERM),
         (_, s) => Some(s),
     }
 }
@@ -264,6 +274,7 @@ fn install_signal_cleanup() {
                         continue;
                     };
                     if forward != 0
+                        && child != STARTING
                         && let (Ok(pid), Ok(s)) = (
                             i32::try_from(child),
                             nix::sys::signal::Signal::try_from(forward),
@@ -380,9 +391,9 @@ mod tests {
         assert_eq!(forward_for(SIGINT, 7), None);
         assert_eq!(forward_for(SIGQUIT, 7), None);
         assert_eq!(forward_for(SIGQUIT, 0), Some(0));
-        assert_eq!(forward_for(SIGPIPE, 7), Some(SIGTERM));
         assert_eq!(forward_for(SIGUSR1, 7), Some(SIGUSR1));
         assert!(CLEANUP_SIGNALS.iter().any(|(s, _)| *s == SIGVTALRM));
+        assert!(!CLEANUP_SIGNALS.iter().any(|(s, _)| *s == SIGPIPE));
     }
 
     #[test]

@@ -160,6 +160,7 @@ fn run_editor(editor: &[String], path: &Path) -> Result<(), CliError> {
     let Some((prog, rest)) = editor.split_first() else {
         return Err(CliError::new(NO_EDITOR, "no editor command"));
     };
+    let guard = ChildGuard::starting();
     let mut child = std::process::Command::new(prog)
         .args(rest)
         .arg(path)
@@ -177,8 +178,10 @@ fn run_editor(editor: &[String], path: &Path) -> Result<(), CliError> {
                 .hint("set SOPS_EDITOR or EDITOR to an installed editor, e.g. EDITOR=nano or EDITOR='code --wait'")
         })?;
     let status = {
-        let _guard = ChildGuard::track(child.id());
-        child.wait()
+        guard.track(child.id());
+        let status = child.wait();
+        drop(guard);
+        status
     }
     .map_err(|e| {
         CliError::new(

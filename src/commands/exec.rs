@@ -387,6 +387,7 @@ pub fn command(args: &[String], path: Option<&str>) -> Command {
 /// Run the child (signals forwarded) and pass its exit code through.
 fn run_child(mut cmd: Command, shown: &[String]) -> Result<(), CliError> {
     let name = shown.first().cloned().unwrap_or_default();
+    let guard = ChildGuard::starting();
     let mut child = cmd.spawn().map_err(|e| {
         CliError::new(
             COMMAND_NOT_FOUND,
@@ -397,8 +398,10 @@ fn run_child(mut cmd: Command, shown: &[String]) -> Result<(), CliError> {
         )
     })?;
     let status = {
-        let _guard = ChildGuard::track(child.id());
-        child.wait()
+        guard.track(child.id());
+        let status = child.wait();
+        drop(guard);
+        status
     }
     .map_err(|e| {
         CliError::new(
