@@ -253,7 +253,7 @@ fn check_file(
         Decryption::Missing { parent } => {
             r.problems.push((
                 format!(
-                    "the Flux Kustomization {} ({}) that applies it has no sops decryption{}",
+                    "the Flux Kustomization {} ({}) that builds it has no sops decryption{}",
                     k.name,
                     k.file.display(),
                     match parent {
