@@ -237,3 +237,58 @@ fn realworld_tyriis_with_its_parent_kustomization() {
         "{after}"
     );
 }
+
+/// xunholy/k8s-gitops: an OCI source built from `kubernetes/`, so every spec.path reads
+/// `./apps/base/…`, and the children get decryption from the `cluster` Kustomization's
+/// patches, which applies an overlay (`../../base/…` resources). The corpus copy lacks the
+/// overlay and the parent: without them doctor names the 3 Kustomizations that cover sops
+/// files and decrypt by no visible means; with them (written here after the upstream
+/// pattern), none.
+#[test]
+fn realworld_xunholy_source_root_and_overlay_parent() {
+    let src = common::shared().join("realworld/xunholy__k8s-gitops");
+    if !src.is_dir() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true needs {}",
+            src.display()
+        );
+        eprintln!(
+            "realworld_xunholy_source_root_and_overlay_parent did not run: {} not found",
+            src.display()
+        );
+        return;
+    }
+    let r = repo();
+    copy_dir(&src, &r.root);
+    let (code, before) = r.doctor(&[]);
+    assert_eq!(code, 1, "{before}");
+    assert!(before.contains("3 need attention"), "{before}");
+    assert!(
+        before.contains(
+            "Flux Kustomization cross-seed (kubernetes/apps/base/home-system/cross-seed/ks.yaml)"
+        ),
+        "{before}"
+    );
+    write(
+        &r.root,
+        "kubernetes/apps/overlays/cluster-00/kustomization.yaml",
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ../../base/home-system/cross-seed/ks.yaml\n  - ../../base/observability/thanos/ks.yaml\n  - ../../base/apps-preview/ks.yaml\n",
+    );
+    write(
+        &r.root,
+        "kubernetes/clusters/cluster-00/ks.yaml",
+        &ks(
+            "cluster",
+            "./apps/overlays/cluster-00",
+            &format!("{DECRYPTION}{PATCHES}"),
+        )
+        .replace(
+            "labelSelector: sops.example/disabled notin (true)",
+            "labelSelector: flux-defaults!=disabled",
+        ),
+    );
+    let (code, after) = r.doctor(&[]);
+    assert_eq!(code, 0, "{after}");
+    assert!(after.contains("0 need attention"), "{after}");
+}

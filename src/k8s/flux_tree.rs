@@ -523,6 +523,45 @@ mod tests {
     }
 
     #[test]
+    fn targets_select_by_kind_group_name_and_labels() {
+        let node = |name: &str, l: &[(&str, &str)]| KsNode {
+            ks: FluxKustomization {
+                file: PathBuf::from("ks.yaml"),
+                name: name.into(),
+                path: None,
+                decrypts: false,
+                secret_ref: None,
+            },
+            namespace: Some("apps".into()),
+            labels: labels(l),
+            annotations: Vec::new(),
+            dir: None,
+            patches: Vec::new(),
+            applied: BTreeSet::new(),
+        };
+        let t = Target {
+            group: Some("kustomize.toolkit.fluxcd.io".into()),
+            kind: Some("Kustomization".into()),
+            name: Some("db-.*".into()),
+            label_selector: Some("flux-defaults!=disabled".into()),
+            ..Target::default()
+        };
+        assert!(t.selects(&node("db-main", &[])));
+        assert!(!t.selects(&node("web", &[])));
+        assert!(!t.selects(&node("db-x", &[("flux-defaults", "disabled")])));
+        let hr = Target {
+            kind: Some("HelmRelease".into()),
+            ..Target::default()
+        };
+        assert!(!hr.selects(&node("db-main", &[])));
+        let ns = Target {
+            namespace: Some("other".into()),
+            ..Target::default()
+        };
+        assert!(!ns.selects(&node("db-main", &[])));
+    }
+
+    #[test]
     fn patches_that_set_decryption_are_found() {
         let smp = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: not-used\nspec:\n  decryption:\n    provider: sops\n    secretRef:\n      name: sops-age\n";
         assert_eq!(
