@@ -338,6 +338,36 @@ pub fn kubernetes_default(docs: &[Branch]) -> Option<Selector> {
         .map(Selector::EncryptedRegex)
 }
 
+/// The documents other than Secrets whose values the Kubernetes default also encrypts
+/// (one selector covers the whole file): every non-Secret document with a top-level `data`
+/// or `stringData`, as `ConfigMap app-config (document 2)`. Empty when the default does not
+/// apply to `docs`.
+pub fn kubernetes_default_spillover(docs: &[Branch]) -> Vec<String> {
+    if kubernetes_default(docs).is_none() {
+        return Vec::new();
+    }
+    docs.iter()
+        .enumerate()
+        .filter(|(_, d)| str_field(d, "kind").is_some_and(|k| k != "Secret"))
+        .filter(|(_, d)| {
+            d.items
+                .iter()
+                .any(|i| matches!(i, Item::Pair(k, _) if k == "data" || k == "stringData"))
+        })
+        .map(|(i, d)| {
+            let kind = str_field(d, "kind").unwrap_or_default();
+            let name = match d.get("metadata") {
+                Some(Value::Branch(m)) => str_field(m, "name"),
+                _ => None,
+            };
+            match name {
+                Some(n) => format!("{kind} {n} (document {})", i + 1),
+                None => format!("{kind} (document {})", i + 1),
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -445,5 +475,25 @@ mod tests {
             ],
         };
         assert!(kubernetes_default(&[secret, numeric_kind]).is_none());
+    }
+
+    #[test]
+    fn spillover_names_the_non_secret_documents_with_data() {
+        let with = |kind: &str, name: &str| Branch {
+            items: vec![
+                Item::Pair("apiVersion".into(), Value::Str("v1".into())),
+                Item::Pair("kind".into(), Value::Str(kind.into())),
+                Item::Pair("metadata".into(), Value::Branch(doc(&[("name", name)]))),
+                Item::Pair("data".into(), Value::Branch(doc(&[("k", "v")]))),
+            ],
+        };
+        let svc = doc(&[("apiVersion", "v1"), ("kind", "Service")]);
+        let docs = [with("Secret", "s"), svc, with("ConfigMap", "app")];
+        assert_eq!(
+            kubernetes_default_spillover(&docs),
+            vec!["ConfigMap app (document 3)".to_string()]
+        );
+        // No Secret, no default, nothing to say.
+        assert!(kubernetes_default_spillover(&[with("ConfigMap", "app")]).is_empty());
     }
 }

@@ -1,7 +1,7 @@
 //! Private temporary directories for plaintext (`edit`, `exec-file`): a fresh 0700
 //! directory on a memory file system when there is one, files created 0600, and removal on
-//! every exit path — drop, error, and SIGINT/SIGTERM/SIGHUP (a signal thread removes every
-//! live directory before the process exits). Also tracks the child process (editor or
+//! every exit path — drop, error, and every catchable signal that would end the process
+//! ([`CLEANUP_SIGNALS`]: a signal thread removes every live directory before it exits). Also tracks the child process (editor or
 //! command) so that a termination signal is forwarded to it.
 
 use std::ffi::OsString;
@@ -47,7 +47,7 @@ fn lock_live() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
 }
 
 /// A private directory that is removed with everything in it when dropped, or when the
-/// process gets SIGINT, SIGTERM or SIGHUP.
+/// process gets one of [`CLEANUP_SIGNALS`].
 #[derive(Debug)]
 pub struct PrivateDir {
     path: PathBuf,
@@ -172,17 +172,27 @@ fn open_private(path: &Path) -> io::Result<fs::File> {
         .open(path)
 }
 
-/// While alive, a termination signal to seal is forwarded to this child, and SIGINT does
-/// not stop seal (the terminal sends it to the child too, which decides).
+/// While alive, a termination signal to seal is forwarded to this child, and SIGINT or
+/// SIGQUIT does not stop seal (the terminal sends it to the child too, which decides).
 #[derive(Debug)]
 pub struct ChildGuard(());
 
+/// [`CHILD`] while a child is being started: its pid is not known yet, but a Ctrl-C or
+/// Ctrl-\ from the terminal already reaches it.
+const STARTING: u32 = u32::MAX;
+
 impl ChildGuard {
-    /// Track the child `pid`.
-    pub fn track(pid: u32) -> ChildGuard {
+    /// Call before spawning the child: from now on SIGINT and SIGQUIT leave the child in
+    /// charge (the terminal sends them to it as well), even before its pid is known.
+    pub fn starting() -> ChildGuard {
         install_signal_cleanup();
-        CHILD.store(pid, Ordering::SeqCst);
+        CHILD.store(STARTING, Ordering::SeqCst);
         ChildGuard(())
+    }
+
+    /// Track the spawned child `pid` (signals are forwarded to it).
+    pub fn track(&self, pid: u32) {
+        CHILD.store(pid, Ordering::SeqCst);
     }
 }
 
@@ -206,13 +216,48 @@ pub fn remove_live_below(root: &Path) {
     });
 }
 
+/// The signals that remove the live private directories and end seal: every catchable
+/// signal whose default action ends the process (SIGKILL cannot be caught; SIGSEGV, SIGBUS,
+/// SIGILL, SIGFPE and SIGABRT mean seal itself is broken and cannot safely run code).
+/// SIGPIPE is not among them: seal ignores it (the Rust runtime's setting, which children
+/// do not inherit), treats a closed output as the end of its output, and so never dies of
+/// it; the normal cleanup then runs.
+#[cfg(unix)]
+pub const CLEANUP_SIGNALS: [(i32, &str); 9] = {
+    use signal_hook::consts::*;
+    [
+        (SIGHUP, "SIGHUP"),
+        (SIGINT, "SIGINT"),
+        (SIGQUIT, "SIGQUIT"),
+        (SIGTERM, "SIGTERM"),
+        (SIGUSR1, "SIGUSR1"),
+        (SIGUSR2, "SIGUSR2"),
+        (SIGALRM, "SIGALRM"),
+        (SIGXCPU, "SIGXCPU"),
+        (SIGVTALRM, "SIGVTALRM"),
+    ]
+};
+
+/// What the signal thread does with `sig` while `child` (0: none) runs: `None` to let the
+/// child decide (SIGINT and SIGQUIT, which the terminal sends to the child too), else the
+/// signal to forward to the child before seal exits, `Some(0)` when there is no child.
+#[cfg(unix)]
+pub fn forward_for(sig: i32, child: u32) -> Option<i32> {
+    use signal_hook::consts::{SIGINT, SIGQUIT};
+    match (child, sig) {
+        (0, _) => Some(0),
+        (_, SIGINT | SIGQUIT) => None,
+        (_, s) => Some(s),
+    }
+}
+
 #[cfg(unix)]
 fn install_signal_cleanup() {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     use std::sync::OnceLock;
     static INSTALLED: OnceLock<()> = OnceLock::new();
     INSTALLED.get_or_init(|| {
-        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        let Ok(mut signals) =
+            signal_hook::iterator::Signals::new(CLEANUP_SIGNALS.iter().map(|(s, _)| *s))
         else {
             eprintln!(
                 "seal: warning: cannot install signal handlers; a signal may leave decrypted temporary files behind"
@@ -224,14 +269,15 @@ fn install_signal_cleanup() {
             .spawn(move || {
                 for sig in signals.forever() {
                     let child = CHILD.load(Ordering::SeqCst);
-                    if sig == SIGINT && child != 0 {
+                    let Some(forward) = forward_for(sig, child) else {
                         // The child got it from the terminal as well; its exit decides.
                         continue;
-                    }
-                    if child != 0
+                    };
+                    if forward != 0
+                        && child != STARTING
                         && let (Ok(pid), Ok(s)) = (
                             i32::try_from(child),
-                            nix::sys::signal::Signal::try_from(sig),
+                            nix::sys::signal::Signal::try_from(forward),
                         )
                     {
                         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), s);
@@ -241,11 +287,10 @@ fn install_signal_cleanup() {
                     for p in live.drain(..) {
                         let _ = fs::remove_dir_all(&p);
                     }
-                    let name = match sig {
-                        SIGINT => "SIGINT",
-                        SIGTERM => "SIGTERM",
-                        _ => "SIGHUP",
-                    };
+                    let name = CLEANUP_SIGNALS
+                        .iter()
+                        .find(|(s, _)| *s == sig)
+                        .map_or("a signal", |(_, n)| n);
                     eprintln!(
                         "seal: interrupted by {name}: the decrypted temporary files were removed and no file was changed"
                     );
@@ -337,6 +382,18 @@ mod tests {
         let md = fs::metadata(&f).unwrap();
         assert!(md.file_type().is_fifo());
         assert_eq!(md.permissions().mode() & 0o777, 0o600);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn terminal_signals_leave_the_child_in_charge() {
+        use signal_hook::consts::*;
+        assert_eq!(forward_for(SIGINT, 7), None);
+        assert_eq!(forward_for(SIGQUIT, 7), None);
+        assert_eq!(forward_for(SIGQUIT, 0), Some(0));
+        assert_eq!(forward_for(SIGUSR1, 7), Some(SIGUSR1));
+        assert!(CLEANUP_SIGNALS.iter().any(|(s, _)| *s == SIGVTALRM));
+        assert!(!CLEANUP_SIGNALS.iter().any(|(s, _)| *s == SIGPIPE));
     }
 
     #[test]

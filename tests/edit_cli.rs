@@ -270,3 +270,57 @@ fn reopens_the_editor_on_a_terminal_after_a_parse_error() {
     assert!(f.exists());
     e.assert_nothing_left();
 }
+
+/// Every catchable signal that would otherwise end seal removes the plaintext: each one is
+/// sent to seal by the editor, seal exits 128+signal and the file is unchanged.
+#[test]
+fn every_terminating_signal_while_editing_removes_the_plaintext() {
+    for (name, num) in [
+        ("USR1", 10),
+        ("USR2", 12),
+        ("ALRM", 14),
+        ("XCPU", 24),
+        ("VTALRM", 26),
+    ] {
+        let e = Env::new();
+        let f = e.encrypted("s.yaml", SECRET);
+        let before = std::fs::read(&f).unwrap();
+        let ed = e.editor(
+            "sig.sh",
+            &format!("sed -i 's/hunter2/changed/' \"$1\"\nkill -{name} $PPID\nsleep 1"),
+        );
+        e.seal()
+            .env("EDITOR", &ed)
+            .args(["edit", "s.yaml"])
+            .assert()
+            .code(128 + num);
+        assert_eq!(std::fs::read(&f).unwrap(), before, "SIG{name}");
+        e.assert_nothing_left();
+    }
+}
+
+/// SIGQUIT (Ctrl-\) reaches the editor from the terminal as well: like Ctrl-C it does not
+/// end seal while the editor runs, and the editor's exit decides. SIGPIPE never ends seal
+/// (ignored; a closed output is handled as an error). Either way the plaintext is removed.
+#[test]
+fn sigquit_and_sigpipe_while_editing_leave_the_editor_in_charge_and_nothing_behind() {
+    for name in ["QUIT", "PIPE"] {
+        let e = Env::new();
+        let f = e.encrypted("s.yaml", SECRET);
+        let ed = e.editor(
+            "quit.sh",
+            &format!("kill -{name} $PPID\nsleep 0.3\nsed -i 's/hunter2/changed/' \"$1\""),
+        );
+        e.seal()
+            .env("EDITOR", &ed)
+            .args(["edit", "s.yaml"])
+            .assert()
+            .success();
+        assert!(std::fs::read_to_string(&f).unwrap().contains("ENC["));
+        assert!(
+            e.decrypt("s.yaml").contains("PASSWORD: changed"),
+            "SIG{name}"
+        );
+        e.assert_nothing_left();
+    }
+}

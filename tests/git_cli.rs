@@ -302,3 +302,178 @@ fn merge_driver_works_on_git_temp_names_without_extensions() {
         .unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).contains("USER: bob"));
 }
+
+impl Repo {
+    /// Replace `rel` with `plain` encrypted for `recipients` (as someone on a branch would).
+    fn encrypt_for(&self, rel: &str, plain: &str, recipients: &[String]) {
+        self.write(rel, plain);
+        self.seal()
+            .args(["encrypt", "-i", "--age", &recipients.join(","), rel])
+            .assert()
+            .success();
+    }
+
+    fn sops_decrypt_with(&self, rel: &str, who: &str) -> Output {
+        common::sops(&self.home)
+            .env("SOPS_AGE_KEY_FILE", key_file(who))
+            .arg("decrypt")
+            .arg(self.dir.join(rel))
+            .output()
+            .unwrap()
+    }
+}
+
+#[test]
+fn recipient_change_on_their_side_stops_the_merge_and_writes_no_plaintext() {
+    let r = repo_with_secret();
+    // Their branch: bob re-encrypts the file for himself as well, changing a value.
+    r.git(&["checkout", "-qb", "feature"]);
+    let theirs_plain = SECRET.replace("hunter2", "theirs-pw");
+    r.encrypt_for(
+        "secrets/db.yaml",
+        &theirs_plain,
+        &[recipient("alice"), recipient("bob")],
+    );
+    r.git(&["commit", "-qam", "bob adds himself"]);
+    r.git(&["checkout", "-q", "main"]);
+    r.set_value("secrets/db.yaml", "db.local", "db.prod-ours");
+    r.git(&["commit", "-qam", "main host"]);
+    let ours_bytes = std::fs::read(r.dir.join("secrets/db.yaml")).unwrap();
+    let o = r.git_out(&["merge", "--no-edit", "feature"]);
+    assert!(!o.status.success(), "the merge must stop");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(all.contains("recipients differ"), "{all}");
+    assert!(
+        all.contains(&format!("theirs added {}", recipient("bob"))),
+        "{all}"
+    );
+    assert!(
+        !all.contains("db.prod-ours") && !all.contains("theirs-pw"),
+        "{all}"
+    );
+    let status = r.git(&["status", "--porcelain"]);
+    assert!(status.contains("UU secrets/db.yaml"), "{status}");
+    // The file is our version, byte for byte: bob cannot read our new value.
+    assert_eq!(
+        std::fs::read(r.dir.join("secrets/db.yaml")).unwrap(),
+        ours_bytes
+    );
+    assert!(
+        !r.sops_decrypt_with("secrets/db.yaml", "bob")
+            .status
+            .success()
+    );
+    let s = r.sops_decrypt_with("secrets/db.yaml", "alice");
+    assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+    assert!(String::from_utf8_lossy(&s.stdout).contains("HOST: db.prod-ours"));
+}
+
+#[test]
+fn recipient_change_on_our_side_or_to_someone_else_only_is_named_too() {
+    let r = repo_with_secret();
+    // Theirs: encrypted for bob alone (seal cannot even decrypt it).
+    r.git(&["checkout", "-qb", "feature"]);
+    r.encrypt_for("secrets/db.yaml", SECRET, &[recipient("bob")]);
+    r.git(&["commit", "-qam", "bob only"]);
+    r.git(&["checkout", "-q", "main"]);
+    // Ours: carol added.
+    r.encrypt_for(
+        "secrets/db.yaml",
+        &SECRET.replace("hunter2", "ours-pw"),
+        &[recipient("alice"), recipient("carol")],
+    );
+    r.git(&["commit", "-qam", "carol added"]);
+    let ours_bytes = std::fs::read(r.dir.join("secrets/db.yaml")).unwrap();
+    let o = r.git_out(&["merge", "--no-edit", "feature"]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("ours added {}", recipient("carol"))),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "theirs added {}; removed {}",
+            recipient("bob"),
+            recipient("alice")
+        )),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(r.dir.join("secrets/db.yaml")).unwrap(),
+        ours_bytes
+    );
+}
+
+#[test]
+fn merge_result_is_encrypted_for_the_recipients_of_the_rule() {
+    // The file was encrypted for alice and bob; .sops.yaml now names alice alone (nobody ran
+    // updatekeys). Both sides keep the file's recipients and change different values: the
+    // merged file is for alice only, with a new data key, and the real sops reads it.
+    let r = Repo::new();
+    r.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: secrets/.*\\.yaml$\n    age: {}\n",
+            recipient("alice")
+        ),
+    );
+    r.encrypt_for(
+        "secrets/db.yaml",
+        SECRET,
+        &[recipient("alice"), recipient("bob")],
+    );
+    r.seal().args(["git", "setup"]).assert().success();
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-qm", "init"]);
+    r.git(&["checkout", "-qb", "feature"]);
+    r.set_value("secrets/db.yaml", "hunter2", "from-feature");
+    r.git(&["commit", "-qam", "feature pw"]);
+    r.git(&["checkout", "-q", "main"]);
+    r.set_value("secrets/db.yaml", "db.local", "db.prod");
+    r.git(&["commit", "-qam", "main host"]);
+    let o = r.git_out(&["merge", "-q", "--no-edit", "feature"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = r.sops_decrypt_with("secrets/db.yaml", "alice");
+    assert!(s.status.success(), "{}", String::from_utf8_lossy(&s.stderr));
+    let plain = String::from_utf8_lossy(&s.stdout);
+    assert!(plain.contains("PASSWORD: from-feature") && plain.contains("HOST: db.prod"));
+    assert!(
+        !r.sops_decrypt_with("secrets/db.yaml", "bob")
+            .status
+            .success()
+    );
+    let raw = std::fs::read_to_string(r.dir.join("secrets/db.yaml")).unwrap();
+    assert!(!raw.contains(&recipient("bob")), "{raw}");
+}
+
+#[test]
+fn without_a_rule_the_merge_keeps_the_files_recipients() {
+    let r = Repo::new();
+    r.encrypt_for("db.yaml", SECRET, &[recipient("alice"), recipient("bob")]);
+    r.seal().args(["git", "setup"]).assert().success();
+    r.git(&["add", "-A"]);
+    r.git(&["commit", "-qm", "init"]);
+    r.git(&["checkout", "-qb", "feature"]);
+    r.set_value("db.yaml", "hunter2", "from-feature");
+    r.git(&["commit", "-qam", "feature pw"]);
+    r.git(&["checkout", "-q", "main"]);
+    r.set_value("db.yaml", "db.local", "db.prod");
+    r.git(&["commit", "-qam", "main host"]);
+    let o = r.git_out(&["merge", "-q", "--no-edit", "feature"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for who in ["alice", "bob"] {
+        let s = r.sops_decrypt_with("db.yaml", who);
+        assert!(
+            s.status.success(),
+            "{who}: {}",
+            String::from_utf8_lossy(&s.stderr)
+        );
+        let plain = String::from_utf8_lossy(&s.stdout);
+        assert!(plain.contains("PASSWORD: from-feature") && plain.contains("HOST: db.prod"));
+    }
+}

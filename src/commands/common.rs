@@ -451,6 +451,23 @@ pub fn recipient_groups(
     Ok(Some(groups))
 }
 
+/// Warn, naming each one, about the documents other than Secrets whose data the
+/// Kubernetes default selector encrypts too (it covers the whole file), and suggest
+/// splitting the file. Nothing when the default does not apply.
+pub fn warn_kubernetes_spillover(display: &Path, docs: &[crate::tree::Branch]) {
+    let spill = crate::rules::kubernetes_default_spillover(docs);
+    if spill.is_empty() {
+        return;
+    }
+    eprintln!(
+        "seal: warning: {}: the Kubernetes default (encrypted_regex {}) covers the whole file, so the data of {} is encrypted as well; split the Secrets into a file of their own to keep {} readable",
+        display.display(),
+        crate::rules::KUBERNETES_REGEX,
+        spill.join(", "),
+        if spill.len() == 1 { "it" } else { "them" }
+    );
+}
+
 /// A fresh private temporary directory (see [`crate::tempdir`]), or an error that says
 /// where seal tried and what to set.
 pub fn private_dir() -> Result<crate::tempdir::PrivateDir, CliError> {

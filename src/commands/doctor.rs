@@ -10,7 +10,8 @@ use clap::Args;
 use crate::commands::common::{self, Ctx, Input};
 use crate::config::Config;
 use crate::error::{CliError, exit};
-use crate::k8s::flux::{self, FluxKustomization};
+use crate::k8s::flux;
+use crate::k8s::flux_tree::{Decryption, FluxTree};
 use crate::repo;
 use crate::stores::Format;
 
@@ -19,13 +20,23 @@ use crate::stores::Format;
 /// Walks the repository (git-aware, from its root, or the current directory outside git)
 /// and reports, per sops file: whether --cluster-key is one of its recipients (without
 /// it: whether its recipients match the .sops.yaml rule), and whether the Flux
-/// Kustomization whose spec.path covers it has `decryption: {provider: sops}`. Exits 1
-/// when something needs fixing, with the command to run.
+/// Kustomization that applies it has `decryption: {provider: sops}`, its own or added by a
+/// parent Kustomization's spec.patches. spec.path is read relative to the source's root
+/// (the repository root, or the directory the layout implies, such as `kubernetes/` for
+/// `./apps/base/…`), and followed through kustomization.yaml resources. Exits 1 when
+/// something needs fixing, with the command to run (`seal doctor --fix` adds missing
+/// decryption blocks).
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// The cluster's age public key (the recipient of the flux-system/sops-age Secret).
     #[arg(long, value_name = "AGE1…")]
     cluster_key: Option<String>,
+
+    /// Add `spec.decryption` (provider sops, secretRef sops-age) to every Flux
+    /// Kustomization that builds a sops file and has none (neither its own nor from a
+    /// parent's spec.patches), then check again. Needs no key.
+    #[arg(long)]
+    fix: bool,
 
     /// Check this directory instead of the repository root.
     #[arg(value_name = "DIR")]
@@ -41,6 +52,8 @@ pub struct FileReport {
     pub problems: Vec<(String, String)>,
     /// Informational notes.
     pub notes: Vec<String>,
+    /// No Flux Kustomization applies it (summarised in one line).
+    pub uncovered: bool,
 }
 
 /// Run `seal doctor`.
@@ -57,7 +70,15 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> Result<(), CliError> {
     let root = repo::repo_root(&scan_root).unwrap_or_else(|| scan_root.clone());
     let scan = repo::find_sops_files(&scan_root);
     let config = ctx.config()?;
-    let kss = flux::find_kustomizations(&root);
+    let mut tree = FluxTree::build(&root, &flux::find_kustomizations(&root));
+    if args.fix {
+        let fixed = fix_decryption(&root, &tree, &scan.files)?;
+        if fixed > 0 {
+            tree = FluxTree::build(&root, &flux::find_kustomizations(&root));
+        } else {
+            println!("nothing to fix: every Kustomization that builds a sops file decrypts");
+        }
+    }
     // The walk skips what .sealignore lists (deliberate fixtures that seal check skips are
     // not the cluster's business either) and says so below.
     let mut reports = Vec::new();
@@ -67,7 +88,7 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> Result<(), CliError> {
             f,
             args.cluster_key.as_deref(),
             config.as_ref(),
-            &kss,
+            &tree,
         ));
     }
     for (p, why) in &scan.unreadable {
@@ -78,10 +99,15 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> Result<(), CliError> {
                 "fix its permissions, or list it in .sealignore".into(),
             )],
             notes: Vec::new(),
+            uncovered: false,
         });
     }
     let mut bad = 0;
+    let mut uncovered: Vec<&Path> = Vec::new();
     for r in &reports {
+        if r.uncovered {
+            uncovered.push(&r.file);
+        }
         if r.problems.is_empty() {
             println!("ok       {}", r.file.display());
         } else {
@@ -102,6 +128,14 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> Result<(), CliError> {
         reports.len() - bad,
         bad
     );
+    if !uncovered.is_empty() && !tree.nodes.is_empty() {
+        println!(
+            "note: {} sops file(s) are applied by none of the {} Flux Kustomization(s) found here (e.g. {}): Flux does not decrypt them unless something outside this repository applies them",
+            uncovered.len(),
+            tree.nodes.len(),
+            uncovered[0].display()
+        );
+    }
     if !scan.ignored.is_empty() {
         let list: Vec<String> = scan
             .ignored
@@ -137,32 +171,12 @@ fn rel(root: &Path, p: &Path) -> PathBuf {
         .unwrap_or_else(|_| p.to_path_buf())
 }
 
-/// The Kustomization whose `spec.path` is the longest prefix of `file` (relative to the
-/// repository root).
-pub fn building_kustomization<'a>(
-    file: &Path,
-    kss: &'a [FluxKustomization],
-) -> Option<&'a FluxKustomization> {
-    kss.iter()
-        .filter_map(|k| {
-            let p = k
-                .path
-                .as_deref()?
-                .trim_start_matches("./")
-                .trim_end_matches('/');
-            let covers = p.is_empty() || p == "." || file.starts_with(p);
-            covers.then_some((p.len(), k))
-        })
-        .max_by_key(|(n, _)| *n)
-        .map(|(_, k)| k)
-}
-
 fn check_file(
     root: &Path,
     file: &Path,
     cluster_key: Option<&str>,
     config: Option<&Config>,
-    kss: &[FluxKustomization],
+    tree: &FluxTree,
 ) -> FileReport {
     let relp = rel(root, file);
     let mut r = FileReport {
@@ -238,69 +252,127 @@ fn check_file(
             }
         }
     }
-    match building_kustomization(&relp, kss) {
-        Some(k) if !k.decrypts => {
-            let ks_file = rel(root, &k.file);
+    let Some(i) = tree.building(&relp, None) else {
+        r.uncovered = true;
+        return r;
+    };
+    let k = &tree.nodes[i].ks;
+    let secret = match tree.decryption(i) {
+        Decryption::Own(s) => s,
+        Decryption::Injected { secret_ref, .. } => secret_ref,
+        Decryption::Missing { parent } => {
             r.problems.push((
                 format!(
-                    "the Flux Kustomization {} ({}) that builds it has no sops decryption",
+                    "the Flux Kustomization {} ({}) that builds it has no sops decryption{}",
                     k.name,
-                    ks_file.display()
+                    k.file.display(),
+                    match parent {
+                        Some(p) => format!(
+                            ", and the spec.patches of {p}, which applies it, do not add one"
+                        ),
+                        None => ", and none of the Kustomizations found here applies it (if a parent adds decryption with spec.patches, that parent is not in this tree)".to_string(),
+                    }
                 ),
                 format!(
-                    "seal bootstrap flux --key CLUSTER_KEY_FILE --no-config --patch {} > /dev/null",
-                    ks_file.display()
+                    "seal doctor --fix (adds spec.decryption to {})",
+                    k.file.display()
                 ),
             ));
+            return r;
         }
-        Some(k)
-            if k.secret_ref
-                .as_deref()
-                .is_some_and(|s| s != flux::SECRET_NAME) =>
-        {
-            r.notes.push(format!(
-                "Kustomization {} decrypts with the Secret {:?}, not {}",
-                k.name,
-                k.secret_ref.as_deref().unwrap_or_default(),
-                flux::SECRET_NAME
-            ));
-        }
-        Some(_) => {}
-        None if !kss.is_empty() => r
-            .notes
-            .push("no Flux Kustomization's spec.path covers it".into()),
-        None => {}
+    };
+    if let Some(s) = secret.as_deref().filter(|s| *s != flux::SECRET_NAME) {
+        r.notes.push(format!(
+            "Kustomization {} decrypts with the Secret {s:?}, not {}",
+            k.name,
+            flux::SECRET_NAME
+        ));
     }
     r
+}
+
+/// Add the decryption block to every Kustomization that applies one of `files` and
+/// decrypts by no means; returns how many files were changed.
+fn fix_decryption(root: &Path, tree: &FluxTree, files: &[PathBuf]) -> Result<usize, CliError> {
+    let mut targets: Vec<PathBuf> = Vec::new();
+    for f in files {
+        let relp = rel(root, f);
+        if let Some(i) = tree.building(&relp, None)
+            && matches!(tree.decryption(i), Decryption::Missing { .. })
+            && !targets.contains(&tree.nodes[i].ks.file)
+        {
+            targets.push(tree.nodes[i].ks.file.clone());
+        }
+    }
+    let mut changed = 0;
+    for t in &targets {
+        let abs = root.join(t);
+        let text = std::fs::read_to_string(&abs).map_err(|e| CliError::read_io(&abs, e))?;
+        let (out, names) = flux::patch_decryption(&text).map_err(|why| {
+            CliError::new(exit::GENERIC, why)
+                .in_file(t)
+                .hint("add `decryption: {provider: sops, secretRef: {name: sops-age}}` under its spec by hand")
+        })?;
+        if names.is_empty() {
+            continue;
+        }
+        crate::fsio::write_atomic(&abs, out.as_bytes(), crate::fsio::Sensitivity::Public)
+            .map_err(|e| CliError::write_io(&abs, e))?;
+        println!(
+            "fixed    {}: added spec.decryption to {}",
+            t.display(),
+            names.join(", ")
+        );
+        changed += 1;
+    }
+    Ok(changed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn ks(name: &str, path: &str, decrypts: bool) -> FluxKustomization {
-        FluxKustomization {
-            file: PathBuf::from(format!("{name}.yaml")),
-            name: name.into(),
-            path: Some(path.into()),
-            decrypts,
-            secret_ref: decrypts.then(|| "sops-age".into()),
-        }
+    fn write(root: &Path, rel: &str, text: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn ks(name: &str, path: &str, extra: &str) -> String {
+        format!(
+            "---\napiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  name: {name}\nspec:\n  path: {path}\n  sourceRef:\n    kind: GitRepository\n    name: flux-system\n{extra}"
+        )
     }
 
     #[test]
-    fn the_deepest_spec_path_builds_the_file() {
-        let kss = [
-            ks("cluster", "./kubernetes", true),
-            ks("plane", "./kubernetes/apps/plane/app", false),
-        ];
-        let f = Path::new("kubernetes/apps/plane/app/secret.sops.yaml");
-        assert_eq!(building_kustomization(f, &kss).unwrap().name, "plane");
-        let g = Path::new("kubernetes/apps/other/secret.yaml");
-        assert_eq!(building_kustomization(g, &kss).unwrap().name, "cluster");
-        assert!(building_kustomization(Path::new("docs/x.yaml"), &kss).is_none());
-        // A path prefix must end at a directory boundary.
-        let kss = [ks("a", "./kube", true)];
-        assert!(building_kustomization(Path::new("kubernetes/x.yaml"), &kss).is_none());
+    fn the_deepest_kustomization_builds_the_file() {
+        let t = tempfile::tempdir().unwrap();
+        let root = t.path();
+        write(root, "kubernetes/apps/plane/app/secret.sops.yaml", "a: 1\n");
+        write(root, "kubernetes/apps/other/secret.yaml", "a: 1\n");
+        write(root, "docs/x.yaml", "a: 1\n");
+        write(
+            root,
+            "kubernetes/flux/ks.yaml",
+            &format!(
+                "{}{}",
+                ks("cluster", "./kubernetes", ""),
+                ks("plane", "./kubernetes/apps/plane/app", "")
+            ),
+        );
+        let tree = FluxTree::build(root, &flux::find_kustomizations(root));
+        let name = |f: &str| {
+            tree.building(Path::new(f), None)
+                .map(|i| tree.nodes[i].ks.name.clone())
+        };
+        assert_eq!(
+            name("kubernetes/apps/plane/app/secret.sops.yaml").as_deref(),
+            Some("plane")
+        );
+        assert_eq!(
+            name("kubernetes/apps/other/secret.yaml").as_deref(),
+            Some("cluster")
+        );
+        assert_eq!(name("docs/x.yaml"), None);
     }
 }

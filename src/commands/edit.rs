@@ -33,8 +33,8 @@ pub const NO_EDITOR: u8 = 201;
 /// /dev/shm when present, else $TMPDIR), runs $SOPS_EDITOR, $EDITOR or vi (split like a
 /// shell command, so `code --wait` works), then re-encrypts with the same data key: values
 /// you did not change keep their exact ciphertext. The plaintext is removed on every exit
-/// path, including Ctrl-C and SIGTERM. When the edited text does not parse, seal says where
-/// and, on a terminal, offers to re-open the editor; otherwise it exits non-zero and the
+/// path, including Ctrl-C and every catchable signal. When the edited text does not
+/// parse, seal says where and, on a terminal, offers to re-open the editor; otherwise it exits non-zero and the
 /// file is unchanged. When nothing changed, nothing is written and seal exits 0, or 200
 /// with --exit-code (what sops 3.11 always does, for scripts that test for it). A FILE that does not exist is created from a template (a
 /// Kubernetes Secret for YAML) for the recipients of --age or the matching .sops.yaml rule.
@@ -160,6 +160,7 @@ fn run_editor(editor: &[String], path: &Path) -> Result<(), CliError> {
     let Some((prog, rest)) = editor.split_first() else {
         return Err(CliError::new(NO_EDITOR, "no editor command"));
     };
+    let guard = ChildGuard::starting();
     let mut child = std::process::Command::new(prog)
         .args(rest)
         .arg(path)
@@ -177,8 +178,10 @@ fn run_editor(editor: &[String], path: &Path) -> Result<(), CliError> {
                 .hint("set SOPS_EDITOR or EDITOR to an installed editor, e.g. EDITOR=nano or EDITOR='code --wait'")
         })?;
     let status = {
-        let _guard = ChildGuard::track(child.id());
-        child.wait()
+        guard.track(child.id());
+        let status = child.wait();
+        drop(guard);
+        status
     }
     .map_err(|e| {
         CliError::new(

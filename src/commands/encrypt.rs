@@ -170,10 +170,12 @@ fn encrypt_input(
     let selector = if binary {
         None
     } else {
-        let from_cli = cli_selector(args)?;
+        let chosen = cli_selector(args)?.or_else(|| rule.and_then(|r| r.selector.clone()));
+        if chosen.is_none() {
+            common::warn_kubernetes_spillover(&input.display, &docs);
+        }
         Some(
-            from_cli
-                .or_else(|| rule.and_then(|r| r.selector.clone()))
+            chosen
                 .or_else(|| rules::kubernetes_default(&docs))
                 .unwrap_or_default(),
         )

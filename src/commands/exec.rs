@@ -20,7 +20,8 @@ pub const COMMAND_NOT_FOUND: u8 = 127;
 /// Run a command with the decrypted values in its environment
 ///
 /// FILE must be flat: dotenv, or YAML/JSON/INI whose first document has only scalar values
-/// (numbers and booleans become their text). COMMAND is one argument run by `sh -c`, as
+/// (numbers and booleans become their text), or a Kubernetes Secret manifest (see
+/// --secret: its stringData and decoded data entries become the variables). COMMAND is one argument run by `sh -c`, as
 /// sops does (`seal exec-env s.env 'echo $TOKEN'`), or several arguments after `--` run
 /// directly (`seal exec-env s.env -- ./deploy.sh --prod`). The command's exit code becomes
 /// seal's. The values exist only in the child's environment; nothing is written to disk.
@@ -47,6 +48,12 @@ pub struct ExecEnvArgs {
     #[arg(long, value_name = "FORMAT", value_parser = common::parse_format)]
     input_type: Option<Format>,
 
+    /// Read the file as Kubernetes Secrets: the variables are the `stringData` entries and
+    /// the base64-decoded `data` entries of every `kind: Secret` document (stringData wins,
+    /// as in Kubernetes). Without the flag this happens when the first document is a Secret.
+    #[arg(long)]
+    secret: bool,
+
     /// Decrypt even if the MAC does not match (prints a warning).
     #[arg(long)]
     ignore_mac: bool,
@@ -57,9 +64,9 @@ pub struct ExecEnvArgs {
 /// The decrypted file is put in a fresh private directory (0700; $XDG_RUNTIME_DIR or
 /// /dev/shm when present) as a FIFO (mode 0600) that can be read once, or with --no-fifo
 /// as a regular 0600 file, and `{}` in COMMAND is replaced by its path. The directory is
-/// removed when the command ends (also on Ctrl-C and SIGTERM), and the command's exit code
-/// becomes seal's. COMMAND is one argument run by `sh -c` (as sops), or several arguments
-/// after `--` run directly.
+/// removed when the command ends (also on Ctrl-C and every catchable signal), and the
+/// command's exit code becomes seal's. COMMAND is one argument run by `sh -c` (as sops),
+/// or several arguments after `--` run directly.
 #[derive(Debug, Args)]
 pub struct ExecFileArgs {
     /// The encrypted file.
@@ -103,8 +110,13 @@ pub fn run_env(ctx: &Ctx, args: &ExecEnvArgs) -> Result<(), CliError> {
     let ids = ctx.identities();
     let opened = common::open(&input, &ids, args.ignore_mac, false)?;
     let empty = Branch::default();
-    let vars =
-        env_vars(opened.docs.first().unwrap_or(&empty)).map_err(|e| e.in_file(&input.display))?;
+    let first = opened.docs.first().unwrap_or(&empty);
+    let vars = if args.secret || is_k8s_secret(first) {
+        secret_env_vars(&opened.docs)
+    } else {
+        env_vars(first)
+    }
+    .map_err(|e| e.in_file(&input.display))?;
     let mut cmd = command(&args.command, None);
     if args.pristine {
         cmd.env_clear();
@@ -244,6 +256,103 @@ pub fn env_vars(doc: &Branch) -> Result<Vec<(String, Zeroizing<String>)>, CliErr
     Ok(out)
 }
 
+/// True when `doc` is a Kubernetes Secret manifest: `kind: Secret` with a `data` or
+/// `stringData` mapping.
+pub fn is_k8s_secret(doc: &Branch) -> bool {
+    matches!(doc.get("kind"), Some(Value::Str(k)) if k == "Secret")
+        && ["data", "stringData"]
+            .iter()
+            .any(|f| matches!(doc.get(f), Some(Value::Branch(_))))
+}
+
+/// The environment variables of the Kubernetes Secrets among `docs`: each one's `data`
+/// entries base64-decoded, then its `stringData` entries (which win for the same name, as
+/// the API server merges them). A name given by two Secrets, a `data` value that is not
+/// base64 of UTF-8 text, or no Secret at all is an error naming the key, never the value.
+pub fn secret_env_vars(docs: &[Branch]) -> Result<Vec<(String, Zeroizing<String>)>, CliError> {
+    use base64::Engine as _;
+    let mut out: Vec<(String, Zeroizing<String>)> = Vec::new();
+    let mut from_doc: Vec<usize> = Vec::new();
+    let secrets: Vec<(usize, &Branch)> = docs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| is_k8s_secret(d))
+        .collect();
+    if secrets.is_empty() {
+        return Err(CliError::new(
+            exit::GENERIC,
+            "--secret: no document is a Kubernetes Secret (kind: Secret with data or stringData)",
+        )
+        .hint("drop --secret for a flat file (dotenv, or YAML/JSON with only top-level scalars)"));
+    }
+    let many = docs.len() > 1;
+    for (i, doc) in secrets {
+        let mut vars: Vec<(String, Zeroizing<String>)> = Vec::new();
+        if let Some(Value::Branch(data)) = doc.get("data") {
+            let mut decoded = Branch::default();
+            for item in &data.items {
+                let Item::Pair(k, v) = item else {
+                    continue;
+                };
+                let bad = |why: &str| {
+                    CliError::new(
+                        exit::GENERIC,
+                        format!(
+                            "{}data.{k} {why}, so it cannot be an environment variable",
+                            if many {
+                                format!("document {}: ", i + 1)
+                            } else {
+                                String::new()
+                            }
+                        ),
+                    )
+                    .hint(
+                        "Kubernetes Secret data values are base64; put plain text under stringData",
+                    )
+                };
+                let text = match v {
+                    Value::Null => String::new(),
+                    Value::Str(b64) => {
+                        let compact: String =
+                            b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+                        let bytes = Zeroizing::new(
+                            base64::engine::general_purpose::STANDARD
+                                .decode(compact.as_bytes())
+                                .map_err(|_| bad("is not valid base64"))?,
+                        );
+                        String::from_utf8(bytes.to_vec())
+                            .map_err(|_| bad("does not decode to UTF-8 text"))?
+                    }
+                    _ => return Err(bad("is not a base64 string")),
+                };
+                decoded.items.push(Item::Pair(k.clone(), Value::Str(text)));
+            }
+            vars.extend(env_vars(&decoded)?);
+        }
+        if let Some(Value::Branch(sd)) = doc.get("stringData") {
+            for (k, v) in env_vars(sd)? {
+                vars.retain(|(name, _)| *name != k);
+                vars.push((k, v));
+            }
+        }
+        for (k, v) in vars {
+            if let Some(j) = out.iter().position(|(name, _)| *name == k) {
+                return Err(CliError::new(
+                    exit::GENERIC,
+                    format!(
+                        "{k} is in two Secrets (documents {} and {}): seal will not pick one",
+                        from_doc[j] + 1,
+                        i + 1
+                    ),
+                ));
+            }
+            out.push((k, v));
+            from_doc.push(i);
+        }
+    }
+    Ok(out)
+}
+
 /// Build the command: one argument runs under `sh -c` (with `{}` replaced by the
 /// shell-quoted path); several run directly (with `{}` replaced in each argument).
 pub fn command(args: &[String], path: Option<&str>) -> Command {
@@ -278,6 +387,7 @@ pub fn command(args: &[String], path: Option<&str>) -> Command {
 /// Run the child (signals forwarded) and pass its exit code through.
 fn run_child(mut cmd: Command, shown: &[String]) -> Result<(), CliError> {
     let name = shown.first().cloned().unwrap_or_default();
+    let guard = ChildGuard::starting();
     let mut child = cmd.spawn().map_err(|e| {
         CliError::new(
             COMMAND_NOT_FOUND,
@@ -288,8 +398,10 @@ fn run_child(mut cmd: Command, shown: &[String]) -> Result<(), CliError> {
         )
     })?;
     let status = {
-        let _guard = ChildGuard::track(child.id());
-        child.wait()
+        guard.track(child.id());
+        let status = child.wait();
+        drop(guard);
+        status
     }
     .map_err(|e| {
         CliError::new(

@@ -1,8 +1,9 @@
 //! `seal git`: git integration for encrypted files. `setup` writes `.gitattributes` entries
 //! and the repository's `git config` for the two drivers; `diff` is the textconv driver
 //! (decrypts whatever temporary path git hands it, finding the format from the name or the
-//! content, never from `.sops.yaml`); `merge` is the merge driver (decrypts base, ours and
-//! theirs, merges per key, re-encrypts with the current data key, and reports conflicts).
+//! content, never from `.sops.yaml`); `merge` is the merge driver (refuses when the sides'
+//! recipients differ, else decrypts base, ours and theirs, merges per key, re-encrypts for
+//! the recipients ours `.sops.yaml` names, and reports conflicts).
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -10,14 +11,16 @@ use std::process::Command;
 
 use clap::{Args, Subcommand};
 
-use crate::cipher::Stash;
-use crate::commands::common::{self, Ctx, Input, Opened, SealPlan, emit_options};
+use crate::cipher::{DataKey, Stash};
+use crate::commands::common::{self, Ctx, Input, SealPlan, emit_options};
 use crate::commands::edit::raise_version;
+use crate::config::Config;
 use crate::error::{CliError, exit};
 use crate::fsio::{self, Sensitivity};
 use crate::merge::{self, ConflictKind};
+use crate::metadata::{KeyGroup, Metadata};
 use crate::stores::Format;
-use crate::tree::Value;
+use crate::tree::{Item, Value};
 
 /// Git integration: diff and merge drivers for encrypted files
 ///
@@ -71,11 +74,15 @@ struct DiffArgs {
 
 /// Merge three versions of an encrypted file, key by key (git's merge driver)
 ///
-/// Called by git as `seal git merge %O %A %B %P`. Decrypts all three, takes each key from
-/// the side that changed it, and re-encrypts with the current data key into %A. When both
-/// sides changed a key differently, the key's value becomes a conflict block (<<<<<<< ours,
-/// ||||||| base, =======, >>>>>>> theirs), still encrypted, and seal exits 1 so git marks
-/// the file as conflicted: resolve it with `seal edit`.
+/// Called by git as `seal git merge %O %A %B %P`. When the two sides are encrypted for
+/// different recipients, seal stops: it decrypts nothing, leaves %A as our version, names
+/// the recipients each side added or removed, and exits 1 (git marks the file as
+/// conflicted). Otherwise it decrypts all three, takes each key from the side that changed
+/// it, and encrypts the result into %A for the recipients our .sops.yaml names for %P (the
+/// version at HEAD; with a new data key when they differ from the file's), or, without a
+/// rule, for the file's own recipients with its data key. When both sides changed a key
+/// differently, the key's value becomes a conflict block (<<<<<<< ours, ||||||| base,
+/// =======, >>>>>>> theirs), still encrypted, and seal exits 1: resolve it with `seal edit`.
 #[derive(Debug, Args)]
 struct MergeArgs {
     /// The common ancestor (%O).
@@ -170,16 +177,112 @@ fn diff(ctx: &Ctx, args: &DiffArgs) -> Result<(), CliError> {
 // ---------------------------------------------------------------------------------------
 // merge driver
 
-fn age_recipients(o: &Opened) -> BTreeSet<Vec<String>> {
-    o.metadata
-        .key_groups
+/// One key group's recipients as people read them (`age1…`, `pgp FP`, `kms arn:…`), sorted,
+/// never a wrapped key.
+fn group_recipients(g: &KeyGroup) -> Vec<String> {
+    let mut v: Vec<String> = g
+        .age
         .iter()
+        .map(|k| k.recipient.trim().to_string())
+        .collect();
+    for (kind, list) in &g.other {
+        for entry in list {
+            let id = match entry {
+                Value::Branch(b) => b
+                    .items
+                    .iter()
+                    .filter_map(|i| match i {
+                        Item::Pair(k, Value::Str(v)) if k != "enc" && k != "created_at" => {
+                            Some(v.as_str())
+                        }
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                other => format!("{other:?}"),
+            };
+            v.push(format!("{kind} {id}"));
+        }
+    }
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// A file's recipients, group by group (groups sorted: their order does not change who
+/// can decrypt).
+fn recipients_of(meta: &Metadata) -> Vec<Vec<String>> {
+    let mut groups: Vec<Vec<String>> = meta.key_groups.iter().map(group_recipients).collect();
+    groups.sort();
+    groups
+}
+
+fn sorted_groups(groups: &[Vec<String>]) -> Vec<Vec<String>> {
+    let mut g: Vec<Vec<String>> = groups
+        .iter()
+        .filter(|g| !g.is_empty())
         .map(|g| {
-            let mut v: Vec<String> = g.age.iter().map(|k| k.recipient.clone()).collect();
-            v.sort();
-            v
+            let mut g: Vec<String> = g.iter().map(|r| r.trim().to_string()).collect();
+            g.sort();
+            g.dedup();
+            g
         })
-        .collect()
+        .collect();
+    g.sort();
+    g
+}
+
+/// What changed from `from` to `to` (recipients added and removed), or `None`.
+fn recipient_change(from: &[Vec<String>], to: &[Vec<String>]) -> Option<String> {
+    if from == to {
+        return None;
+    }
+    let all = |g: &[Vec<String>]| -> BTreeSet<String> { g.iter().flatten().cloned().collect() };
+    let (f, t) = (all(from), all(to));
+    let added: Vec<&str> = t.difference(&f).map(String::as_str).collect();
+    let removed: Vec<&str> = f.difference(&t).map(String::as_str).collect();
+    let mut parts = Vec::new();
+    if !added.is_empty() {
+        parts.push(format!("added {}", added.join(", ")));
+    }
+    if !removed.is_empty() {
+        parts.push(format!("removed {}", removed.join(", ")));
+    }
+    if parts.is_empty() {
+        parts.push(format!(
+            "regrouped the same recipients ({} key groups instead of {})",
+            to.len(),
+            from.len()
+        ));
+    }
+    Some(parts.join("; "))
+}
+
+/// The `.sops.yaml` whose rules decide the merged file's recipients: ours, that is the
+/// version committed at HEAD (during a merge git may already have written their version
+/// into the work tree), else the work tree's. `--config`/`SOPS_CONFIG` win as always.
+fn ours_config(ctx: &Ctx) -> Result<Option<Config>, CliError> {
+    if ctx.config_flag.is_some() {
+        return ctx.config();
+    }
+    let Some(path) = crate::config::find(&ctx.cwd, None) else {
+        return Ok(None);
+    };
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| ctx.cwd.clone());
+    let at_head = Command::new("git")
+        .current_dir(&dir)
+        .args(["show", "HEAD:./.sops.yaml"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|o| o.status.success());
+    match at_head {
+        Some(o) => Ok(Some(Config::parse(&o.stdout, &path)?)),
+        None => ctx.config(),
+    }
 }
 
 fn merge_driver(ctx: &Ctx, args: &MergeArgs) -> Result<(), CliError> {
@@ -204,57 +307,136 @@ fn merge_driver(ctx: &Ctx, args: &MergeArgs) -> Result<(), CliError> {
         )
         .in_file(&shown));
     }
+    let side_err = |e: CliError, side: &str| CliError {
+        message: format!("{} (in {side})", e.message),
+        ..e
+    };
+    let has_base = detect_format(name, &b_bytes) == Some(format);
+
+    // The recipients first, from the metadata alone: when they differ between the sides,
+    // nothing is decrypted and %A stays our version byte for byte, so no value of either
+    // side is ever written for someone the other side did not encrypt it for.
+    let meta_of = |bytes: &[u8], side: &str| {
+        common::load_encrypted(&input_of(&shown, None, bytes.to_vec(), format))
+            .map(|(_, m)| recipients_of(&m))
+            .map_err(|e| side_err(e, side))
+    };
+    let (ro, rt) = (meta_of(&o_bytes, "ours")?, meta_of(&t_bytes, "theirs")?);
+    if ro != rt {
+        let mut msg = String::from(
+            "merge conflict: the file's recipients differ between the two sides, so seal merged nothing and left our version (nothing decrypted, no plaintext written):",
+        );
+        let rb = if has_base {
+            Some(meta_of(&b_bytes, "base")?)
+        } else {
+            None
+        };
+        match &rb {
+            Some(rb) => {
+                for (side, r) in [("ours", &ro), ("theirs", &rt)] {
+                    if let Some(c) = recipient_change(rb, r) {
+                        msg.push_str(&format!("\n  {side} {c}"));
+                    }
+                }
+            }
+            None => {
+                if let Some(c) = recipient_change(&ro, &rt) {
+                    msg.push_str(&format!(
+                        "\n  theirs, compared with ours (the file was added on both sides): {c}"
+                    ));
+                }
+            }
+        }
+        return Err(CliError::new(exit::GENERIC, msg).in_file(&shown).hint(
+            "check who was added or removed and whether .sops.yaml says so; then keep one side (`git checkout --ours FILE` or `--theirs FILE`), re-apply the other side's changes with `seal edit FILE`, run `seal updatekeys FILE` if the recipients should follow .sops.yaml, and `git add FILE`",
+        ));
+    }
+
     let ids = ctx.identities();
     let open = |bytes: Vec<u8>, side: &str| {
-        common::open(&input_of(&shown, None, bytes, format), &ids, false, true).map_err(|e| {
-            CliError {
-                message: format!("{} (in {side})", e.message),
-                ..e
-            }
-        })
+        common::open(&input_of(&shown, None, bytes, format), &ids, false, true)
+            .map_err(|e| side_err(e, side))
     };
     let ours = open(o_bytes, "ours")?;
     let theirs = open(t_bytes, "theirs")?;
     // No base (added on both sides) or an unreadable one: merge against nothing.
-    let base = match detect_format(name, &b_bytes) {
-        Some(bf) if bf == format => Some(open(b_bytes, "base")?),
-        _ => None,
+    let base = if has_base {
+        Some(open(b_bytes, "base")?)
+    } else {
+        None
     };
     let base_docs = base.as_ref().map(|b| b.docs.clone()).unwrap_or_default();
 
     let mut result = merge::merge_docs(&base_docs, &ours.docs, &theirs.docs);
 
-    // The keys: ours, unless only theirs changed the recipients (then theirs' data key and
-    // key groups, so their updatekeys/rotate is kept).
-    let (ro, rt) = (age_recipients(&ours), age_recipients(&theirs));
-    let rb = base.as_ref().map(age_recipients);
-    let mut key_conflict = false;
-    let take_theirs = match &rb {
-        Some(rb) => {
-            if ro != *rb && rt != *rb && ro != rt {
-                key_conflict = true;
-            }
-            ro == *rb && rt != *rb
-        }
-        None => {
-            key_conflict = ro != rt;
-            false
-        }
-    };
+    // The data key: ours, unless only theirs rotated it (their rotation is kept). The
+    // recipients are the same on both sides here.
+    let take_theirs = base.as_ref().is_some_and(|b| {
+        ours.key.as_bytes() == b.key.as_bytes() && theirs.key.as_bytes() != b.key.as_bytes()
+    });
     let (main, other) = if take_theirs {
         (&theirs, &ours)
     } else {
         (&ours, &theirs)
     };
-    // Values taken unchanged from either side keep their ciphertext when both sides share
-    // the data key (the usual case: neither rotated).
-    let mut stash = Stash::default();
-    if other.key.as_bytes() == main.key.as_bytes() {
-        stash.0.extend(other.stash.0.clone());
-    }
-    stash.0.extend(main.stash.0.clone());
 
-    let config = ctx.config().ok().flatten();
+    // The recipients: the ones ours .sops.yaml names for the path, else the file's.
+    let config = ours_config(ctx)?;
+    let rule = match (&config, &args.path) {
+        (Some(c), Some(p)) => c.rule_for(&ctx.absolute(p)).filter(|r| {
+            r.unsupported_keys.is_empty() && r.key_groups.iter().any(|g| !g.is_empty())
+        }),
+        _ => None,
+    };
+    let current = recipients_of(&main.metadata);
+    let rewrap = rule.and_then(|r| {
+        let wanted = sorted_groups(&r.key_groups);
+        let change = recipient_change(&current, &wanted)?;
+        Some((r, change))
+    });
+
+    let fresh_key;
+    let (key, key_groups, threshold, stash) = match &rewrap {
+        None => {
+            // Values taken unchanged from either side keep their ciphertext when both
+            // sides share the data key (the usual case: neither rotated).
+            let mut stash = Stash::default();
+            if other.key.as_bytes() == main.key.as_bytes() {
+                stash.0.extend(other.stash.0.clone());
+            }
+            stash.0.extend(main.stash.0.clone());
+            (
+                &main.key,
+                main.metadata.key_groups.clone(),
+                main.metadata.shamir_threshold,
+                Some(stash),
+            )
+        }
+        Some((r, _)) => {
+            // A new data key: a recipient the rule no longer names must not read the result
+            // with the key it already holds.
+            fresh_key = DataKey::try_generate().map_err(|e| CliError::from(e).in_file(&shown))?;
+            let wanted: Vec<Vec<String>> = r
+                .key_groups
+                .iter()
+                .filter(|g| !g.is_empty())
+                .cloned()
+                .collect();
+            let threshold = if wanted.len() > 1 {
+                match r.shamir_threshold {
+                    0 => main.metadata.shamir_threshold,
+                    t => t,
+                }
+                .min(wanted.len())
+            } else {
+                0
+            };
+            let groups = crate::keys::wrap_groups(&wanted, threshold, &fresh_key)
+                .map_err(|e| CliError::from(e).in_file(&shown))?;
+            (&fresh_key, groups, threshold, None)
+        }
+    };
+
     let opts = emit_options(format, None, config.as_ref());
     let render = |v: &Value| -> String {
         match v {
@@ -273,15 +455,15 @@ fn merge_driver(ctx: &Ctx, args: &MergeArgs) -> Result<(), CliError> {
     let mut docs = result.docs;
     let new_meta = common::seal_docs(
         &mut docs,
-        &main.key,
+        key,
         SealPlan {
             selector: meta.selector.clone(),
             mac_only_encrypted: meta.mac_only_encrypted,
-            key_groups: meta.key_groups.clone(),
-            shamir_threshold: meta.shamir_threshold,
+            key_groups,
+            shamir_threshold: threshold,
             version,
         },
-        Some(&stash),
+        stash.as_ref(),
     )
     .map_err(|e| e.in_file(&shown))?;
     let bytes = format
@@ -290,13 +472,21 @@ fn merge_driver(ctx: &Ctx, args: &MergeArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::writing(e).in_file(&shown))?;
     fsio::write_atomic(&args.ours, &bytes, Sensitivity::Public)
         .map_err(|e| CliError::write_io(&args.ours, e))?;
+    if let (Some((r, change)), Some(c)) = (&rewrap, &config) {
+        eprintln!(
+            "seal: {}: encrypted for the recipients of creation rule #{} in {} ({change}), with a new data key",
+            shown.display(),
+            r.index + 1,
+            c.path.display()
+        );
+    }
 
-    if result.conflicts.is_empty() && !key_conflict {
+    if result.conflicts.is_empty() {
         eprintln!(
             "seal: {}: merged key by key{}",
             shown.display(),
             if take_theirs {
-                " (with their recipients and data key)"
+                " (with their rotated data key)"
             } else {
                 ""
             }
@@ -304,7 +494,7 @@ fn merge_driver(ctx: &Ctx, args: &MergeArgs) -> Result<(), CliError> {
         return Ok(());
     }
     let n_docs = docs.len();
-    let n = result.conflicts.len() + usize::from(key_conflict);
+    let n = result.conflicts.len();
     let mut msg = format!(
         "merge conflict: both sides changed {} differently:",
         if n == 1 {
@@ -320,9 +510,6 @@ fn merge_driver(ctx: &Ctx, args: &MergeArgs) -> Result<(), CliError> {
             ConflictKind::Comments => msg.push_str(": our comments kept"),
             ConflictKind::Documents => msg.push_str(": our documents kept"),
         }
-    }
-    if key_conflict {
-        msg.push_str("\n  the file's recipients (our key groups kept)");
     }
     Err(CliError::new(exit::GENERIC, msg).in_file(&shown).hint(
         "run `seal edit FILE`, search for <<<<<<< and keep the right value, then `git add FILE`",
@@ -745,6 +932,29 @@ mod tests {
                 assert_eq!(glob_matches(&g, p), r.is_match(p), "{re} as {g} on {p}");
             }
         }
+    }
+
+    #[test]
+    fn recipient_changes_are_named() {
+        let g = |v: &[&[&str]]| -> Vec<Vec<String>> {
+            sorted_groups(
+                &v.iter()
+                    .map(|g| g.iter().map(|s| s.to_string()).collect())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        assert_eq!(
+            recipient_change(&g(&[&["a", "b"]]), &g(&[&["b", "a"]])),
+            None
+        );
+        assert_eq!(
+            recipient_change(&g(&[&["a", "b"]]), &g(&[&["a", "c"]])).as_deref(),
+            Some("added c; removed b")
+        );
+        assert_eq!(
+            recipient_change(&g(&[&["a", "b"]]), &g(&[&["a"], &["b"]])).as_deref(),
+            Some("regrouped the same recipients (2 key groups instead of 1)")
+        );
     }
 
     #[test]

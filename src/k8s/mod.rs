@@ -1,10 +1,12 @@
 //! Kubernetes objects seal reads and generates: Secrets from templates
 //! ([`secret_templates`]) with random values ([`generate`]), ExternalSecrets with presets
 //! such as Plane ([`external_secret`], [`presets`]), and the Flux `sops-age` Secret and
-//! Kustomization decryption blocks ([`flux`]). Knows nothing about AES.
+//! Kustomization decryption blocks ([`flux`]), how a repository's Flux Kustomizations
+//! apply each other and its files ([`flux_tree`], for doctor). Knows nothing about AES.
 
 pub mod external_secret;
 pub mod flux;
+pub mod flux_tree;
 pub mod generate;
 pub mod presets;
 pub mod secret_templates;
