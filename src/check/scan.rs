@@ -18,9 +18,10 @@ use memchr::memmem;
 
 use super::private_keys;
 use super::{Finding, Rule, Severity};
+use super::{hints, sops_file};
 use crate::cipher::{EncValue, is_enc_value};
 use crate::config::CreationRule;
-use crate::metadata::{Metadata, counts_as_encrypted};
+use crate::metadata::Metadata;
 use crate::rules::{CommentStack, Selector, kubernetes_default};
 use crate::stores::yaml::leaf_offsets;
 use crate::stores::{Format, Parsed, StoreError};
@@ -398,6 +399,7 @@ impl<'a> Scan<'a> {
         let mut enc_without_metadata = None;
         let mut plain_kinds: BTreeSet<String> = BTreeSet::new();
         let mut cursor = 0usize;
+        let mut narrow = Narrow::default();
         for (di, doc) in parsed.docs.iter().enumerate() {
             if doc.items.is_empty() {
                 continue;
@@ -438,8 +440,15 @@ impl<'a> Scan<'a> {
                 self.locate(&mut leaves, format, &mut cursor);
             }
             // 3. sops values.
-            if file_selector.is_some() {
+            if let Some(fs) = &file_selector {
                 self.sops_values(&leaves, true, rule_selector.is_some());
+                narrow.doc(
+                    self,
+                    fs,
+                    &leaves,
+                    !secret_docs.is_empty(),
+                    rule_selector.is_some(),
+                );
             } else if has_sops_block {
                 // Broken metadata was reported; still check every ENC value's syntax.
                 self.sops_values(&leaves, false, false);
@@ -483,6 +492,7 @@ impl<'a> Scan<'a> {
             }
             covered_findings |= !secret_docs.is_empty();
         }
+        narrow.finish(self);
         if let Some(off) = enc_without_metadata {
             self.push(
                 off,
@@ -582,64 +592,43 @@ impl<'a> Scan<'a> {
                 Rule::UnencryptedFile,
                 Severity::Error,
                 format!("{} covers this file, but it is not encrypted", rm.label),
-                &encrypt_hint(self.ctx.path),
+                &encrypt_hint(self.ctx),
             );
         }
     }
 
-    /// The file's metadata when it is a sops file; broken metadata is reported.
+    /// The file's metadata when it is a sops file whose block holds ([`sops_file`]). Every
+    /// problem of the block is reported; a block sops would refuse (or that no key can
+    /// open) makes the file count as plain, so forged metadata hides nothing.
     fn sops_metadata(&mut self, parsed: &Parsed, at: Option<usize>) -> Option<Metadata> {
         let tree = parsed.metadata.as_ref()?;
         if !looks_like_sops(tree) {
             return None;
         }
         let at = at.or_else(|| self.find_text(b"sops"));
-        let hint = "restore the file from git history or re-create it with seal encrypt; a sops file needs mac, version and lastmodified";
-        if !counts_as_encrypted(tree) {
-            let missing: Vec<&str> = ["mac", "version"]
-                .into_iter()
-                .filter(|k| tree.get(k).is_none_or(|v| matches!(v, Value::Null)))
-                .collect();
-            let what = if missing.is_empty() {
-                "an empty mac or version".to_string()
-            } else {
-                format!("no {}", missing.join(" and no "))
-            };
+        let hint = "restore the file from git history or re-create it with seal encrypt; a sops file needs a version sops accepts, an RFC 3339 lastmodified, the ENC[...] mac sops wrote, and at least one real master key";
+        let mut forged = false;
+        for p in sops_file::problems(tree) {
+            forged |= p.severity == Severity::Error;
+            self.push(at, Rule::BrokenMetadata, p.severity, p.message, hint);
+        }
+        for path in sops_file::stray_values(tree) {
+            let key = path.rsplit('.').next().unwrap_or("sops");
+            let key = key.split('[').next().unwrap_or(key);
+            let from = at.unwrap_or(0).min(self.src.len());
+            let pos = memmem::find(&self.src[from..], key.as_bytes()).map(|i| from + i);
             self.push(
-                at,
-                Rule::BrokenMetadata,
+                pos.or(at),
+                Rule::PlaintextValue,
                 Severity::Error,
-                format!("the sops metadata has {what}: sops and Flux refuse to decrypt it"),
-                hint,
+                format!("{path} is a plaintext value inside the sops metadata block: sops does not read it, never encrypts it, and drops it when it rewrites the file"),
+                "move the value out of the sops block into the document (where sops encrypts it) and rotate it if it is a secret",
             );
-            return Metadata::from_tree(tree).ok();
         }
-        match Metadata::from_tree(tree) {
-            Ok(md) => {
-                if !md.mac.is_empty()
-                    && let Err(why) = EncValue::parse(&md.mac)
-                {
-                    self.push(
-                        at,
-                        Rule::BrokenMetadata,
-                        Severity::Error,
-                        format!("the sops mac is not a valid ENC value: {why}"),
-                        hint,
-                    );
-                }
-                Some(md)
-            }
-            Err(e) => {
-                self.push(
-                    at,
-                    Rule::BrokenMetadata,
-                    Severity::Error,
-                    format!("the sops metadata is invalid: {e}"),
-                    hint,
-                );
-                None
-            }
+        if forged {
+            return None;
         }
+        Metadata::from_tree(tree).ok()
     }
 
     /// The selector the file's creation rule would encrypt with. For a sops file only an
@@ -765,7 +754,7 @@ impl<'a> Scan<'a> {
                     self.ctx.path
                 )
             } else {
-                encrypt_hint(self.ctx.path)
+                encrypt_hint(self.ctx)
             };
             // One finding per value: the Secret finding replaces a selector finding.
             let pos = l.offset.map(|o| self.lines.position(self.src, o));
@@ -892,7 +881,7 @@ impl<'a> Scan<'a> {
                     "{} covers this file, but it is not encrypted: {path} would be encrypted by that rule",
                     rm.label
                 ),
-                &encrypt_hint(self.ctx.path),
+                &encrypt_hint(self.ctx),
             );
             return;
         }
@@ -1032,6 +1021,91 @@ impl<'a> Scan<'a> {
                 l.offset = Some(from + i);
             }
         }
+    }
+}
+
+/// What a sops file's selector leaves plaintext, collected over its documents: one
+/// `narrow-selector` finding per file at most.
+#[derive(Default)]
+struct Narrow {
+    reported: bool,
+    enc: usize,
+    plain: Option<Option<usize>>,
+    sops_at: Option<usize>,
+}
+
+impl Narrow {
+    fn doc(&mut self, s: &mut Scan, fs: &Selector, leaves: &[Leaf], secret: bool, rule: bool) {
+        self.sops_at = self.sops_at.or_else(|| s.find_text(b"sops:"));
+        for l in leaves.iter().filter(|l| !l.comment) {
+            if l.enc_text().is_some() {
+                self.enc += 1;
+            } else if l.plaintext() && self.plain.is_none() {
+                self.plain = Some(l.offset);
+            }
+        }
+        if self.reported {
+            return;
+        }
+        let hint = format!(
+            "re-encrypt it so the selector follows .sops.yaml (or seal's Kubernetes default): seal decrypt -i {p} && seal encrypt -i {p}",
+            p = hints::shell_word(s.ctx.path)
+        );
+        if secret && let Some(field) = sops_file::narrower_than_kubernetes(fs) {
+            self.reported = true;
+            s.push(
+                self.sops_at,
+                Rule::NarrowSelector,
+                Severity::Warning,
+                format!(
+                    "the file holds a Secret but its selector ({}) does not encrypt new {field} values, unlike {} (a value added later with seal set or sops edit stays plaintext)",
+                    sops_file::describe(fs),
+                    sops_file::kubernetes_default_text()
+                ),
+                &hint,
+            );
+            return;
+        }
+        if rule
+            && let Some(l) = leaves.iter().find(|l| {
+                !l.comment
+                    && !matches!(l.node, Node::Value(Value::Null))
+                    && !l.encrypt.first().copied().unwrap_or(true)
+                    && l.encrypt.get(1).copied().unwrap_or(false)
+            })
+        {
+            self.reported = true;
+            let rule = s.ctx.rule.map(|r| r.label.clone()).unwrap_or_default();
+            s.push(
+                self.sops_at,
+                Rule::NarrowSelector,
+                Severity::Warning,
+                format!(
+                    "the file's selector ({}) is narrower than that of {rule}: it leaves {} plaintext, which the rule encrypts",
+                    sops_file::describe(fs),
+                    l.display()
+                ),
+                &hint,
+            );
+        }
+    }
+
+    fn finish(&mut self, s: &mut Scan) {
+        if self.reported || self.enc > 0 {
+            return;
+        }
+        let Some(_) = self.plain else { return };
+        self.reported = true;
+        s.push(
+            self.sops_at,
+            Rule::NarrowSelector,
+            Severity::Warning,
+            "the sops file encrypts none of its values: its selector leaves every value plaintext".into(),
+            &format!(
+                "if the file holds anything secret, re-encrypt it without the selector: seal decrypt -i {p}, then seal encrypt -i {p}",
+                p = hints::shell_word(s.ctx.path)
+            ),
+        );
     }
 }
 
@@ -1178,10 +1252,8 @@ fn documentation(path: &str) -> bool {
         || matches!(name.as_str(), "license" | "readme" | "copying" | "notice")
 }
 
-fn encrypt_hint(path: &str) -> String {
-    format!(
-        "encrypt it before committing: seal encrypt -i {path} (and rotate any value that was already pushed)"
-    )
+fn encrypt_hint(ctx: &FileContext) -> String {
+    hints::encrypt(ctx.path, ctx.rule)
 }
 
 fn capitalize(s: &str) -> String {
