@@ -237,3 +237,81 @@ fn output_file_and_quiet() {
         .code(0)
         .stdout("");
 }
+
+/// The hints of a `seal check --format json` run.
+fn hints(home: &Path, dir: &Path) -> Vec<String> {
+    let out = seal(home)
+        .current_dir(dir)
+        .args(["check", "--format", "json", "."])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["hint"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Run a command a hint quotes in backticks (`seal …`), with RECIPIENT filled in.
+fn run_hint(home: &Path, dir: &Path, command: &str) {
+    let command = command.replace("RECIPIENT", &recipient("alice"));
+    let words: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(words[0], "seal", "{command}");
+    seal(home)
+        .current_dir(dir)
+        .args(&words[1..])
+        .assert()
+        .success();
+}
+
+#[test]
+fn the_hint_for_an_unencrypted_secret_without_a_rule_is_a_command_that_works() {
+    let home = tempfile::tempdir().unwrap();
+    // 1. The `--age RECIPIENT` form.
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "apps/db/secret.yaml", PLAIN_SECRET);
+    let hint = hints(home.path(), dir.path()).remove(0);
+    let command = hint.split('`').nth(1).expect("a command in backticks");
+    assert_eq!(
+        command, "seal encrypt -i --age RECIPIENT apps/db/secret.yaml",
+        "{hint}"
+    );
+    run_hint(home.path(), dir.path(), command);
+    assert!(hints(home.path(), dir.path()).is_empty());
+    // 2. The creation rule it names, added to .sops.yaml, then the plain command.
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "apps/db/secret.yaml", PLAIN_SECRET);
+    let hint = hints(home.path(), dir.path()).remove(0);
+    let rule = &hint[hint.find('{').unwrap()..=hint.find('}').unwrap()];
+    let rule = rule.replace("RECIPIENT", &recipient("alice"));
+    write(
+        dir.path(),
+        ".sops.yaml",
+        &format!("creation_rules:\n  - {rule}\n"),
+    );
+    let command = hint
+        .split('`')
+        .nth(3)
+        .expect("a second command in backticks");
+    assert_eq!(command, "seal encrypt -i apps/db/secret.yaml", "{hint}");
+    run_hint(home.path(), dir.path(), command);
+    assert!(hints(home.path(), dir.path()).is_empty());
+    // 3. With a rule that has keys, the plain command works as it is.
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: ^apps/\n    age: {}\n",
+            recipient("alice")
+        ),
+    );
+    write(dir.path(), "apps/db/secret.yaml", PLAIN_SECRET);
+    let hint = hints(home.path(), dir.path()).remove(0);
+    let command = hint.split('`').nth(1).unwrap();
+    assert_eq!(command, "seal encrypt -i apps/db/secret.yaml", "{hint}");
+    run_hint(home.path(), dir.path(), command);
+    assert!(hints(home.path(), dir.path()).is_empty());
+}

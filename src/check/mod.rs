@@ -3,10 +3,12 @@
 //! walk, allow-listing, and the reporters (text, JSON, SARIF, GitHub annotations). It never
 //! decrypts anything and never prints a secret value.
 
+mod allow;
 pub mod hints;
 mod private_keys;
 pub mod report;
 pub mod scan;
+mod secret_values;
 pub mod sops_file;
 pub mod walk;
 

@@ -18,7 +18,7 @@ use memchr::memmem;
 
 use super::private_keys;
 use super::{Finding, Rule, Severity};
-use super::{hints, sops_file};
+use super::{hints, secret_values, sops_file};
 use crate::cipher::{EncValue, is_enc_value};
 use crate::config::CreationRule;
 use crate::metadata::Metadata;
@@ -364,6 +364,7 @@ impl<'a> Scan<'a> {
         let maybe_sops = text_has(b"sops");
         let secret_kind = mentions_secret_kind(self.src);
         let covered = self.ctx.rule.is_some();
+        let targeted = self.ctx.rule.is_some_and(|r| !r.broad);
         let named = secret_named(self.ctx.path);
         let needed = match format {
             Format::Yaml => true,
@@ -486,8 +487,10 @@ impl<'a> Scan<'a> {
                     }
                 }
             }
-            // 6. Credential-like keys in files named like secrets.
-            if sops.is_none() && object.is_none() && named && !covered {
+            // 6. Credential-like keys in files named like secrets (a catch-all rule says
+            // how to encrypt, not that this file is safe: only a targeted rule's own
+            // unencrypted-file finding replaces this one).
+            if sops.is_none() && object.is_none() && named && !targeted {
                 self.credentials(&leaves);
             }
             covered_findings |= !secret_docs.is_empty();
@@ -742,9 +745,10 @@ impl<'a> Scan<'a> {
                     _ => None,
                 }
             };
-            if !matches!(field, Some("data" | "stringData")) {
+            let Some(field @ ("data" | "stringData")) = field else {
                 continue;
-            }
+            };
+            self.secret_value(&name, field, l);
             if !l.plaintext() || l.templated() {
                 continue;
             }
@@ -772,6 +776,36 @@ impl<'a> Scan<'a> {
             );
         }
         self.last_applied(secret, &name);
+    }
+
+    /// A `data`/`stringData` value Kubernetes would reject ([`secret_values`]).
+    fn secret_value(&mut self, name: &str, field: &str, l: &Leaf) {
+        use secret_values::Seen;
+        if l.templated() {
+            return;
+        }
+        let seen = match l.node {
+            Node::Value(Value::Str(s)) if is_enc_value(s) => Seen::Enc(s),
+            Node::Value(Value::Str(s)) => Seen::Str(s),
+            Node::Value(Value::Int(_)) => Seen::Scalar("integer"),
+            Node::Value(Value::Float(_)) => Seen::Scalar("float"),
+            Node::Value(Value::Bool(_)) => Seen::Scalar("boolean"),
+            Node::Value(Value::Time(_)) => Seen::Scalar("timestamp"),
+            _ => return,
+        };
+        if let Some((severity, what)) = secret_values::problem(field, seen) {
+            self.push(
+                l.offset,
+                Rule::BadSecretValue,
+                severity,
+                format!("{name}: {} {what}", l.display()),
+                if field == "data" {
+                    "write data values as base64 (or move the plain text to stringData), and give stringData strings only"
+                } else {
+                    "quote the value in stringData (Kubernetes takes strings only) and re-encrypt it"
+                },
+            );
+        }
     }
 
     /// `secretGenerator[].literals` of a kustomization: `KEY=VALUE` strings that become a
@@ -993,8 +1027,8 @@ impl<'a> Scan<'a> {
                 Severity::Warning,
                 format!("{} looks like a credential and is plaintext in a file named like a secret", l.display()),
                 &format!(
-                    "encrypt the file (seal encrypt -i {p}, and add a .sops.yaml rule for it), or mark it with `# seal:allow credential-value <reason>` if it is not secret",
-                    p = self.ctx.path
+                    "{}; or, if it is not secret, mark it with `# seal:allow credential-value <reason>`",
+                    encrypt_hint(self.ctx)
                 ),
             );
         }
