@@ -110,7 +110,7 @@ pub fn problems(tree: &Branch) -> Vec<Problem> {
     }
     match tree.get("mac") {
         None | Some(Value::Null) => {
-            err("the sops metadata has no mac: sops refuses to decrypt it (MAC not found)".into())
+            err("the sops metadata has no mac: sops refuses to decrypt it (exit 51, no MAC)".into())
         }
         Some(Value::Str(s)) if s.is_empty() => {
             err("the sops mac is empty: sops refuses to decrypt it".into())
