@@ -261,3 +261,8 @@ fn broken_metadata_is_exactly_what_sops_refuses() {
     }
     assert!(seen.0 >= 5 && seen.1 >= 9, "decrypted/refused: {seen:?}");
 }
+
+#[test]
+fn sops_selector_leaves_a_credential_plaintext() {
+    assert_case("sops-selector-leaves-credential");
+}

@@ -489,9 +489,10 @@ impl<'a> Scan<'a> {
             }
             // 6. Credential-like keys in files named like secrets (a catch-all rule says
             // how to encrypt, not that this file is safe: only a targeted rule's own
-            // unencrypted-file finding replaces this one).
-            if sops.is_none() && object.is_none() && named && !targeted {
-                self.credentials(&leaves);
+            // unencrypted-file finding replaces this one). In a sops file, a credential
+            // its selector leaves plaintext counts too: a selector claims nothing.
+            if object.is_none() && named && !targeted {
+                self.credentials(&leaves, sops.is_some());
             }
             covered_findings |= !secret_docs.is_empty();
         }
@@ -1009,7 +1010,7 @@ impl<'a> Scan<'a> {
 
     // ------------------------------------------------------------------ 6. credentials
 
-    fn credentials(&mut self, leaves: &[Leaf]) {
+    fn credentials(&mut self, leaves: &[Leaf], is_sops: bool) {
         for l in leaves {
             if l.comment || !l.plaintext() || l.templated() {
                 continue;
@@ -1021,15 +1022,35 @@ impl<'a> Scan<'a> {
             if !credential_key(key) {
                 continue;
             }
+            let (message, hint) = if is_sops {
+                (
+                    format!(
+                        "{} looks like a credential and is left plaintext by the selector of this sops file, which is named like a secret",
+                        l.display()
+                    ),
+                    format!(
+                        "re-encrypt it with a selector that covers the value: seal decrypt -i {p} && seal encrypt -i {p}; or, if it is not secret, mark it with `# seal:allow credential-value <reason>`",
+                        p = hints::shell_word(self.ctx.path)
+                    ),
+                )
+            } else {
+                (
+                    format!(
+                        "{} looks like a credential and is plaintext in a file named like a secret",
+                        l.display()
+                    ),
+                    format!(
+                        "{}; or, if it is not secret, mark it with `# seal:allow credential-value <reason>`",
+                        encrypt_hint(self.ctx)
+                    ),
+                )
+            };
             self.push(
                 l.offset,
                 Rule::CredentialValue,
                 Severity::Warning,
-                format!("{} looks like a credential and is plaintext in a file named like a secret", l.display()),
-                &format!(
-                    "{}; or, if it is not secret, mark it with `# seal:allow credential-value <reason>`",
-                    encrypt_hint(self.ctx)
-                ),
+                message,
+                &hint,
             );
         }
     }
