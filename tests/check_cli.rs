@@ -315,3 +315,89 @@ fn the_hint_for_an_unencrypted_secret_without_a_rule_is_a_command_that_works() {
     run_hint(home.path(), dir.path(), command);
     assert!(hints(home.path(), dir.path()).is_empty());
 }
+
+/// The commands a hint quotes in backticks.
+fn commands(hint: &str) -> Vec<String> {
+    hint.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|c| c.starts_with("seal "))
+        .map(String::from)
+        .collect()
+}
+
+/// Run a hint's command through the shell (its quoting is part of what is tested).
+fn run_shell(home: &Path, dir: &Path, command: &str, stdin: &str) {
+    let bin = assert_cmd::cargo::cargo_bin("seal");
+    let command = command.replacen("seal ", &format!("{} ", bin.display()), 1);
+    assert_cmd::Command::new("sh")
+        .current_dir(dir)
+        .env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SEAL_NO_KEYRING", "1")
+        .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+        .args(["-c", &command])
+        .write_stdin(stdin)
+        .assert()
+        .success();
+}
+
+#[test]
+fn the_hints_for_plaintext_in_a_sops_file_are_commands_that_work() {
+    let home = tempfile::tempdir().unwrap();
+    let base = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2-cli\n";
+    // 1. A value added in plaintext where the selector encrypts: delete the line, set it.
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "my app/secret.yaml", base);
+    encrypt(
+        home.path(),
+        dir.path(),
+        "my app/secret.yaml",
+        &recipient("alice"),
+    );
+    let p = dir.path().join("my app/secret.yaml");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let added = text.replacen("stringData:\n", "stringData:\n  token: added-later\n", 1);
+    std::fs::write(&p, &added).unwrap();
+    let hint = hints(home.path(), dir.path()).remove(0);
+    let cmds = commands(&hint);
+    assert_eq!(cmds.len(), 1, "{hint}");
+    assert!(
+        cmds[0].starts_with("seal set --raw --value-stdin"),
+        "{hint}"
+    );
+    std::fs::write(&p, &text).unwrap(); // "delete the line"
+    run_shell(home.path(), dir.path(), &cmds[0], "new-token");
+    assert!(hints(home.path(), dir.path()).is_empty());
+    let out = seal(home.path())
+        .current_dir(dir.path())
+        .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+        .args(["decrypt", "my app/secret.yaml"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("token: new-token"));
+    // 2. The selector narrowed after encryption, a value added: decrypt and encrypt again,
+    //    for the file's own recipients (no rule covers it).
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "secret.yaml", base);
+    encrypt(home.path(), dir.path(), "secret.yaml", &recipient("alice"));
+    let p = dir.path().join("secret.yaml");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let edited = text
+        .replacen("stringData:\n", "stringData:\n  token: added-later\n", 1)
+        .replace("^(data|stringData)$", "^password$");
+    assert_ne!(edited, text);
+    std::fs::write(&p, &edited).unwrap();
+    let all = hints(home.path(), dir.path());
+    assert_eq!(all.len(), 2, "{all:?}"); // plaintext-secret and narrow-selector
+    for hint in &all {
+        let cmds = commands(hint);
+        assert_eq!(cmds.len(), 2, "{hint}");
+        assert!(cmds[1].contains(&recipient("alice")), "{hint}");
+    }
+    for c in commands(&all[0]) {
+        run_shell(home.path(), dir.path(), &c, "");
+    }
+    assert!(hints(home.path(), dir.path()).is_empty());
+}

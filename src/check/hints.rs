@@ -46,6 +46,43 @@ pub fn encrypt(path: &str, rule: Option<&RuleMatch>) -> String {
     )
 }
 
+/// How to repair a plaintext value inside the encrypted scope of a sops file. Such a
+/// file no longer decrypts (the value fails authentication, exit 25, `--ignore-mac` does
+/// not help), so the line goes and the value is set again, encrypted, from standard input.
+pub fn set_again(path: &str, tree_path: &str) -> String {
+    format!(
+        "the file no longer decrypts with this plaintext value in its encrypted scope: delete the line, then store the value encrypted with `seal set --raw --value-stdin {} {}` (it reads the value from standard input); rotate the value, it was in plaintext",
+        shell_word(path),
+        shell_word(tree_path)
+    )
+}
+
+/// How to re-encrypt a sops file whose selector leaves a value plaintext: decrypt it
+/// (`--ignore-mac`: a value added after encryption breaks the MAC) and encrypt it again
+/// with the rule's selector (or seal's Kubernetes default), for the file's recipients when
+/// no rule with keys covers it.
+pub fn reencrypt(
+    path: &str,
+    rule: Option<&RuleMatch>,
+    recipients: &[String],
+    exposed: bool,
+) -> String {
+    let p = shell_word(path);
+    let age = if rule_has_keys(rule) || recipients.is_empty() {
+        String::new()
+    } else {
+        format!("--age {} ", shell_word(&recipients.join(",")))
+    };
+    let tail = if exposed {
+        "; rotate the value, it was in plaintext"
+    } else {
+        ""
+    };
+    format!(
+        "re-encrypt it with a selector that covers every value: `seal decrypt -i --ignore-mac {p}` then `seal encrypt -i {age}{p}` (check the decrypted file first: --ignore-mac skips the integrity check){tail}"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

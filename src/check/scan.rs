@@ -88,6 +88,8 @@ struct Scan<'a> {
     src: &'a [u8],
     lines: LineIndex,
     out: FileResult,
+    /// For a sops file: its age recipients, for hints that re-encrypt it.
+    recipients: Vec<String>,
 }
 
 /// A leaf of a document with what the walk knows about it.
@@ -172,6 +174,16 @@ impl Leaf<'_> {
             _ => false,
         }
     }
+}
+
+/// The path as `seal set` and `sops set` take it: `["stringData"]["password"]`, `[0]`.
+fn tree_path(path: &[Seg]) -> String {
+    path.iter()
+        .map(|s| match s {
+            Seg::Key(k) => format!("[{}]", serde_json::Value::String(k.to_string())),
+            Seg::Index(i) => format!("[{i}]"),
+        })
+        .collect()
 }
 
 fn display_path(path: &[Seg]) -> String {
@@ -316,6 +328,7 @@ impl<'a> Scan<'a> {
             src,
             lines: LineIndex::new(src),
             out: FileResult::default(),
+            recipients: Vec::new(),
         }
     }
 
@@ -392,6 +405,14 @@ impl<'a> Scan<'a> {
         let enc_text = memmem::find(self.src, b"ENC[").is_some();
         let sops = self.sops_metadata(&parsed, offsets.as_ref().and_then(|o| o.first()?.sops));
         self.out.is_sops = sops.is_some();
+        if let Some(md) = &sops {
+            self.recipients = md
+                .key_groups
+                .iter()
+                .flat_map(|g| g.age.iter().map(|k| k.recipient.clone()))
+                .filter(|r| !r.is_empty())
+                .collect();
+        }
         let file_selector = sops.as_ref().map(Metadata::effective_selector);
         let rule_selector = self.rule_selector(&parsed.docs, sops.is_some());
         let mut covered_findings = false;
@@ -754,10 +775,11 @@ impl<'a> Scan<'a> {
                 continue;
             }
             let fix = if is_sops {
-                format!(
-                    "re-encrypt it: seal encrypt -i {} after decrypting, or seal edit it",
-                    self.ctx.path
-                )
+                if l.encrypt.first().copied().unwrap_or(false) {
+                    hints::set_again(self.ctx.path, &tree_path(&l.path))
+                } else {
+                    hints::reencrypt(self.ctx.path, self.ctx.rule, &self.recipients, true)
+                }
             } else {
                 encrypt_hint(self.ctx)
             };
@@ -1029,8 +1051,8 @@ impl<'a> Scan<'a> {
                         l.display()
                     ),
                     format!(
-                        "re-encrypt it with a selector that covers the value: seal decrypt -i {p} && seal encrypt -i {p}; or, if it is not secret, mark it with `# seal:allow credential-value <reason>`",
-                        p = hints::shell_word(self.ctx.path)
+                        "{}; or, if it is not secret, mark it with `# seal:allow credential-value <reason>`",
+                        hints::reencrypt(self.ctx.path, self.ctx.rule, &self.recipients, true)
                     ),
                 )
             } else {
@@ -1102,10 +1124,7 @@ impl Narrow {
         if self.reported {
             return;
         }
-        let hint = format!(
-            "re-encrypt it so the selector follows .sops.yaml (or seal's Kubernetes default): seal decrypt -i {p} && seal encrypt -i {p}",
-            p = hints::shell_word(s.ctx.path)
-        );
+        let hint = hints::reencrypt(s.ctx.path, s.ctx.rule, &s.recipients, false);
         if secret && let Some(field) = sops_file::narrower_than_kubernetes(fs) {
             self.reported = true;
             s.push(
@@ -1155,10 +1174,11 @@ impl Narrow {
             self.sops_at,
             Rule::NarrowSelector,
             Severity::Warning,
-            "the sops file encrypts none of its values: its selector leaves every value plaintext".into(),
+            "the sops file encrypts none of its values: its selector leaves every value plaintext"
+                .into(),
             &format!(
-                "if the file holds anything secret, re-encrypt it without the selector: seal decrypt -i {p}, then seal encrypt -i {p}",
-                p = hints::shell_word(s.ctx.path)
+                "if the file holds anything secret, {}",
+                hints::reencrypt(s.ctx.path, s.ctx.rule, &s.recipients, false)
             ),
         );
     }
