@@ -401,3 +401,24 @@ fn the_hints_for_plaintext_in_a_sops_file_are_commands_that_work() {
     }
     assert!(hints(home.path(), dir.path()).is_empty());
 }
+
+#[test]
+fn a_narrow_selector_is_a_warning_and_an_error_under_strict() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/check-corpus/sops-secret-selector-narrowed/narrowed.yaml");
+    std::fs::copy(&fixture, dir.path().join("narrowed.yaml")).unwrap();
+    let out = seal(home.path())
+        .current_dir(dir.path())
+        .args(["check", "narrowed.yaml"])
+        .assert()
+        .code(0);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.contains("warning  narrow-selector"), "{text}");
+    seal(home.path())
+        .current_dir(dir.path())
+        .args(["check", "--strict", "narrowed.yaml"])
+        .assert()
+        .code(1);
+}
