@@ -422,3 +422,27 @@ fn a_narrow_selector_is_a_warning_and_an_error_under_strict() {
         .assert()
         .code(1);
 }
+
+#[test]
+fn the_hint_for_a_file_with_a_forged_sops_block_works() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/check-corpus/sops-forged-age-stanza/secret.yaml");
+    let text = std::fs::read_to_string(fixture).unwrap();
+    write(dir.path(), "secret.yaml", &text);
+    let all = hints(home.path(), dir.path());
+    let hint = all
+        .iter()
+        .find(|h| h.starts_with("delete its `sops:` block first"))
+        .unwrap_or_else(|| panic!("{all:?}"));
+    // As the hint says: the block goes, then the first command.
+    write(
+        dir.path(),
+        "secret.yaml",
+        &text[..text.find("sops:").unwrap()],
+    );
+    let command = commands(hint).remove(0);
+    run_hint(home.path(), dir.path(), &command);
+    assert!(hints(home.path(), dir.path()).is_empty());
+}

@@ -90,6 +90,8 @@ struct Scan<'a> {
     out: FileResult,
     /// For a sops file: its age recipients, for hints that re-encrypt it.
     recipients: Vec<String>,
+    /// The file has a `sops:` block that does not hold (it counts as plain).
+    forged: bool,
 }
 
 /// A leaf of a document with what the walk knows about it.
@@ -329,6 +331,20 @@ impl<'a> Scan<'a> {
             lines: LineIndex::new(src),
             out: FileResult::default(),
             recipients: Vec::new(),
+            forged: false,
+        }
+    }
+
+    /// How to encrypt this plain file ([`hints::encrypt`]); a `sops:` block that does not
+    /// hold must go first (sops and seal refuse to encrypt a file that has one).
+    fn encrypt_hint(&self) -> String {
+        let h = hints::encrypt(self.ctx.path, self.ctx.rule);
+        if self.forged {
+            format!(
+                "delete its `sops:` block first (it does not hold, and seal and sops refuse to encrypt a file that has one), then {h}"
+            )
+        } else {
+            h
         }
     }
 
@@ -617,7 +633,7 @@ impl<'a> Scan<'a> {
                 Rule::UnencryptedFile,
                 Severity::Error,
                 format!("{} covers this file, but it is not encrypted", rm.label),
-                &encrypt_hint(self.ctx),
+                &self.encrypt_hint(),
             );
         }
     }
@@ -651,6 +667,7 @@ impl<'a> Scan<'a> {
             );
         }
         if forged {
+            self.forged = true;
             return None;
         }
         Metadata::from_tree(tree).ok()
@@ -781,7 +798,7 @@ impl<'a> Scan<'a> {
                     hints::reencrypt(self.ctx.path, self.ctx.rule, &self.recipients, true)
                 }
             } else {
-                encrypt_hint(self.ctx)
+                self.encrypt_hint()
             };
             // One finding per value: the Secret finding replaces a selector finding.
             let pos = l.offset.map(|o| self.lines.position(self.src, o));
@@ -938,7 +955,7 @@ impl<'a> Scan<'a> {
                     "{} covers this file, but it is not encrypted: {path} would be encrypted by that rule",
                     rm.label
                 ),
-                &encrypt_hint(self.ctx),
+                &self.encrypt_hint(),
             );
             return;
         }
@@ -1063,7 +1080,7 @@ impl<'a> Scan<'a> {
                     ),
                     format!(
                         "{}; or, if it is not secret, mark it with `# seal:allow credential-value <reason>`",
-                        encrypt_hint(self.ctx)
+                        self.encrypt_hint()
                     ),
                 )
             };
@@ -1325,10 +1342,6 @@ fn documentation(path: &str) -> bool {
         .iter()
         .any(|e| name.ends_with(e))
         || matches!(name.as_str(), "license" | "readme" | "copying" | "notice")
-}
-
-fn encrypt_hint(ctx: &FileContext) -> String {
-    hints::encrypt(ctx.path, ctx.rule)
 }
 
 fn capitalize(s: &str) -> String {
