@@ -266,3 +266,8 @@ fn broken_metadata_is_exactly_what_sops_refuses() {
 fn sops_selector_leaves_a_credential_plaintext() {
     assert_case("sops-selector-leaves-credential");
 }
+
+#[test]
+fn sops_selector_narrower_than_the_default_its_rule_applies() {
+    assert_case("sops-selector-narrower-than-default-rule");
+}

@@ -683,7 +683,13 @@ impl<'a> Scan<'a> {
         }
         match &rm.rule.selector {
             Some(s) => Some(s.clone()),
-            None if is_sops => None,
+            // A rule without a selector encrypts a file that holds anything but Kubernetes
+            // objects with sops's default (every value): a sops file whose own selector
+            // is narrower left values plaintext that its rule encrypts.
+            None if is_sops => kubernetes_default(docs)
+                .is_none()
+                .then(default_selector)
+                .filter(|_| !docs.iter().any(|d| k8s_object(d).is_some())),
             None => Some(kubernetes_default(docs).unwrap_or_else(default_selector)),
         }
     }
@@ -1166,13 +1172,19 @@ impl Narrow {
             })
         {
             self.reported = true;
-            let rule = s.ctx.rule.map(|r| r.label.clone()).unwrap_or_default();
+            let than = match s.ctx.rule {
+                Some(r) if r.rule.selector.is_none() => {
+                    format!("sops's default selector, which {} applies", r.label)
+                }
+                Some(r) => format!("that of {}", r.label),
+                None => String::new(),
+            };
             s.push(
                 self.sops_at,
                 Rule::NarrowSelector,
                 Severity::Warning,
                 format!(
-                    "the file's selector ({}) is narrower than that of {rule}: it leaves {} plaintext, which the rule encrypts",
+                    "the file's selector ({}) is narrower than {than}: it leaves {} plaintext, which the rule encrypts",
                     sops_file::describe(fs),
                     l.display()
                 ),
