@@ -836,7 +836,6 @@ impl<'a> Scan<'a> {
             Node::Value(Value::Int(_)) => Seen::Scalar("integer"),
             Node::Value(Value::Float(_)) => Seen::Scalar("float"),
             Node::Value(Value::Bool(_)) => Seen::Scalar("boolean"),
-            Node::Value(Value::Time(_)) => Seen::Scalar("timestamp"),
             _ => return,
         };
         if let Some((severity, what)) = secret_values::problem(field, seen) {

@@ -15,8 +15,7 @@ pub enum Seen<'a> {
     Enc(&'a str),
     /// A plaintext string.
     Str(&'a str),
-    /// A plaintext scalar of another type: its YAML type name (`int`, `float`, `bool`,
-    /// `timestamp`).
+    /// A plaintext number or boolean: its YAML type name.
     Scalar(&'static str),
 }
 
@@ -26,7 +25,9 @@ pub fn problem(field: &str, seen: Seen) -> Option<(Severity, String)> {
     match (field, seen) {
         (_, Seen::Enc(enc)) => {
             let ty = EncValue::parse(enc).ok()?.value_type;
-            if matches!(ty, ValueType::Str | ValueType::Bytes) {
+            // A timestamp reaches the API server as its text (the YAML-to-JSON conversion
+            // keeps it a string), so only numbers and booleans are rejected.
+            if !matches!(ty, ValueType::Int | ValueType::Float | ValueType::Bool) {
                 return None;
             }
             Some((
