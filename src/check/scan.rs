@@ -16,6 +16,8 @@ use std::collections::BTreeSet;
 
 use memchr::memmem;
 
+mod narrow;
+
 use super::private_keys;
 use super::{Finding, Rule, Severity};
 use super::{hints, secret_values, sops_file};
@@ -437,7 +439,7 @@ impl<'a> Scan<'a> {
         let mut enc_without_metadata = None;
         let mut plain_kinds: BTreeSet<String> = BTreeSet::new();
         let mut cursor = 0usize;
-        let mut narrow = Narrow::default();
+        let mut narrow = narrow::Narrow::default();
         for (di, doc) in parsed.docs.iter().enumerate() {
             if doc.items.is_empty() {
                 continue;
@@ -1120,95 +1122,6 @@ impl<'a> Scan<'a> {
                 l.offset = Some(from + i);
             }
         }
-    }
-}
-
-/// What a sops file's selector leaves plaintext, collected over its documents: one
-/// `narrow-selector` finding per file at most.
-#[derive(Default)]
-struct Narrow {
-    reported: bool,
-    enc: usize,
-    plain: Option<Option<usize>>,
-    sops_at: Option<usize>,
-}
-
-impl Narrow {
-    fn doc(&mut self, s: &mut Scan, fs: &Selector, leaves: &[Leaf], secret: bool, rule: bool) {
-        self.sops_at = self.sops_at.or_else(|| s.find_text(b"sops:"));
-        for l in leaves.iter().filter(|l| !l.comment) {
-            if l.enc_text().is_some() {
-                self.enc += 1;
-            } else if l.plaintext() && self.plain.is_none() {
-                self.plain = Some(l.offset);
-            }
-        }
-        if self.reported {
-            return;
-        }
-        let hint = hints::reencrypt(s.ctx.path, s.ctx.rule, &s.recipients, false);
-        if secret && let Some(field) = sops_file::narrower_than_kubernetes(fs) {
-            self.reported = true;
-            s.push(
-                self.sops_at,
-                Rule::NarrowSelector,
-                Severity::Warning,
-                format!(
-                    "the file holds a Secret but its selector ({}) does not encrypt new {field} values, unlike {} (a value added later with seal set or sops edit stays plaintext)",
-                    sops_file::describe(fs),
-                    sops_file::kubernetes_default_text()
-                ),
-                &hint,
-            );
-            return;
-        }
-        if rule
-            && let Some(l) = leaves.iter().find(|l| {
-                !l.comment
-                    && !matches!(l.node, Node::Value(Value::Null))
-                    && !l.encrypt.first().copied().unwrap_or(true)
-                    && l.encrypt.get(1).copied().unwrap_or(false)
-            })
-        {
-            self.reported = true;
-            let than = match s.ctx.rule {
-                Some(r) if r.rule.selector.is_none() => {
-                    format!("sops's default selector, which {} applies", r.label)
-                }
-                Some(r) => format!("that of {}", r.label),
-                None => String::new(),
-            };
-            s.push(
-                self.sops_at,
-                Rule::NarrowSelector,
-                Severity::Warning,
-                format!(
-                    "the file's selector ({}) is narrower than {than}: it leaves {} plaintext, which the rule encrypts",
-                    sops_file::describe(fs),
-                    l.display()
-                ),
-                &hint,
-            );
-        }
-    }
-
-    fn finish(&mut self, s: &mut Scan) {
-        if self.reported || self.enc > 0 {
-            return;
-        }
-        let Some(_) = self.plain else { return };
-        self.reported = true;
-        s.push(
-            self.sops_at,
-            Rule::NarrowSelector,
-            Severity::Warning,
-            "the sops file encrypts none of its values: its selector leaves every value plaintext"
-                .into(),
-            &format!(
-                "if the file holds anything secret, {}",
-                hints::reencrypt(s.ctx.path, s.ctx.rule, &s.recipients, false)
-            ),
-        );
     }
 }
 
