@@ -177,9 +177,9 @@ fn parse_age_list(field: &str, v: &Value) -> Result<Vec<AgeKey>, MetadataError> 
         let Value::Branch(b) = item else {
             return Err(invalid(field, format!("entry {i} is not a mapping")));
         };
-        let recipient = text_field(b, "recipient")?
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| invalid(field, format!("entry {i} has no recipient")))?;
+        // sops decrypts with `enc` alone: an empty or missing recipient is read as "" (it
+        // only orders the identities tried; measured with sops 3.11).
+        let recipient = text_field(b, "recipient")?.unwrap_or_default();
         let enc = text_field(b, "enc")?
             .filter(|s| !s.is_empty())
             .ok_or_else(|| invalid(field, format!("entry {i} has no enc")))?;
@@ -548,7 +548,15 @@ mod tests {
             let t = with(&single(), "version", Some(s(ok)));
             assert!(Metadata::from_tree(&t).is_ok(), "{ok}");
         }
-        for bad in ["3.11", " 3.11.0", "03.11.0", "3.11.0.1", "3.x.0", "x"] {
+        // Measured with sops 3.11 decrypt: `1.` passes the `1.` prefix test before the `v`
+        // is stripped, so `v1.2` is refused while `1.2` and `9.9.9` decrypt.
+        for ok in ["9.9.9", "1.", "v3.11.0"] {
+            let t = with(&single(), "version", Some(s(ok)));
+            assert!(Metadata::from_tree(&t).is_ok(), "{ok}");
+        }
+        for bad in [
+            "3.11", " 3.11.0", "03.11.0", "3.11.0.1", "3.x.0", "x", "abc", "3", "v1.2", "01.2.3",
+        ] {
             let t = with(&single(), "version", Some(s(bad)));
             assert!(
                 matches!(Metadata::from_tree(&t), Err(MetadataError::Invalid { ref field, .. }) if field == "version"),
@@ -593,6 +601,12 @@ mod tests {
             Metadata::from_tree(&t),
             Err(MetadataError::Invalid { .. })
         ));
+        // An empty recipient is read (sops decrypts such a file with its enc).
+        let t = with(&single(), "age", Some(Value::List(vec![age("", ENC)])));
+        assert_eq!(
+            Metadata::from_tree(&t).unwrap().key_groups[0].age[0].recipient,
+            ""
+        );
         // mac may be empty (then "no MAC" at verification), but filestatus says false.
         let t = with(&single(), "mac", None);
         assert_eq!(Metadata::from_tree(&t).unwrap().mac, "");

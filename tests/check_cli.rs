@@ -237,3 +237,212 @@ fn output_file_and_quiet() {
         .code(0)
         .stdout("");
 }
+
+/// The hints of a `seal check --format json` run.
+fn hints(home: &Path, dir: &Path) -> Vec<String> {
+    let out = seal(home)
+        .current_dir(dir)
+        .args(["check", "--format", "json", "."])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["hint"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Run a command a hint quotes in backticks (`seal …`), with RECIPIENT filled in.
+fn run_hint(home: &Path, dir: &Path, command: &str) {
+    let command = command.replace("RECIPIENT", &recipient("alice"));
+    let words: Vec<&str> = command.split_whitespace().collect();
+    assert_eq!(words[0], "seal", "{command}");
+    seal(home)
+        .current_dir(dir)
+        .args(&words[1..])
+        .assert()
+        .success();
+}
+
+#[test]
+fn the_hint_for_an_unencrypted_secret_without_a_rule_is_a_command_that_works() {
+    let home = tempfile::tempdir().unwrap();
+    // 1. The `--age RECIPIENT` form.
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "apps/db/secret.yaml", PLAIN_SECRET);
+    let hint = hints(home.path(), dir.path()).remove(0);
+    let command = hint.split('`').nth(1).expect("a command in backticks");
+    assert_eq!(
+        command, "seal encrypt -i --age RECIPIENT apps/db/secret.yaml",
+        "{hint}"
+    );
+    run_hint(home.path(), dir.path(), command);
+    assert!(hints(home.path(), dir.path()).is_empty());
+    // 2. The creation rule it names, added to .sops.yaml, then the plain command.
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "apps/db/secret.yaml", PLAIN_SECRET);
+    let hint = hints(home.path(), dir.path()).remove(0);
+    let rule = &hint[hint.find('{').unwrap()..=hint.find('}').unwrap()];
+    let rule = rule.replace("RECIPIENT", &recipient("alice"));
+    write(
+        dir.path(),
+        ".sops.yaml",
+        &format!("creation_rules:\n  - {rule}\n"),
+    );
+    let command = hint
+        .split('`')
+        .nth(3)
+        .expect("a second command in backticks");
+    assert_eq!(command, "seal encrypt -i apps/db/secret.yaml", "{hint}");
+    run_hint(home.path(), dir.path(), command);
+    assert!(hints(home.path(), dir.path()).is_empty());
+    // 3. With a rule that has keys, the plain command works as it is.
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - path_regex: ^apps/\n    age: {}\n",
+            recipient("alice")
+        ),
+    );
+    write(dir.path(), "apps/db/secret.yaml", PLAIN_SECRET);
+    let hint = hints(home.path(), dir.path()).remove(0);
+    let command = hint.split('`').nth(1).unwrap();
+    assert_eq!(command, "seal encrypt -i apps/db/secret.yaml", "{hint}");
+    run_hint(home.path(), dir.path(), command);
+    assert!(hints(home.path(), dir.path()).is_empty());
+}
+
+/// The commands a hint quotes in backticks.
+fn commands(hint: &str) -> Vec<String> {
+    hint.split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|c| c.starts_with("seal "))
+        .map(String::from)
+        .collect()
+}
+
+/// Run a hint's command through the shell (its quoting is part of what is tested).
+fn run_shell(home: &Path, dir: &Path, command: &str, stdin: &str) {
+    let bin = assert_cmd::cargo::cargo_bin("seal");
+    let command = command.replacen("seal ", &format!("{} ", bin.display()), 1);
+    assert_cmd::Command::new("sh")
+        .current_dir(dir)
+        .env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SEAL_NO_KEYRING", "1")
+        .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+        .args(["-c", &command])
+        .write_stdin(stdin)
+        .assert()
+        .success();
+}
+
+#[test]
+fn the_hints_for_plaintext_in_a_sops_file_are_commands_that_work() {
+    let home = tempfile::tempdir().unwrap();
+    let base = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2-cli\n";
+    // 1. A value added in plaintext where the selector encrypts: delete the line, set it.
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "my app/secret.yaml", base);
+    encrypt(
+        home.path(),
+        dir.path(),
+        "my app/secret.yaml",
+        &recipient("alice"),
+    );
+    let p = dir.path().join("my app/secret.yaml");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let added = text.replacen("stringData:\n", "stringData:\n  token: added-later\n", 1);
+    std::fs::write(&p, &added).unwrap();
+    let hint = hints(home.path(), dir.path()).remove(0);
+    let cmds = commands(&hint);
+    assert_eq!(cmds.len(), 1, "{hint}");
+    assert!(
+        cmds[0].starts_with("seal set --raw --value-stdin"),
+        "{hint}"
+    );
+    std::fs::write(&p, &text).unwrap(); // "delete the line"
+    run_shell(home.path(), dir.path(), &cmds[0], "new-token");
+    assert!(hints(home.path(), dir.path()).is_empty());
+    let out = seal(home.path())
+        .current_dir(dir.path())
+        .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+        .args(["decrypt", "my app/secret.yaml"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("token: new-token"));
+    // 2. The selector narrowed after encryption, a value added: decrypt and encrypt again,
+    //    for the file's own recipients (no rule covers it).
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "secret.yaml", base);
+    encrypt(home.path(), dir.path(), "secret.yaml", &recipient("alice"));
+    let p = dir.path().join("secret.yaml");
+    let text = std::fs::read_to_string(&p).unwrap();
+    let edited = text
+        .replacen("stringData:\n", "stringData:\n  token: added-later\n", 1)
+        .replace("^(data|stringData)$", "^password$");
+    assert_ne!(edited, text);
+    std::fs::write(&p, &edited).unwrap();
+    let all = hints(home.path(), dir.path());
+    assert_eq!(all.len(), 2, "{all:?}"); // plaintext-secret and narrow-selector
+    for hint in &all {
+        let cmds = commands(hint);
+        assert_eq!(cmds.len(), 2, "{hint}");
+        assert!(cmds[1].contains(&recipient("alice")), "{hint}");
+    }
+    for c in commands(&all[0]) {
+        run_shell(home.path(), dir.path(), &c, "");
+    }
+    assert!(hints(home.path(), dir.path()).is_empty());
+}
+
+#[test]
+fn a_narrow_selector_is_a_warning_and_an_error_under_strict() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/check-corpus/sops-secret-selector-narrowed/narrowed.yaml");
+    std::fs::copy(&fixture, dir.path().join("narrowed.yaml")).unwrap();
+    let out = seal(home.path())
+        .current_dir(dir.path())
+        .args(["check", "narrowed.yaml"])
+        .assert()
+        .code(0);
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(text.contains("warning  narrow-selector"), "{text}");
+    seal(home.path())
+        .current_dir(dir.path())
+        .args(["check", "--strict", "narrowed.yaml"])
+        .assert()
+        .code(1);
+}
+
+#[test]
+fn the_hint_for_a_file_with_a_forged_sops_block_works() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/check-corpus/sops-forged-age-stanza/secret.yaml");
+    let text = std::fs::read_to_string(fixture).unwrap();
+    write(dir.path(), "secret.yaml", &text);
+    let all = hints(home.path(), dir.path());
+    let hint = all
+        .iter()
+        .find(|h| h.starts_with("delete its `sops:` block first"))
+        .unwrap_or_else(|| panic!("{all:?}"));
+    // As the hint says: the block goes, then the first command.
+    write(
+        dir.path(),
+        "secret.yaml",
+        &text[..text.find("sops:").unwrap()],
+    );
+    let command = commands(hint).remove(0);
+    run_hint(home.path(), dir.path(), &command);
+    assert!(hints(home.path(), dir.path()).is_empty());
+}

@@ -3,9 +3,13 @@
 //! walk, allow-listing, and the reporters (text, JSON, SARIF, GitHub annotations). It never
 //! decrypts anything and never prints a secret value.
 
+mod allow;
+pub mod hints;
 mod private_keys;
 pub mod report;
 pub mod scan;
+mod secret_values;
+pub mod sops_file;
 pub mod walk;
 
 pub use walk::Checker;
@@ -70,11 +74,17 @@ pub enum Rule {
     PlainManifest,
     /// `.sops.yaml` itself is broken.
     ConfigError,
+    /// A sops file's selector leaves values plaintext that its creation rule (or seal's
+    /// Kubernetes default, for a Secret) would encrypt, or encrypts nothing at all.
+    NarrowSelector,
+    /// A Secret value Kubernetes would reject or change: a non-string `stringData` value
+    /// (seen in plaintext or in the ENC `type:`), or invalid base64 under `data`.
+    BadSecretValue,
 }
 
 impl Rule {
     /// Every rule, in the order the docs list them.
-    pub const ALL: [Rule; 13] = [
+    pub const ALL: [Rule; 15] = [
         Rule::PlaintextSecret,
         Rule::LastAppliedSecret,
         Rule::UnencryptedFile,
@@ -88,6 +98,8 @@ impl Rule {
         Rule::ParseError,
         Rule::PlainManifest,
         Rule::ConfigError,
+        Rule::NarrowSelector,
+        Rule::BadSecretValue,
     ];
 
     /// The stable id (`plaintext-secret`, …).
@@ -106,6 +118,8 @@ impl Rule {
             Rule::ParseError => "parse-error",
             Rule::PlainManifest => "plain-manifest",
             Rule::ConfigError => "config-error",
+            Rule::NarrowSelector => "narrow-selector",
+            Rule::BadSecretValue => "bad-secret-value",
         }
     }
 
@@ -144,6 +158,12 @@ impl Rule {
                 "A plain Kubernetes object that holds no secrets is covered by a creation rule."
             }
             Rule::ConfigError => "The .sops.yaml configuration is invalid.",
+            Rule::NarrowSelector => {
+                "A sops file's selector leaves values plaintext that its rule or the Kubernetes default encrypts."
+            }
+            Rule::BadSecretValue => {
+                "A Secret value Kubernetes rejects or changes: a non-string stringData value or invalid base64 in data."
+            }
         }
     }
 }

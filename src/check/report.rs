@@ -51,7 +51,11 @@ pub fn render(report: &Report, format: OutputFormat, text: TextOptions) -> Strin
 /// that a creation rule covers, `recipient-drift` is an error under `--strict`).
 pub fn default_severity(rule: Rule) -> Severity {
     match rule {
-        Rule::RecipientDrift | Rule::CredentialValue | Rule::ParseError => Severity::Warning,
+        Rule::RecipientDrift
+        | Rule::CredentialValue
+        | Rule::ParseError
+        | Rule::NarrowSelector
+        | Rule::BadSecretValue => Severity::Warning,
         Rule::PlainManifest => Severity::Info,
         Rule::PlaintextSecret
         | Rule::LastAppliedSecret
@@ -117,6 +121,15 @@ pub fn rule_help(rule: Rule) -> &'static str {
              path_regex to silence this."
         }
         Rule::ConfigError => "Fix .sops.yaml; seal check cannot apply its rules until it parses.",
+        Rule::NarrowSelector => {
+            "Re-encrypt the file with its creation rule's selector (or seal's Kubernetes \
+             default, encrypted_regex ^(data|stringData)$, for Secrets): decrypt it and run \
+             seal encrypt -i FILE, so that values added later are encrypted too."
+        }
+        Rule::BadSecretValue => {
+            "Quote stringData values so they are strings, and write data values as base64 \
+             (or move them to stringData); Kubernetes rejects the Secret otherwise."
+        }
     }
 }
 

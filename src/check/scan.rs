@@ -16,11 +16,14 @@ use std::collections::BTreeSet;
 
 use memchr::memmem;
 
+mod narrow;
+
 use super::private_keys;
 use super::{Finding, Rule, Severity};
+use super::{hints, secret_values, sops_file};
 use crate::cipher::{EncValue, is_enc_value};
 use crate::config::CreationRule;
-use crate::metadata::{Metadata, counts_as_encrypted};
+use crate::metadata::Metadata;
 use crate::rules::{CommentStack, Selector, kubernetes_default};
 use crate::stores::yaml::leaf_offsets;
 use crate::stores::{Format, Parsed, StoreError};
@@ -87,6 +90,10 @@ struct Scan<'a> {
     src: &'a [u8],
     lines: LineIndex,
     out: FileResult,
+    /// For a sops file: its age recipients, for hints that re-encrypt it.
+    recipients: Vec<String>,
+    /// The file has a `sops:` block that does not hold (it counts as plain).
+    forged: bool,
 }
 
 /// A leaf of a document with what the walk knows about it.
@@ -171,6 +178,16 @@ impl Leaf<'_> {
             _ => false,
         }
     }
+}
+
+/// The path as `seal set` and `sops set` take it: `["stringData"]["password"]`, `[0]`.
+fn tree_path(path: &[Seg]) -> String {
+    path.iter()
+        .map(|s| match s {
+            Seg::Key(k) => format!("[{}]", serde_json::Value::String(k.to_string())),
+            Seg::Index(i) => format!("[{i}]"),
+        })
+        .collect()
 }
 
 fn display_path(path: &[Seg]) -> String {
@@ -315,6 +332,21 @@ impl<'a> Scan<'a> {
             src,
             lines: LineIndex::new(src),
             out: FileResult::default(),
+            recipients: Vec::new(),
+            forged: false,
+        }
+    }
+
+    /// How to encrypt this plain file ([`hints::encrypt`]); a `sops:` block that does not
+    /// hold must go first (sops and seal refuse to encrypt a file that has one).
+    fn encrypt_hint(&self) -> String {
+        let h = hints::encrypt(self.ctx.path, self.ctx.rule);
+        if self.forged {
+            format!(
+                "delete its `sops:` block first (it does not hold, and seal and sops refuse to encrypt a file that has one), then {h}"
+            )
+        } else {
+            h
         }
     }
 
@@ -363,6 +395,7 @@ impl<'a> Scan<'a> {
         let maybe_sops = text_has(b"sops");
         let secret_kind = mentions_secret_kind(self.src);
         let covered = self.ctx.rule.is_some();
+        let targeted = self.ctx.rule.is_some_and(|r| !r.broad);
         let named = secret_named(self.ctx.path);
         let needed = match format {
             Format::Yaml => true,
@@ -390,6 +423,14 @@ impl<'a> Scan<'a> {
         let enc_text = memmem::find(self.src, b"ENC[").is_some();
         let sops = self.sops_metadata(&parsed, offsets.as_ref().and_then(|o| o.first()?.sops));
         self.out.is_sops = sops.is_some();
+        if let Some(md) = &sops {
+            self.recipients = md
+                .key_groups
+                .iter()
+                .flat_map(|g| g.age.iter().map(|k| k.recipient.clone()))
+                .filter(|r| !r.is_empty())
+                .collect();
+        }
         let file_selector = sops.as_ref().map(Metadata::effective_selector);
         let rule_selector = self.rule_selector(&parsed.docs, sops.is_some());
         let mut covered_findings = false;
@@ -398,6 +439,7 @@ impl<'a> Scan<'a> {
         let mut enc_without_metadata = None;
         let mut plain_kinds: BTreeSet<String> = BTreeSet::new();
         let mut cursor = 0usize;
+        let mut narrow = narrow::Narrow::default();
         for (di, doc) in parsed.docs.iter().enumerate() {
             if doc.items.is_empty() {
                 continue;
@@ -438,8 +480,15 @@ impl<'a> Scan<'a> {
                 self.locate(&mut leaves, format, &mut cursor);
             }
             // 3. sops values.
-            if file_selector.is_some() {
+            if let Some(fs) = &file_selector {
                 self.sops_values(&leaves, true, rule_selector.is_some());
+                narrow.doc(
+                    self,
+                    fs,
+                    &leaves,
+                    !secret_docs.is_empty(),
+                    rule_selector.is_some(),
+                );
             } else if has_sops_block {
                 // Broken metadata was reported; still check every ENC value's syntax.
                 self.sops_values(&leaves, false, false);
@@ -477,12 +526,16 @@ impl<'a> Scan<'a> {
                     }
                 }
             }
-            // 6. Credential-like keys in files named like secrets.
-            if sops.is_none() && object.is_none() && named && !covered {
-                self.credentials(&leaves);
+            // 6. Credential-like keys in files named like secrets (a catch-all rule says
+            // how to encrypt, not that this file is safe: only a targeted rule's own
+            // unencrypted-file finding replaces this one). In a sops file, a credential
+            // its selector leaves plaintext counts too: a selector claims nothing.
+            if object.is_none() && named && !targeted {
+                self.credentials(&leaves, sops.is_some());
             }
             covered_findings |= !secret_docs.is_empty();
         }
+        narrow.finish(self);
         if let Some(off) = enc_without_metadata {
             self.push(
                 off,
@@ -582,64 +635,44 @@ impl<'a> Scan<'a> {
                 Rule::UnencryptedFile,
                 Severity::Error,
                 format!("{} covers this file, but it is not encrypted", rm.label),
-                &encrypt_hint(self.ctx.path),
+                &self.encrypt_hint(),
             );
         }
     }
 
-    /// The file's metadata when it is a sops file; broken metadata is reported.
+    /// The file's metadata when it is a sops file whose block holds ([`sops_file`]). Every
+    /// problem of the block is reported; a block sops would refuse (or that no key can
+    /// open) makes the file count as plain, so forged metadata hides nothing.
     fn sops_metadata(&mut self, parsed: &Parsed, at: Option<usize>) -> Option<Metadata> {
         let tree = parsed.metadata.as_ref()?;
         if !looks_like_sops(tree) {
             return None;
         }
         let at = at.or_else(|| self.find_text(b"sops"));
-        let hint = "restore the file from git history or re-create it with seal encrypt; a sops file needs mac, version and lastmodified";
-        if !counts_as_encrypted(tree) {
-            let missing: Vec<&str> = ["mac", "version"]
-                .into_iter()
-                .filter(|k| tree.get(k).is_none_or(|v| matches!(v, Value::Null)))
-                .collect();
-            let what = if missing.is_empty() {
-                "an empty mac or version".to_string()
-            } else {
-                format!("no {}", missing.join(" and no "))
-            };
+        let hint = "restore the file from git history or re-create it with seal encrypt; a sops file needs a version sops accepts, an RFC 3339 lastmodified, the ENC[...] mac sops wrote, and at least one real master key";
+        let mut forged = false;
+        for p in sops_file::problems(tree) {
+            forged |= p.severity == Severity::Error;
+            self.push(at, Rule::BrokenMetadata, p.severity, p.message, hint);
+        }
+        for path in sops_file::stray_values(tree) {
+            let key = path.rsplit('.').next().unwrap_or("sops");
+            let key = key.split('[').next().unwrap_or(key);
+            let from = at.unwrap_or(0).min(self.src.len());
+            let pos = memmem::find(&self.src[from..], key.as_bytes()).map(|i| from + i);
             self.push(
-                at,
-                Rule::BrokenMetadata,
+                pos.or(at),
+                Rule::PlaintextValue,
                 Severity::Error,
-                format!("the sops metadata has {what}: sops and Flux refuse to decrypt it"),
-                hint,
+                format!("{path} is a plaintext value inside the sops metadata block: sops does not read it, never encrypts it, and drops it when it rewrites the file"),
+                "move the value out of the sops block into the document (where sops encrypts it) and rotate it if it is a secret",
             );
-            return Metadata::from_tree(tree).ok();
         }
-        match Metadata::from_tree(tree) {
-            Ok(md) => {
-                if !md.mac.is_empty()
-                    && let Err(why) = EncValue::parse(&md.mac)
-                {
-                    self.push(
-                        at,
-                        Rule::BrokenMetadata,
-                        Severity::Error,
-                        format!("the sops mac is not a valid ENC value: {why}"),
-                        hint,
-                    );
-                }
-                Some(md)
-            }
-            Err(e) => {
-                self.push(
-                    at,
-                    Rule::BrokenMetadata,
-                    Severity::Error,
-                    format!("the sops metadata is invalid: {e}"),
-                    hint,
-                );
-                None
-            }
+        if forged {
+            self.forged = true;
+            return None;
         }
+        Metadata::from_tree(tree).ok()
     }
 
     /// The selector the file's creation rule would encrypt with. For a sops file only an
@@ -652,7 +685,13 @@ impl<'a> Scan<'a> {
         }
         match &rm.rule.selector {
             Some(s) => Some(s.clone()),
-            None if is_sops => None,
+            // A rule without a selector encrypts a file that holds anything but Kubernetes
+            // objects with sops's default (every value): a sops file whose own selector
+            // is narrower left values plaintext that its rule encrypts.
+            None if is_sops => kubernetes_default(docs)
+                .is_none()
+                .then(default_selector)
+                .filter(|_| !docs.iter().any(|d| k8s_object(d).is_some())),
             None => Some(kubernetes_default(docs).unwrap_or_else(default_selector)),
         }
     }
@@ -753,19 +792,21 @@ impl<'a> Scan<'a> {
                     _ => None,
                 }
             };
-            if !matches!(field, Some("data" | "stringData")) {
+            let Some(field @ ("data" | "stringData")) = field else {
                 continue;
-            }
+            };
+            self.secret_value(&name, field, l);
             if !l.plaintext() || l.templated() {
                 continue;
             }
             let fix = if is_sops {
-                format!(
-                    "re-encrypt it: seal encrypt -i {} after decrypting, or seal edit it",
-                    self.ctx.path
-                )
+                if l.encrypt.first().copied().unwrap_or(false) {
+                    hints::set_again(self.ctx.path, &tree_path(&l.path))
+                } else {
+                    hints::reencrypt(self.ctx.path, self.ctx.rule, &self.recipients, true)
+                }
             } else {
-                encrypt_hint(self.ctx.path)
+                self.encrypt_hint()
             };
             // One finding per value: the Secret finding replaces a selector finding.
             let pos = l.offset.map(|o| self.lines.position(self.src, o));
@@ -783,6 +824,35 @@ impl<'a> Scan<'a> {
             );
         }
         self.last_applied(secret, &name);
+    }
+
+    /// A `data`/`stringData` value Kubernetes would reject ([`secret_values`]).
+    fn secret_value(&mut self, name: &str, field: &str, l: &Leaf) {
+        use secret_values::Seen;
+        if l.templated() {
+            return;
+        }
+        let seen = match l.node {
+            Node::Value(Value::Str(s)) if is_enc_value(s) => Seen::Enc(s),
+            Node::Value(Value::Str(s)) => Seen::Str(s),
+            Node::Value(Value::Int(_)) => Seen::Scalar("integer"),
+            Node::Value(Value::Float(_)) => Seen::Scalar("float"),
+            Node::Value(Value::Bool(_)) => Seen::Scalar("boolean"),
+            _ => return,
+        };
+        if let Some((severity, what)) = secret_values::problem(field, seen) {
+            self.push(
+                l.offset,
+                Rule::BadSecretValue,
+                severity,
+                format!("{name}: {} {what}", l.display()),
+                if field == "data" {
+                    "write data values as base64 (or move the plain text to stringData), and give stringData strings only"
+                } else {
+                    "quote the value in stringData (Kubernetes takes strings only) and re-encrypt it"
+                },
+            );
+        }
     }
 
     /// `secretGenerator[].literals` of a kustomization: `KEY=VALUE` strings that become a
@@ -892,7 +962,7 @@ impl<'a> Scan<'a> {
                     "{} covers this file, but it is not encrypted: {path} would be encrypted by that rule",
                     rm.label
                 ),
-                &encrypt_hint(self.ctx.path),
+                &self.encrypt_hint(),
             );
             return;
         }
@@ -986,7 +1056,7 @@ impl<'a> Scan<'a> {
 
     // ------------------------------------------------------------------ 6. credentials
 
-    fn credentials(&mut self, leaves: &[Leaf]) {
+    fn credentials(&mut self, leaves: &[Leaf], is_sops: bool) {
         for l in leaves {
             if l.comment || !l.plaintext() || l.templated() {
                 continue;
@@ -998,15 +1068,35 @@ impl<'a> Scan<'a> {
             if !credential_key(key) {
                 continue;
             }
+            let (message, hint) = if is_sops {
+                (
+                    format!(
+                        "{} looks like a credential and is left plaintext by the selector of this sops file, which is named like a secret",
+                        l.display()
+                    ),
+                    format!(
+                        "{}; or, if it is not secret, mark it with `# seal:allow credential-value <reason>`",
+                        hints::reencrypt(self.ctx.path, self.ctx.rule, &self.recipients, true)
+                    ),
+                )
+            } else {
+                (
+                    format!(
+                        "{} looks like a credential and is plaintext in a file named like a secret",
+                        l.display()
+                    ),
+                    format!(
+                        "{}; or, if it is not secret, mark it with `# seal:allow credential-value <reason>`",
+                        self.encrypt_hint()
+                    ),
+                )
+            };
             self.push(
                 l.offset,
                 Rule::CredentialValue,
                 Severity::Warning,
-                format!("{} looks like a credential and is plaintext in a file named like a secret", l.display()),
-                &format!(
-                    "encrypt the file (seal encrypt -i {p}, and add a .sops.yaml rule for it), or mark it with `# seal:allow credential-value <reason>` if it is not secret",
-                    p = self.ctx.path
-                ),
+                message,
+                &hint,
             );
         }
     }
@@ -1176,12 +1266,6 @@ fn documentation(path: &str) -> bool {
         .iter()
         .any(|e| name.ends_with(e))
         || matches!(name.as_str(), "license" | "readme" | "copying" | "notice")
-}
-
-fn encrypt_hint(path: &str) -> String {
-    format!(
-        "encrypt it before committing: seal encrypt -i {path} (and rotate any value that was already pushed)"
-    )
 }
 
 fn capitalize(s: &str) -> String {

@@ -370,27 +370,35 @@ fn one_line(e: &str, path: &Path) -> String {
 
 // ---------------------------------------------------------------------- allow-list
 
-/// Split findings into reported and allowed by `seal:allow <rule-id> [reason]` comments on
-/// the finding's line or on the comment-only line just above it.
+/// Split findings into reported and allowed by `seal:allow <rule-id> [reason]` directives
+/// in a comment ([`super::allow`]) on the finding's line or on the comment-only line just
+/// above it. Text inside a value never counts, whatever it says.
 fn apply_allows(findings: Vec<Finding>, src: &[u8]) -> (Vec<Finding>, Vec<Allowed>) {
     if findings.is_empty() || memchr::memmem::find(src, b"seal:allow").is_none() {
         return (findings, Vec::new());
     }
     let text = String::from_utf8_lossy(src);
-    let lines: Vec<&str> = text.lines().collect();
+    let format = findings
+        .first()
+        .map(|f| crate::stores::Format::from_path(Path::new(&f.path)))
+        .unwrap_or(crate::stores::Format::Binary);
+    let comments = super::allow::comments(&text, format);
     let mut kept = Vec::new();
     let mut allowed = Vec::new();
     for f in findings {
-        let here = f.line.checked_sub(1).and_then(|i| lines.get(i));
+        let here = f
+            .line
+            .checked_sub(1)
+            .and_then(|i| comments.get(i).copied().flatten());
         let above = f
             .line
             .checked_sub(2)
-            .and_then(|i| lines.get(i))
-            .filter(|l| is_comment_line(l));
+            .and_then(|i| comments.get(i).copied().flatten())
+            .filter(|c| c.whole_line);
         let reason = [here, above]
             .into_iter()
             .flatten()
-            .find_map(|l| allow_reason(l, f.rule));
+            .find_map(|c| allow_reason(c.text, f.rule));
         match reason {
             Some(reason) => allowed.push(Allowed { finding: f, reason }),
             None => kept.push(f),
@@ -399,14 +407,9 @@ fn apply_allows(findings: Vec<Finding>, src: &[u8]) -> (Vec<Finding>, Vec<Allowe
     (kept, allowed)
 }
 
-fn is_comment_line(line: &str) -> bool {
-    let t = line.trim_start();
-    t.starts_with('#') || t.starts_with(';') || t.starts_with("//")
-}
-
-/// The reason of a `seal:allow <id>` directive on `line` for `rule`.
-fn allow_reason(line: &str, rule: Rule) -> Option<String> {
-    let mut rest = line;
+/// The reason of a `seal:allow <id>` directive in a comment's text for `rule`.
+fn allow_reason(comment: &str, rule: Rule) -> Option<String> {
+    let mut rest = comment;
     while let Some(i) = rest.find("seal:allow") {
         let after = &rest[i + "seal:allow".len()..];
         let mut words = after.split_whitespace();
