@@ -58,6 +58,20 @@ pub struct DocLayout {
     pub step: Option<usize>,
     /// Whether sequences under a key are written at the key's column (`key:\n- a`).
     pub indentless: Option<bool>,
+    /// Every pair of `original` in walk order (a pair before the pairs of its value), so
+    /// that the layout writer can remove an entry or add one after its last sibling.
+    pub pairs: Vec<PairSpan>,
+}
+
+/// Where one `key: value` entry of a block mapping is.
+#[derive(Clone, Copy, Debug)]
+pub struct PairSpan {
+    /// Start of the key's line, when only spaces precede the key there (not `- key:`).
+    pub line_start: Option<usize>,
+    /// Just after the line break that ends the entry (its value's last line).
+    pub end: usize,
+    /// Column of the key.
+    pub key_col: usize,
 }
 
 /// One leaf of a document (scalar, comment, or list comment) and where it is.
@@ -1095,6 +1109,7 @@ impl<'a> Composer<'a> {
 struct Conv<'b> {
     budget: &'b mut usize,
     leaves: Vec<Leaf>,
+    pairs: Vec<PairSpan>,
     layout_ok: bool,
     /// Indentation steps seen (nested mapping column minus its key's column).
     steps: HashMap<usize, usize>,
@@ -1106,6 +1121,7 @@ impl Composer<'_> {
         let mut conv = Conv {
             budget,
             leaves: Vec::new(),
+            pairs: Vec::new(),
             layout_ok: true,
             steps: HashMap::new(),
             indentless: None,
@@ -1133,6 +1149,7 @@ impl Composer<'_> {
                             let mut c2 = Conv {
                                 budget: conv.budget,
                                 leaves: Vec::new(),
+                                pairs: Vec::new(),
                                 layout_ok: true,
                                 steps: HashMap::new(),
                                 indentless: None,
@@ -1209,6 +1226,7 @@ impl Composer<'_> {
             root_col,
             step,
             indentless: conv.indentless,
+            pairs: std::mem::take(&mut conv.pairs),
         });
         Ok(DocOut {
             branch,
@@ -1367,6 +1385,15 @@ impl Composer<'_> {
                             }
                             _ => {}
                         }
+                    }
+                    if !flow {
+                        let (ls, end) = self.entry_span(k, v);
+                        let own_line = self.src.as_bytes()[ls..kn.start].iter().all(|b| *b == b' ');
+                        conv.pairs.push(PairSpan {
+                            line_start: own_line.then_some(ls),
+                            end,
+                            key_col: kn.col,
+                        });
                     }
                     let value = self.to_value(
                         v,
