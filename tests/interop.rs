@@ -373,3 +373,73 @@ fn binary_input_with_a_yaml_name_gets_a_yaml_envelope_as_in_sops() {
         String::from_utf8_lossy(&want.stdout)
     );
 }
+
+/// A UTF-8 byte-order mark is kept and the layout with it; a CRLF file gets its `sops:`
+/// block (and what `set` adds) in CRLF. sops drops both (it writes canonical LF text
+/// without a mark) but reads seal's files: its decryption equals that of its own.
+#[test]
+fn byte_order_marks_and_crlf_are_kept_and_sops_reads_the_result() {
+    let t = tempfile::tempdir().unwrap();
+    let body = "# settings\na: 1\nb:\n  c: x # inline\n  d: |\n    two\n    lines\n";
+    let cases = [
+        ("bom.yaml", format!("\u{feff}{body}")),
+        ("crlf.yaml", body.replace('\n', "\r\n")),
+        (
+            "both.yaml",
+            format!("\u{feff}{}", body.replace('\n', "\r\n")),
+        ),
+    ];
+    for (name, text) in &cases {
+        let plain = t.path().join(name);
+        fs::write(&plain, text).unwrap();
+        let enc = seal_encrypt(t.path(), &[], &plain);
+        let enc_text = String::from_utf8(enc.clone()).unwrap();
+        assert_eq!(
+            enc_text.starts_with('\u{feff}'),
+            text.starts_with('\u{feff}'),
+            "{name}: {enc_text:?}"
+        );
+        if text.contains('\r') {
+            assert!(
+                enc_text.split_inclusive('\n').all(|l| l.ends_with("\r\n")),
+                "{name}: every line in CRLF: {enc_text:?}"
+            );
+        } else {
+            assert!(!enc_text.contains('\r'), "{name}");
+        }
+        // The layout is kept: two-space indentation, the inline comment in place.
+        assert!(enc_text.contains("  c: ENC["), "{name}: {enc_text:?}");
+        let ef = t.path().join(format!("enc.{name}"));
+        fs::write(&ef, &enc).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&seal_decrypt(t.path(), &[], &ef)),
+            *text,
+            "{name}: decrypt gives back the bytes"
+        );
+        let sops_own = t.path().join(format!("sops.{name}"));
+        fs::write(&sops_own, sops_encrypt(t.path(), &[], &plain)).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&sops_decrypt(t.path(), &ef, "alice")),
+            String::from_utf8_lossy(&sops_decrypt(t.path(), &sops_own, "alice")),
+            "{name}"
+        );
+        // set adds a line in the file's line breaks.
+        seal(t.path())
+            .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+            .arg("set")
+            .arg(&ef)
+            .args([r#"["b"]["e"]"#, r#""new""#])
+            .assert()
+            .success();
+        let after = String::from_utf8(fs::read(&ef).unwrap()).unwrap();
+        let eol = if text.contains('\r') { "\r\n" } else { "\n" };
+        assert!(
+            after.contains(&format!("{eol}  e: ENC[")),
+            "{name}: {after:?}"
+        );
+        assert_eq!(after.starts_with('\u{feff}'), text.starts_with('\u{feff}'));
+        let back = String::from_utf8(seal_decrypt(t.path(), &[], &ef)).unwrap();
+        assert_eq!(back, format!("{text}  e: new{eol}"), "{name}");
+        assert!(sops_decrypt(t.path(), &ef, "alice").ends_with(b"    e: new\n"));
+    }
+}

@@ -14,10 +14,19 @@ use crate::tree::{Branch, Item, Value};
 pub struct YamlLayout {
     /// The source text (with a final line break added when the input had none).
     pub src: String,
-    /// The length of the input (without the added line break).
+    /// The length of the input (without the added line break and the byte-order mark).
     pub orig_len: usize,
+    /// The input started with a UTF-8 byte-order mark (not part of `src`).
+    pub bom: bool,
+    /// The input's line breaks are CRLF: what is written into it gets CRLF too.
+    pub crlf: bool,
     /// One entry per document.
     pub docs: Vec<DocLayout>,
+}
+
+/// Whether `src` breaks its lines with CRLF (judged by its first line break).
+pub fn uses_crlf(src: &str) -> bool {
+    src.find('\n').is_some_and(|i| src[..i].ends_with('\r'))
 }
 
 /// Write `docs` over the source of `lay`; `None` when the tree does not fit the layout
@@ -110,7 +119,11 @@ pub fn emit(
             return None;
         }
         out.push_str(src.get(pos..s)?);
-        out.push_str(&text);
+        if lay.crlf {
+            out.push_str(&text.replace('\n', "\r\n"));
+        } else {
+            out.push_str(&text);
+        }
         pos = e;
     }
     out.push_str(src.get(pos..)?);
