@@ -288,6 +288,34 @@ fn long_values_and_merge_keys_are_written_as_sops_writes_them() {
             "seal decrypt of sops's {name}"
         );
     }
+    // set and edit keep the merge keys as sops writes them, and sops reads the result.
+    let of = t.path().join("seal.merge.yaml");
+    seal(t.path())
+        .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+        .arg("set")
+        .arg(&of)
+        .args([r#"["child"]["e"]"#, "5"])
+        .assert()
+        .success();
+    let editor = t.path().join("editor.sh");
+    fs::write(&editor, "#!/bin/sh\nprintf 'added: 1\\n' >> \"$1\"\n").unwrap();
+    fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    seal(t.path())
+        .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+        .env("EDITOR", &editor)
+        .env("TMPDIR", t.path())
+        .arg("edit")
+        .arg(&of)
+        .assert()
+        .success();
+    let text = fs::read_to_string(&of).unwrap();
+    assert_eq!(text.matches("!!merge <<:").count(), 2, "{text}");
+    let dec = String::from_utf8(sops_decrypt(t.path(), &of, "alice")).unwrap();
+    assert_eq!(dec.matches("!!merge <<:").count(), 2, "{dec}");
+    assert!(
+        dec.contains("    e: 5\n") && dec.ends_with("added: 1\n"),
+        "{dec}"
+    );
     // Decrypting seal's own file of long values gives back the input bytes.
     let back = seal_decrypt(t.path(), &[], &t.path().join("seal.long.yaml"));
     assert_eq!(String::from_utf8_lossy(&back), cases[0].1);

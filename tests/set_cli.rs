@@ -267,6 +267,21 @@ fn set_and_unset_keep_the_layout() {
     let s3 = run(&["set", r#"["extra"]["deep"]"#, "--raw", "v"]);
     let (added, _) = changed_lines(&s2, &s3);
     assert_eq!(added, vec!["extra:\n", "  deep: v\n"]);
+    // A list item appended and one removed: one line each.
+    let l1 = run(&["set", r#"["stringData"]["HOSTS"][2]"#, r#""c""#]);
+    let (added, removed) = changed_lines(&s3, &l1);
+    assert!(
+        removed.is_empty() && added.len() == 1,
+        "{added:?} {removed:?}"
+    );
+    assert!(added[0].starts_with("    - ENC["), "{added:?}");
+    let l2 = run(&["unset", r#"["stringData"]["HOSTS"][0]"#]);
+    let (added, removed) = changed_lines(&l1, &l2);
+    assert!(
+        added.is_empty() && removed.len() == 1,
+        "{added:?} {removed:?}"
+    );
+    let s3 = l2;
     // unset: one removed line each, for a scalar, a block scalar and a list.
     let u1 = run(&["unset", r#"["stringData"]["USER"]"#]);
     let (added, removed) = changed_lines(&s3, &u1);
@@ -276,7 +291,11 @@ fn set_and_unset_keep_the_layout() {
     let u2 = run(&["unset", r#"["stringData"]["CERT"]"#]);
     assert_eq!(changed_lines(&u1, &u2).1.len(), 1);
     let u3 = run(&["unset", r#"["stringData"]["HOSTS"]"#]);
-    assert_eq!(changed_lines(&u2, &u3).1.len(), 3);
+    assert_eq!(
+        changed_lines(&u2, &u3).1.len(),
+        3,
+        "HOSTS: and its two items"
+    );
     // Everything else is the encrypted file as it was: the `---`, the comments.
     assert!(u3.starts_with("---\n# the app's settings\n"), "{u3}");
     assert!(u3.contains("  name: app   # keep me here\n"), "{u3}");

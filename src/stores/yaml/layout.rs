@@ -5,8 +5,8 @@
 //! one of a mapping (`seal set` of a new key) are written there in the file's own
 //! indentation; the result of such structural edits is read back and checked.
 
-use super::reader::{DocLayout, Leaf, LeafCtx, PairSpan};
-use super::writer::{WStyle, literal_block, literal_ok, scalar_inline, write_pair};
+use super::reader::{DocLayout, ItemSpan, Leaf, LeafCtx, PairSpan};
+use super::writer::{WStyle, literal_block, literal_ok, scalar_inline, write_list, write_pair};
 use crate::tree::{Branch, Item, Value};
 
 /// What the YAML store remembers about a file it read.
@@ -54,6 +54,8 @@ pub fn emit(
             next: 0,
             pairs: &dl.pairs,
             next_pair: 0,
+            items: &dl.items,
+            next_item: 0,
             step,
             indentless: dl.indentless.unwrap_or(false),
             edits: &mut edits,
@@ -62,7 +64,10 @@ pub fn emit(
             skipped: Vec::new(),
         };
         w.branch(&dl.original, doc, true)?;
-        if w.next != dl.leaves.len() || w.next_pair != dl.pairs.len() {
+        if w.next != dl.leaves.len()
+            || w.next_pair != dl.pairs.len()
+            || w.next_item != dl.items.len()
+        {
             return None;
         }
         // A kept leaf inside a removed span (an inline comment on a removed entry's line)
@@ -185,19 +190,25 @@ fn leaf_count(v: &Value) -> usize {
     }
 }
 
-/// How many pairs (in [`DocLayout::pairs`]) `v` holds.
-fn pair_count(v: &Value) -> usize {
+/// How many pairs (in [`DocLayout::pairs`]) and sequence items (in [`DocLayout::items`])
+/// `v` holds.
+fn span_counts(v: &Value) -> (usize, usize) {
     match v {
-        Value::Branch(b) => b
-            .items
-            .iter()
-            .map(|i| match i {
-                Item::Comment(_) => 0,
-                Item::Pair(_, v) => 1 + pair_count(v),
-            })
-            .sum(),
-        Value::List(l) => l.iter().map(pair_count).sum(),
-        _ => 0,
+        Value::Branch(b) => b.items.iter().fold((0, 0), |(p, i), it| match it {
+            Item::Comment(_) => (p, i),
+            Item::Pair(_, v) => {
+                let (p2, i2) = span_counts(v);
+                (p + 1 + p2, i + i2)
+            }
+        }),
+        Value::List(l) => l.iter().fold((0, 0), |(p, i), v| match v {
+            Value::Comment(_) => (p, i),
+            v => {
+                let (p2, i2) = span_counts(v);
+                (p + p2, i + 1 + i2)
+            }
+        }),
+        _ => (0, 0),
     }
 }
 
@@ -207,6 +218,8 @@ struct Walk<'a> {
     next: usize,
     pairs: &'a [PairSpan],
     next_pair: usize,
+    items: &'a [ItemSpan],
+    next_item: usize,
     step: usize,
     indentless: bool,
     edits: &'a mut Vec<(usize, usize, String)>,
@@ -231,6 +244,99 @@ impl Walk<'_> {
         let l = self.leaves.get(self.next)?;
         self.next += 1;
         Some(l)
+    }
+
+    /// Pass over the leaves and spans of a removed value.
+    fn skip(&mut self, v: &Value) -> Option<()> {
+        let n = leaf_count(v);
+        let (p, i) = span_counts(v);
+        self.skipped.extend(self.next..self.next + n);
+        self.next += n;
+        self.next_pair += p;
+        self.next_item += i;
+        (self.next <= self.leaves.len()
+            && self.next_pair <= self.pairs.len()
+            && self.next_item <= self.items.len())
+        .then_some(())
+    }
+
+    fn take_item(&mut self) -> Option<ItemSpan> {
+        let it = *self.items.get(self.next_item)?;
+        self.next_item += 1;
+        Some(it)
+    }
+
+    /// Walk list `old` against `new`: the same length (items compared in place), one or
+    /// more items removed from one place (their lines go), or items appended at the end
+    /// (written after the last item at the dashes' column).
+    fn list(&mut self, old: &[Value], new: &[Value]) -> Option<()> {
+        let pair = |s: &mut Self, x: &Value, y: &Value| -> Option<()> {
+            if !matches!(x, Value::Comment(_)) {
+                s.take_item()?;
+            }
+            s.value(x, y)
+        };
+        if old.len() == new.len() {
+            for (x, y) in old.iter().zip(new) {
+                pair(self, x, y)?;
+            }
+            return Some(());
+        }
+        let is_item = |v: &Value| !matches!(v, Value::Comment(_));
+        if new.len() < old.len() {
+            let prefix = old.iter().zip(new).take_while(|(a, b)| a == b).count();
+            let removed = old.len() - new.len();
+            if old[prefix + removed..] != new[prefix..] {
+                return None;
+            }
+            for (x, y) in old[..prefix].iter().zip(new) {
+                pair(self, x, y)?;
+            }
+            for x in &old[prefix..prefix + removed] {
+                if !is_item(x) {
+                    return None;
+                }
+                let it = self.take_item()?;
+                let start = it.line_start?;
+                self.edits.push((start, it.end, String::new()));
+                self.removed.push((start, it.end));
+                self.structural = true;
+                self.skip(x)?;
+            }
+            for (x, y) in old[prefix + removed..].iter().zip(&new[prefix..]) {
+                pair(self, x, y)?;
+            }
+            return Some(());
+        }
+        // Appended items.
+        let mut last: Option<ItemSpan> = None;
+        for (x, y) in old.iter().zip(new) {
+            if is_item(x) {
+                last = self.items.get(self.next_item).copied();
+            }
+            pair(self, x, y)?;
+        }
+        let last = last?;
+        // After the last item, unless comments follow it in the list.
+        if old.last().is_some_and(|v| !is_item(v)) {
+            return None;
+        }
+        let added = &new[old.len()..];
+        if !added.iter().all(is_item) {
+            return None;
+        }
+        let st = WStyle {
+            indent: self.step,
+            indentless: self.indentless,
+        };
+        let mut text = String::new();
+        write_list(&mut text, added, last.dash_col, false, st);
+        if last.end > 0 && !self.src[..last.end].ends_with('\n') {
+            text.insert(0, '\n');
+        }
+        self.edits.push((last.end, last.end, text));
+        self.structural = true;
+        Some(())
     }
 
     fn take_pair(&mut self) -> Option<PairSpan> {
@@ -266,13 +372,7 @@ impl Walk<'_> {
                     self.edits.push((start, p.end, String::new()));
                     self.removed.push((start, p.end));
                     self.structural = true;
-                    let n = leaf_count(va);
-                    self.skipped.extend(self.next..self.next + n);
-                    self.next += n;
-                    self.next_pair += pair_count(va);
-                    if self.next > self.leaves.len() || self.next_pair > self.pairs.len() {
-                        return None;
-                    }
+                    self.skip(va)?;
                 }
                 (Item::Comment(ca), Some(Item::Comment(cb))) => {
                     let leaf = self.take()?.clone();
@@ -327,15 +427,7 @@ impl Walk<'_> {
     fn value(&mut self, old: &Value, new: &Value) -> Option<()> {
         match (old, new) {
             (Value::Branch(a), Value::Branch(b)) => self.branch(a, b, false),
-            (Value::List(a), Value::List(b)) => {
-                if a.len() != b.len() {
-                    return None;
-                }
-                for (x, y) in a.iter().zip(b) {
-                    self.value(x, y)?;
-                }
-                Some(())
-            }
+            (Value::List(a), Value::List(b)) => self.list(a, b),
             (Value::Branch(_) | Value::List(_), _) | (_, Value::Branch(_) | Value::List(_)) => None,
             (a, b) => {
                 let leaf = self.take()?.clone();
@@ -544,5 +636,44 @@ mod tests {
         ));
         docs[1].items.push(Item::Pair("d".into(), Value::Int(4)));
         assert_eq!(emit(&p, &docs), "b:\n- x\n- y\nl:\n- z\n---\nc: 3\nd: 4\n");
+    }
+
+    fn list_mut<'a>(b: &'a mut Branch, key: &str) -> &'a mut Vec<Value> {
+        b.items
+            .iter_mut()
+            .find_map(|i| match i {
+                Item::Pair(k, Value::List(l)) if k == key => Some(l),
+                _ => None,
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn list_items_are_removed_and_appended_in_place() {
+        // go-yaml puts an inline comment before its item in the tree: [a, #, b, c].
+        let src = "l:\n  - a\n  - b   # about b\n  - c\nm:\n- k: 1\n  j: 2\n- k: 3\nz: end\n";
+        let p = load(src);
+        let mut docs = p.docs.clone();
+        list_mut(&mut docs[0], "l").remove(3);
+        list_mut(&mut docs[0], "m").remove(0);
+        assert_eq!(
+            emit(&p, &docs),
+            "l:\n  - a\n  - b   # about b\nm:\n- k: 3\nz: end\n"
+        );
+        let mut docs = p.docs.clone();
+        list_mut(&mut docs[0], "l").push(Value::Str("d".into()));
+        list_mut(&mut docs[0], "m").push(Value::Branch(Branch {
+            items: vec![Item::Pair("k".into(), Value::Int(5))],
+        }));
+        assert_eq!(
+            emit(&p, &docs),
+            src.replace("  - c\n", "  - c\n  - d\n")
+                .replace("- k: 3\n", "- k: 3\n- k: 5\n")
+        );
+        // Removing the item that carries the comment falls back, reading back the same.
+        let mut docs = p.docs.clone();
+        list_mut(&mut docs[0], "l").remove(2);
+        let out = emit(&p, &docs);
+        assert_eq!(load(&out).docs, docs, "{out}");
     }
 }

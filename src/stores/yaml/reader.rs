@@ -61,6 +61,19 @@ pub struct DocLayout {
     /// Every pair of `original` in walk order (a pair before the pairs of its value), so
     /// that the layout writer can remove an entry or add one after its last sibling.
     pub pairs: Vec<PairSpan>,
+    /// Every item of a block sequence in walk order (an item before what it holds).
+    pub items: Vec<ItemSpan>,
+}
+
+/// Where one item of a block sequence is.
+#[derive(Clone, Copy, Debug)]
+pub struct ItemSpan {
+    /// Start of the dash's line, when only spaces precede the dash there.
+    pub line_start: Option<usize>,
+    /// Just after the line break that ends the item.
+    pub end: usize,
+    /// Column of the dash.
+    pub dash_col: usize,
 }
 
 /// Where one `key: value` entry of a block mapping is.
@@ -1110,6 +1123,7 @@ struct Conv<'b> {
     budget: &'b mut usize,
     leaves: Vec<Leaf>,
     pairs: Vec<PairSpan>,
+    items: Vec<ItemSpan>,
     layout_ok: bool,
     /// Indentation steps seen (nested mapping column minus its key's column).
     steps: HashMap<usize, usize>,
@@ -1122,6 +1136,7 @@ impl Composer<'_> {
             budget,
             leaves: Vec::new(),
             pairs: Vec::new(),
+            items: Vec::new(),
             layout_ok: true,
             steps: HashMap::new(),
             indentless: None,
@@ -1150,6 +1165,7 @@ impl Composer<'_> {
                                 budget: conv.budget,
                                 leaves: Vec::new(),
                                 pairs: Vec::new(),
+                                items: Vec::new(),
                                 layout_ok: true,
                                 steps: HashMap::new(),
                                 indentless: None,
@@ -1227,6 +1243,7 @@ impl Composer<'_> {
             step,
             indentless: conv.indentless,
             pairs: std::mem::take(&mut conv.pairs),
+            items: std::mem::take(&mut conv.items),
         });
         Ok(DocOut {
             branch,
@@ -1262,7 +1279,12 @@ impl Composer<'_> {
     /// From the start of the key's line through the line break after the value.
     fn entry_span(&self, k: usize, v: usize) -> (usize, usize) {
         let start = self.line_start(self.nodes[k].line);
-        let mut end = self.content_end(v).max(self.nodes[k].end);
+        let end = self.line_end_after(self.content_end(v).max(self.nodes[k].end));
+        (start, end)
+    }
+
+    /// `end` when it follows a line break, else just after the next line break.
+    fn line_end_after(&self, mut end: usize) -> usize {
         let bytes = self.src.as_bytes();
         if !(end > 0 && bytes.get(end - 1) == Some(&b'\n')) {
             while end < bytes.len() && bytes[end] != b'\n' {
@@ -1272,7 +1294,7 @@ impl Composer<'_> {
                 end += 1;
             }
         }
-        (start, end)
+        end
     }
 
     /// The end of the last text that belongs to node `id`.
@@ -1547,9 +1569,17 @@ impl Composer<'_> {
                             conv.leaves.push(self.comment_leaf(c, Some(node.col)));
                         }
                         SeqChild::Item(i) => {
+                            let dash_pos = self.dash_pos(i);
+                            if !*flow {
+                                conv.items.push(ItemSpan {
+                                    line_start: dash_pos.map(|d| self.line_start(self.line_of(d))),
+                                    end: self.line_end_after(self.content_end(i)),
+                                    dash_col: node.col,
+                                });
+                            }
                             let ctx = LeafCtx::ListItem {
                                 dash_col: node.col,
-                                dash_pos: self.dash_pos(i),
+                                dash_pos,
                             };
                             out.push(self.to_value(i, depth + 1, in_alias, ctx, conv)?);
                         }

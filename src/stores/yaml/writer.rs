@@ -199,7 +199,7 @@ fn write_mapping_value(out: &mut String, v: &Value, col: usize, child: usize, st
 }
 
 /// Write a sequence with its dashes at column `d`.
-fn write_list(out: &mut String, l: &[Value], d: usize, first_inline: bool, st: WStyle) {
+pub fn write_list(out: &mut String, l: &[Value], d: usize, first_inline: bool, st: WStyle) {
     for (i, v) in l.iter().enumerate() {
         let inline = first_inline && i == 0;
         if let Value::Comment(c) = v {
