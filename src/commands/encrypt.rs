@@ -104,14 +104,18 @@ pub fn refuse_hard_links(dest: Option<&std::path::Path>) -> Result<(), CliError>
 /// The output format as sops 3.11 picks it: `--output-type`, else the format the file's
 /// name (or `--filename-override`) says, else (standard input) the input format. So
 /// `encrypt --input-type binary x.yaml` writes a YAML envelope, and decrypting a JSON file
-/// named `x.yaml` with `--input-type json` prints YAML.
+/// named `x.yaml` with `--input-type json` prints YAML. One exception: a name that says
+/// nothing (no known extension, e.g. git's `.merge_file_ours`) does not turn an explicit
+/// text `--input-type` into binary output; sops would fail there ("no binary data found
+/// in tree") or write a JSON document.
 pub fn output_format(args: &InputArgs, input: &Input) -> Format {
-    args.output_type.unwrap_or_else(|| {
-        input
-            .rules_path
-            .as_deref()
-            .map_or(input.format, Format::from_path)
-    })
+    args.output_type.unwrap_or_else(
+        || match input.rules_path.as_deref().map(Format::from_path) {
+            Some(Format::Binary) if input.format != Format::Binary => input.format,
+            Some(named) => named,
+            None => input.format,
+        },
+    )
 }
 
 fn cli_selector(args: &EncryptArgs) -> Result<Option<Selector>, CliError> {
