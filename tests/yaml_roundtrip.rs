@@ -874,6 +874,10 @@ fn decrypt_of_encrypt_is_byte_exact_for_everything_but_the_spelling_of_encrypted
         // step, which an encrypted file shows only through its nested mappings (else 4).
         ("s: |-\n  one line\n", "s: one line\n"),
         ("b: |\n  two\n  lines\n", "b: |\n    two\n    lines\n"),
+        // A missing final line break is added (the `sops:` block follows the last line),
+        // in the file's own line breaks.
+        ("a: 1\nb: 2", "a: 1\nb: 2\n"),
+        ("a: 1\r\nb: 2", "a: 1\r\nb: 2\r\n"),
         // Flow collections and anchors: the whole file is written in the canonical layout
         // (4 spaces, aliases expanded), as sops writes it.
         (

@@ -118,12 +118,27 @@ pub fn emit(
         .iter()
         .any(|e| e.1 > lay.orig_len || e.0 >= lay.orig_len);
     let mut out = String::with_capacity(src.len() + edits.iter().map(|e| e.2.len()).sum::<usize>());
+    // The line break the reader added (when the input had none), if it is kept: in a CRLF
+    // file it is written CRLF like the others.
+    let added = lay.orig_len < src.len();
+    let added_eol = if lay.crlf { "\r\n" } else { "\n" };
+    let push_src = |out: &mut String, a: usize, b: usize| -> Option<()> {
+        let seg = src.get(a..b)?;
+        match seg.strip_suffix('\n') {
+            Some(body) if added && b == src.len() => {
+                out.push_str(body);
+                out.push_str(added_eol);
+            }
+            _ => out.push_str(seg),
+        }
+        Some(())
+    };
     let mut pos = 0;
     for (s, e, text) in edits {
         if s < pos || e < s || e > src.len() {
             return None;
         }
-        out.push_str(src.get(pos..s)?);
+        push_src(&mut out, pos, s)?;
         if lay.crlf {
             out.push_str(&text.replace('\n', "\r\n"));
         } else {
@@ -131,9 +146,9 @@ pub fn emit(
         }
         pos = e;
     }
-    out.push_str(src.get(pos..)?);
-    if lay.orig_len < src.len() && !touches_end && out.ends_with('\n') {
-        out.pop();
+    push_src(&mut out, pos, src.len())?;
+    if added && !touches_end && out.ends_with(added_eol) {
+        out.truncate(out.len() - added_eol.len());
     }
     if structural && !reads_back_as(&out, docs, metadata) {
         return None;
