@@ -335,3 +335,67 @@ fn set_and_unset_keep_the_layout() {
         + "note: plain\nextra:\n  deep: v\n";
     assert_eq!(String::from_utf8_lossy(&back), want);
 }
+
+/// A mapping that loses its last key is written `key: {}`, as sops writes it (`key:` alone
+/// would read as null), and the rest of the file keeps its bytes.
+#[test]
+fn unset_of_the_last_key_leaves_an_empty_mapping_as_sops_does() {
+    let home = tempfile::tempdir().unwrap();
+    let plain = "m:\n  a: 1\nz:   0\n";
+    let ours = home.path().join("ours.yaml");
+    let theirs = home.path().join("theirs.yaml");
+    std::fs::write(&ours, plain).unwrap();
+    std::fs::write(&theirs, plain).unwrap();
+    seal(home.path())
+        .args([
+            "encrypt",
+            "-i",
+            "--unencrypted-regex",
+            "^z$",
+            "--age",
+            &recipient("alice"),
+        ])
+        .arg(&ours)
+        .assert()
+        .success();
+    let o = sops(home.path())
+        .args([
+            "encrypt",
+            "-i",
+            "--unencrypted-regex",
+            "^z$",
+            "--age",
+            &recipient("alice"),
+        ])
+        .arg(&theirs)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    seal(home.path())
+        .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+        .arg("unset")
+        .arg(&ours)
+        .arg(r#"["m"]["a"]"#)
+        .assert()
+        .success();
+    let o = sops(home.path())
+        .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+        .arg("unset")
+        .arg(&theirs)
+        .arg(r#"["m"]["a"]"#)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&ours).unwrap();
+    // seal keeps `z:   0` as written; sops re-spells it.
+    assert!(text.starts_with("m: {}\nz:   0\nsops:\n"), "{text}");
+    let sops_text = std::fs::read_to_string(&theirs).unwrap();
+    assert!(sops_text.starts_with("m: {}\nz: 0\nsops:\n"), "{sops_text}");
+    let dec = sops(home.path())
+        .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+        .arg("decrypt")
+        .arg(&ours)
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&dec.stdout), "m: {}\nz: 0\n");
+}

@@ -189,6 +189,15 @@ fn same_tree(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Did a non-empty mapping or list become empty?
+fn emptied(old: &Value, new: &Value) -> bool {
+    match (old, new) {
+        (Value::Branch(a), Value::Branch(b)) => !a.items.is_empty() && b.items.is_empty(),
+        (Value::List(a), Value::List(b)) => !a.is_empty() && b.is_empty(),
+        _ => false,
+    }
+}
+
 /// How many leaves (scalars, nulls, comments) [`Walk`] takes for `v`.
 fn leaf_count(v: &Value) -> usize {
     match v {
@@ -376,7 +385,23 @@ impl Walk<'_> {
                     let p = self.take_pair()?;
                     key_col.get_or_insert(p.key_col);
                     last_end = Some(last_end.map_or(p.end, |e: usize| e.max(p.end)));
-                    self.value(va, vb)?;
+                    if emptied(va, vb) {
+                        // The last entry (or item) went: the entry becomes `key: {}` (or
+                        // `[]`), as sops writes it; `key:` alone would read as null.
+                        let start = p.line_start?;
+                        let mut text = String::new();
+                        let st = WStyle {
+                            indent: self.step,
+                            indentless: self.indentless,
+                        };
+                        write_pair(&mut text, kb, vb, p.key_col, st);
+                        self.edits.push((start, p.end, text));
+                        self.removed.push((start, p.end));
+                        self.structural = true;
+                        self.skip(va)?;
+                    } else {
+                        self.value(va, vb)?;
+                    }
                     j += 1;
                 }
                 (Item::Pair(ka, va), _) if new.get(ka).is_none() => {
@@ -597,6 +622,16 @@ mod tests {
     }
 
     #[test]
+    fn a_mapping_or_list_that_lost_its_last_entry_becomes_empty_flow() {
+        let src = "m:\n  a: 1\nl:\n  - x\nz: 0\n";
+        let p = load(src);
+        let mut docs = p.docs.clone();
+        remove(branch_mut(&mut docs[0], "m"), "a");
+        list_mut(&mut docs[0], "l").clear();
+        assert_eq!(emit(&p, &docs), "m: {}\nl: []\nz: 0\n");
+    }
+
+    #[test]
     fn removed_entries_are_removed_lines() {
         let p = load(SRC);
         let mut docs = p.docs.clone();
@@ -626,8 +661,10 @@ mod tests {
                 };
                 remove(b, "a");
             }),
-            // The last entry of a nested mapping: `m:` alone would read as null.
-            ("m:\n  a: 1\nz: 0\n", |d| remove(branch_mut(d, "m"), "a")),
+            // The last entry of a mapping whose key line has a comment of the parent's.
+            ("m: # about m\n  a: 1\nz: 0\n", |d| {
+                remove(branch_mut(d, "m"), "a")
+            }),
         ];
         for (src, change) in cases {
             let p = load(src);
