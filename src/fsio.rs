@@ -99,8 +99,41 @@ pub fn write_target(dest: &Path) -> io::Result<PathBuf> {
     }
 }
 
+/// Refuse to replace a file that has other names (hard links). An atomic replacement gives
+/// `dest` a new inode and leaves every other name with the old content: after `encrypt -i`
+/// the other names would still hold the plaintext, after `decrypt -i` the ciphertext, after
+/// `set`/`edit`/`rotate` the old values. seal writes atomically or not at all, so it
+/// refuses, and says why and what to do. (sops truncates and rewrites the inode in place,
+/// so all names change, but a crash half-way leaves a broken file.)
+pub fn check_not_hard_linked(dest: &Path) -> io::Result<()> {
+    // A dangling link is write_atomic's to report.
+    let target = write_target(dest).unwrap_or_else(|_| dest.to_path_buf());
+    let links = nlink(&target);
+    if links > 1 {
+        return Err(io::Error::other(format!(
+            "it has {} other hard link(s): replacing it would leave them with the old content \
+             (for encrypt -i: the plaintext), so seal does not write it; give this name its own \
+             copy first (cp F F.new && mv F.new F), or write with --output",
+            links - 1
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn nlink(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(p).map_or(0, |m| m.nlink())
+}
+
+#[cfg(not(unix))]
+fn nlink(_p: &Path) -> u64 {
+    1
+}
+
 /// Atomically replace (or create) `dest` with `bytes`. A symbolic link is written through
-/// (see [`write_target`]). More bytes than seal reads back ([`max_input_bytes`]) are
+/// (see [`write_target`]); a file with other hard links is refused
+/// ([`check_not_hard_linked`]). More bytes than seal reads back ([`max_input_bytes`]) are
 /// refused and nothing is written.
 ///
 /// On Linux the bytes go to an unnamed file (`O_TMPFILE`) in the destination's directory,
@@ -110,6 +143,7 @@ pub fn write_target(dest: &Path) -> io::Result<PathBuf> {
 /// systems, some file systems) a named 0600 temporary file is used instead.
 pub fn write_atomic(dest: &Path, bytes: &[u8], sensitivity: Sensitivity) -> io::Result<()> {
     check_output_size(bytes.len())?;
+    check_not_hard_linked(dest)?;
     let target = write_target(dest)?;
     let dest = target.as_path();
     let dir = match dest.parent() {

@@ -313,8 +313,9 @@ fn shape_change_falls_back_to_canonical() {
     let p = store().load_plain(b"a:   1\n").unwrap();
     let mut docs = p.docs.clone();
     docs[0].items.push(Item::Pair("c".into(), Value::Int(3)));
+    // An added key is one added line; the rest keeps its bytes.
     let out = String::from_utf8(store().emit_plain(&docs, &p.layout, opts()).unwrap()).unwrap();
-    assert_eq!(out, "a: 1\nc: 3\n");
+    assert_eq!(out, "a:   1\nc: 3\n");
     let out = String::from_utf8(
         store()
             .emit_plain(&docs, &Layout::none(), EmitOptions { indent: Some(2) })
@@ -799,4 +800,120 @@ fn reemit() {
         .emit_encrypted(&p.docs, &md, &p.layout, opts())
         .unwrap();
     std::fs::write(output, out).unwrap();
+}
+
+// ---------------------------------------------------------------------------------------
+// The promise of docs/compatibility.md, exactly: what `decrypt` of `encrypt` keeps byte
+// for byte, and what it cannot keep (the sops format stores an encrypted value's data and
+// type, not how it was spelled).
+
+/// `seal decrypt` of `seal encrypt` of `text` (alice's key, the default selector: every
+/// value and comment is encrypted unless a row says otherwise).
+fn real_round_trip(home: &Path, name: &str, text: &str) -> String {
+    let f = home.join(name);
+    std::fs::write(&f, text).unwrap();
+    common::seal(home)
+        .args(["encrypt", "-i", "--age", &common::recipient("alice")])
+        .arg(&f)
+        .assert()
+        .success();
+    let out = common::seal(home)
+        .env("SOPS_AGE_KEY_FILE", common::key_file("alice"))
+        .arg("decrypt")
+        .arg(&f)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    String::from_utf8(out).unwrap()
+}
+
+/// Byte-exact: everything that is not an encrypted value (keys and their quoting,
+/// unencrypted values in any style, indentation, blank lines, comments — encrypted ones
+/// too, `---`, trailing spaces, a byte-order mark, CRLF), and encrypted values spelled
+/// the way seal writes them (plain when YAML allows it, double quotes when needed, `|`
+/// blocks one step in, go-yaml's spelling of numbers).
+#[test]
+fn decrypt_of_encrypt_is_byte_exact_for_everything_but_the_spelling_of_encrypted_values() {
+    let home = tempfile::tempdir().unwrap();
+    let exact = [
+        "---\n# a head comment\na: 1\n\nb:   spaced   # inline comment\n\n\n  # indented comment\nc: trailing spaces  \n",
+        "top:\n   three: spaces\n   nested:\n         nine: deep\n",
+        "\"quoted key\": v\n'single key': w\nplain: \"needs: quotes\"\nyes_str: \"yes\"\nnum_str: \"5432\"\nempty: \"\"\n",
+        "m:\n  k: v\nlit: |\n  line one\n  line two\nstrip: |-\n  no final\n  break\nkeep: |+\n  kept\n\nafter: x\n",
+        "list:\n  - a\n  # a list comment\n  - 2\n  - k: v\n    l: w\nindentless:\n- x\n- z\n",
+        "n: 493\nf: 0.5\nbig: 1.5e+20\nt: true\nnul: null\nts: 2024-01-02T03:04:05Z\n",
+        "x_unencrypted: 'single quoted'\ny_unencrypted: 0755\nz_unencrypted: >\n  folded\n",
+        "\u{feff}a: 1\nb:\n  c: x\n",
+        "a: 1\r\nb:\r\n  c: |\r\n    two\r\n    lines\r\n",
+        "one: 1\n---\n# second\ntwo: 2\n...\n",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: 'app'   # any style here\n  labels:\n    tier: \"1\"\nstringData:\n  PASSWORD: hunter2\n",
+    ];
+    for (i, text) in exact.iter().enumerate() {
+        let back = real_round_trip(home.path(), &format!("exact{i}.yaml"), text);
+        assert_eq!(back, *text, "row {i} must come back byte for byte");
+    }
+    // Not byte-exact: an encrypted value's spelling (its quoting style, number notation,
+    // block style) is not in the sops format; it comes back in seal's canonical spelling.
+    // The data is the same.
+    let canonical = [
+        ("a: 'single'\n", "a: single\n"),
+        ("a: \"needless\"\n", "a: needless\n"),
+        ("n: 0755\nh: 0x1F\ne: 1e3\n", "n: 493\nh: 31\ne: 1000\n"),
+        (
+            "t: True\nd: 2024-01-02\n",
+            "t: true\nd: 2024-01-02T00:00:00Z\n",
+        ),
+        ("s: !!str 5\n", "s: \"5\"\n"),
+        ("f: >\n  folded\n  text\n", "f: |\n    folded text\n"),
+        (
+            "c: |\n      deeper\nd:\n  e: 1\n",
+            "c: |\n  deeper\nd:\n  e: 1\n",
+        ),
+        // A one-line block is a one-line string; a block's indentation is the document's
+        // step, which an encrypted file shows only through its nested mappings (else 4).
+        ("s: |-\n  one line\n", "s: one line\n"),
+        ("b: |\n  two\n  lines\n", "b: |\n    two\n    lines\n"),
+        // A missing final line break is added (the `sops:` block follows the last line),
+        // in the file's own line breaks.
+        ("a: 1\nb: 2", "a: 1\nb: 2\n"),
+        ("a: 1\r\nb: 2", "a: 1\r\nb: 2\r\n"),
+        // Flow collections and anchors: the whole file is written in the canonical layout
+        // (4 spaces, aliases expanded), as sops writes it.
+        (
+            "a: {b: 1}\nc: [1, 2]\n",
+            "a:\n    b: 1\nc:\n    - 1\n    - 2\n",
+        ),
+    ];
+    for (i, (text, want)) in canonical.iter().enumerate() {
+        let back = real_round_trip(home.path(), &format!("canon{i}.yaml"), text);
+        assert_eq!(back, *want, "row {i}: {text:?}");
+        // The same data, up to go-yaml's float spelling (`1e3` is written `1000`, which
+        // reads back as an integer: sops does the same).
+        fn integral(v: Value) -> Value {
+            match v {
+                Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Value::Int(f as i64),
+                Value::Branch(b) => Value::Branch(Branch {
+                    items: b
+                        .items
+                        .into_iter()
+                        .map(|i| match i {
+                            Item::Pair(k, v) => Item::Pair(k, integral(v)),
+                            c => c,
+                        })
+                        .collect(),
+                }),
+                Value::List(l) => Value::List(l.into_iter().map(integral).collect()),
+                other => other,
+            }
+        }
+        let data = |t: &str| -> Vec<Value> {
+            let docs = store().load_plain(t.as_bytes()).unwrap().docs;
+            docs.into_iter()
+                .map(|d| integral(Value::Branch(d)))
+                .collect()
+        };
+        assert_eq!(data(text), data(&back), "row {i}: same data");
+    }
 }

@@ -89,7 +89,8 @@ pub struct InputArgs {
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
     pub input_type: Option<Format>,
 
-    /// Write the output in this format (default: the input format).
+    /// Write the output in this format (default: the format the file name says, as sops
+    /// does; for standard input without --filename-override, the input format).
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
     pub output_type: Option<Format>,
 

@@ -40,8 +40,10 @@ pub fn run(ctx: &Ctx, args: &DecryptArgs) -> Result<(), CliError> {
         Some(p) => Some(parse_tree_path(p)?),
         None => None,
     };
-    let input = Input::read(ctx, &args.input, Format::Yaml)?;
+    let mut input = Input::read(ctx, &args.input, Format::Yaml)?;
+    input.out_format = crate::commands::encrypt::output_format(&args.input, &input);
     let dest = destination(&input, &args.output)?;
+    crate::commands::encrypt::refuse_hard_links(dest.as_deref())?;
     let ids = ctx.identities();
     let opened = common::open(&input, &ids, args.ignore_mac, false)?;
     let config = ctx.config().ok().flatten();

@@ -9,7 +9,7 @@ use crate::commands::common::{
     self, Ctx, Input, InputArgs, OutputArgs, SealPlan, destination, emit_options, write_result,
 };
 use crate::error::{CliError, exit};
-use crate::fsio::Sensitivity;
+use crate::fsio::{self, Sensitivity};
 use crate::keys;
 use crate::metadata::KeyGroup;
 use crate::rules::{self, Selector};
@@ -77,11 +77,45 @@ pub fn run(ctx: &Ctx, args: &EncryptArgs) -> Result<(), CliError> {
         // A pipeline that regenerates a file names it through --previous.
         input_args.filename_override = args.previous.clone();
     }
-    let input = Input::read(ctx, &input_args, Format::Yaml)?;
+    let mut input = Input::read(ctx, &input_args, Format::Yaml)?;
+    input.out_format = output_format(&input_args, &input);
     let dest = destination(&input, &args.output)?;
+    refuse_hard_links(dest.as_deref())?;
     let config = ctx.config()?;
     let out = encrypt_input(ctx, args, &input, config.as_ref())?;
     write_result(dest.as_deref(), &out, Sensitivity::Public)
+}
+
+/// Fail before any work when the destination has other hard links (see
+/// [`fsio::check_not_hard_linked`]): `-i` would leave them with the old content.
+pub fn refuse_hard_links(dest: Option<&std::path::Path>) -> Result<(), CliError> {
+    match dest {
+        Some(d) => fsio::check_not_hard_linked(d).map_err(|e| {
+            CliError::new(
+                exit::COULD_NOT_WRITE_OUTPUT,
+                format!("refusing to write: {}", crate::error::io_reason(&e)),
+            )
+            .in_file(d)
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The output format as sops 3.11 picks it: `--output-type`, else the format the file's
+/// name (or `--filename-override`) says, else (standard input) the input format. So
+/// `encrypt --input-type binary x.yaml` writes a YAML envelope, and decrypting a JSON file
+/// named `x.yaml` with `--input-type json` prints YAML. One exception: a name that says
+/// nothing (no known extension, e.g. git's `.merge_file_ours`) does not turn an explicit
+/// text `--input-type` into binary output; sops would fail there ("no binary data found
+/// in tree") or write a JSON document.
+pub fn output_format(args: &InputArgs, input: &Input) -> Format {
+    args.output_type.unwrap_or_else(
+        || match input.rules_path.as_deref().map(Format::from_path) {
+            Some(Format::Binary) if input.format != Format::Binary => input.format,
+            Some(named) => named,
+            None => input.format,
+        },
+    )
 }
 
 fn cli_selector(args: &EncryptArgs) -> Result<Option<Selector>, CliError> {

@@ -161,6 +161,7 @@ fn read(ctx: &Ctx, file: &std::path::Path, input_type: Option<Format>) -> Result
             "set/unset rewrite a file in place: standard input cannot be used",
         ));
     }
+    crate::commands::encrypt::refuse_hard_links(input.file.as_deref())?;
     if input.format == Format::Binary {
         return Err(CliError::new(
             exit::GENERIC,

@@ -17,6 +17,29 @@ pub use writer::double_quoted;
 /// The YAML store.
 pub struct YamlStore;
 
+/// The UTF-8 byte-order mark.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// Text written for a file read with `lay`: its byte-order mark again in front, and, for
+/// canonical text (`canonical`), the file's CRLF line breaks (the layout writer keeps
+/// them itself).
+fn finish(lay: Option<&YamlLayout>, text: String, canonical: bool) -> Vec<u8> {
+    let Some(lay) = lay else {
+        return text.into_bytes();
+    };
+    let text = if canonical && lay.crlf {
+        text.replace('\n', "\r\n")
+    } else {
+        text
+    };
+    let mut out = Vec::with_capacity(text.len() + BOM.len());
+    if lay.bom {
+        out.extend_from_slice(BOM);
+    }
+    out.extend_from_slice(text.as_bytes());
+    out
+}
+
 /// The indentation sops uses for a configured value: unset or 0 → 4, 1 or ≥ 10 → 2.
 pub fn normalize_indent(indent: Option<usize>) -> usize {
     match indent {
@@ -56,12 +79,16 @@ impl Store for YamlStore {
                 None => layout_ok = false,
             }
         }
-        // A byte-order mark would be lost; keep the layout only for plain UTF-8 input.
-        let layout = if layout_ok && !input.starts_with(b"\xEF\xBB\xBF") {
-            let orig_len = input.len();
+        // A byte-order mark is kept (written again in front); offsets are in `src`, the text
+        // after it.
+        let bom = input.starts_with(BOM);
+        let layout = if layout_ok {
+            let orig_len = input.len() - if bom { BOM.len() } else { 0 };
             Layout::new(YamlLayout {
+                crlf: layout::uses_crlf(&src),
                 src,
                 orig_len,
+                bom,
                 docs: layouts,
             })
         } else {
@@ -80,12 +107,17 @@ impl Store for YamlStore {
         layout: &Layout,
         opts: EmitOptions,
     ) -> Result<Vec<u8>, StoreError> {
-        if let Some(lay) = layout.get::<YamlLayout>()
+        let lay = layout.get::<YamlLayout>();
+        if let Some(lay) = lay
             && let Some(s) = layout::emit(lay, docs, None, normalize_indent(opts.indent))
         {
-            return Ok(s.into_bytes());
+            return Ok(finish(Some(lay), s, false));
         }
-        Ok(writer::write_docs(docs, None, style(opts)).into_bytes())
+        Ok(finish(
+            lay,
+            writer::write_docs(docs, None, style(opts)),
+            true,
+        ))
     }
 
     fn emit_encrypted(
@@ -95,12 +127,17 @@ impl Store for YamlStore {
         layout: &Layout,
         opts: EmitOptions,
     ) -> Result<Vec<u8>, StoreError> {
-        if let Some(lay) = layout.get::<YamlLayout>()
+        let lay = layout.get::<YamlLayout>();
+        if let Some(lay) = lay
             && let Some(s) = layout::emit(lay, docs, Some(metadata), normalize_indent(opts.indent))
         {
-            return Ok(s.into_bytes());
+            return Ok(finish(Some(lay), s, false));
         }
-        Ok(writer::write_docs(docs, Some(metadata), style(opts)).into_bytes())
+        Ok(finish(
+            lay,
+            writer::write_docs(docs, Some(metadata), style(opts)),
+            true,
+        ))
     }
 
     fn emit_value(&self, value: &Value, opts: EmitOptions) -> Result<Vec<u8>, StoreError> {
@@ -110,8 +147,9 @@ impl Store for YamlStore {
 
 /// Where things are in a YAML file that was read with its layout kept: for each document,
 /// the byte offset of every leaf in walk order (scalars, nulls and comments, as
-/// [`crate::tree`] walks them) and of the `sops:` key when present. `None` when the
-/// layout was not kept (e.g. a byte-order mark). Used by `seal check` for line:column.
+/// [`crate::tree`] walks them) and of the `sops:` key when present, in the text after a
+/// byte-order mark. `None` when the layout was not kept (e.g. aliases, flow collections).
+/// Used by `seal check` for line:column.
 pub fn leaf_offsets(layout: &Layout) -> Option<(&str, Vec<DocOffsets>)> {
     let lay = layout.get::<YamlLayout>()?;
     let docs = lay

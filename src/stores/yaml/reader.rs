@@ -58,6 +58,33 @@ pub struct DocLayout {
     pub step: Option<usize>,
     /// Whether sequences under a key are written at the key's column (`key:\n- a`).
     pub indentless: Option<bool>,
+    /// Every pair of `original` in walk order (a pair before the pairs of its value), so
+    /// that the layout writer can remove an entry or add one after its last sibling.
+    pub pairs: Vec<PairSpan>,
+    /// Every item of a block sequence in walk order (an item before what it holds).
+    pub items: Vec<ItemSpan>,
+}
+
+/// Where one item of a block sequence is.
+#[derive(Clone, Copy, Debug)]
+pub struct ItemSpan {
+    /// Start of the dash's line, when only spaces precede the dash there.
+    pub line_start: Option<usize>,
+    /// Just after the line break that ends the item.
+    pub end: usize,
+    /// Column of the dash.
+    pub dash_col: usize,
+}
+
+/// Where one `key: value` entry of a block mapping is.
+#[derive(Clone, Copy, Debug)]
+pub struct PairSpan {
+    /// Start of the key's line, when only spaces precede the key there (not `- key:`).
+    pub line_start: Option<usize>,
+    /// Just after the line break that ends the entry (its value's last line).
+    pub end: usize,
+    /// Column of the key.
+    pub key_col: usize,
 }
 
 /// One leaf of a document (scalar, comment, or list comment) and where it is.
@@ -1095,6 +1122,8 @@ impl<'a> Composer<'a> {
 struct Conv<'b> {
     budget: &'b mut usize,
     leaves: Vec<Leaf>,
+    pairs: Vec<PairSpan>,
+    items: Vec<ItemSpan>,
     layout_ok: bool,
     /// Indentation steps seen (nested mapping column minus its key's column).
     steps: HashMap<usize, usize>,
@@ -1106,6 +1135,8 @@ impl Composer<'_> {
         let mut conv = Conv {
             budget,
             leaves: Vec::new(),
+            pairs: Vec::new(),
+            items: Vec::new(),
             layout_ok: true,
             steps: HashMap::new(),
             indentless: None,
@@ -1133,6 +1164,8 @@ impl Composer<'_> {
                             let mut c2 = Conv {
                                 budget: conv.budget,
                                 leaves: Vec::new(),
+                                pairs: Vec::new(),
+                                items: Vec::new(),
                                 layout_ok: true,
                                 steps: HashMap::new(),
                                 indentless: None,
@@ -1209,6 +1242,8 @@ impl Composer<'_> {
             root_col,
             step,
             indentless: conv.indentless,
+            pairs: std::mem::take(&mut conv.pairs),
+            items: std::mem::take(&mut conv.items),
         });
         Ok(DocOut {
             branch,
@@ -1244,7 +1279,12 @@ impl Composer<'_> {
     /// From the start of the key's line through the line break after the value.
     fn entry_span(&self, k: usize, v: usize) -> (usize, usize) {
         let start = self.line_start(self.nodes[k].line);
-        let mut end = self.content_end(v).max(self.nodes[k].end);
+        let end = self.line_end_after(self.content_end(v).max(self.nodes[k].end));
+        (start, end)
+    }
+
+    /// `end` when it follows a line break, else just after the next line break.
+    fn line_end_after(&self, mut end: usize) -> usize {
         let bytes = self.src.as_bytes();
         if !(end > 0 && bytes.get(end - 1) == Some(&b'\n')) {
             while end < bytes.len() && bytes[end] != b'\n' {
@@ -1254,7 +1294,7 @@ impl Composer<'_> {
                 end += 1;
             }
         }
-        (start, end)
+        end
     }
 
     /// The end of the last text that belongs to node `id`.
@@ -1367,6 +1407,15 @@ impl Composer<'_> {
                             }
                             _ => {}
                         }
+                    }
+                    if !flow {
+                        let (ls, end) = self.entry_span(k, v);
+                        let own_line = self.src.as_bytes()[ls..kn.start].iter().all(|b| *b == b' ');
+                        conv.pairs.push(PairSpan {
+                            line_start: own_line.then_some(ls),
+                            end,
+                            key_col: kn.col,
+                        });
                     }
                     let value = self.to_value(
                         v,
@@ -1520,9 +1569,17 @@ impl Composer<'_> {
                             conv.leaves.push(self.comment_leaf(c, Some(node.col)));
                         }
                         SeqChild::Item(i) => {
+                            let dash_pos = self.dash_pos(i);
+                            if !*flow {
+                                conv.items.push(ItemSpan {
+                                    line_start: dash_pos.map(|d| self.line_start(self.line_of(d))),
+                                    end: self.line_end_after(self.content_end(i)),
+                                    dash_col: node.col,
+                                });
+                            }
                             let ctx = LeafCtx::ListItem {
                                 dash_col: node.col,
-                                dash_pos: self.dash_pos(i),
+                                dash_pos,
                             };
                             out.push(self.to_value(i, depth + 1, in_alias, ctx, conv)?);
                         }

@@ -264,10 +264,11 @@ fn go_parse_int(s: &str) -> IntParse {
 
 /// May `s` be written as a plain scalar? Only when go-yaml v3 reads it back as this very
 /// string, YAML 1.1 readers (PyYAML, go-yaml v2, Kubernetes tooling) read it as a string
-/// too, and the text is syntactically safe as a plain scalar in block context (also as a
-/// mapping key).
+/// too, and the text is syntactically safe as a plain scalar in block context. There is no
+/// length limit: go-yaml v3 (sops) writes a plain scalar of any length on one line. (A
+/// mapping key has one, see [`super::writer::key_text`].)
 pub fn plain_safe(s: &str) -> bool {
-    if s.is_empty() || s.len() > 1000 {
+    if s.is_empty() {
         return false;
     }
     match resolve_plain(s) {

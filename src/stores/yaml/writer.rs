@@ -85,9 +85,17 @@ fn push_comment(out: &mut String, text: &str, col: usize) {
     }
 }
 
-/// A mapping key: plain when safe, else double-quoted.
+/// Longest key written plain (YAML limits an implicit key to 1,024 characters).
+const MAX_PLAIN_KEY: usize = 1000;
+
+/// A mapping key: plain when safe, else double-quoted. The key `<<` is written
+/// `!!merge <<`, as go-yaml v3 (sops 3.11) writes it whatever its source style, so a
+/// merge key that the reader expanded stays a merge key for YAML 1.1 readers.
 pub fn key_text(k: &str) -> String {
-    if plain_safe(k) {
+    if k == "<<" {
+        return "!!merge <<".to_string();
+    }
+    if k.len() <= MAX_PLAIN_KEY && plain_safe(k) {
         k.to_string()
     } else {
         double_quoted(k)
@@ -191,7 +199,7 @@ fn write_mapping_value(out: &mut String, v: &Value, col: usize, child: usize, st
 }
 
 /// Write a sequence with its dashes at column `d`.
-fn write_list(out: &mut String, l: &[Value], d: usize, first_inline: bool, st: WStyle) {
+pub fn write_list(out: &mut String, l: &[Value], d: usize, first_inline: bool, st: WStyle) {
     for (i, v) in l.iter().enumerate() {
         let inline = first_inline && i == 0;
         if let Value::Comment(c) = v {
@@ -280,7 +288,7 @@ pub fn scalar_inline(v: &Value) -> String {
     }
 }
 
-/// A cheap sufficient test for [`plain_safe`]: 6 to 1,000 ASCII letters, digits or
+/// A cheap sufficient test for [`plain_safe`]: 6 or more ASCII letters, digits or
 /// underscores that start with a letter, or start with a digit and hold a letter that no
 /// number can hold (not a hex digit, nor the `x`/`o` of a base prefix, nor `e`). No
 /// resolver reads such a word as anything but a string (every YAML 1.1 and 1.2 keyword is
@@ -294,7 +302,7 @@ fn plain_word(s: &str) -> bool {
     let not_numeric = |c: &u8| {
         matches!(c.to_ascii_lowercase(), b'g'..=b'z') && !matches!(c, b'o' | b'O' | b'x' | b'X')
     };
-    (6..=1000).contains(&b.len())
+    b.len() >= 6
         && b.iter().all(word)
         && match b.first() {
             Some(c) if c.is_ascii_alphabetic() => true,
@@ -558,6 +566,33 @@ mod tests {
             got,
             "a: 1\nsops:\n    lastmodified: \"2026-11-25T16:44:17Z\"\n---\na: 1\nsops:\n    lastmodified: \"2026-11-25T16:44:17Z\"\n"
         );
+    }
+
+    /// What go-yaml v3 (sops 3.11) writes, measured: a merge key as `!!merge <<` whatever
+    /// its source style, and plain scalars of any length on one line.
+    #[test]
+    fn merge_keys_and_long_plain_values_like_sops() {
+        let long = "a".repeat(1500);
+        let words = format!("{}end", "word ".repeat(300));
+        let doc = Branch {
+            items: vec![
+                pair(
+                    "<<",
+                    Value::Branch(Branch {
+                        items: vec![pair("a", Value::Int(1))],
+                    }),
+                ),
+                pair("long", Value::Str(long.clone())),
+                pair("words", Value::Str(words.clone())),
+            ],
+        };
+        let got = write_docs(&[doc], None, ST);
+        assert_eq!(
+            got,
+            format!("!!merge <<:\n    a: 1\nlong: {long}\nwords: {words}\n")
+        );
+        // A very long key stays quoted (YAML caps implicit keys at 1,024 characters).
+        assert!(key_text(&"k".repeat(1001)).starts_with('"'));
     }
 
     #[test]
