@@ -3,6 +3,8 @@
 //! walk, allow-listing, and the reporters (text, JSON, SARIF, GitHub annotations). It never
 //! decrypts anything and never prints a secret value.
 
+pub mod objects;
+pub mod parse;
 mod private_keys;
 pub mod report;
 pub mod scan;
