@@ -530,6 +530,11 @@ pub fn refine(ctx: &FileContext, bytes: &[u8], read: &ReadFile, out: &mut FileRe
     if !had_parse_error && !parse::may_hold(&text) {
         return;
     }
+    // A sops file the store read: its Secrets were checked there, and what sops leaves in
+    // plaintext can only hide a Secret behind a merge key (or a folded key).
+    if out.is_sops && !parse::may_hide_in_sops(&text) {
+        return;
+    }
     if !(by_name || template || parse::looks_structured(&text)) {
         return;
     }

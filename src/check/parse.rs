@@ -157,13 +157,19 @@ pub fn is_utf16_text(bytes: &[u8]) -> bool {
 // ---------------------------------------------------------------------- filters
 
 /// The cheap pre-filter: `false` only when the text provably cannot name a Secret, a
-/// kustomize secret generator or an ExternalSecret, nor hold a private-key marker. Every
-/// such name holds `ecret` (`Secret`, `secretGenerator`) or a key marker, unless it is
-/// spelled with an escape (`\u0053ecret`, `\x53`, or a word split by an escaped line
-/// break), which YAML and JSON allow only after a backslash.
+/// kustomize secret generator or an ExternalSecret, nor hold a private-key marker. A kind
+/// is a whole scalar, so naming one of them needs the word `Secret` at the end of a token
+/// (`Secret`, `ExternalSecret`; not `secretKeyRef`), `secretGenerator`, or a key marker,
+/// unless it is spelled with an escape (`\u0053ecret`, `\x53`, or a word split by an
+/// escaped line break), which YAML and JSON allow only after a backslash.
 pub fn may_hold(text: &str) -> bool {
     let b = text.as_bytes();
-    if memmem::find(b, b"ecret").is_some()
+    let secret_token = memmem::find_iter(b, b"Secret").any(|i| {
+        !b.get(i + 6)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    });
+    if secret_token
+        || memmem::find(b, b"secretGenerator").is_some()
         || memmem::find(b, b"PRIVATE").is_some()
         || memmem::find(b, b"AGE-").is_some()
     {
@@ -175,6 +181,18 @@ pub fn may_hold(text: &str) -> bool {
             Some(b'u' | b'U' | b'x' | b'\n' | b'\r' | b'N')
         )
     })
+}
+
+/// For a sops file the store has read: whether it may hide something the store-based
+/// checks do not see (a merge key, which sops's selectors leave in plaintext but a YAML 1.1
+/// loader merges; a private-key marker; an escape).
+pub fn may_hide_in_sops(text: &str) -> bool {
+    let b = text.as_bytes();
+    memmem::find(b, b"<<").is_some()
+        || memmem::find(b, b"PRIVATE").is_some()
+        || memmem::find(b, b"AGE-").is_some()
+        || memchr::memchr_iter(b'\\', b)
+            .any(|i| matches!(b.get(i + 1), Some(b'u' | b'U' | b'x' | b'\n' | b'\r')))
 }
 
 /// The text with YAML/JSON escapes that can spell letters resolved (`\uXXXX`, `\UXXXXXXXX`,
@@ -589,6 +607,11 @@ mod tests {
         assert!(may_hold("{\"kind\": \"\\u0053ecret\"}"));
         assert!(may_hold("kind: \"Se\\\n  cret\""));
         assert!(!may_hold("kind: ConfigMap\ndata:\n  a: b\n"));
+        assert!(!may_hold(
+            "env:\n- valueFrom:\n    secretKeyRef: {name: a, key: b}\n"
+        ));
+        assert!(may_hold("kind: ExternalSecret\n"));
+        assert!(may_hold("kind: Secret"));
     }
 
     #[test]
