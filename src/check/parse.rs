@@ -290,23 +290,22 @@ pub fn named_template(path: &str) -> bool {
 }
 
 /// Content sniffing: the first line that is not blank, a comment or a directive starts
-/// like YAML or JSON (`---`, `{`, `[`, `- `, or `key:`).
+/// like YAML or JSON (`---`, a flow collection, a sequence item, a tag, an anchor, an
+/// alias, a complex key, or `key:`). Prose that passes is only parsed: a file whose name
+/// does not say YAML or JSON and whose content does not parse is not a manifest.
 pub fn looks_structured(text: &str) -> bool {
-    static KEY_LINE: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r#"^\s*(?:"[^"]*"|'[^']*'|[\w.\-/<]+[\w.\-/ ]*)\s*:(?:\s|$)"#)
-            .expect("valid regex")
-    });
     for line in text.lines() {
         let t = line.trim();
         if t.is_empty() || t.starts_with('#') || t.starts_with('%') {
             continue;
         }
         return t.starts_with("---")
-            || t.starts_with('{')
-            || t.starts_with('[')
+            || t.starts_with(['{', '[', '?', '!', '&', '*', '"', '\''])
             || t == "-"
             || t.starts_with("- ")
-            || KEY_LINE.is_match(line);
+            || t.ends_with(':')
+            || t.contains(": ")
+            || t.contains(":\t");
     }
     false
 }
