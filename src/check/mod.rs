@@ -5,6 +5,8 @@
 
 mod allow;
 pub mod hints;
+pub mod objects;
+pub mod parse;
 mod private_keys;
 pub mod report;
 pub mod scan;

@@ -71,9 +71,16 @@ pub const BROAD_PROBES: [&str; 4] = [
 
 /// Analyse one file.
 pub fn scan(ctx: &FileContext, bytes: &[u8]) -> FileResult {
+    scan_with(ctx, bytes, &|_| None)
+}
+
+/// Analyse one file; `read` gives the files it names (kustomize generators), relative to
+/// its directory.
+pub fn scan_with(ctx: &FileContext, bytes: &[u8], read: &super::objects::ReadFile) -> FileResult {
     let mut s = Scan::new(ctx, bytes);
     s.private_keys();
     s.structured();
+    super::objects::refine(ctx, bytes, read, &mut s.out);
     s.out
 }
 

@@ -223,7 +223,9 @@ impl Checker {
                 }
             },
         };
-        if memchr::memchr(0, &bytes[..bytes.len().min(BINARY_PROBE)]).is_some() {
+        if memchr::memchr(0, &bytes[..bytes.len().min(BINARY_PROBE)]).is_some()
+            && !super::parse::is_utf16_text(&bytes)
+        {
             return Outcome::Binary;
         }
         // A `.sops.yaml` is read by sops as a configuration, never encrypted by a rule:
@@ -239,7 +241,14 @@ impl Checker {
             rule: rule.as_deref(),
             require: &self.require,
         };
-        let r = scan::scan(&ctx, &bytes);
+        let dir = e.abs.parent().map(Path::to_path_buf).unwrap_or_default();
+        let read = move |rel: &str| {
+            let p = Path::new(rel);
+            (!rel.is_empty() && p.is_relative())
+                .then(|| crate::repo::read_at_most(&dir.join(p), MAX_FILE_BYTES).ok()?)
+                .flatten()
+        };
+        let r = scan::scan_with(&ctx, &bytes, &read);
         let (findings, allowed) = apply_allows(r.findings, &bytes);
         Outcome::Checked {
             findings,
