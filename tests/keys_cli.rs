@@ -777,6 +777,154 @@ fn add_to_config_with_several_rules_needs_for_and_picks_the_matching_rule() {
     );
 }
 
+/// A fresh age public key (no key file from ../shared needed).
+fn fresh_recipient() -> String {
+    age::x25519::Identity::generate().to_public().to_string()
+}
+
+#[test]
+fn add_to_config_on_key_groups_rules_and_repeated_for() {
+    let t = tempfile::tempdir().unwrap();
+    let (a, b) = (fresh_recipient(), fresh_recipient());
+    let text = format!(
+        "creation_rules:\n  - path_regex: ^prod/\n    key_groups:\n      - age:\n          - {a}\n      # auditors\n      - age: {b}\n    shamir_threshold: 2\n  - path_regex: ^dev/\n    age: {b}\n"
+    );
+    let config = t.path().join(".sops.yaml");
+    fs::write(&config, &text).unwrap();
+    // Default: the first group's age list.
+    let k1 = t.path().join("k1.txt");
+    let out = seal(t.path())
+        .args(["new-key", "--add-to-config", "--for", "prod/x.yaml", "-o"])
+        .arg(&k1)
+        .assert()
+        .success();
+    let p1 = stdout_of(out.get_output()).trim().to_string();
+    assert_eq!(check_keygen_format(&fs::read_to_string(&k1).unwrap()), p1);
+    let step1 = text.replace(
+        &format!("          - {a}\n"),
+        &format!("          - {a}\n          - {p1}\n"),
+    );
+    assert_eq!(fs::read_to_string(&config).unwrap(), step1);
+    // --group 2, and --for repeated: both rules get the key.
+    let k2 = t.path().join("k2.txt");
+    let out = seal(t.path())
+        .args([
+            "new-key",
+            "--add-to-config",
+            "--group",
+            "2",
+            "--for",
+            "prod/x.yaml",
+            "--for",
+            "prod/y.yaml",
+            "-o",
+        ])
+        .arg(&k2)
+        .assert()
+        .success();
+    let p2 = stdout_of(out.get_output()).trim().to_string();
+    let step2 = step1.replacen(&format!("- age: {b}\n"), &format!("- age: {b},{p2}\n"), 1);
+    assert_eq!(fs::read_to_string(&config).unwrap(), step2);
+    let k3 = t.path().join("k3.txt");
+    let out = seal(t.path())
+        .args([
+            "new-key",
+            "--add-to-config",
+            "--for",
+            "prod/x.yaml",
+            "--for",
+            "dev/x.yaml",
+            "-o",
+        ])
+        .arg(&k3)
+        .assert()
+        .success();
+    let p3 = stdout_of(out.get_output()).trim().to_string();
+    let now = fs::read_to_string(&config).unwrap();
+    assert!(
+        now.contains(&format!("          - {p1}\n          - {p3}\n")),
+        "{now}"
+    );
+    assert!(
+        now.contains(&format!("^dev/\n    age: {b},{p3}\n")),
+        "{now}"
+    );
+    // A group that does not exist, or a form seal cannot edit: no key is written and no
+    // public key is named.
+    let k4 = t.path().join("k4.txt");
+    let out = seal(t.path())
+        .args([
+            "new-key",
+            "--add-to-config",
+            "--group",
+            "3",
+            "--for",
+            "prod/x.yaml",
+            "-o",
+        ])
+        .arg(&k4)
+        .assert()
+        .code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("2 key group(s)"), "{err}");
+    assert!(!err.contains("age1"), "names no unsaved key: {err}");
+    assert!(!k4.exists());
+    fs::write(
+        &config,
+        format!("creation_rules:\n  - key_groups: [{{age: [{a}]}}]\n"),
+    )
+    .unwrap();
+    let out = seal(t.path())
+        .args(["new-key", "--add-to-config", "-o"])
+        .arg(&k4)
+        .assert()
+        .code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(!err.contains("age1"), "names no unsaved key: {err}");
+    assert!(!k4.exists());
+}
+
+#[test]
+fn new_key_o_creates_missing_directories_privately() {
+    let t = tempfile::tempdir().unwrap();
+    let f = t.path().join("a/b/me.agekey");
+    let out = seal(t.path())
+        .args(["new-key", "-o"])
+        .arg(&f)
+        .assert()
+        .success();
+    let public = stdout_of(out.get_output()).trim().to_string();
+    assert_eq!(
+        check_keygen_format(&fs::read_to_string(&f).unwrap()),
+        public
+    );
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&f), 0o600);
+        assert_eq!(mode(&t.path().join("a")), 0o700);
+        assert_eq!(mode(&t.path().join("a/b")), 0o700);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn appending_to_a_keys_file_open_to_others_makes_it_private_first() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    seal(t.path()).arg("new-key").assert().success();
+    let file = t.path().join(".config/sops/age/keys.txt");
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+    let out = seal(t.path()).arg("new-key").assert().success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("mode 0644") && err.contains("0600"), "{err}");
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(fs::read_to_string(&file).unwrap().lines().count(), 6);
+    // A private file gets no message.
+    let out = seal(t.path()).arg("new-key").assert().success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(!err.contains("0600"), "{err}");
+}
+
 // ---------------------------------------------------------------------------------------
 // Property: every generated key works with the age CLI
 // ---------------------------------------------------------------------------------------
