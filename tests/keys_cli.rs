@@ -777,6 +777,37 @@ fn add_to_config_with_several_rules_needs_for_and_picks_the_matching_rule() {
     );
 }
 
+#[test]
+fn seal_no_keyring_zero_or_false_leaves_the_keyring_on() {
+    let t = tempfile::tempdir().unwrap();
+    let service = format!("seal-test-{}-{}", std::process::id(), line!());
+    let mut cleanup = ForgetOnDrop {
+        home: t.path().to_path_buf(),
+        service: service.clone(),
+        keys: Vec::new(),
+    };
+    let public = run_ok(keyring_seal(t.path(), &service, &["new-key", "--keyring"]))
+        .trim()
+        .to_string();
+    cleanup.keys.push(public.clone());
+    for (value, listed) in [
+        ("0", true),
+        ("false", true),
+        ("", true),
+        ("1", false),
+        ("true", false),
+    ] {
+        let mut c = keyring_seal(t.path(), &service, &["key", "list"]);
+        c.env("SEAL_NO_KEYRING", value);
+        let list = run_ok(c);
+        assert_eq!(
+            list.contains(&public),
+            listed,
+            "SEAL_NO_KEYRING={value:?}: {list}"
+        );
+    }
+}
+
 /// A fresh age public key (no key file from ../shared needed).
 fn fresh_recipient() -> String {
     age::x25519::Identity::generate().to_public().to_string()
