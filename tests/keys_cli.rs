@@ -642,7 +642,7 @@ fn keyring_round_trip_with_seal_and_real_sops() {
 fn add_to_config_creates_then_extends_the_rule_and_sops_follows_it() {
     let t = tempfile::tempdir().unwrap();
     let repo = t.path().join("repo");
-    fs::create_dir_all(repo.join("apps")).unwrap();
+    fs::create_dir_all(repo.join("kubernetes/apps")).unwrap();
     let k1 = t.path().join("k1.txt");
     let k2 = t.path().join("k2.txt");
     let p1 = stdout_of(
@@ -681,7 +681,12 @@ fn add_to_config_creates_then_extends_the_rule_and_sops_follows_it() {
     assert_eq!(after, edited.replace(&p1, &format!("{p1},{p2}")));
 
     // seal encrypts for both; the real sops decrypts with either key.
-    let plain = repo.join("apps/secret.yaml");
+    // The rule is the getting-started guide's: kubernetes/**/*.sops.yaml only.
+    assert!(
+        created.contains(r"path_regex: kubernetes/.*\.sops\.ya?ml$"),
+        "{created}"
+    );
+    let plain = repo.join("kubernetes/apps/secret.sops.yaml");
     fs::write(&plain, SECRET).unwrap();
     seal(t.path())
         .current_dir(&repo)

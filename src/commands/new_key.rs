@@ -43,8 +43,8 @@ const SCRYPT_WORK_FACTOR: u8 = 18;
 /// in a rule written with key_groups the key goes to the first group's age list, or to
 /// group --group N. The edit is checked before the key is stored, and the key is stored
 /// before .sops.yaml names it. Without a .sops.yaml one is created in the current
-/// directory with a Kubernetes rule (path_regex `\.ya?ml$`, encrypted_regex
-/// `^(data|stringData)$`).
+/// directory with the Kubernetes rule of the getting-started guide (path_regex
+/// `kubernetes/.*\.sops\.ya?ml$`, encrypted_regex `^(data|stringData)$`).
 #[derive(Debug, Args)]
 pub struct NewKeyArgs {
     /// Where to write the identity (`-` for standard output).

@@ -10,9 +10,10 @@ use std::path::Path;
 
 use crate::config::Config;
 
-/// The `path_regex` of the rule in a new `.sops.yaml`: every YAML file (Kubernetes
-/// manifests), as the Flux guide sets it up.
-pub const NEW_RULE_PATH_REGEX: &str = r"\.ya?ml$";
+/// The `path_regex` of the rule in a new `.sops.yaml`: the `*.sops.yaml` files below a
+/// `kubernetes/` directory, the rule docs/getting-started.md recommends (and one `seal git
+/// setup` writes as two globs).
+pub const NEW_RULE_PATH_REGEX: &str = r"kubernetes/.*\.sops\.ya?ml$";
 
 /// The `encrypted_regex` of the rule in a new `.sops.yaml`: only the values of a Secret.
 pub const NEW_RULE_ENCRYPTED_REGEX: &str = "^(data|stringData)$";
@@ -23,10 +24,9 @@ pub fn new_config(recipient: &str) -> String {
         "# sops/seal configuration: the first rule whose path_regex matches a file (its path\n\
          # relative to this directory) gives the recipients and what is encrypted.\n\
          creation_rules:\n\
-         \x20 # Kubernetes manifests: only the values under data/stringData are encrypted, so\n\
-         \x20 # apiVersion, kind and metadata stay readable in review and for Flux. A YAML file\n\
-         \x20 # without data or stringData would be stored in plain text under this rule: give\n\
-         \x20 # such files a rule of their own above this one.\n\
+         \x20 # Kubernetes Secrets (kubernetes/**/*.sops.yaml): only the values under\n\
+         \x20 # data/stringData are encrypted, so apiVersion, kind and metadata stay readable in\n\
+         \x20 # review and for Flux. Other files need a rule of their own above this one.\n\
          \x20 - path_regex: {NEW_RULE_PATH_REGEX}\n\
          \x20   encrypted_regex: {NEW_RULE_ENCRYPTED_REGEX}\n\
          \x20   age: {recipient}\n"
@@ -607,11 +607,29 @@ mod tests {
         let fresh = new_config(NEW);
         let c = Config::parse(fresh.as_bytes(), Path::new("/repo/.sops.yaml")).expect("parses");
         let rule = c
-            .rule_for(Path::new("/repo/apps/db/secret.yaml"))
-            .expect("yaml matches");
+            .rule_for(Path::new("/repo/kubernetes/apps/db/secret.sops.yaml"))
+            .expect("a Secret below kubernetes/ matches");
         assert_eq!(rule.key_groups, vec![vec![NEW.to_string()]]);
         assert!(rule.selector.is_some());
+        assert!(
+            c.rule_for(Path::new("/repo/kubernetes/apps/db/secret.sops.yml"))
+                .is_some()
+        );
         assert!(c.rule_for(Path::new("/repo/app.env")).is_none());
+        // The narrower rule of the guide: not every YAML file.
+        assert!(
+            c.rule_for(Path::new("/repo/kubernetes/apps/db/helmrelease.yaml"))
+                .is_none()
+        );
+        assert!(
+            c.rule_for(Path::new("/repo/.github/workflows/ci.yaml"))
+                .is_none()
+        );
+        assert_eq!(
+            crate::commands::git::regex_to_globs(NEW_RULE_PATH_REGEX).map(|g| g.len()),
+            Some(2),
+            "seal git setup writes the rule as globs"
+        );
     }
 
     #[test]
