@@ -13,6 +13,7 @@ fn git(dir: &Path, home: &Path, args: &[&str]) -> String {
     let o = Command::new("git")
         .current_dir(dir)
         .env_clear()
+        .env("SEAL_NO_KEYRING", "1")
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", home)
         .env("GIT_CONFIG_GLOBAL", "/dev/null")

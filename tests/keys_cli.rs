@@ -433,7 +433,8 @@ fn hermetic(cmd: &mut Command, home: &Path) {
     cmd.env_clear()
         .env("HOME", home)
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("NO_COLOR", "1");
+        .env("NO_COLOR", "1")
+        .env("SEAL_NO_KEYRING", "1");
 }
 
 #[test]
@@ -512,7 +513,9 @@ fn passphrase_identity_through_a_pseudo_terminal_opens_with_age_seal_and_sops() 
 fn keyring_seal(home: &Path, service: &str, args: &[&str]) -> Command {
     let mut c = peer("keyctl");
     hermetic(&mut c, home);
-    c.env("SEAL_KEYRING_SERVICE", service)
+    // The keyring under test: a test-only service in a fresh session keyring.
+    c.env_remove("SEAL_NO_KEYRING")
+        .env("SEAL_KEYRING_SERVICE", service)
         .args(["session", "-"])
         .arg(seal_bin())
         .args(args);
@@ -585,7 +588,8 @@ fn keyring_round_trip_with_seal_and_real_sops() {
     // The real sops uses it through SOPS_AGE_KEY_CMD="seal key export".
     let mut c = peer("keyctl");
     hermetic(&mut c, t.path());
-    c.env("SEAL_KEYRING_SERVICE", &service)
+    c.env_remove("SEAL_NO_KEYRING")
+        .env("SEAL_KEYRING_SERVICE", &service)
         .env(
             "SOPS_AGE_KEY_CMD",
             format!("{} key export", seal_bin().display()),
