@@ -43,6 +43,7 @@ Exit codes (the same numbers as sops):
   2    the input could not be read or parsed
   3    the output could not be written
   4    the data cannot be written in the output format
+  7    set: the value is not valid JSON (pass --raw for a plain string)
   8    conflicting or missing parameters
   23   the file could not be encrypted (e.g. a non-string key)
   25   a value could not be decrypted (tampered, moved or malformed)

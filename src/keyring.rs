@@ -19,9 +19,22 @@ pub const DEFAULT_SERVICE: &str = "seal";
 /// The environment variable that names another keyring service (tests, several profiles).
 pub const SERVICE_ENV: &str = "SEAL_KEYRING_SERVICE";
 
-/// The environment variable that, when set to a non-empty value, keeps seal away from the
-/// keyring during identity discovery.
+/// The environment variable that keeps seal away from the keyring during identity
+/// discovery when it is set to a true value (see [`disabled_by`]).
 pub const DISABLE_ENV: &str = "SEAL_NO_KEYRING";
+
+/// Whether a value of [`DISABLE_ENV`] turns the keyring off: any non-empty value but
+/// `0`, `false`, `no` and `off` (any case, spaces ignored), so `SEAL_NO_KEYRING=0` leaves
+/// it on.
+pub fn disabled_by(value: Option<&str>) -> bool {
+    let Some(v) = value.map(str::trim) else {
+        return false;
+    };
+    !v.is_empty()
+        && !["0", "false", "no", "off"]
+            .iter()
+            .any(|f| v.eq_ignore_ascii_case(f))
+}
 
 /// The account of the index entry (never a valid `age1…` public key, so no clash).
 const INDEX_ACCOUNT: &str = "seal-index";
@@ -333,6 +346,17 @@ fn map_err_generic(e: keyring_core::Error) -> KeyringError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_true_values_of_seal_no_keyring_turn_the_keyring_off() {
+        for off in ["1", "true", "yes", "TRUE", " on "] {
+            assert!(disabled_by(Some(off)), "{off:?}");
+        }
+        for on in ["0", "false", "False", "no", "off", "", " "] {
+            assert!(!disabled_by(Some(on)), "{on:?}");
+        }
+        assert!(!disabled_by(None));
+    }
 
     #[test]
     fn service_name_defaults_and_overrides() {

@@ -53,7 +53,8 @@ impl Env for ProcessEnv {
         std::io::stdin().is_terminal() || std::io::stderr().is_terminal()
     }
     fn use_keyring(&self) -> bool {
-        std::env::var_os(crate::keyring::DISABLE_ENV).is_none_or(|v| v.is_empty())
+        let v = std::env::var_os(crate::keyring::DISABLE_ENV);
+        !crate::keyring::disabled_by(v.as_ref().map(|v| v.to_string_lossy()).as_deref())
     }
 }
 

@@ -65,6 +65,7 @@ impl Sandbox {
         )))
         .expect("PATH");
         c.env_clear()
+            .env("SEAL_NO_KEYRING", "1")
             .current_dir(&self.repo)
             .env("PATH", path)
             .env("HOME", &self.home)

@@ -346,6 +346,7 @@ fn demo_into_a_closed_pipe_still_cleans_up() {
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("seal"))
         .arg("demo")
         .env_clear()
+        .env("SEAL_NO_KEYRING", "1")
         .env("HOME", home.path())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("NO_COLOR", "1")

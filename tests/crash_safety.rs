@@ -437,6 +437,7 @@ fn a_full_disk_leaves_the_original_intact() {
                 .args(["encrypt", "-i", "--age", &recipient("alice")])
                 .arg(&f)
                 .env_clear()
+                .env("SEAL_NO_KEYRING", "1")
                 .current_dir(home.path())
                 .env("HOME", home.path())
                 .env("PATH", std::env::var("PATH").unwrap_or_default());

@@ -256,6 +256,7 @@ fn reopens_the_editor_on_a_terminal_after_a_parse_error() {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_seal"));
     cmd.current_dir(&e.dir)
         .env_clear()
+        .env("SEAL_NO_KEYRING", "1")
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", &e.home)
         .env("SOPS_AGE_KEY_FILE", key_file("alice"))

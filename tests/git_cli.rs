@@ -34,6 +34,7 @@ impl Repo {
         let mut c = Command::new("git");
         c.current_dir(&self.dir)
             .env_clear()
+            .env("SEAL_NO_KEYRING", "1")
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOME", &self.home)
             .env("GIT_CONFIG_GLOBAL", "/dev/null")

@@ -449,6 +449,7 @@ fn core_dumps_are_disabled() {
     let p = write(t.path(), "s.yaml", "a: b\n");
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("seal"))
         .env_clear()
+        .env("SEAL_NO_KEYRING", "1")
         .env("HOME", t.path())
         .env("SEAL_TEST_PAUSE_BEFORE_RENAME", "30000")
         .current_dir(t.path())

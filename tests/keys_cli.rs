@@ -433,7 +433,8 @@ fn hermetic(cmd: &mut Command, home: &Path) {
     cmd.env_clear()
         .env("HOME", home)
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("NO_COLOR", "1");
+        .env("NO_COLOR", "1")
+        .env("SEAL_NO_KEYRING", "1");
 }
 
 #[test]
@@ -512,7 +513,9 @@ fn passphrase_identity_through_a_pseudo_terminal_opens_with_age_seal_and_sops() 
 fn keyring_seal(home: &Path, service: &str, args: &[&str]) -> Command {
     let mut c = peer("keyctl");
     hermetic(&mut c, home);
-    c.env("SEAL_KEYRING_SERVICE", service)
+    // The keyring under test: a test-only service in a fresh session keyring.
+    c.env_remove("SEAL_NO_KEYRING")
+        .env("SEAL_KEYRING_SERVICE", service)
         .args(["session", "-"])
         .arg(seal_bin())
         .args(args);
@@ -585,7 +588,8 @@ fn keyring_round_trip_with_seal_and_real_sops() {
     // The real sops uses it through SOPS_AGE_KEY_CMD="seal key export".
     let mut c = peer("keyctl");
     hermetic(&mut c, t.path());
-    c.env("SEAL_KEYRING_SERVICE", &service)
+    c.env_remove("SEAL_NO_KEYRING")
+        .env("SEAL_KEYRING_SERVICE", &service)
         .env(
             "SOPS_AGE_KEY_CMD",
             format!("{} key export", seal_bin().display()),
@@ -642,7 +646,7 @@ fn keyring_round_trip_with_seal_and_real_sops() {
 fn add_to_config_creates_then_extends_the_rule_and_sops_follows_it() {
     let t = tempfile::tempdir().unwrap();
     let repo = t.path().join("repo");
-    fs::create_dir_all(repo.join("apps")).unwrap();
+    fs::create_dir_all(repo.join("kubernetes/apps")).unwrap();
     let k1 = t.path().join("k1.txt");
     let k2 = t.path().join("k2.txt");
     let p1 = stdout_of(
@@ -681,7 +685,12 @@ fn add_to_config_creates_then_extends_the_rule_and_sops_follows_it() {
     assert_eq!(after, edited.replace(&p1, &format!("{p1},{p2}")));
 
     // seal encrypts for both; the real sops decrypts with either key.
-    let plain = repo.join("apps/secret.yaml");
+    // The rule is the getting-started guide's: kubernetes/**/*.sops.yaml only.
+    assert!(
+        created.contains(r"path_regex: kubernetes/.*\.sops\.ya?ml$"),
+        "{created}"
+    );
+    let plain = repo.join("kubernetes/apps/secret.sops.yaml");
     fs::write(&plain, SECRET).unwrap();
     seal(t.path())
         .current_dir(&repo)
@@ -775,6 +784,185 @@ fn add_to_config_with_several_rules_needs_for_and_picks_the_matching_rule() {
         )),
         "{now}"
     );
+}
+
+#[test]
+fn seal_no_keyring_zero_or_false_leaves_the_keyring_on() {
+    let t = tempfile::tempdir().unwrap();
+    let service = format!("seal-test-{}-{}", std::process::id(), line!());
+    let mut cleanup = ForgetOnDrop {
+        home: t.path().to_path_buf(),
+        service: service.clone(),
+        keys: Vec::new(),
+    };
+    let public = run_ok(keyring_seal(t.path(), &service, &["new-key", "--keyring"]))
+        .trim()
+        .to_string();
+    cleanup.keys.push(public.clone());
+    for (value, listed) in [
+        ("0", true),
+        ("false", true),
+        ("", true),
+        ("1", false),
+        ("true", false),
+    ] {
+        let mut c = keyring_seal(t.path(), &service, &["key", "list"]);
+        c.env("SEAL_NO_KEYRING", value);
+        let list = run_ok(c);
+        assert_eq!(
+            list.contains(&public),
+            listed,
+            "SEAL_NO_KEYRING={value:?}: {list}"
+        );
+    }
+}
+
+/// A fresh age public key (no key file from ../shared needed).
+fn fresh_recipient() -> String {
+    age::x25519::Identity::generate().to_public().to_string()
+}
+
+#[test]
+fn add_to_config_on_key_groups_rules_and_repeated_for() {
+    let t = tempfile::tempdir().unwrap();
+    let (a, b) = (fresh_recipient(), fresh_recipient());
+    let text = format!(
+        "creation_rules:\n  - path_regex: ^prod/\n    key_groups:\n      - age:\n          - {a}\n      # auditors\n      - age: {b}\n    shamir_threshold: 2\n  - path_regex: ^dev/\n    age: {b}\n"
+    );
+    let config = t.path().join(".sops.yaml");
+    fs::write(&config, &text).unwrap();
+    // Default: the first group's age list.
+    let k1 = t.path().join("k1.txt");
+    let out = seal(t.path())
+        .args(["new-key", "--add-to-config", "--for", "prod/x.yaml", "-o"])
+        .arg(&k1)
+        .assert()
+        .success();
+    let p1 = stdout_of(out.get_output()).trim().to_string();
+    assert_eq!(check_keygen_format(&fs::read_to_string(&k1).unwrap()), p1);
+    let step1 = text.replace(
+        &format!("          - {a}\n"),
+        &format!("          - {a}\n          - {p1}\n"),
+    );
+    assert_eq!(fs::read_to_string(&config).unwrap(), step1);
+    // --group 2, and --for repeated: both rules get the key.
+    let k2 = t.path().join("k2.txt");
+    let out = seal(t.path())
+        .args([
+            "new-key",
+            "--add-to-config",
+            "--group",
+            "2",
+            "--for",
+            "prod/x.yaml",
+            "--for",
+            "prod/y.yaml",
+            "-o",
+        ])
+        .arg(&k2)
+        .assert()
+        .success();
+    let p2 = stdout_of(out.get_output()).trim().to_string();
+    let step2 = step1.replacen(&format!("- age: {b}\n"), &format!("- age: {b},{p2}\n"), 1);
+    assert_eq!(fs::read_to_string(&config).unwrap(), step2);
+    let k3 = t.path().join("k3.txt");
+    let out = seal(t.path())
+        .args([
+            "new-key",
+            "--add-to-config",
+            "--for",
+            "prod/x.yaml",
+            "--for",
+            "dev/x.yaml",
+            "-o",
+        ])
+        .arg(&k3)
+        .assert()
+        .success();
+    let p3 = stdout_of(out.get_output()).trim().to_string();
+    let now = fs::read_to_string(&config).unwrap();
+    assert!(
+        now.contains(&format!("          - {p1}\n          - {p3}\n")),
+        "{now}"
+    );
+    assert!(
+        now.contains(&format!("^dev/\n    age: {b},{p3}\n")),
+        "{now}"
+    );
+    // A group that does not exist, or a form seal cannot edit: no key is written and no
+    // public key is named.
+    let k4 = t.path().join("k4.txt");
+    let out = seal(t.path())
+        .args([
+            "new-key",
+            "--add-to-config",
+            "--group",
+            "3",
+            "--for",
+            "prod/x.yaml",
+            "-o",
+        ])
+        .arg(&k4)
+        .assert()
+        .code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("2 key group(s)"), "{err}");
+    assert!(!err.contains("age1"), "names no unsaved key: {err}");
+    assert!(!k4.exists());
+    fs::write(
+        &config,
+        format!("creation_rules:\n  - key_groups: [{{age: [{a}]}}]\n"),
+    )
+    .unwrap();
+    let out = seal(t.path())
+        .args(["new-key", "--add-to-config", "-o"])
+        .arg(&k4)
+        .assert()
+        .code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(!err.contains("age1"), "names no unsaved key: {err}");
+    assert!(!k4.exists());
+}
+
+#[test]
+fn new_key_o_creates_missing_directories_privately() {
+    let t = tempfile::tempdir().unwrap();
+    let f = t.path().join("a/b/me.agekey");
+    let out = seal(t.path())
+        .args(["new-key", "-o"])
+        .arg(&f)
+        .assert()
+        .success();
+    let public = stdout_of(out.get_output()).trim().to_string();
+    assert_eq!(
+        check_keygen_format(&fs::read_to_string(&f).unwrap()),
+        public
+    );
+    #[cfg(unix)]
+    {
+        assert_eq!(mode(&f), 0o600);
+        assert_eq!(mode(&t.path().join("a")), 0o700);
+        assert_eq!(mode(&t.path().join("a/b")), 0o700);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn appending_to_a_keys_file_open_to_others_makes_it_private_first() {
+    use std::os::unix::fs::PermissionsExt;
+    let t = tempfile::tempdir().unwrap();
+    seal(t.path()).arg("new-key").assert().success();
+    let file = t.path().join(".config/sops/age/keys.txt");
+    fs::set_permissions(&file, fs::Permissions::from_mode(0o644)).unwrap();
+    let out = seal(t.path()).arg("new-key").assert().success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("mode 0644") && err.contains("0600"), "{err}");
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(fs::read_to_string(&file).unwrap().lines().count(), 6);
+    // A private file gets no message.
+    let out = seal(t.path()).arg("new-key").assert().success();
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(!err.contains("0600"), "{err}");
 }
 
 // ---------------------------------------------------------------------------------------

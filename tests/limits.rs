@@ -30,6 +30,7 @@ fn limited(dir: &Path, args: &[&str], feed: Option<Feed>) -> Output {
         .arg(assert_cmd::cargo::cargo_bin("seal"))
         .args(args)
         .env_clear()
+        .env("SEAL_NO_KEYRING", "1")
         .env("HOME", dir)
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("SOPS_AGE_KEY_FILE", key_file("alice"))

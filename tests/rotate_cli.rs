@@ -352,3 +352,141 @@ fn repo_rotation_keeps_each_file_mode() {
         .collect();
     assert!(names.is_empty(), "temporary files left: {names:?}");
 }
+
+/// A new identity file in `dir` (made by seal): (path, public key).
+fn fresh_key(dir: &Path, name: &str) -> (PathBuf, String) {
+    let p = dir.join(name);
+    let out = seal(dir).args(["new-key", "-o"]).arg(&p).output().unwrap();
+    assert!(out.status.success());
+    (p, String::from_utf8(out.stdout).unwrap().trim().to_string())
+}
+
+#[test]
+fn rotate_keeps_a_recipient_removed_from_the_rule_as_sops_does_and_warns() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    let (k1, p1) = fresh_key(dir, "k1.txt");
+    let (k2, p2) = fresh_key(dir, "k2.txt");
+    write(
+        dir,
+        ".sops.yaml",
+        &format!("creation_rules:\n  - age: {p1},{p2}\n"),
+    );
+    let file = seal_encrypt(dir, "s.yaml", PLAIN_YAML);
+    let copy = dir.join("sops-copy.yaml");
+    fs::copy(&file, &copy).unwrap();
+    // p2 leaves the rule.
+    write(
+        dir,
+        ".sops.yaml",
+        &format!("creation_rules:\n  - age: {p1}\n"),
+    );
+    let a = seal(dir)
+        .env("SOPS_AGE_KEY_FILE", &k1)
+        .args(["rotate", "-i", "s.yaml"])
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(
+        err.contains("warning") && err.contains(&p2) && err.contains("updatekeys -y --rotate"),
+        "{err}"
+    );
+    // Both rotations keep p2: it still decrypts.
+    let o = sops(dir)
+        .env("SOPS_AGE_KEY_FILE", &k1)
+        .args(["rotate", "-i"])
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    for f in [&file, &copy] {
+        let o = sops(dir)
+            .env("SOPS_AGE_KEY_FILE", &k2)
+            .arg("decrypt")
+            .arg(f)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{}: the removed key still opens it",
+            f.display()
+        );
+    }
+    // updatekeys --rotate applies the rule; then rotate has nothing to warn about.
+    seal(dir)
+        .env("SOPS_AGE_KEY_FILE", &k1)
+        .args(["updatekeys", "-y", "--rotate", "s.yaml"])
+        .assert()
+        .success();
+    let a = seal(dir)
+        .env("SOPS_AGE_KEY_FILE", &k1)
+        .args(["rotate", "-i", "s.yaml"])
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(!err.contains("warning"), "{err}");
+    let o = sops(dir)
+        .env("SOPS_AGE_KEY_FILE", &k2)
+        .arg("decrypt")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "the removed key is locked out");
+}
+
+#[test]
+fn updatekeys_all_skips_files_no_rule_covers_and_dry_run_needs_no_key() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path();
+    fs::create_dir(dir.join(".git")).unwrap();
+    let (k1, p1) = fresh_key(dir, "k1.txt");
+    let (_k2, p2) = fresh_key(dir, "k2.txt");
+    // Encrypted by hand for p1 before any .sops.yaml existed.
+    let own = write(dir, "other/b.yaml", PLAIN_YAML);
+    seal(dir)
+        .args(["encrypt", "-i", "--age", &p1])
+        .arg(&own)
+        .assert()
+        .success();
+    write(
+        dir,
+        ".sops.yaml",
+        &format!("creation_rules:\n  - path_regex: ^apps/\n    age: {p1}\n"),
+    );
+    let covered = seal_encrypt(dir, "apps/a.yaml", PLAIN_YAML);
+    let own_before = fs::read(&own).unwrap();
+    write(
+        dir,
+        ".sops.yaml",
+        &format!("creation_rules:\n  - path_regex: ^apps/\n    age: {p1},{p2}\n"),
+    );
+    let before = fs::read(&covered).unwrap();
+    // --dry-run without any key: the change is reported from the metadata.
+    let a = seal(dir)
+        .args(["updatekeys", "-y", "--all", "--dry-run"])
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains("apps/a.yaml") && err.contains(&p2), "{err}");
+    assert!(
+        err.contains("other/b.yaml") && err.contains("skipped"),
+        "{err}"
+    );
+    assert_eq!(fs::read(&covered).unwrap(), before);
+    // The real run updates the covered file and leaves the other alone.
+    let a = seal(dir)
+        .env("SOPS_AGE_KEY_FILE", &k1)
+        .args(["updatekeys", "-y", "--all"])
+        .assert()
+        .success();
+    let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
+    assert!(err.contains("skipped"), "{err}");
+    assert!(fs::read_to_string(&covered).unwrap().contains(&p2));
+    assert_eq!(fs::read(&own).unwrap(), own_before);
+    // A named file no rule covers is still an error.
+    seal(dir)
+        .env("SOPS_AGE_KEY_FILE", &k1)
+        .args(["updatekeys", "-y", "other/b.yaml"])
+        .assert()
+        .failure();
+}

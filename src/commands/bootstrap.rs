@@ -41,13 +41,22 @@ pub enum BootstrapCommand {
 ///    age1… (an identity seal stored in the OS keyring).
 /// 2. The flux-system/sops-age Secret (key age.agekey) goes to standard output, ready for
 ///    `kubectl apply -f -`; or --apply runs kubectl itself; or --secret-output PATH writes
-///    it (mode 0600) outside the git work tree: a private key never goes into the repo.
+///    it (mode 0600) outside the git work tree (the final path, symbolic links followed):
+///    a private key never goes into the repo.
 /// 3. .sops.yaml gets the cluster's public key (and yours, --me or your first identity)
-///    in the Kubernetes rule; a new .sops.yaml is created when there is none. Existing
-///    files keep their recipients until you run `seal updatekeys`.
+///    in the Kubernetes rule (--for PATH, repeatable, names the rules; --group N the key
+///    group of a key_groups rule); a new .sops.yaml is created when there is none.
+///    Existing files keep their recipients until you run `seal updatekeys`.
 /// 4. The Kustomization decryption block is printed (or added to the file given with
 ///    --patch), and the Flux Kustomizations below the current directory that lack it are
 ///    listed.
+///
+/// Every input is checked before a key is made, and the Secret is delivered before
+/// .sops.yaml names the new key. A new key that could not be delivered (or whose later
+/// steps failed) is saved to a 0600 recovery file outside the repository
+/// ($XDG_STATE_HOME/seal/recovery, default ~/.local/state/seal/recovery), whose path is
+/// printed. When the Secret goes to standard output (a pipe to kubectl whose outcome seal
+/// cannot see) a recovery copy is kept there too, unless --no-backup.
 ///
 /// Everything but the Secret is written to standard error.
 #[derive(Debug, Args)]
@@ -68,15 +77,24 @@ pub struct FluxArgs {
     #[arg(long, value_name = "PATH")]
     secret_output: Option<PathBuf>,
 
+    /// With the Secret on standard output: keep no recovery copy of a new key.
+    #[arg(long)]
+    no_backup: bool,
+
     /// Your own public key, added to the rule with the cluster's (default: the first age
     /// identity seal finds for you).
     #[arg(long, value_name = "AGE1…")]
     me: Option<String>,
 
     /// The .sops.yaml rule to update: the one that matches this path (needed when the
-    /// config has several rules).
+    /// config has several rules; repeat for several rules).
     #[arg(long = "for", value_name = "PATH")]
-    for_path: Option<PathBuf>,
+    for_path: Vec<PathBuf>,
+
+    /// For rules written with key_groups: the group (1 = the first, the default) whose
+    /// age list gets the keys.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    group: Option<u16>,
 
     /// Leave .sops.yaml alone.
     #[arg(long)]
@@ -94,52 +112,71 @@ pub fn run(ctx: &Ctx, args: &BootstrapArgs) -> Result<(), CliError> {
     }
 }
 
+/// A planned text change of one file, computed before any key is made.
+struct FilePlan {
+    path: PathBuf,
+    text: String,
+    before: Option<String>,
+    /// For `.sops.yaml`: the rules (0-based) that get the keys.
+    rules: Vec<usize>,
+}
+
+/// A planned Kustomization patch.
+struct PatchPlan {
+    shown: PathBuf,
+    file: FilePlan,
+    names: Vec<String>,
+}
+
 fn run_flux(ctx: &Ctx, args: &FluxArgs) -> Result<(), CliError> {
-    // Check everything that can fail cheaply before making or moving a key.
-    let secret_dest = args.secret_output.as_ref().map(|p| ctx.absolute(p));
-    if let Some(dest) = &secret_dest {
-        refuse_in_repo(dest)?;
-    }
+    // 1. Check every input before making or moving a key: nothing below can fail on a
+    //    user's input once the key exists but the writes themselves.
+    let secret_dest = match &args.secret_output {
+        Some(p) => Some(resolve_secret_output(ctx, p)?),
+        None => None,
+    };
     if args.apply {
         check_kubeconfig(ctx)?;
+        check_kubectl(ctx)?;
     }
     if let Some(me) = &args.me {
         crate::keys::check_recipient(me)?;
     }
-
+    let patch = match &args.patch {
+        Some(p) => Some(plan_patch(ctx, p)?),
+        None => None,
+    };
+    // The identity exists only in memory until it is delivered.
     let (identity_text, public, created) = cluster_identity(ctx, args)?;
+    if let Some(dest) = &secret_dest {
+        refuse_overwrite(dest, &identity_text)?;
+    }
+    let config = if args.no_config {
+        None
+    } else {
+        Some(plan_config(ctx, args, &public, created)?)
+    };
     let manifest = flux::sops_age_secret(&identity_text);
 
-    // .sops.yaml first: if it cannot be edited, no Secret has been handed out yet.
-    if !args.no_config {
-        update_config(ctx, args, &public)?;
-    }
-    if let Some(p) = &args.patch {
-        patch_kustomization(ctx, p)?;
-    }
-
-    if args.apply {
-        kubectl_apply(&manifest)?;
-        eprintln!(
-            "seal: applied secret {}/{} to the cluster",
-            flux::SECRET_NAMESPACE,
-            flux::SECRET_NAME
-        );
-    } else if let Some(dest) = &secret_dest {
-        fsio::write_atomic(dest, manifest.as_bytes(), Sensitivity::Secret)
-            .map_err(|e| CliError::write_io(dest, e))?;
-        eprintln!(
-            "seal: wrote the {} Secret to {} (mode 0600; keep it out of git)",
-            flux::SECRET_NAME,
-            dest.display()
-        );
-    } else {
-        fsio::write_stdout(manifest.as_bytes()).map_err(|e| {
-            CliError::new(
-                exit::COULD_NOT_WRITE_OUTPUT,
-                format!("cannot write to standard output: {}", io_reason(&e)),
-            )
-        })?;
+    // 2. Deliver the private key; 3. then name it in .sops.yaml and patch.
+    let mut recovery = Recovery {
+        ctx,
+        manifest: &manifest,
+        public: &public,
+        needed: created,
+        saved: None,
+    };
+    let result = deliver(args, secret_dest.as_deref(), &mut recovery).and_then(|()| {
+        if let Some(c) = &config {
+            write_config(c)?;
+        }
+        if let Some(p) = &patch {
+            write_patch(p)?;
+        }
+        Ok(())
+    });
+    if let Err(e) = result {
+        return Err(recovery.on_failure(e));
     }
     eprintln!(
         "seal: cluster public key: {public}{}",
@@ -173,6 +210,168 @@ fn run_flux(ctx: &Ctx, args: &FluxArgs) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// Hand the Secret out: kubectl, the --secret-output file, or standard output (with a
+/// recovery copy of a new key first, unless --no-backup).
+fn deliver(
+    args: &FluxArgs,
+    secret_dest: Option<&Path>,
+    recovery: &mut Recovery,
+) -> Result<(), CliError> {
+    let manifest = recovery.manifest;
+    if args.apply {
+        kubectl_apply(manifest)?;
+        eprintln!(
+            "seal: applied secret {}/{} to the cluster",
+            flux::SECRET_NAMESPACE,
+            flux::SECRET_NAME
+        );
+    } else if let Some(dest) = secret_dest {
+        fsio::write_atomic(dest, manifest.as_bytes(), Sensitivity::Secret)
+            .map_err(|e| CliError::write_io(dest, e))?;
+        recovery.saved = Some(dest.to_path_buf());
+        eprintln!(
+            "seal: wrote the {} Secret to {} (mode 0600; keep it out of git)",
+            flux::SECRET_NAME,
+            dest.display()
+        );
+    } else {
+        if recovery.needed && !args.no_backup {
+            let path = recovery.save()?;
+            eprintln!(
+                "seal: kept a recovery copy of the new key's Secret in {} (mode 0600): delete \
+                 it once the Secret is on the cluster and backed up (--no-backup skips it)",
+                path.display()
+            );
+        }
+        fsio::write_stdout(manifest.as_bytes()).map_err(|e| {
+            CliError::new(
+                exit::COULD_NOT_WRITE_OUTPUT,
+                format!("cannot write to standard output: {}", io_reason(&e)),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// The new key's safety net: saved to a private file outside the repository when a step
+/// after its creation fails (or, for standard output, before it is printed).
+struct Recovery<'a> {
+    ctx: &'a Ctx,
+    manifest: &'a str,
+    public: &'a str,
+    /// A new identity (one from --key or --keyring is stored already).
+    needed: bool,
+    /// Where a copy is (the --secret-output file, or the recovery file).
+    saved: Option<PathBuf>,
+}
+
+impl Recovery<'_> {
+    /// Write the recovery file (once) and return its path.
+    fn save(&mut self) -> Result<PathBuf, CliError> {
+        if let Some(p) = &self.saved {
+            return Ok(p.clone());
+        }
+        let dir = recovery_dir(self.ctx);
+        let fail = |e: std::io::Error| {
+            CliError::new(
+                exit::COULD_NOT_WRITE_OUTPUT,
+                format!(
+                    "cannot save a recovery copy of the new cluster key in {}: {}",
+                    dir.display(),
+                    io_reason(&e)
+                ),
+            )
+            .hint("nothing was changed; set XDG_STATE_HOME to a writable directory outside the repository, or pass --no-backup")
+        };
+        create_private_dir(&dir).map_err(fail)?;
+        let stamp = time::OffsetDateTime::now_utc().unix_timestamp();
+        let short: String = self
+            .public
+            .trim_start_matches("age1")
+            .chars()
+            .take(12)
+            .collect();
+        let path = dir.join(format!("sops-age-{short}-{stamp}.yaml"));
+        write_private_new(&path, self.manifest.as_bytes()).map_err(fail)?;
+        self.saved = Some(path.clone());
+        Ok(path)
+    }
+
+    /// After a failure: make sure a new key is not lost, and say where it is.
+    fn on_failure(&mut self, err: CliError) -> CliError {
+        if !self.needed {
+            return err;
+        }
+        let had = self.saved.is_some();
+        match self.save() {
+            Ok(p) => {
+                if !had {
+                    eprintln!(
+                        "seal: saved the new cluster key {} in {} (mode 0600)",
+                        self.public,
+                        p.display()
+                    );
+                }
+                err.hint(format!(
+                    "the new cluster key {} is {} {} (mode 0600): once the problem is fixed, \
+                     run the command again with --key {} instead of making another key",
+                    self.public,
+                    if had {
+                        "in"
+                    } else {
+                        "saved in the recovery file"
+                    },
+                    p.display(),
+                    p.display()
+                ))
+            }
+            Err(e) => err.hint(format!(
+                "the new cluster key could not be saved ({}); nothing names it, run the \
+                 command again once the problem is fixed",
+                e.message
+            )),
+        }
+    }
+}
+
+/// `$XDG_STATE_HOME/seal/recovery` (default `~/.local/state/seal/recovery`), or a private
+/// directory under the temp root without a HOME.
+fn recovery_dir(ctx: &Ctx) -> PathBuf {
+    let base = ctx
+        .env
+        .var("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| ctx.env.home().map(|h| h.join(".local/state")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("seal/recovery")
+}
+
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
+}
+
+/// A new 0600 file (never an existing one), written durably.
+fn write_private_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    let mut f = o.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
 }
 
 /// The identity file text, its public key, and whether it is new.
@@ -219,6 +418,117 @@ fn cluster_identity(
         id.to_string().expose_secret()
     ));
     Ok((text, public, args.key.is_none() && args.keyring.is_none()))
+}
+
+/// The file `--secret-output` really writes: symbolic links followed to the end, in a
+/// directory that exists, outside any git work tree.
+fn resolve_secret_output(ctx: &Ctx, p: &Path) -> Result<PathBuf, CliError> {
+    let given = ctx.absolute(p);
+    let target = match std::fs::symlink_metadata(&given) {
+        Ok(m) if m.file_type().is_symlink() => std::fs::canonicalize(&given).map_err(|_| {
+            CliError::new(
+                exit::CONFLICTING_PARAMETERS,
+                "--secret-output is a symbolic link whose target does not exist",
+            )
+            .in_file(&given)
+            .hint("give the final path of the file to write")
+        })?,
+        Ok(m) if !m.file_type().is_file() => {
+            return Err(CliError::new(
+                exit::CONFLICTING_PARAMETERS,
+                "--secret-output is not a regular file (a directory?)",
+            )
+            .in_file(&given)
+            .hint("give the path of the file to write, e.g. DIR/sops-age.yaml"));
+        }
+        _ => given.clone(),
+    };
+    let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
+        return Err(CliError::new(
+            exit::CONFLICTING_PARAMETERS,
+            "--secret-output does not name a file",
+        )
+        .in_file(&given));
+    };
+    let dir = match std::fs::canonicalize(dir) {
+        Ok(d) if d.is_dir() => d,
+        _ => {
+            return Err(CliError::new(
+                exit::CONFLICTING_PARAMETERS,
+                format!(
+                    "the directory of --secret-output, {}, does not exist",
+                    dir.display()
+                ),
+            )
+            .in_file(&given)
+            .hint(format!(
+                "create it first (mkdir -p -m 700 {}) or pick another path; nothing was changed",
+                dir.display()
+            )));
+        }
+    };
+    let resolved = dir.join(name);
+    refuse_in_repo(&resolved).map_err(|e| {
+        if resolved == given {
+            e
+        } else {
+            e.hint(format!(
+                "{} leads to {}",
+                given.display(),
+                resolved.display()
+            ))
+        }
+    })?;
+    Ok(resolved)
+}
+
+/// An existing --secret-output file is replaced only when it already holds this identity
+/// (a rerun with --key): another key there would be lost.
+fn refuse_overwrite(dest: &Path, identity_text: &str) -> Result<(), CliError> {
+    let Ok(old) = std::fs::read(dest).map(Zeroizing::new) else {
+        return Ok(());
+    };
+    let secret = identity_text
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .unwrap_or("");
+    let same = !secret.is_empty()
+        && std::str::from_utf8(&old).is_ok_and(|t| t.lines().any(|l| l.trim() == secret));
+    if same {
+        return Ok(());
+    }
+    Err(CliError::new(
+        exit::COULD_NOT_WRITE_OUTPUT,
+        "--secret-output already exists and does not hold this cluster identity; seal never \
+         overwrites a key file",
+    )
+    .in_file(dest)
+    .hint("move it away (it may hold another cluster's key) or pick another path; nothing was changed"))
+}
+
+/// kubectl must be on PATH before a key is made for --apply.
+fn check_kubectl(ctx: &Ctx) -> Result<(), CliError> {
+    let path = ctx.env.var("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path).any(|d| {
+        let p = d.join("kubectl");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::metadata(&p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        }
+        #[cfg(not(unix))]
+        {
+            p.is_file()
+        }
+    });
+    if found {
+        return Ok(());
+    }
+    Err(CliError::new(
+        exit::GENERIC,
+        "--apply runs kubectl, but kubectl is not on PATH; nothing was changed",
+    )
+    .hint("install kubectl, or drop --apply and pipe the output: seal bootstrap flux … | kubectl apply -f -"))
 }
 
 /// A private key must not be written inside a git work tree.
@@ -297,15 +607,23 @@ fn kubectl_apply(manifest: &str) -> Result<(), CliError> {
     if !status.success() {
         return Err(CliError::new(
             exit::GENERIC,
-            format!("kubectl apply failed ({status}); nothing else was changed on the cluster"),
-        ));
+            format!("kubectl apply failed ({status}); .sops.yaml and the Kustomizations were not changed"),
+        )
+        .hint("fix the cluster access (kubectl's message is above) and run the command again"));
     }
     Ok(())
 }
 
-/// Add the cluster key (and the user's) to the Kubernetes rule of `.sops.yaml`.
-fn update_config(ctx: &Ctx, args: &FluxArgs, cluster: &str) -> Result<(), CliError> {
+/// Plan adding the cluster key (and the user's) to the Kubernetes rule(s) of
+/// `.sops.yaml`. For a new identity a failure names no key: it is dropped unsaved.
+fn plan_config(
+    ctx: &Ctx,
+    args: &FluxArgs,
+    cluster: &str,
+    created: bool,
+) -> Result<FilePlan, CliError> {
     let path = config::find(&ctx.cwd, ctx.config_flag.as_deref())
+        .map(|p| ctx.absolute(&p))
         .unwrap_or_else(|| ctx.cwd.join(".sops.yaml"));
     let me = match &args.me {
         Some(m) => Some(m.clone()),
@@ -316,58 +634,82 @@ fn update_config(ctx: &Ctx, args: &FluxArgs, cluster: &str) -> Result<(), CliErr
             .filter_map(|e| e.public_key)
             .find(|k| k.starts_with("age1") && k != cluster),
     };
-    let (mut text, rule, created) = if path.exists() {
+    let group = args.group.map(|g| usize::from(g) - 1);
+    let (mut text, rules, before) = if path.exists() {
         let text = std::fs::read_to_string(&path).map_err(|e| CliError::read_io(&path, e))?;
         let cfg = Config::parse(text.as_bytes(), &path)?;
-        let rule = pick_rule(ctx, &cfg, args.for_path.as_deref()).map_err(|e| e.in_file(&path))?;
-        (text, rule, false)
+        let rules = pick_rules(ctx, &cfg, &args.for_path).map_err(|e| e.in_file(&path))?;
+        (text.clone(), rules, Some(text))
     } else {
-        (sops_yaml::new_config(cluster), 0, true)
-    };
-    for r in std::iter::once(cluster.to_string()).chain(me) {
-        text = sops_yaml::add_recipient(&text, &path, rule, &r).map_err(|e| {
-            CliError::new(
-                exit::GENERIC,
-                format!("cannot add {r} to creation rule {}: {e}", rule + 1),
+        if group.is_some_and(|g| g > 0) {
+            return Err(CliError::new(
+                exit::CONFLICTING_PARAMETERS,
+                "--group: there is no .sops.yaml yet, so no rule with key groups; nothing was changed",
             )
-            .in_file(&path)
-            .hint("add the key to the rule's age: list by hand")
-        })?;
+            .in_file(&path));
+        }
+        (sops_yaml::new_config(cluster), vec![0], None)
+    };
+    for &rule in &rules {
+        for (who, r) in std::iter::once(("the cluster key", cluster.to_string()))
+            .chain(me.clone().map(|m| ("your key", m)))
+        {
+            text = sops_yaml::add_recipient(&text, &path, rule, group, &r).map_err(|e| {
+                let named = if created && who == "the cluster key" {
+                    who.to_string()
+                } else {
+                    r.clone()
+                };
+                CliError::new(
+                    exit::GENERIC,
+                    format!("cannot add {named} to creation rule {}: {e}", rule + 1),
+                )
+                .in_file(&path)
+                .hint(if created {
+                    "nothing was changed and no key was made; pick the rule with --for (and \
+                     --group), fix the file, or pass --no-config and add the cluster key by hand \
+                     afterwards"
+                        .to_string()
+                } else {
+                    format!("nothing was changed; add {r} to the rule's age list by hand, or pass --no-config")
+                })
+            })?;
+        }
     }
-    let before = std::fs::read_to_string(&path).unwrap_or_default();
-    if text == before {
+    Ok(FilePlan {
+        path,
+        text,
+        before,
+        rules,
+    })
+}
+
+/// Write a planned `.sops.yaml`.
+fn write_config(plan: &FilePlan) -> Result<(), CliError> {
+    let path = &plan.path;
+    if plan.before.as_deref() == Some(plan.text.as_str()) {
         eprintln!("seal: {} already lists the cluster key", path.display());
         return Ok(());
     }
-    fsio::write_atomic(&path, text.as_bytes(), Sensitivity::Public)
-        .map_err(|e| CliError::write_io(&path, e))?;
+    fsio::write_atomic(path, plan.text.as_bytes(), Sensitivity::Public)
+        .map_err(|e| CliError::write_io(path, e))?;
+    let rules: Vec<String> = plan.rules.iter().map(|r| (r + 1).to_string()).collect();
     eprintln!(
         "seal: {} {} (rule {}); re-encrypt existing files for the new key with: seal updatekeys -y FILE…",
-        if created { "created" } else { "updated" },
+        if plan.before.is_none() {
+            "created"
+        } else {
+            "updated"
+        },
         path.display(),
-        rule + 1
+        rules.join(", ")
     );
     Ok(())
 }
 
-fn pick_rule(ctx: &Ctx, cfg: &Config, for_path: Option<&Path>) -> Result<usize, CliError> {
-    if cfg.creation_rules.is_empty() {
-        return Ok(0);
-    }
-    if let Some(p) = for_path {
-        return cfg
-            .rule_for(&ctx.absolute(p))
-            .map(|r| r.index)
-            .ok_or_else(|| {
-                CliError::new(
-                    exit::GENERIC,
-                    format!("no creation rule matches {}", p.display()),
-                )
-                .hint("add a rule for the cluster's manifests, or pick another --for path")
-            });
-    }
-    if cfg.creation_rules.len() == 1 {
-        return Ok(0);
+fn pick_rules(ctx: &Ctx, cfg: &Config, for_paths: &[PathBuf]) -> Result<Vec<usize>, CliError> {
+    if cfg.creation_rules.len() <= 1 || !for_paths.is_empty() {
+        return crate::commands::new_key::rules_for(ctx, cfg, for_paths);
     }
     let k8s: Vec<usize> = cfg
         .creation_rules
@@ -380,37 +722,57 @@ fn pick_rule(ctx: &Ctx, cfg: &Config, for_path: Option<&Path>) -> Result<usize, 
         .map(|r| r.index)
         .collect();
     match k8s.as_slice() {
-        [one] => Ok(*one),
+        [one] => Ok(vec![*one]),
         _ => Err(CliError::new(
             exit::CONFLICTING_PARAMETERS,
             format!("the config has {} creation rules: which one covers the cluster's manifests?", cfg.creation_rules.len()),
         )
-        .hint("pass --for PATH (a file the cluster decrypts, e.g. --for kubernetes/apps/x/secret.sops.yaml)")),
+        .hint("pass --for PATH (a file the cluster decrypts, e.g. --for kubernetes/apps/x/secret.sops.yaml; repeatable)")),
     }
 }
 
-fn patch_kustomization(ctx: &Ctx, p: &Path) -> Result<(), CliError> {
+/// Compute the Kustomization patch (refusing what cannot be patched) before any key
+/// exists.
+fn plan_patch(ctx: &Ctx, p: &Path) -> Result<PatchPlan, CliError> {
     let path = ctx.absolute(p);
-    let text = std::fs::read_to_string(&path).map_err(|e| CliError::read_io(p, e))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        CliError::read_io(p, e)
+            .hint("--patch names a file holding Flux Kustomizations; nothing was changed")
+    })?;
     let (new, names) = flux::patch_decryption(&text).map_err(|e| {
         CliError::new(exit::GENERIC, e).in_file(p).hint(format!(
-            "add this under spec: by hand:\n{}",
+            "nothing was changed; add this under spec: by hand:\n{}",
             flux::decryption_block(2)
         ))
     })?;
-    if names.is_empty() {
+    Ok(PatchPlan {
+        shown: p.to_path_buf(),
+        file: FilePlan {
+            path,
+            text: new,
+            before: Some(text),
+            rules: Vec::new(),
+        },
+        names,
+    })
+}
+
+fn write_patch(plan: &PatchPlan) -> Result<(), CliError> {
+    let p = &plan.shown;
+    if plan.names.is_empty() {
         eprintln!(
             "seal: {}: every Flux Kustomization already decrypts with sops",
             p.display()
         );
         return Ok(());
     }
-    fsio::write_atomic(&path, new.as_bytes(), Sensitivity::Public)
-        .map_err(|e| CliError::write_io(&path, e))?;
+    let path = &plan.file.path;
+    fsio::write_atomic(path, plan.file.text.as_bytes(), Sensitivity::Public)
+        .map_err(|e| CliError::write_io(path, e))?;
     eprintln!(
         "seal: {}: added spec.decryption to {}",
         p.display(),
-        names.join(", ")
+        plan.names.join(", ")
     );
     Ok(())
 }

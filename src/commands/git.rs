@@ -543,6 +543,60 @@ fn text_merge(args: &MergeArgs) -> Result<(), CliError> {
 // ---------------------------------------------------------------------------------------
 // setup
 
+/// The gitattributes globs that together match what a `.sops.yaml` `path_regex` matches:
+/// [`regex_to_glob`] of each spelling of the regex once every optional literal (`a?`, as in
+/// the guide's `\.sops\.ya?ml$`) is written with and without it. `None` when one of them
+/// cannot be written as a glob (or there would be more than 8).
+pub fn regex_to_globs(re: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    for spelling in expand_optional(re)? {
+        let g = regex_to_glob(&spelling)?;
+        if !out.contains(&g) {
+            out.push(g);
+        }
+    }
+    Some(out)
+}
+
+/// Every spelling of `re` with each `X?` (X a literal character or an escaped one, not
+/// after another quantifier) replaced by `X` and by nothing; `None` past 8 spellings.
+fn expand_optional(re: &str) -> Option<Vec<String>> {
+    let chars: Vec<char> = re.chars().collect();
+    let mut spellings = vec![String::new()];
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        // One atom: an escape pair or a single character.
+        let atom: String = if c == '\\' {
+            chars.get(i..i + 2)?.iter().collect()
+        } else {
+            c.to_string()
+        };
+        let next = i + atom.chars().count();
+        let literal = atom.len() == 2 || !".*+?()[]{}|^$".contains(c);
+        if chars.get(next) == Some(&'?') && literal {
+            if chars.get(next + 1).is_some_and(|n| "*+?{".contains(*n)) {
+                return None;
+            }
+            let mut more = Vec::with_capacity(spellings.len() * 2);
+            for sp in &spellings {
+                more.push(format!("{sp}{atom}"));
+                more.push(sp.clone());
+            }
+            if more.len() > 8 {
+                return None;
+            }
+            spellings = more;
+            i = next + 1;
+        } else {
+            for sp in &mut spellings {
+                sp.push_str(&atom);
+            }
+            i = next;
+        }
+    }
+    Some(spellings)
+}
+
 /// Convert a `.sops.yaml` `path_regex` into an equivalent gitattributes glob when the regex
 /// is simple (literals, `.*`, `.+`, `[^/]*`, `.`, `^`/`$` anchors). `None` when it cannot be
 /// written as one glob, or matches everything.
@@ -703,8 +757,8 @@ fn setup(ctx: &Ctx, args: &SetupArgs) -> Result<(), CliError> {
     let mut notes: Vec<String> = Vec::new();
     if let Some(c) = &config {
         for rule in &c.creation_rules {
-            match rule.path_regex.as_deref().map(|r| (r, regex_to_glob(r))) {
-                Some((_, Some(g))) => lines.push(format!("{g} {ATTRS}")),
+            match rule.path_regex.as_deref().map(|r| (r, regex_to_globs(r))) {
+                Some((_, Some(gs))) => lines.extend(gs.iter().map(|g| format!("{g} {ATTRS}"))),
                 Some((r, None)) => notes.push(format!(
                     "path_regex {r:?} cannot be written as a glob: its existing files are listed one by one"
                 )),
@@ -900,6 +954,41 @@ mod tests {
         for (re, want) in cases {
             assert_eq!(regex_to_glob(re).as_deref(), want, "{re}");
         }
+    }
+
+    #[test]
+    fn optional_literals_become_several_globs() {
+        // The rule the getting-started guide recommends (and new-key writes).
+        let re = r"kubernetes/.*\.sops\.ya?ml$";
+        let globs = regex_to_globs(re).expect("globs");
+        assert_eq!(
+            globs,
+            [
+                "**/*kubernetes/**/*.sops.yaml",
+                "**/*kubernetes/**/*.sops.yml"
+            ]
+        );
+        let r = regex::Regex::new(re).unwrap();
+        for p in [
+            "kubernetes/apps/db/secret.sops.yaml",
+            "kubernetes/apps/db/secret.sops.yml",
+            "kubernetes/secret.sops.yaml",
+            "kubernetes/apps/db/secret.yaml",
+            "apps/secret.sops.yaml",
+            "infra/kubernetes/x.sops.yml",
+            "kubernetes/a.sops.yamll",
+        ] {
+            let any = globs.iter().any(|g| glob_matches(g, p));
+            assert_eq!(any, r.is_match(p), "{re} as {globs:?} on {p}");
+        }
+        assert_eq!(regex_to_globs(r"\.ya?ml$").unwrap(), ["*.yaml", "*.yml"]);
+        assert_eq!(
+            regex_to_globs(r"^a\.json5?$").unwrap(),
+            ["/a.json5", "/a.json"]
+        );
+        assert_eq!(regex_to_globs(r"a?b?c?d?x"), None, "more than 8 spellings");
+        assert_eq!(regex_to_globs(r"(a|b)?x"), None);
+        assert_eq!(regex_to_globs(r"a??x"), None);
     }
 
     #[test]

@@ -22,10 +22,12 @@ const SCRYPT_WORK_FACTOR: u8 = 18;
 
 /// Generate an age identity (age-keygen format) and print its public key
 ///
-/// With -o FILE the identity is written to FILE, created with mode 0600; an existing file
-/// is never overwritten. Without -o it is appended to the file sops reads by default,
-/// $XDG_CONFIG_HOME/sops/age/keys.txt (~/.config/sops/age/keys.txt), created 0600 in a
-/// 0700 directory. `-o -` prints the identity to standard output.
+/// With -o FILE the identity is written to FILE, created with mode 0600 (missing parent
+/// directories are created 0700); an existing file is never overwritten. Without -o it is
+/// appended to the file sops reads by default, $XDG_CONFIG_HOME/sops/age/keys.txt
+/// (~/.config/sops/age/keys.txt), created 0600 in a 0700 directory; an existing one that
+/// group or others can open is first made 0600 (with a message). `-o -` prints the
+/// identity to standard output.
 ///
 /// --passphrase encrypts the identity file with a passphrase (age scrypt, armored), asked
 /// twice on the terminal, else read from SEAL_PASSPHRASE_FILE (first line) or
@@ -36,10 +38,13 @@ const SCRYPT_WORK_FACTOR: u8 = 18;
 /// $SEAL_KEYRING_SERVICE; account: the public key); nothing is written to disk. In a
 /// container without a login session, run seal under `keyctl session -`.
 ///
-/// --add-to-config adds the public key to the age recipients of the .sops.yaml rule that
-/// matches --for PATH (or of its only rule), editing the file minimally; without a
-/// .sops.yaml one is created in the current directory with a Kubernetes rule
-/// (path_regex `\.ya?ml$`, encrypted_regex `^(data|stringData)$`).
+/// --add-to-config adds the public key to the age recipients of the .sops.yaml rules that
+/// match the --for PATHs (repeatable; or of its only rule), editing the file minimally;
+/// in a rule written with key_groups the key goes to the first group's age list, or to
+/// group --group N. The edit is checked before the key is stored, and the key is stored
+/// before .sops.yaml names it. Without a .sops.yaml one is created in the current
+/// directory with the Kubernetes rule of the getting-started guide (path_regex
+/// `kubernetes/.*\.sops\.ya?ml$`, encrypted_regex `^(data|stringData)$`).
 #[derive(Debug, Args)]
 pub struct NewKeyArgs {
     /// Where to write the identity (`-` for standard output).
@@ -58,9 +63,15 @@ pub struct NewKeyArgs {
     #[arg(long)]
     add_to_config: bool,
 
-    /// With --add-to-config: the rule that matches this file path gets the key.
+    /// With --add-to-config: the rule that matches this file path gets the key (repeat
+    /// for several rules).
     #[arg(long = "for", value_name = "PATH", requires = "add_to_config")]
-    for_path: Option<PathBuf>,
+    for_path: Vec<PathBuf>,
+
+    /// With --add-to-config, for rules written with key_groups: the group (1 = the first,
+    /// the default) whose age list gets the key.
+    #[arg(long, value_name = "N", requires = "add_to_config", value_parser = clap::value_parser!(u16).range(1..))]
+    group: Option<u16>,
 }
 
 /// A planned `.sops.yaml` change, computed (and checked) before the key is stored.
@@ -68,7 +79,8 @@ struct ConfigPlan {
     path: PathBuf,
     text: String,
     created: bool,
-    rule: usize,
+    /// The rules (0-based) that get the key.
+    rules: Vec<usize>,
 }
 
 /// Run `seal new-key`.
@@ -144,6 +156,12 @@ fn write_identity(
         }
         Some(p) => {
             let path = ctx.absolute(p);
+            if let Some(dir) = path.parent()
+                && !dir.exists()
+            {
+                create_private_dir(dir).map_err(|e| CliError::write_io(dir, e))?;
+                eprintln!("Created the directory {} (mode 0700)", dir.display());
+            }
             write_new(&path, bytes, false).map_err(|e| {
                 if path.exists() {
                     CliError::new(
@@ -195,9 +213,57 @@ fn write_identity(
                     .in_file(&path)
                     .hint("write the new identity elsewhere with -o FILE"));
                 }
+                make_private(&path)?;
                 write_new(&path, bytes, true).map_err(|e| CliError::write_io(&path, e))?;
                 eprintln!("Added a new identity to {}", path.display());
             }
+        }
+    }
+    Ok(())
+}
+
+/// Before appending to an existing keys file: one that group or others may read or
+/// write is made 0600 (with a message), or refused when that cannot be done.
+fn make_private(path: &Path) -> Result<(), CliError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(CliError::read_io(path, e)),
+        };
+        if !meta.file_type().is_file() {
+            return Err(CliError::new(
+                exit::COULD_NOT_WRITE_OUTPUT,
+                "the keys file is not a regular file (a symbolic link or something else); \
+                 seal appends a secret key only to a regular file",
+            )
+            .in_file(path)
+            .hint("write the new identity elsewhere with -o FILE"));
+        }
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(
+                |e| {
+                    CliError::new(
+                        exit::COULD_NOT_WRITE_OUTPUT,
+                        format!(
+                            "the keys file is open to group or others (mode {mode:04o}) and \
+                             cannot be made private: {}; nothing was added",
+                            io_reason(&e)
+                        ),
+                    )
+                    .in_file(path)
+                    .hint("chmod 600 the file (as its owner), or write the new identity elsewhere with -o FILE")
+                },
+            )?;
+            eprintln!(
+                "seal: {} was open to group or others (mode {mode:04o}); changed it to 0600. \
+                 The identities already in it may have been read by others: consider \
+                 rotating them.",
+                path.display()
+            );
         }
     }
     Ok(())
@@ -280,85 +346,122 @@ fn encrypt_with_passphrase(text: &str, passphrase: &SecretString) -> Result<Stri
     Ok(armored)
 }
 
-/// Find (or plan to create) `.sops.yaml` and compute its new text.
+/// Find (or plan to create) `.sops.yaml` and compute its new text. Nothing names the
+/// new key when this fails: it is dropped unsaved.
 fn plan_config(ctx: &Ctx, args: &NewKeyArgs, public: &str) -> Result<ConfigPlan, CliError> {
+    let group = args.group.map(|g| usize::from(g) - 1);
     let found = crate::config::find(&ctx.cwd, ctx.config_flag.as_deref()).map(|p| ctx.absolute(&p));
     let Some(path) = found.filter(|p| p.exists()) else {
         let path = match &ctx.config_flag {
             Some(p) => ctx.absolute(p),
             None => ctx.cwd.join(crate::config::CONFIG_FILE_NAME),
         };
+        if group.is_some_and(|g| g > 0) {
+            return Err(CliError::new(
+                exit::CONFLICTING_PARAMETERS,
+                "--group: there is no .sops.yaml yet, so no rule with key groups; nothing was \
+                 written and no key was created",
+            )
+            .in_file(&path));
+        }
         return Ok(ConfigPlan {
             path,
             text: sops_yaml::new_config(public),
             created: true,
-            rule: 0,
+            rules: vec![0],
         });
     };
     let text = std::fs::read_to_string(&path).map_err(|e| CliError::read_io(&path, e))?;
     let config = crate::config::Config::parse(text.as_bytes(), &path)
         .map_err(|e| CliError::new(exit::GENERIC, e.to_string()).in_file(&path))?;
-    let rule = match (&args.for_path, config.creation_rules.len()) {
-        (_, 0) => 0,
-        (Some(f), _) => {
-            let file = ctx.absolute(f);
-            match config.rule_for(&file) {
-                Some(r) => r.index,
-                None => {
-                    return Err(CliError::new(
-                        exit::GENERIC,
-                        format!(
-                            "no creation rule matches {} (matched as {:?})",
-                            f.display(),
-                            config.match_path(&file)
-                        ),
-                    )
-                    .in_file(&path));
-                }
-            }
-        }
-        (None, 1) => 0,
-        (None, n) => {
-            let list: Vec<String> = config
-                .creation_rules
-                .iter()
-                .map(|r| {
-                    format!(
-                        "rule {}: path_regex {}",
-                        r.index + 1,
-                        r.path_regex
-                            .as_deref()
-                            .unwrap_or("(none: matches every file)")
-                    )
-                })
-                .collect();
-            return Err(CliError::new(
-                exit::CONFLICTING_PARAMETERS,
-                format!(
-                    "the config has {n} creation rules; say which one gets the key: {}",
-                    list.join("; ")
-                ),
-            )
-            .in_file(&path)
-            .hint("add --for PATH: the rule that matches PATH (as for encryption) gets the key"));
-        }
-    };
-    let new_text = sops_yaml::add_recipient(&text, &path, rule, public).map_err(|e| {
-        CliError::new(
-            exit::GENERIC,
-            format!("cannot add the key to creation rule {}: {e}", rule + 1),
-        )
-        .in_file(&path)
-        .hint(format!(
-            "the file was not changed; add {public} to the rule's age recipients by hand"
-        ))
-    })?;
+    let rules = rules_for(ctx, &config, &args.for_path).map_err(|e| e.in_file(&path))?;
+    let mut new_text = text;
+    for &rule in &rules {
+        new_text =
+            sops_yaml::add_recipient(&new_text, &path, rule, group, public).map_err(|e| {
+                CliError::new(
+                    exit::GENERIC,
+                    format!("cannot add the key to creation rule {}: {e}", rule + 1),
+                )
+                .in_file(&path)
+                .hint(
+                    "nothing was written and no key was created; fix the rule (or pick another \
+                 with --for / --group), or run seal new-key without --add-to-config and add \
+                 its public key by hand",
+                )
+            })?;
+    }
     Ok(ConfigPlan {
         path,
         text: new_text,
         created: false,
-        rule,
+        rules,
     })
+}
+
+/// The rules (0-based, each once, in file order) that get a new key: those matching the
+/// `--for` paths, else the only rule.
+pub(crate) fn rules_for(
+    ctx: &Ctx,
+    config: &crate::config::Config,
+    for_paths: &[PathBuf],
+) -> Result<Vec<usize>, CliError> {
+    if config.creation_rules.is_empty() {
+        return Ok(vec![0]);
+    }
+    let mut out = Vec::new();
+    for f in for_paths {
+        let file = ctx.absolute(f);
+        match config.rule_for(&file) {
+            Some(r) => {
+                if !out.contains(&r.index) {
+                    out.push(r.index);
+                }
+            }
+            None => {
+                return Err(CliError::new(
+                    exit::GENERIC,
+                    format!(
+                        "no creation rule matches {} (matched as {:?})",
+                        f.display(),
+                        config.match_path(&file)
+                    ),
+                )
+                .hint("pick a --for path that a rule covers, or add a rule for it first"));
+            }
+        }
+    }
+    if !out.is_empty() {
+        out.sort_unstable();
+        return Ok(out);
+    }
+    if config.creation_rules.len() == 1 {
+        return Ok(vec![0]);
+    }
+    let list: Vec<String> = config
+        .creation_rules
+        .iter()
+        .map(|r| {
+            format!(
+                "rule {}: path_regex {}",
+                r.index + 1,
+                r.path_regex
+                    .as_deref()
+                    .unwrap_or("(none: matches every file)")
+            )
+        })
+        .collect();
+    Err(CliError::new(
+        exit::CONFLICTING_PARAMETERS,
+        format!(
+            "the config has {} creation rules; say which one gets the key: {}",
+            config.creation_rules.len(),
+            list.join("; ")
+        ),
+    )
+    .hint(
+        "add --for PATH (repeatable): the rule that matches PATH (as for encryption) gets the key",
+    ))
 }
 
 fn apply_config(plan: &ConfigPlan, public: &str) -> Result<(), CliError> {
@@ -386,9 +489,10 @@ fn apply_config(plan: &ConfigPlan, public: &str) -> Result<(), CliError> {
             crate::fsio::Sensitivity::Public,
         )
         .map_err(failed)?;
+        let rules: Vec<String> = plan.rules.iter().map(|r| (r + 1).to_string()).collect();
         eprintln!(
             "Added the key to creation rule {} of {} (run seal updatekeys to re-wrap existing files)",
-            plan.rule + 1,
+            rules.join(", "),
             plan.path.display()
         );
     }

@@ -22,7 +22,9 @@ use crate::stores::{Format, Layout};
 ///
 /// Decrypts each file (checking its MAC), makes a new data key, re-encrypts every value and
 /// comment with it, and wraps it for the file's recipients, after --add-age/--rm-age. The
-/// file's `version` is kept. With one file the result is printed unless -i is given;
+/// file's `version` is kept. The recipients are the file's own (as `sops rotate`), not its
+/// .sops.yaml rule's: when they differ a warning names them, and `seal updatekeys
+/// --rotate` applies the rule (after removing someone from it). With one file the result is printed unless -i is given;
 /// several files (or --all) need -i. With several files every result is computed first:
 /// if any file fails, no file is written (unless --keep-going).
 #[derive(Debug, Args)]
@@ -235,6 +237,7 @@ pub fn run(ctx: &Ctx, args: &RotateArgs) -> Result<(), CliError> {
         let input = read_input(&cwd, file, args.input_type, args.output_type)?;
         let (bytes, new) =
             rotate_bytes(&input, &ids, config.as_ref(), &changes, args.output.indent)?;
+        warn_if_off_rule(&input, config.as_ref(), &new.groups);
         Ok(Planned {
             new_bytes: Some(bytes),
             added: new.added,
@@ -258,8 +261,71 @@ fn run_one(ctx: &Ctx, args: &RotateArgs, changes: &RecipientChanges) -> Result<(
     let dest = destination(&input, &args.output)?;
     let ids = ctx.identities();
     let config = ctx.config().ok().flatten();
-    let (out, _) = rotate_bytes(&input, &ids, config.as_ref(), changes, args.output.indent)?;
+    let (out, new) = rotate_bytes(&input, &ids, config.as_ref(), changes, args.output.indent)?;
+    warn_if_off_rule(&input, config.as_ref(), &new.groups);
     write_result(dest.as_deref(), &out, Sensitivity::Public)
+}
+
+/// What differs between a file's recipients and those of its creation rule: (in the file
+/// only, in the rule only). None when no rule covers the file or the rule names no age
+/// recipient.
+pub(crate) fn off_rule(
+    input: &Input,
+    config: Option<&Config>,
+    groups: &[Vec<String>],
+) -> Option<(usize, Vec<String>, Vec<String>)> {
+    let rule = config?.rule_for(input.rules_path.as_deref()?)?;
+    let wanted: Vec<&String> = rule.key_groups.iter().flatten().collect();
+    if wanted.is_empty() {
+        return None;
+    }
+    let have: Vec<&String> = groups.iter().flatten().collect();
+    let mut extra: Vec<String> = have
+        .iter()
+        .filter(|r| !wanted.contains(r))
+        .map(|r| (*r).clone())
+        .collect();
+    let mut missing: Vec<String> = wanted
+        .iter()
+        .filter(|r| !have.contains(r))
+        .map(|r| (*r).clone())
+        .collect();
+    extra.dedup();
+    missing.dedup();
+    if extra.is_empty() && missing.is_empty() {
+        return None;
+    }
+    Some((rule.index, extra, missing))
+}
+
+/// `rotate` keeps a file's recipients, as `sops rotate` does; say so when they are not
+/// the ones its creation rule names (a recipient removed from `.sops.yaml` keeps access).
+fn warn_if_off_rule(input: &Input, config: Option<&Config>, groups: &[Vec<String>]) {
+    let Some((rule, extra, missing)) = off_rule(input, config, groups) else {
+        return;
+    };
+    let mut parts = Vec::new();
+    if !extra.is_empty() {
+        parts.push(format!(
+            "still a recipient though not in the rule: {}",
+            extra.join(", ")
+        ));
+    }
+    if !missing.is_empty() {
+        parts.push(format!(
+            "in the rule but not a recipient: {}",
+            missing.join(", ")
+        ));
+    }
+    eprintln!(
+        "seal: warning: {}: its recipients differ from creation rule {} of .sops.yaml ({}); \
+         rotate keeps a file's recipients, as sops does. To apply the rule and renew the data \
+         key: seal updatekeys -y --rotate {}",
+        input.display.display(),
+        rule + 1,
+        parts.join("; "),
+        input.display.display()
+    );
 }
 
 /// Every sops file below the current directory, or an error naming what could not be read.

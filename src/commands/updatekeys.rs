@@ -23,7 +23,9 @@ use crate::stores::Format;
 /// differ from the file's, the same data key is re-wrapped for the new recipients; values,
 /// lastmodified and the MAC stay as they are. --rotate also renews the data key (do it
 /// after removing a recipient). Every file is computed first, in parallel: if any file
-/// fails, no file is written (unless --keep-going).
+/// fails, no file is written (unless --keep-going). With --all, a file that no creation
+/// rule covers is reported and skipped. --dry-run reads the recipients from the metadata
+/// and needs no key.
 #[derive(Debug, Args)]
 pub struct UpdatekeysArgs {
     /// The files to update.
@@ -71,7 +73,7 @@ pub fn run(ctx: &Ctx, args: &UpdatekeysArgs) -> Result<(), CliError> {
         .hint("run seal from the repository, or pass --config PATH")
     })?;
     let files = if args.all {
-        walk(ctx)?
+        skip_uncovered(ctx, &config, walk(ctx)?)
     } else {
         args.files.clone()
     };
@@ -90,6 +92,29 @@ pub fn run(ctx: &Ctx, args: &UpdatekeysArgs) -> Result<(), CliError> {
     let plan = |file: &Path| plan_file(file, &cwd, &config, &ids, args);
     let confirm = |_: &[(&Path, &Planned)]| if args.yes { Ok(true) } else { confirm() };
     repo::apply(&files, opts, plan, confirm).map(|_| ())
+}
+
+/// With --all: the files no creation rule covers are reported and left alone (their
+/// recipients were chosen by hand, e.g. `encrypt --age`), not failures of the run.
+fn skip_uncovered(ctx: &Ctx, config: &Config, files: Vec<PathBuf>) -> Vec<PathBuf> {
+    let (covered, skipped): (Vec<PathBuf>, Vec<PathBuf>) = files
+        .into_iter()
+        .partition(|f| config.rule_for(&ctx.absolute(f)).is_some());
+    for f in &skipped {
+        eprintln!(
+            "seal: {}: skipped: no creation rule of {} covers it (its recipients are its own; \
+             seal rotate -i --add-age/--rm-age changes them)",
+            f.display(),
+            config.path.display()
+        );
+    }
+    if !skipped.is_empty() {
+        eprintln!(
+            "seal: {} file(s) skipped: no creation rule covers them",
+            skipped.len()
+        );
+    }
+    covered
 }
 
 /// Compute one file's update (nothing is written here).
@@ -145,6 +170,16 @@ fn plan_file(
             describe_diff(&current, &wanted)
         )
     };
+    if args.dry_run {
+        // The change is known from the metadata alone: no key is needed to report it.
+        return Ok(Planned {
+            new_bytes: Some(Vec::new()),
+            added,
+            removed,
+            rotated: args.rotate,
+            diff,
+        });
+    }
     let threshold = match (rule.shamir_threshold, meta.shamir_threshold) {
         (0, t) => t,
         (t, _) => t,

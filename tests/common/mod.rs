@@ -97,10 +97,13 @@ pub fn sops(home: &Path) -> Command {
     c
 }
 
+/// HOME, PATH, no colour, and no OS keyring: identities stored on the machine running the
+/// tests must not reach seal (tests of the keyring run seal under `keyctl session -`).
 fn hermetic<'a>(c: &'a mut assert_cmd::Command, home: &Path) -> &'a mut assert_cmd::Command {
     c.env("HOME", home)
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("NO_COLOR", "1")
+        .env("SEAL_NO_KEYRING", "1")
 }
 
 /// A peer tool installed into the project's venv by scripts/install-peers.sh

@@ -10,9 +10,10 @@ use std::path::Path;
 
 use crate::config::Config;
 
-/// The `path_regex` of the rule in a new `.sops.yaml`: every YAML file (Kubernetes
-/// manifests), as the Flux guide sets it up.
-pub const NEW_RULE_PATH_REGEX: &str = r"\.ya?ml$";
+/// The `path_regex` of the rule in a new `.sops.yaml`: the `*.sops.yaml` files below a
+/// `kubernetes/` directory, the rule docs/getting-started.md recommends (and one `seal git
+/// setup` writes as two globs).
+pub const NEW_RULE_PATH_REGEX: &str = r"kubernetes/.*\.sops\.ya?ml$";
 
 /// The `encrypted_regex` of the rule in a new `.sops.yaml`: only the values of a Secret.
 pub const NEW_RULE_ENCRYPTED_REGEX: &str = "^(data|stringData)$";
@@ -23,10 +24,9 @@ pub fn new_config(recipient: &str) -> String {
         "# sops/seal configuration: the first rule whose path_regex matches a file (its path\n\
          # relative to this directory) gives the recipients and what is encrypted.\n\
          creation_rules:\n\
-         \x20 # Kubernetes manifests: only the values under data/stringData are encrypted, so\n\
-         \x20 # apiVersion, kind and metadata stay readable in review and for Flux. A YAML file\n\
-         \x20 # without data or stringData would be stored in plain text under this rule: give\n\
-         \x20 # such files a rule of their own above this one.\n\
+         \x20 # Kubernetes Secrets (kubernetes/**/*.sops.yaml): only the values under\n\
+         \x20 # data/stringData are encrypted, so apiVersion, kind and metadata stay readable in\n\
+         \x20 # review and for Flux. Other files need a rule of their own above this one.\n\
          \x20 - path_regex: {NEW_RULE_PATH_REGEX}\n\
          \x20   encrypted_regex: {NEW_RULE_ENCRYPTED_REGEX}\n\
          \x20   age: {recipient}\n"
@@ -38,16 +38,21 @@ pub fn new_config(recipient: &str) -> String {
 /// `path_regex`). Returns the new text (the same text when the rule already has the
 /// recipient). A config without a `creation_rules` key gets the rule of [`new_config`]
 /// appended (then `rule` must be 0).
+///
+/// `group` picks the key group (0-based) of a rule written with `key_groups`; `None` is
+/// the first group. A rule written with plain `age`/`pgp` keys has one group (0).
 pub fn add_recipient(
     text: &str,
     path: &Path,
     rule: usize,
+    group: Option<usize>,
     recipient: &str,
 ) -> Result<String, String> {
     let before = Config::parse(text.as_bytes(), path).map_err(|e| e.to_string())?;
     if let Some(r) = before.creation_rules.get(rule)
-        && r.key_groups.len() == 1
-        && r.key_groups.iter().flatten().any(|k| k == recipient)
+        && r.key_groups
+            .get(group.unwrap_or(0))
+            .is_some_and(|g| g.iter().any(|k| k == recipient))
     {
         return Ok(text.to_string());
     }
@@ -79,10 +84,17 @@ pub fn add_recipient(
                     rule + 1
                 ));
             };
-            edit_item(text, &lines, item, recipient)?
+            edit_item(text, &lines, item, group, recipient)?
         }
     };
-    verify(&before, &new_text, path, rule, recipient)?;
+    verify(
+        &before,
+        &new_text,
+        path,
+        rule,
+        group.unwrap_or(0),
+        recipient,
+    )?;
     Ok(new_text)
 }
 
@@ -92,6 +104,7 @@ fn verify(
     new_text: &str,
     path: &Path,
     rule: usize,
+    group: usize,
     recipient: &str,
 ) -> Result<(), String> {
     let after = Config::parse(new_text.as_bytes(), path)
@@ -107,9 +120,12 @@ fn verify(
         let Some(r) = expected.get_mut(rule) else {
             return Err("the rule vanished".to_string());
         };
-        match r.key_groups.first_mut() {
+        if r.key_groups.is_empty() && group == 0 {
+            r.key_groups.push(Vec::new());
+        }
+        match r.key_groups.get_mut(group) {
             Some(g) => g.push(recipient.to_string()),
-            None => r.key_groups.push(vec![recipient.to_string()]),
+            None => return Err(format!("the rule has no key group {}", group + 1)),
         }
     }
     let same = after.creation_rules.len() == expected.len()
@@ -176,6 +192,45 @@ struct Item {
     end: usize,
 }
 
+/// The items of the block sequence that is the value of the key on line `head` (at
+/// column `head_indent`), looking no further than line `stop`. Items may be indented as
+/// deep as the key (an indentless sequence) or deeper.
+fn seq_items(lines: &[Line], head: usize, head_indent: usize, stop: usize) -> Vec<Item> {
+    let mut items: Vec<Item> = Vec::new();
+    let mut seq_indent = None;
+    let mut last_content = head;
+    for (i, l) in lines.iter().enumerate().take(stop).skip(head + 1) {
+        if !l.content {
+            continue;
+        }
+        let ind = match seq_indent {
+            Some(ind) => ind,
+            None => {
+                if l.indent < head_indent || (l.indent == head_indent && !l.is_dash()) {
+                    break;
+                }
+                *seq_indent.insert(l.indent)
+            }
+        };
+        if l.indent == ind && l.is_dash() {
+            if let Some(prev) = items.last_mut() {
+                prev.end = i;
+            }
+            items.push(Item {
+                dash: i,
+                end: i + 1,
+            });
+        } else if l.indent <= ind || l.body().starts_with("---") || l.body().starts_with("...") {
+            break;
+        }
+        last_content = i;
+    }
+    if let Some(prev) = items.last_mut() {
+        prev.end = last_content + 1;
+    }
+    items
+}
+
 /// The creation rules' items, or None when there is no `creation_rules` key.
 fn find_rules(lines: &[Line]) -> Result<Option<Vec<Item>>, String> {
     let Some(head) = lines
@@ -193,30 +248,7 @@ fn find_rules(lines: &[Line]) -> Result<Option<Vec<Item>>, String> {
                 .to_string(),
         );
     }
-    let mut items: Vec<Item> = Vec::new();
-    let mut seq_indent = None;
-    let mut last_content = head;
-    for (i, l) in lines.iter().enumerate().skip(head + 1) {
-        if !l.content {
-            continue;
-        }
-        let ind = *seq_indent.get_or_insert(l.indent);
-        if l.indent == ind && l.is_dash() {
-            if let Some(prev) = items.last_mut() {
-                prev.end = i;
-            }
-            items.push(Item {
-                dash: i,
-                end: i + 1,
-            });
-        } else if l.indent <= ind || l.body().starts_with("---") || l.body().starts_with("...") {
-            break;
-        }
-        last_content = i;
-    }
-    if let Some(prev) = items.last_mut() {
-        prev.end = last_content + 1;
-    }
+    let items = seq_items(lines, head, 0, lines.len());
     if items.is_empty() {
         return Err("creation_rules has no rules seal can find".to_string());
     }
@@ -259,8 +291,15 @@ fn value_end(s: &str) -> usize {
     s.trim_end().len()
 }
 
-/// Add `recipient` to one rule's `age` key.
-fn edit_item(text: &str, lines: &[Line], item: &Item, recipient: &str) -> Result<String, String> {
+/// Add `recipient` to one rule's `age` key, or (for a rule written with `key_groups`) to
+/// the `age` key of its group `group` (default the first).
+fn edit_item(
+    text: &str,
+    lines: &[Line],
+    item: &Item,
+    group: Option<usize>,
+    recipient: &str,
+) -> Result<String, String> {
     let nl = if text.contains("\r\n") { "\r\n" } else { "\n" };
     let line_at = |i: usize| {
         lines
@@ -301,12 +340,32 @@ fn edit_item(text: &str, lines: &[Line], item: &Item, recipient: &str) -> Result
         }
     }
     let key_of = |s: &str| s.split(':').next().unwrap_or("").trim().to_string();
-    if keys.iter().any(|(_, k)| key_of(k) == "key_groups") {
-        return Err(
-            "the rule uses key_groups; add the recipient to the right group by hand (seal \
-             does not guess which group)"
-                .to_string(),
-        );
+    if let Some(&(kg_line, kg_text)) = keys.iter().find(|(_, k)| key_of(k) == "key_groups") {
+        let value = strip_comment(kg_text.get("key_groups:".len()..).unwrap_or(""));
+        if !value.trim().is_empty() {
+            return Err(
+                "the rule's key_groups is not written as a block list (one `- ` group per \
+                 line); seal edits only that form"
+                    .to_string(),
+            );
+        }
+        let groups = seq_items(lines, kg_line, key_col, item.end);
+        let g = group.unwrap_or(0);
+        let Some(target) = groups.get(g) else {
+            return Err(format!(
+                "the rule has {} key group(s), not {}",
+                groups.len(),
+                g + 1
+            ));
+        };
+        // A group is a mapping like a rule, without key_groups of its own.
+        return edit_item(text, lines, target, None, recipient);
+    }
+    if group.is_some_and(|g| g > 0) {
+        return Err(format!(
+            "the rule does not use key_groups, so it has no key group {}",
+            group.unwrap_or(0) + 1
+        ));
     }
     let is_content = |i: usize| lines.get(i).is_some_and(|l| l.content);
     let last_content = (item.dash..item.end)
@@ -445,7 +504,7 @@ mod tests {
     const B: &str = "age1cy0su9fwf3gf9mw868g5yut09p6nytfmmnktexz2ya5uqg9vl9sss4euqm";
 
     fn add(text: &str, rule: usize) -> Result<String, String> {
-        add_recipient(text, Path::new("/repo/.sops.yaml"), rule, NEW)
+        add_recipient(text, Path::new("/repo/.sops.yaml"), rule, None, NEW)
     }
 
     fn rules(text: &str) -> Vec<Vec<Vec<String>>> {
@@ -548,16 +607,34 @@ mod tests {
         let fresh = new_config(NEW);
         let c = Config::parse(fresh.as_bytes(), Path::new("/repo/.sops.yaml")).expect("parses");
         let rule = c
-            .rule_for(Path::new("/repo/apps/db/secret.yaml"))
-            .expect("yaml matches");
+            .rule_for(Path::new("/repo/kubernetes/apps/db/secret.sops.yaml"))
+            .expect("a Secret below kubernetes/ matches");
         assert_eq!(rule.key_groups, vec![vec![NEW.to_string()]]);
         assert!(rule.selector.is_some());
+        assert!(
+            c.rule_for(Path::new("/repo/kubernetes/apps/db/secret.sops.yml"))
+                .is_some()
+        );
         assert!(c.rule_for(Path::new("/repo/app.env")).is_none());
+        // The narrower rule of the guide: not every YAML file.
+        assert!(
+            c.rule_for(Path::new("/repo/kubernetes/apps/db/helmrelease.yaml"))
+                .is_none()
+        );
+        assert!(
+            c.rule_for(Path::new("/repo/.github/workflows/ci.yaml"))
+                .is_none()
+        );
+        assert_eq!(
+            crate::commands::git::regex_to_globs(NEW_RULE_PATH_REGEX).map(|g| g.len()),
+            Some(2),
+            "seal git setup writes the rule as globs"
+        );
     }
 
     #[test]
     fn refuses_what_it_cannot_edit_safely() {
-        let groups = format!("creation_rules:\n  - key_groups:\n      - age:\n          - {A}\n");
+        let groups = format!("creation_rules:\n  - key_groups: [{{age: [{A}]}}]\n");
         assert!(
             add(&groups, 0)
                 .expect_err("key groups")
@@ -568,6 +645,53 @@ mod tests {
         let alias = format!("x: &k {A}\ncreation_rules:\n  - age: *k\n");
         assert!(add(&alias, 0).expect_err("alias").contains("alias"));
         assert!(add(&format!("creation_rules:\n  - age: {A}\n"), 3).is_err());
+    }
+
+    #[test]
+    fn key_groups_rules_get_the_key_in_the_named_group() {
+        let text = format!(
+            "creation_rules:\n  - path_regex: prod/.*\n    key_groups:\n      # admins\n      - age:\n          - {A}\n      - pgp:\n          - ABCDEF\n        age: {B}\n    shamir_threshold: 2\n  - age: {A}\n"
+        );
+        let first = add(&text, 0).expect("default group");
+        assert_eq!(
+            first,
+            text.replace(
+                &format!("          - {A}\n"),
+                &format!("          - {A}\n          - {NEW}\n")
+            )
+        );
+        let second =
+            add_recipient(&text, Path::new("/repo/.sops.yaml"), 0, Some(1), NEW).expect("group 2");
+        assert_eq!(
+            second,
+            text.replace(&format!("age: {B}\n"), &format!("age: {B},{NEW}\n"))
+        );
+        assert_eq!(
+            rules(&second)[0],
+            vec![vec![A.to_string()], vec![B.to_string(), NEW.to_string()]]
+        );
+        let none = add_recipient(&text, Path::new("/repo/.sops.yaml"), 0, Some(2), NEW)
+            .expect_err("no third group");
+        assert!(none.contains("2 key group(s)"), "{none}");
+        // An indentless group list, a group without age, and a plain rule asked for group 2.
+        let indentless = format!(
+            "creation_rules:\n- key_groups:\n  - pgp: [X]\n  - age: [{A}]\n  path_regex: x\n"
+        );
+        let out = add(&indentless, 0).expect("group without age");
+        assert_eq!(
+            out,
+            format!(
+                "creation_rules:\n- key_groups:\n  - pgp: [X]\n    age: {NEW}\n  - age: [{A}]\n  path_regex: x\n"
+            )
+        );
+        let plain = format!("creation_rules:\n  - age: {A}\n");
+        assert!(
+            add_recipient(&plain, Path::new("/repo/.sops.yaml"), 0, Some(1), NEW)
+                .expect_err("plain")
+                .contains("does not use key_groups")
+        );
+        // Already in the group: unchanged.
+        assert_eq!(add(&first, 0).expect("no-op"), first);
     }
 
     #[test]
