@@ -135,10 +135,9 @@ fn symlinks_binary_and_large_files_are_skipped_and_counted() {
     )
     .unwrap();
     std::os::unix::fs::symlink(outside.path(), dir.path().join("linkdir")).unwrap();
-    let mut binary = PLAIN_SECRET.as_bytes().to_vec();
-    binary.insert(0, 0);
-    std::fs::write(dir.path().join("blob.yaml"), binary).unwrap();
-    let big = format!("{PLAIN_SECRET}{}", "# padding\n".repeat(1_100_000));
+    // Binary: not UTF-8, with a NUL byte. Large: over 10 MiB, naming no Secret or key.
+    std::fs::write(dir.path().join("blob.bin"), [0u8, 0xff, 0xfe, 1, 2, 3]).unwrap();
+    let big = format!("kind: ConfigMap\n{}", "# padding\n".repeat(1_100_000));
     std::fs::write(dir.path().join("big.yaml"), big).unwrap();
     let out = seal(home.path())
         .current_dir(dir.path())
@@ -151,6 +150,35 @@ fn symlinks_binary_and_large_files_are_skipped_and_counted() {
     assert_eq!(s["skipped_binary"], 1, "{s}");
     assert_eq!(s["skipped_large"], 1, "{s}");
     assert_eq!(json["findings"].as_array().unwrap().len(), 0);
+}
+
+/// A plaintext Secret behind a NUL byte, or in a file too large to parse, is not skipped:
+/// the gate fails closed (it skipped both, exit 0, before).
+#[test]
+fn secrets_in_nul_or_oversized_files_fail_closed() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut nul = PLAIN_SECRET.as_bytes().to_vec();
+    nul.insert(0, 0);
+    std::fs::write(dir.path().join("blob.yaml"), nul).unwrap();
+    let big = format!("{PLAIN_SECRET}{}", "# padding\n".repeat(1_100_000));
+    std::fs::write(dir.path().join("big.yaml"), big).unwrap();
+    let out = seal(home.path())
+        .current_dir(dir.path())
+        .args(["check", "--format", "json"])
+        .assert()
+        .code(1);
+    let json: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let findings = json["findings"].as_array().unwrap();
+    let mut paths: Vec<&str> = findings
+        .iter()
+        .filter(|f| f["rule"] == "parse-error" && f["severity"] == "error")
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    paths.sort();
+    assert_eq!(paths, ["big.yaml", "blob.yaml"], "{json}");
+    assert_eq!(json["summary"]["skipped_binary"], 0);
+    assert_eq!(json["summary"]["skipped_large"], 0);
 }
 
 #[test]

@@ -9,9 +9,11 @@
 //!    `--staged`, the staged changes are checked, read from the git index by object id.
 //! 2. `.sealignore` (gitignore syntax, at the repository root, else the current directory)
 //!    removes paths; each removed path is listed in the summary.
-//! 3. Symbolic links inside the walk are never followed, files larger than
-//!    [`MAX_FILE_BYTES`] and files with a NUL byte in their first 8 KiB are skipped; each is
-//!    counted in the summary.
+//! 3. Symbolic links inside the walk are never followed. Files larger than
+//!    [`MAX_FILE_BYTES`], and files with a NUL byte in their first 8 KiB, are not parsed:
+//!    they are an error when their text could hold a Secret or a key (fail closed), else
+//!    skipped; skipped files (and files over the 64 MiB input cap) are counted in the
+//!    summary.
 //! 4. The rule: the first matching creation rule of the nearest `.sops.yaml` at or above
 //!    the file (or the one given with `--config`), as sops matches it. A file named
 //!    `.sops.yaml` has no rule (a configuration is never required to be encrypted) and is
@@ -33,6 +35,10 @@ use crate::error::io_reason;
 
 /// Files larger than this are skipped (and counted).
 pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
+
+/// Files up to this size are read (the input cap of every seal command); larger ones are
+/// skipped and counted.
+const MAX_READ_BYTES: u64 = crate::fsio::MAX_INPUT_BYTES;
 
 /// How much of a file is looked at for a NUL byte.
 const BINARY_PROBE: usize = 8192;
@@ -119,7 +125,7 @@ impl Checker {
     /// contents, not the working tree's). Also returns notes on what was not checked and is
     /// no failure (a staged submodule), one sentence each.
     pub fn check_staged(&self, repo: &Path) -> Result<(Report, Vec<String>), String> {
-        let staged = crate::repo::files::staged(repo, &SealIgnore::load(repo), MAX_FILE_BYTES)?;
+        let staged = crate::repo::files::staged(repo, &SealIgnore::load(repo), MAX_READ_BYTES)?;
         let summary = Summary {
             skipped_symlinks: staged.symlinks.len(),
             ignored: staged.ignored.iter().map(|p| self.shown(p)).collect(),
@@ -207,15 +213,12 @@ impl Checker {
     }
 
     fn check_one(&self, e: &Entry, rules: &RuleFinder) -> Outcome {
+        // Files up to the input cap are read; those over MAX_FILE_BYTES are not parsed, but
+        // they fail closed when their text could hold a Secret or a key.
         let bytes = match &e.source {
-            Source::Blob(b) => {
-                if b.len() as u64 > MAX_FILE_BYTES {
-                    return Outcome::Large;
-                }
-                std::borrow::Cow::Borrowed(b.as_slice())
-            }
+            Source::Blob(b) => std::borrow::Cow::Borrowed(b.as_slice()),
             Source::LargeBlob => return Outcome::Large,
-            Source::Disk => match crate::repo::read_at_most(&e.abs, MAX_FILE_BYTES) {
+            Source::Disk => match crate::repo::read_at_most(&e.abs, MAX_READ_BYTES) {
                 Ok(Some(b)) => std::borrow::Cow::Owned(b),
                 Ok(None) => return Outcome::Large,
                 Err(err) => {
@@ -223,10 +226,26 @@ impl Checker {
                 }
             },
         };
+        if bytes.len() as u64 > MAX_FILE_BYTES {
+            return self
+                .unparsed(e, &bytes, "it is larger than the 10 MiB seal check parses")
+                .unwrap_or(Outcome::Large);
+        }
         if memchr::memchr(0, &bytes[..bytes.len().min(BINARY_PROBE)]).is_some()
             && !super::parse::is_utf16_text(&bytes)
         {
-            return Outcome::Binary;
+            // A NUL byte does not make UTF-8 text binary: text that could hold a Secret or
+            // a key is not skipped.
+            if std::str::from_utf8(&bytes).is_err() {
+                return Outcome::Binary;
+            }
+            return self
+                .unparsed(
+                    e,
+                    &bytes,
+                    "it holds a NUL byte, which YAML and JSON do not allow",
+                )
+                .unwrap_or(Outcome::Binary);
         }
         // A `.sops.yaml` is read by sops as a configuration, never encrypted by a rule:
         // it gets no rule, and is otherwise checked like any YAML file (a Secret in any of
@@ -255,6 +274,32 @@ impl Checker {
             allowed,
             sops: r.is_sops,
         }
+    }
+}
+
+impl Checker {
+    /// A file seal check does not parse (`why`): an error when its text could hold a
+    /// Secret or a key (the gate fails closed), `None` (skip it) otherwise.
+    fn unparsed(&self, e: &Entry, bytes: &[u8], why: &str) -> Option<Outcome> {
+        let text = String::from_utf8_lossy(bytes);
+        let what = super::parse::could_hold(&text)?;
+        let finding = Finding {
+            path: e.shown.clone(),
+            line: 0,
+            column: 0,
+            rule: Rule::ParseError,
+            severity: Severity::Error,
+            message: format!(
+                "seal check cannot read the file fully ({why}), and {what}: it could hold a Secret or a key that cannot be checked"
+            ),
+            hint: "split or fix the file so that it can be checked, or list it in .sealignore if it holds no secret".into(),
+        };
+        let (findings, allowed) = apply_allows(vec![finding], bytes);
+        Some(Outcome::Checked {
+            findings,
+            allowed,
+            sops: false,
+        })
     }
 }
 
