@@ -354,3 +354,10 @@ fn sops_selector_leaves_a_credential_plaintext() {
 fn sops_selector_narrower_than_the_default_its_rule_applies() {
     assert_case("sops-selector-narrower-than-default-rule");
 }
+
+/// A literal next to a template in a sops Secret's plaintext (`hunter2${X}`) is a secret;
+/// only a value that is nothing but template expressions or one reference is exempt.
+#[test]
+fn sops_templated_plaintext_is_still_a_secret() {
+    assert_case("sops-templated-plaintext");
+}

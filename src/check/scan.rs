@@ -177,11 +177,15 @@ impl Leaf<'_> {
         matches!(self.node, Node::Value(Value::Str(_)))
     }
 
-    /// A value that only refers to something else: Flux `${VAR}` substitution or a
-    /// template (`{{ … }}`), not a secret itself.
+    /// A value that only refers to something else: nothing but Flux `${VAR}`
+    /// substitutions or template expressions (`{{ … }}`), or one well-known secret
+    /// reference. A literal next to a template (`hunter2${X}`) is not exempt.
     fn templated(&self) -> bool {
         match self.node {
-            Node::Value(Value::Str(s)) => s.contains("${") || s.contains("{{"),
+            Node::Value(Value::Str(s)) => {
+                (s.contains("${") || s.contains("{{") || s.contains("{%"))
+                    && !matches!(super::objects::classify(s), super::objects::Class::Plain)
+            }
             _ => false,
         }
     }
