@@ -13,6 +13,8 @@ pub const GENERIC: u8 = 1;
 
 const IO: &[&str] = &["input-type", "output-type", "filename-override"];
 const OUT: &[&str] = &["in-place", "output", "indent"];
+/// The output flags of the subcommands (sops 3.11 measured: no --indent there).
+const SUB_OUT: &[&str] = &["in-place", "output"];
 const KEYSERVICE: &[&str] = &["enable-local-keyservice", "keyservice", "decryption-order"];
 const SELECTORS: &[&str] = &[
     "unencrypted-suffix",
@@ -21,6 +23,13 @@ const SELECTORS: &[&str] = &[
     "encrypted-regex",
     "unencrypted-comment-regex",
     "encrypted-comment-regex",
+];
+/// The selectors the subcommands take (the comment regexes are top-level only).
+const SUB_SELECTORS: &[&str] = &[
+    "unencrypted-suffix",
+    "encrypted-suffix",
+    "unencrypted-regex",
+    "encrypted-regex",
 ];
 /// Key types seal does not speak yet: (flag, what it is).
 const OTHER_KEYS: &[(&str, &str)] = &[
@@ -87,27 +96,15 @@ pub fn is_subcommand(name: &str) -> bool {
 fn allowed(name: &str) -> Vec<&'static str> {
     let mut v: Vec<&'static str> = vec!["help", "config"];
     let groups: &[&[&str]] = match name {
-        "encrypt" => &[
-            IO,
-            OUT,
-            CREATE_KEYS,
-            SELECTORS,
-            KEYSERVICE,
-            &["mac-only-encrypted"],
-        ],
-        "decrypt" => &[IO, OUT, KEYSERVICE, &["extract", "ignore-mac"]],
-        "rotate" => &[IO, OUT, KEYSERVICE, ADD_RM, &["encryption-context"]],
+        "encrypt" => &[IO, SUB_OUT, CREATE_KEYS, SUB_SELECTORS, KEYSERVICE],
+        "decrypt" => &[IO, SUB_OUT, KEYSERVICE, &["extract", "ignore-mac"]],
+        "rotate" => &[IO, SUB_OUT, KEYSERVICE, ADD_RM, &["encryption-context"]],
         "edit" => &[
-            IO,
+            &["input-type", "output-type"],
             CREATE_KEYS,
-            SELECTORS,
+            SUB_SELECTORS,
             KEYSERVICE,
-            &[
-                "show-master-keys",
-                "ignore-mac",
-                "indent",
-                "mac-only-encrypted",
-            ],
+            &["show-master-keys", "ignore-mac"],
         ],
         "set" => &[
             IO,
@@ -215,7 +212,7 @@ pub fn plan(name: &str, rest: &[OsString]) -> Plan {
             out.pass(&p, &["add-age", "rm-age"]);
         }
         "edit" => {
-            if let Some(f) = cannot(&p, name, &["output-type", "filename-override"]) {
+            if let Some(f) = cannot(&p, name, &["output-type"]) {
                 return f;
             }
             if let Some(f) = new_file_options(&p, name) {
@@ -296,6 +293,16 @@ pub fn plan(name: &str, rest: &[OsString]) -> Plan {
             );
         }
         "filestatus" => {
+            // sops reports a missing file as a generic failure (1), not as 100.
+            if let Some(f) = p.args.first().filter(|f| !std::path::Path::new(f).exists()) {
+                return Plan::fail(
+                    GENERIC,
+                    format!(
+                        "cannot check file status: {}: no such file",
+                        std::path::Path::new(f).display()
+                    ),
+                );
+            }
             out.file(&p, name, true);
             out.pass(&p, &["input-type"]);
         }
