@@ -54,7 +54,8 @@ pub fn plan(args: &[OsString]) -> Plan {
     let Some(file) = p.args.first().cloned() else {
         return Plan::fail(NO_FILE, "Error: no file specified");
     };
-    let mode = modes.first().copied().unwrap_or("edit");
+    // sops runs the modes in this order and shows the last one's result.
+    let mode = modes.last().copied().unwrap_or("edit");
     if let Some(fail) = commands::shared_checks(&p, mode == "encrypt" || mode == "edit") {
         return fail;
     }
