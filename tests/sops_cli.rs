@@ -17,6 +17,11 @@ use common::{key_file, recipient, sops};
 /// docs/sops-compat.md ("Differences the test suite allows").
 const ALLOWED: &[(&str, Aspect, &str)] = &[
     (
+        "edit/-s ",
+        Aspect::File,
+        "-s/--show-master-keys: sops puts the sops block into the editor buffer and (measured, 3.11) does not save the edited values; seal shows no metadata and saves the edit",
+    ),
+    (
         "order/already-encrypted-no-keys",
         Aspect::ExitCode,
         "encrypting an encrypted file with no recipients: sops reports the missing keys (1), seal that the file is already encrypted (203); seal checks the file first",
@@ -372,6 +377,20 @@ fn cases() -> Vec<Case> {
         stdin: Some("STDIN:e.json"),
         env: Vec::new(),
     });
+    for (ext, args) in [
+        ("yaml", &["e.yaml"][..]),
+        ("yaml", &["edit", "e.yaml"]),
+        ("json", &["-s", "e.json"]),
+        ("json", &["edit", "e.json", "--ignore-mac"]),
+    ] {
+        v.push(Case {
+            name: format!("edit/{}/{ext}", args.join(" ")),
+            args: s(args),
+            kind: Kind::Plain,
+            stdin: None,
+            env: vec![("EDITOR", "./ed.sh".to_string())],
+        });
+    }
     v.push(Case {
         name: "encrypt/env-recipients/yaml".into(),
         args: s(&["-e", "p.yaml"]),
@@ -439,6 +458,13 @@ fn fixture() -> Fixture {
         std::fs::write(seed.join(format!("e.{ext}")), o.stdout).unwrap();
     }
     std::fs::write(seed.join("secret.yaml"), SECRET).unwrap();
+    // The editor for the edit cases: changes one value in the decrypted buffer.
+    let ed = seed.join("ed.sh");
+    std::fs::write(&ed, "#!/bin/sh\nsed -i 's/two/three/' \"$1\"\n").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     std::fs::write(seed.join("rules/p.yaml"), PLAIN[0].1).unwrap();
     std::fs::write(
         seed.join("rules/.sops.yaml"),
