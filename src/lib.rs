@@ -24,6 +24,7 @@ pub mod metadata;
 pub mod repo;
 pub mod rules;
 pub mod shamir;
+pub mod sops_cli;
 pub mod stores;
 pub mod tempdir;
 pub mod tree;

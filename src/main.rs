@@ -21,7 +21,22 @@ fn main() -> ExitCode {
     // Panics are reported once, below, without a backtrace; a panic that a parser guard
     // catches (catch_unwind) stays silent and becomes an ordinary error.
     std::panic::set_hook(Box::new(|_| {}));
-    let cli = match seal::cli::Cli::try_parse() {
+    let parsed = match seal::sops_cli::sops_args(&std::env::args_os().collect::<Vec<_>>()) {
+        // Run as `sops` (a link) or `seal sops …`: sops's command line, seal's commands.
+        Some(args) => match seal::sops_cli::plan(&args) {
+            seal::sops_cli::Plan::Seal(argv) => seal::cli::Cli::try_parse_from(argv),
+            seal::sops_cli::Plan::Print { stdout } => {
+                print!("{stdout}");
+                return ExitCode::SUCCESS;
+            }
+            seal::sops_cli::Plan::Fail { code, message } => {
+                eprintln!("{message}");
+                return ExitCode::from(code);
+            }
+        },
+        None => seal::cli::Cli::try_parse(),
+    };
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             // --help/--version print and exit 0; usage errors exit 1 like sops's unknown flag,

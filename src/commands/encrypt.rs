@@ -63,6 +63,10 @@ pub struct EncryptArgs {
     /// whose path and plaintext are unchanged, so a one-key change is a one-line diff.
     #[arg(long, value_name = "OLD")]
     previous: Option<PathBuf>,
+
+    /// sops's default selector instead of seal's Kubernetes one (set by seal-as-sops).
+    #[arg(long, hide = true)]
+    sops_defaults: bool,
 }
 
 /// Run `seal encrypt`.
@@ -205,12 +209,12 @@ fn encrypt_input(
         None
     } else {
         let chosen = cli_selector(args)?.or_else(|| rule.and_then(|r| r.selector.clone()));
-        if chosen.is_none() {
+        if chosen.is_none() && !args.sops_defaults {
             common::warn_kubernetes_spillover(&input.display, &docs);
         }
         Some(
             chosen
-                .or_else(|| rules::kubernetes_default(&docs))
+                .or_else(|| (!args.sops_defaults).then(|| rules::kubernetes_default(&docs))?)
                 .unwrap_or_default(),
         )
     };

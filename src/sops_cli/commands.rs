@@ -1,0 +1,574 @@
+//! sops's subcommands (`sops encrypt …`, `sops decrypt …`, …): which flags each accepts,
+//! and the `seal` command line each becomes. Also the checks every form shares: key types
+//! seal cannot serve yet and key services fail here, naming the flag or variable, rather
+//! than being dropped.
+
+use std::ffi::OsString;
+
+use super::flags::{self, Parsed};
+use super::{Plan, warn};
+
+/// sops's exit code for an error without a more specific one.
+pub const GENERIC: u8 = 1;
+
+const IO: &[&str] = &["input-type", "output-type", "filename-override"];
+const OUT: &[&str] = &["in-place", "output", "indent"];
+/// The output flags of the subcommands (sops 3.11 measured: no --indent there).
+const SUB_OUT: &[&str] = &["in-place", "output"];
+const KEYSERVICE: &[&str] = &["enable-local-keyservice", "keyservice", "decryption-order"];
+const SELECTORS: &[&str] = &[
+    "unencrypted-suffix",
+    "encrypted-suffix",
+    "unencrypted-regex",
+    "encrypted-regex",
+    "unencrypted-comment-regex",
+    "encrypted-comment-regex",
+];
+/// The selectors the subcommands take (the comment regexes are top-level only).
+const SUB_SELECTORS: &[&str] = &[
+    "unencrypted-suffix",
+    "encrypted-suffix",
+    "unencrypted-regex",
+    "encrypted-regex",
+];
+/// Key types seal does not speak yet: (flag, what it is).
+const OTHER_KEYS: &[(&str, &str)] = &[
+    ("pgp", "PGP"),
+    ("kms", "AWS KMS"),
+    ("gcp-kms", "GCP KMS"),
+    ("azure-kv", "Azure Key Vault"),
+    ("hc-vault-transit", "HashiCorp Vault transit"),
+    ("hckms", "HuaweiCloud KMS"),
+];
+const CREATE_KEYS: &[&str] = &[
+    "age",
+    "pgp",
+    "kms",
+    "aws-profile",
+    "gcp-kms",
+    "azure-kv",
+    "hc-vault-transit",
+    "hckms",
+    "encryption-context",
+    "shamir-secret-sharing-threshold",
+];
+const ADD_RM: &[&str] = &[
+    "add-age",
+    "rm-age",
+    "add-pgp",
+    "rm-pgp",
+    "add-kms",
+    "rm-kms",
+    "add-gcp-kms",
+    "rm-gcp-kms",
+    "add-azure-kv",
+    "rm-azure-kv",
+    "add-hc-vault-transit",
+    "rm-hc-vault-transit",
+    "add-hckms",
+    "rm-hckms",
+];
+
+/// Whether `name` is one of sops's subcommands.
+pub fn is_subcommand(name: &str) -> bool {
+    matches!(
+        name,
+        "encrypt"
+            | "decrypt"
+            | "rotate"
+            | "edit"
+            | "set"
+            | "unset"
+            | "exec-env"
+            | "exec-file"
+            | "filestatus"
+            | "updatekeys"
+            | "groups"
+            | "publish"
+            | "completion"
+            | "keyservice"
+            | "help"
+            | "h"
+    )
+}
+
+/// The flags a subcommand accepts (besides --help and --config, which every one does).
+fn allowed(name: &str) -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = vec!["help", "config"];
+    let groups: &[&[&str]] = match name {
+        "encrypt" => &[IO, SUB_OUT, CREATE_KEYS, SUB_SELECTORS, KEYSERVICE],
+        "decrypt" => &[IO, SUB_OUT, KEYSERVICE, &["extract", "ignore-mac"]],
+        "rotate" => &[IO, SUB_OUT, KEYSERVICE, ADD_RM, &["encryption-context"]],
+        "edit" => &[
+            &["input-type", "output-type"],
+            CREATE_KEYS,
+            SUB_SELECTORS,
+            KEYSERVICE,
+            &["show-master-keys", "ignore-mac"],
+        ],
+        "set" => &[
+            IO,
+            KEYSERVICE,
+            &[
+                "value-file",
+                "value-stdin",
+                "idempotent",
+                "ignore-mac",
+                "shamir-secret-sharing-threshold",
+            ],
+        ],
+        "unset" => &[
+            IO,
+            KEYSERVICE,
+            &[
+                "idempotent",
+                "ignore-mac",
+                "shamir-secret-sharing-threshold",
+            ],
+        ],
+        "exec-env" => &[
+            KEYSERVICE,
+            &[
+                "background",
+                "pristine",
+                "user",
+                "same-process",
+                "input-type",
+                "ignore-mac",
+            ],
+        ],
+        "exec-file" => &[
+            KEYSERVICE,
+            &[
+                "background",
+                "no-fifo",
+                "user",
+                "input-type",
+                "output-type",
+                "filename",
+                "ignore-mac",
+            ],
+        ],
+        "filestatus" => &[&["input-type"]],
+        "updatekeys" => &[
+            KEYSERVICE,
+            &["yes", "input-type", "shamir-secret-sharing-threshold"],
+        ],
+        _ => &[],
+    };
+    for g in groups {
+        v.extend_from_slice(g);
+    }
+    v
+}
+
+/// Plan `sops NAME ARGS…`.
+pub fn plan(name: &str, rest: &[OsString]) -> Plan {
+    match name {
+        "help" | "h" => {
+            return Plan::Print {
+                stdout: super::help(),
+            };
+        }
+        "groups" | "publish" | "completion" | "keyservice" => {
+            return Plan::fail(
+                GENERIC,
+                format!(
+                    "`sops {name}` is not implemented by seal yet; run the real sops for it (see docs/sops-compat.md)"
+                ),
+            );
+        }
+        _ => {}
+    }
+    let allow = allowed(name);
+    let p = match flags::parse(rest, true, Some(&allow)) {
+        Ok(p) => p,
+        Err(e) => return usage(&e.0),
+    };
+    if p.on("help") {
+        return Plan::Print {
+            stdout: super::help(),
+        };
+    }
+    if let Some(fail) = shared_checks(&p, name == "encrypt" || name == "edit") {
+        return fail;
+    }
+    let mut out = Out::new(name);
+    match name {
+        "encrypt" => {
+            out.file(&p, name, false);
+            encrypt_flags(&mut out, &p);
+        }
+        "decrypt" => {
+            out.file(&p, name, false);
+            out.io(&p);
+            out.output(&p);
+            out.pass(&p, &["extract", "ignore-mac"]);
+        }
+        "rotate" => {
+            out.file(&p, name, false);
+            out.io(&p);
+            out.output(&p);
+            out.pass(&p, &["add-age", "rm-age"]);
+        }
+        "edit" => {
+            if let Some(f) = cannot(&p, name, &["output-type"]) {
+                return f;
+            }
+            if let Some(f) = new_file_options(&p, name) {
+                return f;
+            }
+            out.file(&p, name, true);
+            out.pass(&p, &["input-type", "age", "ignore-mac", "indent"]);
+        }
+        "set" => {
+            if let Some(f) = cannot(
+                &p,
+                name,
+                &["output-type", "filename-override", "ignore-mac"],
+            ) {
+                return f;
+            }
+            if p.args.len() < 2 || (p.args.len() < 3 && !p.on("value-stdin")) {
+                return Plan::fail(
+                    GENERIC,
+                    "sops set needs a file, an index and a value (or --value-stdin): sops set FILE '[\"key\"]' '\"value\"'",
+                );
+            }
+            out.push(p.args[0].clone());
+            out.push(p.args[1].clone());
+            if p.on("value-file") {
+                out.push("--value-file".into());
+                if let Some(v) = p.args.get(2) {
+                    out.push(v.clone());
+                }
+            } else if p.on("value-stdin") {
+                out.push("--value-stdin".into());
+            } else {
+                out.push(p.args[2].clone());
+            }
+            out.pass(&p, &["idempotent", "input-type"]);
+        }
+        "unset" => {
+            if let Some(f) = cannot(
+                &p,
+                name,
+                &["output-type", "filename-override", "ignore-mac"],
+            ) {
+                return f;
+            }
+            if p.args.len() < 2 {
+                return Plan::fail(
+                    GENERIC,
+                    "sops unset needs a file and an index: sops unset FILE '[\"key\"]'",
+                );
+            }
+            out.push(p.args[0].clone());
+            out.push(p.args[1].clone());
+            out.pass(&p, &["idempotent", "input-type"]);
+        }
+        "exec-env" | "exec-file" => {
+            if let Some(f) = cannot(&p, name, &["background", "user", "same-process"]) {
+                return f;
+            }
+            if p.args.len() < 2 {
+                return Plan::fail(
+                    GENERIC,
+                    format!("sops {name} needs a file and a command: sops {name} FILE 'COMMAND'"),
+                );
+            }
+            out.push(p.args[0].clone());
+            out.push("--".into());
+            out.push(p.args[1].clone());
+            out.pass_before_dashes(
+                &p,
+                &[
+                    "pristine",
+                    "input-type",
+                    "output-type",
+                    "no-fifo",
+                    "filename",
+                    "ignore-mac",
+                ],
+            );
+        }
+        "filestatus" => {
+            // sops reports a missing file as a generic failure (1), not as 100.
+            if let Some(f) = p.args.first().filter(|f| !std::path::Path::new(f).exists()) {
+                return Plan::fail(
+                    GENERIC,
+                    format!(
+                        "cannot check file status: {}: no such file",
+                        std::path::Path::new(f).display()
+                    ),
+                );
+            }
+            out.file(&p, name, true);
+            out.pass(&p, &["input-type"]);
+        }
+        "updatekeys" => {
+            if let Some(f) = cannot(&p, name, &["shamir-secret-sharing-threshold"]) {
+                return f;
+            }
+            if p.args.is_empty() {
+                return Plan::fail(100, "Error: no file specified");
+            }
+            for a in &p.args {
+                out.push(a.clone());
+            }
+            out.pass(&p, &["yes", "input-type"]);
+        }
+        _ => unreachable!("is_subcommand covers the names"),
+    }
+    out.config(&p);
+    Plan::Seal(out.argv)
+}
+
+/// A usage error: sops prints it and exits 1.
+pub fn usage(message: &str) -> Plan {
+    Plan::fail(GENERIC, format!("Incorrect Usage: {message}"))
+}
+
+/// The flags of `seal encrypt` from sops's encrypt options.
+pub fn encrypt_flags(out: &mut Out, p: &Parsed) {
+    out.io(p);
+    out.output(p);
+    out.pass(p, SELECTORS);
+    out.pass(
+        p,
+        &[
+            "age",
+            "mac-only-encrypted",
+            "shamir-secret-sharing-threshold",
+        ],
+    );
+    // sops's default selector (everything but _unencrypted keys), not seal's Kubernetes one.
+    out.push("--sops-defaults".into());
+}
+
+/// Checks every form shares: key services, and (when a file may be created) key types
+/// seal cannot encrypt for; --add-*/--rm-* of those types.
+pub fn shared_checks(p: &Parsed, creates: bool) -> Option<Plan> {
+    if let Some(ks) = p.value_or_env("keyservice") {
+        return Some(Plan::fail(
+            GENERIC,
+            format!(
+                "seal has no sops key service client (--keyservice / SOPS_KEYSERVICE is {ks:?}); it decrypts with local keys only"
+            ),
+        ));
+    }
+    for (flag, what) in OTHER_KEYS {
+        let from = |name: &str| {
+            let env = flags::lookup(name).and_then(|f| f.env);
+            if p.value(name).is_some_and(|v| !v.is_empty()) {
+                Some(format!("--{name}"))
+            } else if creates && p.value(name).is_none() {
+                env.filter(|e| std::env::var(e).is_ok_and(|v| !v.is_empty()))
+                    .map(str::to_string)
+            } else {
+                None
+            }
+        };
+        for name in [
+            flag.to_string(),
+            format!("add-{flag}"),
+            format!("rm-{flag}"),
+        ] {
+            if let Some(src) = from(&name) {
+                return Some(Plan::fail(
+                    GENERIC,
+                    format!(
+                        "seal does not support {what} master keys yet ({src}); it encrypts for age recipients only, and never drops a master key: use the real sops for {what} keys"
+                    ),
+                ));
+            }
+        }
+    }
+    None
+}
+
+/// Flags sops accepts for `name` that seal cannot honour: fail naming them.
+fn cannot(p: &Parsed, name: &str, flags: &[&str]) -> Option<Plan> {
+    let given: Vec<String> = flags
+        .iter()
+        .filter(|f| p.flags.contains_key(*f))
+        .map(|f| format!("--{f}"))
+        .collect();
+    (!given.is_empty()).then(|| {
+        Plan::fail(
+            GENERIC,
+            format!(
+                "seal as sops does not support {} with `sops {name}` yet (see docs/sops-compat.md)",
+                given.join(", ")
+            ),
+        )
+    })
+}
+
+/// sops edit takes creation options for a new file; seal edit does not create files.
+fn new_file_options(p: &Parsed, name: &str) -> Option<Plan> {
+    let mut opts: Vec<&str> = SELECTORS.to_vec();
+    opts.extend(["mac-only-encrypted", "shamir-secret-sharing-threshold"]);
+    cannot(p, name, &opts)
+}
+
+/// A `seal` command line being built.
+pub struct Out {
+    /// The arguments so far (argv[0] first).
+    pub argv: Vec<OsString>,
+    /// Where options go when a `--` separates a trailing command.
+    dashes: Option<usize>,
+}
+
+impl Out {
+    /// `seal NAME`.
+    pub fn new(name: &str) -> Out {
+        Out {
+            argv: vec!["seal".into(), name.into()],
+            dashes: None,
+        }
+    }
+
+    /// Append one argument.
+    pub fn push(&mut self, a: OsString) {
+        if a == "--" && self.dashes.is_none() {
+            self.dashes = Some(self.argv.len());
+        }
+        self.argv.push(a);
+    }
+
+    fn insert(&mut self, a: OsString) {
+        match self.dashes {
+            Some(i) => {
+                self.argv.insert(i, a);
+                self.dashes = Some(i + 1);
+            }
+            None => self.argv.push(a),
+        }
+    }
+
+    /// The first positional argument as the file; sops warns about and ignores the rest.
+    /// With `required`, a missing file is sops's "no file specified" (100) — reported by
+    /// seal's parser as a missing argument.
+    pub fn file(&mut self, p: &Parsed, _name: &str, _required: bool) {
+        if let Some(f) = p.args.first() {
+            self.push(f.clone());
+        }
+        if p.args.len() > 1 {
+            warn("More than one positional argument provided. Only the first one will be used!");
+        }
+    }
+
+    /// Pass sops flags that seal spells the same way.
+    pub fn pass(&mut self, p: &Parsed, names: &[&str]) {
+        for name in names {
+            let Some(flag) = flags::lookup(name) else {
+                continue;
+            };
+            if flag.takes_value {
+                if let Some(v) = p.value(name) {
+                    self.insert(format!("--{name}").into());
+                    self.insert(v.into());
+                }
+            } else if p.on(name) {
+                self.insert(format!("--{name}").into());
+            }
+        }
+    }
+
+    fn pass_before_dashes(&mut self, p: &Parsed, names: &[&str]) {
+        self.pass(p, names);
+    }
+
+    /// --input-type, --output-type, --filename-override.
+    pub fn io(&mut self, p: &Parsed) {
+        self.pass(p, IO);
+    }
+
+    /// -i, --output, --indent.
+    pub fn output(&mut self, p: &Parsed) {
+        self.pass(p, OUT);
+    }
+
+    /// --config (SOPS_CONFIG is read by seal itself).
+    pub fn config(&mut self, p: &Parsed) {
+        self.pass(p, &["config"]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
+    }
+
+    fn seal(p: Plan) -> Vec<String> {
+        match p {
+            Plan::Seal(v) => v
+                .into_iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            other => panic!("expected a seal command line, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn decrypt_takes_flags_after_the_file() {
+        let argv = seal(plan(
+            "decrypt",
+            &os(&["f.yaml", "--output-type", "json", "--extract", "[\"a\"]"]),
+        ));
+        assert_eq!(
+            argv,
+            [
+                "seal",
+                "decrypt",
+                "f.yaml",
+                "--output-type",
+                "json",
+                "--extract",
+                "[\"a\"]"
+            ]
+        );
+    }
+
+    #[test]
+    fn other_key_types_fail_naming_the_type() {
+        for (args, what) in [
+            (&["--pgp", "ABC", "f.yaml"][..], "PGP"),
+            (&["--kms", "arn", "f.yaml"], "AWS KMS"),
+            (&["--hckms", "r:k", "f.yaml"], "HuaweiCloud KMS"),
+        ] {
+            match plan("encrypt", &os(args)) {
+                Plan::Fail { code, message } => {
+                    assert_eq!(code, GENERIC);
+                    assert!(message.contains(what), "{message}");
+                }
+                other => panic!("{args:?}: {other:?}"),
+            }
+        }
+        match plan("rotate", &os(&["--add-pgp", "ABC", "f.yaml"])) {
+            Plan::Fail { message, .. } => assert!(message.contains("--add-pgp")),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn exec_commands_keep_the_command_after_dashes() {
+        let argv = seal(plan("exec-env", &os(&["f.yaml", "echo $A", "--pristine"])));
+        assert_eq!(
+            argv,
+            ["seal", "exec-env", "f.yaml", "--pristine", "--", "echo $A"]
+        );
+    }
+
+    #[test]
+    fn unknown_subcommand_flag_is_a_usage_error() {
+        assert_eq!(
+            plan("decrypt", &os(&["--bogus", "f"])),
+            usage("flag provided but not defined: -bogus")
+        );
+    }
+}
