@@ -18,6 +18,8 @@ use zeroize::Zeroizing;
 use crate::cipher::DataKey;
 use crate::metadata::{AgeKey, KeyGroup, Metadata};
 
+pub mod pgp;
+
 /// Largest identity source seal reads (the limit sops applies to encrypted identity files).
 const MAX_SOURCE_BYTES: u64 = 16 << 20;
 
@@ -699,14 +701,17 @@ pub fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, Ke
     let mut shares: Vec<Zeroizing<Vec<u8>>> = Vec::new();
     if want <= n {
         for (gi, group) in groups.iter().enumerate() {
-            if group.age.is_empty() {
+            let pgp_keys = group_pgp(group);
+            if group.age.is_empty() && pgp_keys.is_empty() {
                 notes.push(format!(
-                    "key group {} has no age keys (seal speaks age only)",
+                    "key group {} has no age or PGP keys (seal speaks age and PGP only)",
                     gi + 1
                 ));
                 continue;
             }
-            if let Some(payload) = open_group(group, ids, &mut notes) {
+            let opened =
+                open_group(group, ids, &mut notes).or_else(|| open_pgp(&pgp_keys, &mut notes));
+            if let Some(payload) = opened {
                 shares.push(payload);
                 if shares.len() >= want {
                     break;
@@ -981,6 +986,33 @@ fn try_key(key: &AgeKey, ids: &Identities, notes: &mut Vec<String>) -> KeyAttemp
     KeyAttempt::NoMatch
 }
 
+/// The PGP entries of a key group.
+fn group_pgp(group: &KeyGroup) -> Vec<pgp::PgpKey> {
+    group
+        .other
+        .iter()
+        .filter(|(kind, _)| kind == "pgp")
+        .flat_map(|(_, list)| pgp::entries(list))
+        .collect()
+}
+
+/// Try a group's PGP keys through gpg (after its age keys, as sops tries age first); the
+/// first that opens wins.
+fn open_pgp(keys: &[pgp::PgpKey], notes: &mut Vec<String>) -> Option<Zeroizing<Vec<u8>>> {
+    for key in keys {
+        match pgp::unwrap(key) {
+            Ok(p) => return Some(p),
+            Err(reason) => {
+                let note = format!("PGP key {}: {reason}", key.fp);
+                if !notes.contains(&note) {
+                    notes.push(note);
+                }
+            }
+        }
+    }
+    None
+}
+
 fn dearmor(enc: &str) -> Result<Vec<u8>, String> {
     let mut reader = age::armor::ArmoredReader::new(enc.trim_start().as_bytes());
     let mut raw = Vec::with_capacity(enc.len());
@@ -996,6 +1028,14 @@ fn needed_recipients(groups: &[KeyGroup]) -> Vec<Vec<String>> {
         .map(|g| {
             let mut v: Vec<String> = g.age.iter().map(|k| k.recipient.clone()).collect();
             for (kind, entries) in &g.other {
+                if kind == "pgp" {
+                    v.extend(
+                        pgp::entries(entries)
+                            .iter()
+                            .map(|k| format!("PGP {}", k.fp)),
+                    );
+                    continue;
+                }
                 v.push(format!(
                     "{} {kind} key{} (not supported by seal)",
                     entries.len(),
