@@ -163,3 +163,135 @@ fn sops_mixed_age_and_pgp_shamir_seal_decrypts() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+#[test]
+fn seal_encrypts_for_pgp_sops_decrypts() {
+    let g = Gpg::new();
+    g.write("p.yaml", PLAIN);
+    // Spaces in the fingerprint are removed, as sops does.
+    let spaced = "FBC7 B9E2 A4F9 289A C0C1 D484 3D16 CEE4 A273 81B4";
+    let enc = ok(g
+        .seal()
+        .args(["encrypt", "--sops-defaults", "--pgp", spaced, "p.yaml"])
+        .output()
+        .unwrap());
+    // The entry as sops writes it: created_at, enc (armor without its final newline), fp.
+    assert!(
+        enc.contains("    pgp:\n        - created_at: \"")
+            && enc.contains("          enc: |-\n            -----BEGIN PGP MESSAGE-----\n")
+            && enc.contains("            -----END PGP MESSAGE-----\n          fp: FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4\n"),
+        "{enc}"
+    );
+    assert!(!enc.contains("hunter2"));
+    g.write("e.yaml", &enc);
+    let out = ok(g.sops().args(["decrypt", "e.yaml"]).output().unwrap());
+    assert_eq!(out, PLAIN);
+}
+
+#[test]
+fn seal_as_sops_takes_sops_pgp_fp() {
+    let g = Gpg::new();
+    g.write("p.yaml", PLAIN);
+    let enc = ok(g
+        .seal()
+        .env("SOPS_PGP_FP", FP)
+        .args(["sops", "encrypt", "p.yaml"])
+        .output()
+        .unwrap());
+    assert!(enc.contains(&format!("fp: {FP}")), "{enc}");
+    g.write("e.yaml", &enc);
+    let out = ok(g.sops().args(["decrypt", "e.yaml"]).output().unwrap());
+    assert_eq!(out, PLAIN);
+}
+
+#[test]
+fn seal_mixed_age_and_pgp_shamir_sops_decrypts() {
+    let g = Gpg::new();
+    g.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - pgp:\n          - {FP}\n        age:\n          - {}\n      - age:\n          - {}\n      - age:\n          - {}\n",
+            recipient("carol"),
+            recipient("alice"),
+            recipient("bob")
+        ),
+    );
+    g.write("p.yaml", PLAIN);
+    let enc = ok(g
+        .seal()
+        .args(["encrypt", "--sops-defaults", "p.yaml"])
+        .output()
+        .unwrap());
+    assert!(enc.contains("shamir_threshold: 2"), "{enc}");
+    g.write("e.yaml", &enc);
+    // sops: the PGP key opens group 1, alice group 2.
+    let out = ok(g
+        .sops()
+        .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+        .args(["decrypt", "e.yaml"])
+        .output()
+        .unwrap());
+    assert_eq!(out, PLAIN);
+    // And seal reads its own file the same way.
+    let out = ok(g
+        .seal()
+        .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+        .args(["decrypt", "e.yaml"])
+        .output()
+        .unwrap());
+    assert_eq!(out, PLAIN);
+}
+
+#[test]
+fn seal_rotates_a_sops_pgp_file_for_its_pgp_key() {
+    let g = Gpg::new();
+    g.write("p.yaml", PLAIN);
+    let enc = ok(g
+        .sops()
+        .args(["encrypt", "--pgp", FP, "p.yaml"])
+        .output()
+        .unwrap());
+    g.write("e.yaml", &enc);
+    ok(g.seal().args(["rotate", "-i", "e.yaml"]).output().unwrap());
+    let rotated = std::fs::read_to_string(g.home.join("e.yaml")).unwrap();
+    assert_ne!(rotated, enc);
+    assert!(rotated.contains(&format!("fp: {FP}")), "{rotated}");
+    let out = ok(g.sops().args(["decrypt", "e.yaml"]).output().unwrap());
+    assert_eq!(out, PLAIN);
+}
+
+#[test]
+fn seal_updatekeys_adds_age_to_a_sops_pgp_file() {
+    let g = Gpg::new();
+    g.write("p.yaml", PLAIN);
+    let enc = ok(g
+        .sops()
+        .args(["encrypt", "--pgp", FP, "p.yaml"])
+        .output()
+        .unwrap());
+    g.write("e.yaml", &enc);
+    g.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - pgp: {FP}\n    age: {}\n",
+            recipient("alice")
+        ),
+    );
+    ok(g.seal()
+        .args(["updatekeys", "-y", "e.yaml"])
+        .output()
+        .unwrap());
+    let updated = std::fs::read_to_string(g.home.join("e.yaml")).unwrap();
+    assert!(updated.contains(&format!("fp: {FP}")), "{updated}");
+    // Now alice alone (no gpg key) opens it with sops.
+    let empty = g.home.join("empty-gnupg");
+    std::fs::create_dir_all(&empty).unwrap();
+    let out = ok(g
+        .sops()
+        .env("GNUPGHOME", &empty)
+        .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+        .args(["decrypt", "e.yaml"])
+        .output()
+        .unwrap());
+    assert_eq!(out, PLAIN);
+}

@@ -611,6 +611,12 @@ pub fn wrap(recipient: &str, payload: &[u8]) -> Result<String, KeyError> {
 
 /// Validate a recipient string (`age1…`, `ssh-ed25519 …`, `ssh-rsa …`).
 pub fn check_recipient(recipient: &str) -> Result<(), KeyError> {
+    if let Some(fp) = pgp::untag(recipient) {
+        return pgp::check_fp(fp).map_err(|reason| KeyError::BadRecipient {
+            recipient: fp.to_string(),
+            reason,
+        });
+    }
     parse_recipient(recipient).map(|_| ())
 }
 
@@ -626,17 +632,37 @@ pub fn wrap_groups(
         reason,
     };
     if groups.is_empty() || groups.iter().all(|g| g.is_empty()) {
-        return Err(shape_err("no age recipients were given".to_string()));
+        return Err(shape_err(
+            "no age recipients or PGP fingerprints were given".to_string(),
+        ));
     }
     if let Some(i) = groups.iter().position(|g| g.is_empty()) {
         return Err(shape_err(format!(
-            "key group {} has no age recipients, so its share could never be recovered",
+            "key group {} has no age recipients or PGP fingerprints, so its share could never be recovered",
             i + 1
         )));
     }
     let wrap_group = |group: &[String], payload: &[u8]| -> Result<KeyGroup, KeyError> {
+        let mut pgp_entries = Vec::new();
+        for fp in group.iter().filter_map(|r| pgp::untag(r)) {
+            let enc = pgp::wrap(fp, payload).map_err(|reason| KeyError::Wrap {
+                recipient: format!("PGP key {fp}"),
+                reason,
+            })?;
+            pgp_entries.push(pgp::entry_value(&pgp::PgpKey {
+                fp: fp.to_string(),
+                enc,
+                created_at: Metadata::now_lastmodified(),
+            }));
+        }
+        let other = if pgp_entries.is_empty() {
+            Vec::new()
+        } else {
+            vec![("pgp".to_string(), pgp_entries)]
+        };
         let age = group
             .iter()
+            .filter(|r| pgp::untag(r).is_none())
             .map(|r| {
                 Ok(AgeKey {
                     recipient: r.trim().to_string(),
@@ -644,10 +670,7 @@ pub fn wrap_groups(
                 })
             })
             .collect::<Result<Vec<_>, KeyError>>()?;
-        Ok(KeyGroup {
-            age,
-            other: Vec::new(),
-        })
+        Ok(KeyGroup { age, other })
     };
     if groups.len() == 1 {
         return Ok(vec![wrap_group(&groups[0], key.as_bytes())?]);
@@ -984,6 +1007,22 @@ fn try_key(key: &AgeKey, ids: &Identities, notes: &mut Vec<String>) -> KeyAttemp
         }
     }
     KeyAttempt::NoMatch
+}
+
+/// A key group's recipients as rules and flags name them: age recipients, then PGP
+/// fingerprints tagged `pgp:` (what [`wrap_groups`] takes back).
+pub fn group_recipients(group: &KeyGroup) -> Vec<String> {
+    let mut v: Vec<String> = group.age.iter().map(|k| k.recipient.clone()).collect();
+    v.extend(group_pgp(group).iter().map(|k| pgp::tag(&k.fp)));
+    v
+}
+
+/// True when a group holds master keys seal cannot wrap for (neither age nor PGP).
+pub fn has_foreign_keys(group: &KeyGroup) -> bool {
+    group
+        .other
+        .iter()
+        .any(|(kind, list)| kind != "pgp" && !list.is_empty())
 }
 
 /// The PGP entries of a key group.

@@ -24,6 +24,31 @@ pub struct PgpKey {
     pub created_at: String,
 }
 
+/// How a PGP fingerprint is marked among a key group's recipient strings (rules, flags):
+/// `pgp:FP`. Never a valid age recipient, so the two cannot be confused.
+pub const TAG: &str = "pgp:";
+
+/// `FP` as a tagged recipient string (normalised).
+pub fn tag(fp: &str) -> String {
+    format!("{TAG}{}", normalize_fp(fp))
+}
+
+/// The fingerprint of a tagged recipient string, if it is one.
+pub fn untag(recipient: &str) -> Option<&str> {
+    recipient.trim().strip_prefix(TAG)
+}
+
+/// Check a fingerprint before gpg sees it: not empty, not an option. gpg judges the rest
+/// (a key ID, a fingerprint, a pinned subkey `FP!`), as with sops.
+pub fn check_fp(fp: &str) -> Result<(), String> {
+    if fp.is_empty() || fp.starts_with('-') {
+        return Err(format!(
+            "{fp:?} is not a PGP fingerprint: expected the hex fingerprint `gpg --list-keys` prints"
+        ));
+    }
+    Ok(())
+}
+
 /// Normalise a fingerprint as sops does: spaces removed, a trailing `!` kept.
 pub fn normalize_fp(fp: &str) -> String {
     fp.chars().filter(|c| !c.is_whitespace()).collect()
@@ -152,12 +177,10 @@ pub fn wrap(fp: &str, payload: &[u8]) -> Result<String, String> {
         ],
         payload,
     )?;
-    let mut text =
+    // sops stores the armor without its final newline (`enc: |-`).
+    let text =
         String::from_utf8(out.to_vec()).map_err(|_| "gpg wrote non-text armor".to_string())?;
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
-    Ok(text)
+    Ok(text.trim_end().to_string())
 }
 
 #[cfg(test)]
