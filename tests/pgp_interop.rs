@@ -295,3 +295,43 @@ fn seal_updatekeys_adds_age_to_a_sops_pgp_file() {
         .unwrap());
     assert_eq!(out, PLAIN);
 }
+
+#[test]
+fn sops_gpg_exec_names_the_gpg_binary() {
+    use std::os::unix::fs::PermissionsExt;
+    let g = Gpg::new();
+    g.write("p.yaml", PLAIN);
+    let enc = ok(g
+        .sops()
+        .args(["encrypt", "--pgp", FP, "p.yaml"])
+        .output()
+        .unwrap());
+    g.write("e.yaml", &enc);
+    let log = g.home.join("gpg.log");
+    let wrapper = g.home.join("my-gpg");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\nexec gpg \"$@\"\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = ok(g
+        .seal()
+        .env("SOPS_GPG_EXEC", &wrapper)
+        .args(["decrypt", "e.yaml"])
+        .output()
+        .unwrap());
+    assert_eq!(out, PLAIN);
+    let calls = std::fs::read_to_string(&log).expect("the wrapper ran");
+    // As sops: the GnuPG home passed as --homedir, the agent asked to decrypt.
+    assert!(
+        calls.contains(&format!(
+            "--no-default-keyring --homedir {} --use-agent -d",
+            g.gnupg.display()
+        )),
+        "{calls}"
+    );
+}

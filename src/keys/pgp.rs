@@ -94,16 +94,29 @@ pub fn entry_value(key: &PgpKey) -> Value {
     })
 }
 
+/// `SOPS_GPG_EXEC` when it is an absolute path (sops ignores a relative one), else `gpg`.
 fn gpg_binary() -> String {
     std::env::var("SOPS_GPG_EXEC")
         .ok()
-        .filter(|s| !s.is_empty())
+        .filter(|s| std::path::Path::new(s).is_absolute())
         .unwrap_or_else(|| "gpg".to_string())
+}
+
+/// The GnuPG home sops hands gpg: `GNUPGHOME`, else `~/.gnupg`.
+fn gnupg_home() -> Option<std::path::PathBuf> {
+    match std::env::var_os("GNUPGHOME") {
+        Some(d) if !d.is_empty() => Some(d.into()),
+        _ => std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".gnupg")),
+    }
 }
 
 fn run(args: &[&str], input: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
     let bin = gpg_binary();
-    let mut child = Command::new(&bin)
+    let mut cmd = Command::new(&bin);
+    if let Some(home) = gnupg_home() {
+        cmd.arg("--no-default-keyring").arg("--homedir").arg(home);
+    }
+    let mut child = cmd
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -164,7 +177,6 @@ pub fn wrap(fp: &str, payload: &[u8]) -> Result<String, String> {
     };
     let out = run(
         &[
-            "--batch",
             "--no-default-recipient",
             "--yes",
             "--encrypt",
@@ -180,7 +192,7 @@ pub fn wrap(fp: &str, payload: &[u8]) -> Result<String, String> {
     // sops stores the armor without its final newline (`enc: |-`).
     let text =
         String::from_utf8(out.to_vec()).map_err(|_| "gpg wrote non-text armor".to_string())?;
-    Ok(text.trim_end().to_string())
+    Ok(text.trim().to_string())
 }
 
 #[cfg(test)]
