@@ -37,5 +37,6 @@ need age-keygen age "the interop tests run the real age-keygen"
 need keyctl keyutils "the keyring tests run seal under 'keyctl session -'"
 need kubectl kubectl "it renders kustomizations offline in the tests"
 need git git "the git, --staged and merge-driver tests use a real repository"
+need gpg gnupg "the PGP interop tests wrap and unwrap data keys through the real gpg"
 
 echo "install-peers: sops $("$venv/bin/sops" --version 2>/dev/null | head -1 | awk '{print $2}'), $(age --version 2>/dev/null) ready"

@@ -205,16 +205,10 @@ fn invalid(path: &Path, message: String) -> ConfigError {
 }
 
 /// The key types sops accepts in a rule besides `age` (flat form).
-const FLAT_OTHER_KEYS: [&str; 5] = [
-    "pgp",
-    "kms",
-    "gcp_kms",
-    "azure_keyvault",
-    "hc_vault_transit_uri",
-];
+const FLAT_OTHER_KEYS: [&str; 4] = ["kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri"];
 
 /// The key types of a `key_groups` entry besides `age` and `merge`.
-const GROUP_OTHER_KEYS: [&str; 5] = ["pgp", "kms", "gcp_kms", "azure_keyvault", "hc_vault"];
+const GROUP_OTHER_KEYS: [&str; 4] = ["kms", "gcp_kms", "azure_keyvault", "hc_vault"];
 
 fn parse_rule(rule: &Branch, index: usize) -> Result<CreationRule, String> {
     let name = format!("creation_rules[{index}]");
@@ -250,7 +244,8 @@ fn parse_rule(rule: &Branch, index: usize) -> Result<CreationRule, String> {
         Some(_) => return Err(format!("{name}: key_groups must be a list")),
     };
     if groups.is_empty() {
-        let age = key_list(get(rule, "age"), &format!("{name}.age"))?;
+        let mut age = key_list(get(rule, "age"), &format!("{name}.age"))?;
+        age.extend(pgp_list(get(rule, "pgp"), &format!("{name}.pgp"))?);
         if !age.is_empty() {
             out.key_groups.push(age);
         }
@@ -318,6 +313,7 @@ fn parse_group(
         Some(_) => return Err(format!("{name}.merge must be a list")),
     }
     out.extend(key_list(get(group, "age"), &format!("{name}.age"))?);
+    out.extend(pgp_list(get(group, "pgp"), &format!("{name}.pgp"))?);
     for kind in GROUP_OTHER_KEYS {
         match get(group, kind) {
             None | Some(Value::Null) => {}
@@ -326,6 +322,14 @@ fn parse_group(
         }
     }
     Ok(out)
+}
+
+/// A `pgp` field: fingerprints (comma-separated string or list), normalised as sops does
+/// (spaces removed) and tagged as PGP recipients (`keys::pgp::tag`). Like sops, the
+/// fingerprint is not checked here: gpg judges it when a file is encrypted.
+fn pgp_list(value: Option<&Value>, name: &str) -> Result<Vec<String>, String> {
+    let fps = key_list(value, name)?;
+    fps.iter().map(|fp| Ok(crate::keys::pgp::tag(fp))).collect()
 }
 
 /// A key field: a comma-separated string or a list of strings (entries may themselves hold
@@ -627,7 +631,7 @@ mod tests {
     }
 
     #[test]
-    fn key_groups_with_merge_shamir_and_unsupported_types() {
+    fn key_groups_with_merge_shamir_pgp_and_unsupported_types() {
         let c = config(vec![map(&[
             ("shamir_threshold", Value::Int(2)),
             ("age", s(C)), // ignored: key_groups wins
@@ -641,7 +645,7 @@ mod tests {
                         ("age", list(vec![s(C), s(B)])),
                         ("kms", list(vec![map(&[("arn", s("arn:aws:kms:x"))])])),
                     ]),
-                    map(&[("pgp", list(vec![s("ABC")]))]),
+                    map(&[("pgp", list(vec![s("ABCD 1234 EF56!")]))]),
                 ]),
             ),
         ])])
@@ -653,10 +657,10 @@ mod tests {
             vec![
                 vec![A.to_string()],
                 vec![B.to_string(), C.to_string()],
-                Vec::<String>::new()
+                vec!["pgp:ABCD1234EF56!".to_string()]
             ]
         );
-        assert_eq!(r.unsupported_keys, ["kms", "pgp"]);
+        assert_eq!(r.unsupported_keys, ["kms"]);
     }
 
     #[test]

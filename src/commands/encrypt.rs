@@ -34,6 +34,11 @@ pub struct EncryptArgs {
     #[arg(long, env = "SOPS_AGE_RECIPIENTS", value_name = "RECIPIENTS")]
     age: Option<String>,
 
+    /// Encrypt for these PGP fingerprints (comma-separated) through gpg, with --age in one
+    /// key group; replaces the rule's keys.
+    #[arg(long, env = "SOPS_PGP_FP", value_name = "FINGERPRINTS")]
+    pgp: Option<String>,
+
     /// Encrypt only values under keys matching this regex.
     #[arg(long, value_name = "REGEX")]
     encrypted_regex: Option<String>,
@@ -164,16 +169,8 @@ fn encrypt_input(
     let rule = common::matching_rule(config, input)?;
 
     // Recipients: --age replaces the rule's key groups entirely (as in sops).
-    let groups: Vec<Vec<String>> = match &args.age {
-        Some(list) => {
-            let rs: Vec<String> = list
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect();
-            vec![rs]
-        }
-        None => match rule {
+    let groups: Vec<Vec<String>> = match (&args.age, &args.pgp) {
+        (None, None) => match rule {
             Some(r) => {
                 if r.key_groups.iter().all(|g| g.is_empty()) && !r.unsupported_keys.is_empty() {
                     return Err(CliError::new(
@@ -190,6 +187,20 @@ fn encrypt_input(
             }
             None => Vec::new(),
         },
+        (age, pgp) => {
+            let mut rs: Vec<String> = age
+                .iter()
+                .flat_map(|l| l.split(','))
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+            rs.extend(
+                pgp.iter()
+                    .flat_map(|l| keys::pgp::parse_fp_list(l))
+                    .map(|fp| keys::pgp::tag(&fp)),
+            );
+            vec![rs]
+        }
     };
     let groups: Vec<Vec<String>> = groups.into_iter().filter(|g| !g.is_empty()).collect();
     if groups.is_empty() && args.previous.is_none() {
@@ -303,7 +314,19 @@ fn recipients_of(groups: &[KeyGroup]) -> Vec<Vec<String>> {
     normalize(
         &groups
             .iter()
-            .map(|g| g.age.iter().map(|k| k.recipient.clone()).collect())
+            .map(|g| {
+                let mut v: Vec<String> = g.age.iter().map(|k| k.recipient.clone()).collect();
+                for (kind, list) in &g.other {
+                    if kind == "pgp" {
+                        v.extend(
+                            keys::pgp::entries(list)
+                                .iter()
+                                .map(|k| keys::pgp::tag(&k.fp)),
+                        );
+                    }
+                }
+                v
+            })
             .collect::<Vec<_>>(),
     )
 }

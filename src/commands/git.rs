@@ -177,15 +177,15 @@ fn diff(ctx: &Ctx, args: &DiffArgs) -> Result<(), CliError> {
 // ---------------------------------------------------------------------------------------
 // merge driver
 
-/// One key group's recipients as people read them (`age1…`, `pgp FP`, `kms arn:…`), sorted,
+/// One key group's recipients as people read them (`age1…`, `pgp:FP`, `kms arn:…`), sorted,
 /// never a wrapped key.
 fn group_recipients(g: &KeyGroup) -> Vec<String> {
-    let mut v: Vec<String> = g
-        .age
+    // age and PGP as rules name them (`pgp:FP`), so a rule compares equal to its file.
+    let mut v: Vec<String> = crate::keys::group_recipients(g)
         .iter()
-        .map(|k| k.recipient.trim().to_string())
+        .map(|r| r.trim().to_string())
         .collect();
-    for (kind, list) in &g.other {
+    for (kind, list) in g.other.iter().filter(|(kind, _)| kind != "pgp") {
         for entry in list {
             let id = match entry {
                 Value::Branch(b) => b

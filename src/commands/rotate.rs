@@ -434,11 +434,11 @@ pub(crate) fn rotate_bytes(
     Ok((out, new))
 }
 
-/// The age recipients of each key group.
+/// The recipients of each key group (age, then PGP fingerprints tagged `pgp:`).
 pub(crate) fn age_groups(meta: &crate::metadata::Metadata) -> Vec<Vec<String>> {
     meta.key_groups
         .iter()
-        .map(|g| g.age.iter().map(|k| k.recipient.clone()).collect())
+        .map(crate::keys::group_recipients)
         .collect()
 }
 
@@ -447,11 +447,11 @@ fn refuse_other_keys(input: &Input, opened: &Opened) -> Result<(), CliError> {
         .metadata
         .key_groups
         .iter()
-        .any(|g| !g.other.is_empty())
+        .any(crate::keys::has_foreign_keys)
     {
         return Err(CliError::new(
             exit::GENERIC,
-            "the file also has non-age master keys (pgp, kms, …): seal can only re-wrap a new data key for age recipients",
+            "the file also has master keys other than age and PGP (kms, …): seal can only re-wrap a new data key for age recipients and PGP fingerprints",
         )
         .in_file(&input.display)
         .hint("rotate this file with sops, or move it to age recipients"));

@@ -133,7 +133,7 @@ fn plan_file(
         return Err(CliError::new(
             exit::GENERIC,
             format!(
-                "its creation rule (#{} in {}) also lists {} keys: seal speaks age only and would not add them",
+                "its creation rule (#{} in {}) also lists {} keys: seal speaks age and PGP only and would not add them",
                 rule.index + 1,
                 config.path.display(),
                 rule.unsupported_keys.join(", ")
@@ -149,10 +149,10 @@ fn plan_file(
         .cloned()
         .collect();
     let (parsed, mut meta) = common::load_encrypted(&input)?;
-    if meta.key_groups.iter().any(|g| !g.other.is_empty()) {
+    if meta.key_groups.iter().any(keys::has_foreign_keys) {
         return Err(CliError::new(
             exit::GENERIC,
-            "the file also has non-age master keys (pgp, kms, …): seal cannot re-wrap its data key for those, and will not drop them",
+            "the file also has master keys other than age and PGP (kms, …): seal cannot re-wrap its data key for those, and will not drop them",
         )
         .in_file(file)
         .hint("update this file's keys with sops"));

@@ -190,7 +190,7 @@ pub fn plan(name: &str, rest: &[OsString]) -> Plan {
             stdout: super::help(),
         };
     }
-    if let Some(fail) = shared_checks(&p, name == "encrypt" || name == "edit") {
+    if let Some(fail) = shared_checks(&p, name == "encrypt" || name == "edit", name == "encrypt") {
         return fail;
     }
     let mut out = Out::new(name);
@@ -338,6 +338,7 @@ pub fn encrypt_flags(out: &mut Out, p: &Parsed) {
         p,
         &[
             "age",
+            "pgp",
             "mac-only-encrypted",
             "shamir-secret-sharing-threshold",
         ],
@@ -347,8 +348,9 @@ pub fn encrypt_flags(out: &mut Out, p: &Parsed) {
 }
 
 /// Checks every form shares: key services, and (when a file may be created) key types
-/// seal cannot encrypt for; --add-*/--rm-* of those types.
-pub fn shared_checks(p: &Parsed, creates: bool) -> Option<Plan> {
+/// seal cannot encrypt for; --add-*/--rm-* of those types. `pgp_ok`: the command wraps
+/// for `--pgp`/`SOPS_PGP_FP` (encrypt).
+pub fn shared_checks(p: &Parsed, creates: bool, pgp_ok: bool) -> Option<Plan> {
     if let Some(ks) = p.value_or_env("keyservice") {
         return Some(Plan::fail(
             GENERIC,
@@ -374,6 +376,9 @@ pub fn shared_checks(p: &Parsed, creates: bool) -> Option<Plan> {
             format!("add-{flag}"),
             format!("rm-{flag}"),
         ] {
+            if pgp_ok && name == "pgp" {
+                continue;
+            }
             if let Some(src) = from(&name) {
                 return Some(Plan::fail(
                     GENERIC,
@@ -537,8 +542,7 @@ mod tests {
     #[test]
     fn other_key_types_fail_naming_the_type() {
         for (args, what) in [
-            (&["--pgp", "ABC", "f.yaml"][..], "PGP"),
-            (&["--kms", "arn", "f.yaml"], "AWS KMS"),
+            (&["--kms", "arn", "f.yaml"][..], "AWS KMS"),
             (&["--hckms", "r:k", "f.yaml"], "HuaweiCloud KMS"),
         ] {
             match plan("encrypt", &os(args)) {
@@ -548,6 +552,15 @@ mod tests {
                 }
                 other => panic!("{args:?}: {other:?}"),
             }
+        }
+        // encrypt wraps for PGP; edit (a new file) does not yet.
+        assert!(!matches!(
+            plan("encrypt", &os(&["--pgp", "ABC", "f.yaml"])),
+            Plan::Fail { .. }
+        ));
+        match plan("edit", &os(&["--pgp", "ABC", "f.yaml"])) {
+            Plan::Fail { message, .. } => assert!(message.contains("PGP"), "{message}"),
+            other => panic!("{other:?}"),
         }
         match plan("rotate", &os(&["--add-pgp", "ABC", "f.yaml"])) {
             Plan::Fail { message, .. } => assert!(message.contains("--add-pgp")),

@@ -56,7 +56,9 @@ pub fn plan(args: &[OsString]) -> Plan {
     };
     // sops runs the modes in this order and shows the last one's result.
     let mode = modes.last().copied().unwrap_or("edit");
-    if let Some(fail) = commands::shared_checks(&p, mode == "encrypt" || mode == "edit") {
+    if let Some(fail) =
+        commands::shared_checks(&p, mode == "encrypt" || mode == "edit", mode == "encrypt")
+    {
         return fail;
     }
     let mut out = Out::new(mode);

@@ -124,7 +124,14 @@ fn verify(
             r.key_groups.push(Vec::new());
         }
         match r.key_groups.get_mut(group) {
-            Some(g) => g.push(recipient.to_string()),
+            // Age recipients come before a group's PGP fingerprints in the parsed rule.
+            Some(g) => {
+                let at = g
+                    .iter()
+                    .position(|r| crate::keys::pgp::untag(r).is_some())
+                    .unwrap_or(g.len());
+                g.insert(at, recipient.to_string());
+            }
             None => return Err(format!("the rule has no key group {}", group + 1)),
         }
     }
@@ -668,7 +675,10 @@ mod tests {
         );
         assert_eq!(
             rules(&second)[0],
-            vec![vec![A.to_string()], vec![B.to_string(), NEW.to_string()]]
+            vec![
+                vec![A.to_string()],
+                vec![B.to_string(), NEW.to_string(), "pgp:ABCDEF".to_string()]
+            ]
         );
         let none = add_recipient(&text, Path::new("/repo/.sops.yaml"), 0, Some(2), NEW)
             .expect_err("no third group");

@@ -18,6 +18,8 @@ use zeroize::Zeroizing;
 use crate::cipher::DataKey;
 use crate::metadata::{AgeKey, KeyGroup, Metadata};
 
+pub mod pgp;
+
 /// Largest identity source seal reads (the limit sops applies to encrypted identity files).
 const MAX_SOURCE_BYTES: u64 = 16 << 20;
 
@@ -609,6 +611,12 @@ pub fn wrap(recipient: &str, payload: &[u8]) -> Result<String, KeyError> {
 
 /// Validate a recipient string (`age1…`, `ssh-ed25519 …`, `ssh-rsa …`).
 pub fn check_recipient(recipient: &str) -> Result<(), KeyError> {
+    if let Some(fp) = pgp::untag(recipient) {
+        return pgp::check_fp(fp).map_err(|reason| KeyError::BadRecipient {
+            recipient: fp.to_string(),
+            reason,
+        });
+    }
     parse_recipient(recipient).map(|_| ())
 }
 
@@ -624,17 +632,37 @@ pub fn wrap_groups(
         reason,
     };
     if groups.is_empty() || groups.iter().all(|g| g.is_empty()) {
-        return Err(shape_err("no age recipients were given".to_string()));
+        return Err(shape_err(
+            "no age recipients or PGP fingerprints were given".to_string(),
+        ));
     }
     if let Some(i) = groups.iter().position(|g| g.is_empty()) {
         return Err(shape_err(format!(
-            "key group {} has no age recipients, so its share could never be recovered",
+            "key group {} has no age recipients or PGP fingerprints, so its share could never be recovered",
             i + 1
         )));
     }
     let wrap_group = |group: &[String], payload: &[u8]| -> Result<KeyGroup, KeyError> {
+        let mut pgp_entries = Vec::new();
+        for fp in group.iter().filter_map(|r| pgp::untag(r)) {
+            let enc = pgp::wrap(fp, payload).map_err(|reason| KeyError::Wrap {
+                recipient: format!("PGP key {fp}"),
+                reason,
+            })?;
+            pgp_entries.push(pgp::entry_value(&pgp::PgpKey {
+                fp: fp.to_string(),
+                enc,
+                created_at: Metadata::now_lastmodified(),
+            }));
+        }
+        let other = if pgp_entries.is_empty() {
+            Vec::new()
+        } else {
+            vec![("pgp".to_string(), pgp_entries)]
+        };
         let age = group
             .iter()
+            .filter(|r| pgp::untag(r).is_none())
             .map(|r| {
                 Ok(AgeKey {
                     recipient: r.trim().to_string(),
@@ -642,10 +670,7 @@ pub fn wrap_groups(
                 })
             })
             .collect::<Result<Vec<_>, KeyError>>()?;
-        Ok(KeyGroup {
-            age,
-            other: Vec::new(),
-        })
+        Ok(KeyGroup { age, other })
     };
     if groups.len() == 1 {
         return Ok(vec![wrap_group(&groups[0], key.as_bytes())?]);
@@ -699,14 +724,17 @@ pub fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, Ke
     let mut shares: Vec<Zeroizing<Vec<u8>>> = Vec::new();
     if want <= n {
         for (gi, group) in groups.iter().enumerate() {
-            if group.age.is_empty() {
+            let pgp_keys = group_pgp(group);
+            if group.age.is_empty() && pgp_keys.is_empty() {
                 notes.push(format!(
-                    "key group {} has no age keys (seal speaks age only)",
+                    "key group {} has no age or PGP keys (seal speaks age and PGP only)",
                     gi + 1
                 ));
                 continue;
             }
-            if let Some(payload) = open_group(group, ids, &mut notes) {
+            let opened =
+                open_group(group, ids, &mut notes).or_else(|| open_pgp(&pgp_keys, &mut notes));
+            if let Some(payload) = opened {
                 shares.push(payload);
                 if shares.len() >= want {
                     break;
@@ -981,6 +1009,49 @@ fn try_key(key: &AgeKey, ids: &Identities, notes: &mut Vec<String>) -> KeyAttemp
     KeyAttempt::NoMatch
 }
 
+/// A key group's recipients as rules and flags name them: age recipients, then PGP
+/// fingerprints tagged `pgp:` (what [`wrap_groups`] takes back).
+pub fn group_recipients(group: &KeyGroup) -> Vec<String> {
+    let mut v: Vec<String> = group.age.iter().map(|k| k.recipient.clone()).collect();
+    v.extend(group_pgp(group).iter().map(|k| pgp::tag(&k.fp)));
+    v
+}
+
+/// True when a group holds master keys seal cannot wrap for (neither age nor PGP).
+pub fn has_foreign_keys(group: &KeyGroup) -> bool {
+    group
+        .other
+        .iter()
+        .any(|(kind, list)| kind != "pgp" && !list.is_empty())
+}
+
+/// The PGP entries of a key group.
+fn group_pgp(group: &KeyGroup) -> Vec<pgp::PgpKey> {
+    group
+        .other
+        .iter()
+        .filter(|(kind, _)| kind == "pgp")
+        .flat_map(|(_, list)| pgp::entries(list))
+        .collect()
+}
+
+/// Try a group's PGP keys through gpg (after its age keys, as sops tries age first); the
+/// first that opens wins.
+fn open_pgp(keys: &[pgp::PgpKey], notes: &mut Vec<String>) -> Option<Zeroizing<Vec<u8>>> {
+    for key in keys {
+        match pgp::unwrap(key) {
+            Ok(p) => return Some(p),
+            Err(reason) => {
+                let note = format!("PGP key {}: {reason}", key.fp);
+                if !notes.contains(&note) {
+                    notes.push(note);
+                }
+            }
+        }
+    }
+    None
+}
+
 fn dearmor(enc: &str) -> Result<Vec<u8>, String> {
     let mut reader = age::armor::ArmoredReader::new(enc.trim_start().as_bytes());
     let mut raw = Vec::with_capacity(enc.len());
@@ -996,6 +1067,14 @@ fn needed_recipients(groups: &[KeyGroup]) -> Vec<Vec<String>> {
         .map(|g| {
             let mut v: Vec<String> = g.age.iter().map(|k| k.recipient.clone()).collect();
             for (kind, entries) in &g.other {
+                if kind == "pgp" {
+                    v.extend(
+                        pgp::entries(entries)
+                            .iter()
+                            .map(|k| format!("PGP {}", k.fp)),
+                    );
+                    continue;
+                }
                 v.push(format!(
                     "{} {kind} key{} (not supported by seal)",
                     entries.len(),
