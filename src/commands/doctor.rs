@@ -198,7 +198,8 @@ fn check_file(
                 Ok((_, meta)) => meta
                     .key_groups
                     .iter()
-                    .flat_map(|g| g.age.iter().map(|k| k.recipient.clone()))
+                    // age and PGP as rules name them (`pgp:FP`), so a rule compares equal.
+                    .flat_map(crate::keys::group_recipients)
                     .collect(),
                 Err(e) => {
                     r.problems
