@@ -763,7 +763,15 @@ fn only_the_test_key_is_committed() {
         .into_iter()
         .filter(|p| p.starts_with("tests/keys"))
         .collect();
-    assert_eq!(keys_dir, [PathBuf::from(TEST_KEY)]);
+    // The age test key, and sops's functional-suite PGP test key (MPL-2.0 test material the
+    // PGP interop tests import into their own GNUPGHOME).
+    assert_eq!(
+        keys_dir,
+        [
+            PathBuf::from("tests/keys/sops_functional_tests_key.asc"),
+            PathBuf::from(TEST_KEY)
+        ]
+    );
     let text = std::fs::read_to_string(root().join(TEST_KEY)).unwrap();
     assert!(
         text.starts_with("# PUBLIC TEST KEY"),
