@@ -696,48 +696,6 @@ fn big_secret(keys: usize) -> String {
     s
 }
 
-/// `cargo test --release --test yaml_roundtrip big_secret -- --ignored --nocapture`
-#[test]
-#[ignore]
-fn big_secret_parse_and_emit_time() {
-    let src = big_secret(20_000);
-    let t = std::time::Instant::now();
-    let p = store().load_plain(src.as_bytes()).unwrap();
-    let t_parse = t.elapsed();
-    let out = store().emit_plain(&p.docs, &p.layout, opts()).unwrap();
-    let t_layout = t.elapsed() - t_parse;
-    let t2 = std::time::Instant::now();
-    let canon = store()
-        .emit_plain(&p.docs, &Layout::none(), opts())
-        .unwrap();
-    let t_canon = t2.elapsed();
-    assert_eq!(out.len(), src.len());
-    assert!(!canon.is_empty());
-    eprintln!(
-        "{} bytes, 20000 keys: parse {:?}, layout emit {:?}, canonical emit {:?}",
-        src.len(),
-        t_parse,
-        t_layout,
-        t_canon
-    );
-    // Linear time: ten times the input, about ten times the time.
-    let big = big_secret(200_000);
-    let t = std::time::Instant::now();
-    let p = store().load_plain(big.as_bytes()).unwrap();
-    let t_big = t.elapsed();
-    let _ = store().emit_plain(&p.docs, &p.layout, opts()).unwrap();
-    eprintln!(
-        "{} bytes, 200000 keys: parse {:?}, parse+emit {:?}",
-        big.len(),
-        t_big,
-        t.elapsed()
-    );
-    assert!(
-        t_big < t_parse * 30,
-        "parsing is not linear: {t_big:?} vs {t_parse:?}"
-    );
-}
-
 #[test]
 fn big_secret_loads() {
     let src = big_secret(2_000);
@@ -746,60 +704,6 @@ fn big_secret_loads() {
         panic!("data")
     };
     assert_eq!(data.items.len(), 2_000);
-}
-
-/// Debug helper: `YAML_DUMP=file cargo test --test yaml_roundtrip dump -- --ignored --nocapture`
-#[test]
-#[ignore]
-fn dump() {
-    let Ok(path) = std::env::var("YAML_DUMP") else {
-        return;
-    };
-    let bytes = std::fs::read(path).unwrap();
-    match store().load_plain(&bytes) {
-        Ok(p) => {
-            for (a, t) in comment_paths(&p.docs) {
-                println!("({a:?}, {t:?})");
-            }
-            if std::env::var("YAML_TREE").is_ok() {
-                println!("{:#?}", p.docs);
-            }
-        }
-        Err(e) => println!("ERROR {e}"),
-    }
-}
-
-/// Debug helper: write seal's canonical form of a file (`YAML_CANON=in:out`).
-#[test]
-#[ignore]
-fn canon() {
-    let Ok(spec) = std::env::var("YAML_CANON") else {
-        return;
-    };
-    let (input, output) = spec.split_once(':').unwrap();
-    let p = store().load_plain(&std::fs::read(input).unwrap()).unwrap();
-    let out = store()
-        .emit_plain(&p.docs, &Layout::none(), opts())
-        .unwrap();
-    std::fs::write(output, out).unwrap();
-}
-
-/// Debug helper: re-write an encrypted file through the layout writer (`YAML_REEMIT=in:out`).
-#[test]
-#[ignore]
-fn reemit() {
-    let Ok(spec) = std::env::var("YAML_REEMIT") else {
-        return;
-    };
-    let (input, output) = spec.split_once(':').unwrap();
-    let p = store()
-        .load_encrypted(&std::fs::read(input).unwrap())
-        .unwrap();
-    let md = p.metadata.clone().unwrap();
-    let out = store()
-        .emit_encrypted(&p.docs, &md, &p.layout, opts())
-        .unwrap();
-    std::fs::write(output, out).unwrap();
 }
 
 // ---------------------------------------------------------------------------------------
