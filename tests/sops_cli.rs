@@ -36,6 +36,9 @@ const ALLOWED: &[(&str, Aspect, &str)] = &[
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Aspect {
     ExitCode,
+    /// The whole of stderr, byte for byte (cases named `stderr/…`: sops words them in a
+    /// fixed way that scripts and sops's own tests compare).
+    Stderr,
     /// sops's warnings on stderr (which of them appear, in sops's log format).
     Warnings,
     Stdout,
@@ -223,11 +226,13 @@ fn cases() -> Vec<Case> {
                 Kind::Plain,
             );
         }
-        add(
-            format!("decrypt/indent/{ext}"),
-            s(&["-d", "--indent", "4", &e]),
-            Kind::Plain,
-        );
+        for n in ["4", "2"] {
+            add(
+                format!("decrypt/indent-{n}/{ext}"),
+                s(&["-d", "--indent", n, &e]),
+                Kind::Plain,
+            );
+        }
         add(
             format!("encrypt/two-recipients/{ext}"),
             s(&["-e", "--age", &format!("{alice},{bob}"), &p]),
@@ -314,6 +319,24 @@ fn cases() -> Vec<Case> {
         Kind::Encrypted("yaml"),
     );
     add(
+        "encrypt/global-config/yaml".into(),
+        s(&["--config", "other.sops.yaml", "encrypt", "p.yaml"]),
+        Kind::Encrypted("yaml"),
+    );
+    add(
+        "encrypt/global-flags/yaml".into(),
+        s(&[
+            "--config",
+            "other.sops.yaml",
+            "--mac-only-encrypted",
+            "--indent",
+            "3",
+            "encrypt",
+            "p.yaml",
+        ]),
+        Kind::Encrypted("yaml"),
+    );
+    add(
         "exec-env/sub/yaml".into(),
         s(&["exec-env", "e.yaml", "echo \"$b\""]),
         Kind::Plain,
@@ -357,6 +380,7 @@ fn cases() -> Vec<Case> {
         &["--bogus", "e.yaml"][..],
         &["decrypt", "--bogus", "e.yaml"],
         &["-d", "--extract"],
+        &["encrypt", "--config", "other.sops.yaml", "p.yaml"],
     ] {
         add(format!("usage/{}", args.join(" ")), s(args), Kind::Plain);
     }
@@ -367,9 +391,94 @@ fn cases() -> Vec<Case> {
         add(
             format!("other-keys/{flag}"),
             s(&["-e", flag, value, "p.yaml"]),
+            Kind::Encrypted("yaml"),
+        );
+    }
+    // A rule that matches but names no key: sops's exact message (its functional suite
+    // compares stderr byte for byte).
+    for f in ["none", "zero", "empty"] {
+        add(
+            format!("stderr/keygroups-{f}"),
+            s(&[
+                "--config",
+                "kg.sops.yaml",
+                "encrypt",
+                "-i",
+                &format!("kg-{f}.yaml"),
+            ]),
+            Kind::Plain,
+        );
+        add(
+            format!("stderr/keygroups-{f}-legacy"),
+            s(&["--config", "kg.sops.yaml", "-e", &format!("kg-{f}.yaml")]),
             Kind::Plain,
         );
     }
+    // Every .sops.yaml field seal reads, through rules picked by file name and stores.
+    for f in ["mac", "shamir", "ucr", "ecr", "flat-pgp-age"] {
+        add(
+            format!("config/{f}/yaml"),
+            s(&[
+                "--config",
+                "fields.sops.yaml",
+                "encrypt",
+                &format!("f-{f}.yaml"),
+            ]),
+            Kind::Encrypted("yaml"),
+        );
+    }
+    for e in ["e.json", "e.yaml"] {
+        add(
+            format!("config/stores-indent/{e}"),
+            s(&["--config", "fields.sops.yaml", "decrypt", e]),
+            Kind::Plain,
+        );
+        add(
+            format!("config/stores-indent-legacy/{e}"),
+            s(&["--config", "fields.sops.yaml", "-d", e]),
+            Kind::Plain,
+        );
+    }
+    // A block scalar on the input's last line, without a final line break.
+    add(
+        "decrypt/extract-block-at-eof/yaml".into(),
+        s(&["decrypt", "--extract", r#"["multiline"]"#, "ml-e.yaml"]),
+        Kind::Plain,
+    );
+    add(
+        "decrypt/block-at-eof/yaml".into(),
+        s(&["decrypt", "ml-e.yaml"]),
+        Kind::Plain,
+    );
+    add(
+        "encrypt/block-at-eof/yaml".into(),
+        s(&["encrypt", "--age", &alice, "ml.yaml"]),
+        Kind::Encrypted("yaml"),
+    );
+    // sops set takes --output-type; with --idempotent and an equal value nothing is written.
+    add(
+        "set/idempotent-output-type/json".into(),
+        s(&[
+            "set",
+            "--output-type",
+            "yaml",
+            "--idempotent",
+            "e.json",
+            r#"["b"]"#,
+            r#""two""#,
+        ]),
+        Kind::Plain,
+    );
+    add(
+        "set/ignore-mac/yaml".into(),
+        s(&["set", "--ignore-mac", "e.yaml", r#"["b"]"#, r#""new""#]),
+        Kind::Plain,
+    );
+    add(
+        "unset/output-type/yaml".into(),
+        s(&["unset", "--output-type", "yaml", "e.yaml", r#"["a"]"#]),
+        Kind::Plain,
+    );
     v.push(Case {
         name: "decrypt/stdin/json".into(),
         args: s(&["decrypt", "--input-type", "json", "--output-type", "json"]),
@@ -401,7 +510,7 @@ fn cases() -> Vec<Case> {
     v.push(Case {
         name: "other-keys/SOPS_PGP_FP".into(),
         args: s(&["encrypt", "p.yaml"]),
-        kind: Kind::Plain,
+        kind: Kind::Encrypted("yaml"),
         stdin: None,
         env: vec![(
             "SOPS_PGP_FP",
@@ -444,6 +553,25 @@ fn fixture() -> Fixture {
     for d in [&seed, &home, &bin, &seed.join("rules")] {
         std::fs::create_dir_all(d).unwrap();
     }
+    // The sops functional suite's PGP test key in HOME's keyring (for --add-pgp/--rm-pgp).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let gnupg = home.join(".gnupg");
+        std::fs::create_dir_all(&gnupg).unwrap();
+        std::fs::set_permissions(&gnupg, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let o = Command::new("gpg")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .args(["--batch", "--import"])
+            .arg(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/keys/sops_functional_tests_key.asc"),
+            )
+            .output()
+            .expect("gpg is required: install gnupg (scripts/install-peers.sh)");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
     let link = bin.join("sops");
     std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("seal"), &link).unwrap();
     for (ext, text) in PLAIN {
@@ -458,6 +586,43 @@ fn fixture() -> Fixture {
         std::fs::write(seed.join(format!("e.{ext}")), o.stdout).unwrap();
     }
     std::fs::write(seed.join("secret.yaml"), SECRET).unwrap();
+    std::fs::write(seed.join("ml.yaml"), "multiline: |\n  multi\n  line").unwrap();
+    let o = sops(&home)
+        .current_dir(&seed)
+        .args(["encrypt", "--age", &recipient("alice"), "ml.yaml"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(seed.join("ml-e.yaml"), o.stdout).unwrap();
+    std::fs::write(
+        seed.join("kg.sops.yaml"),
+        "creation_rules:\n  - path_regex: kg-none\\.yaml$\n  - path_regex: kg-zero\\.yaml$\n    key_groups: []\n  - path_regex: kg-empty\\.yaml$\n    key_groups:\n      - {}\n",
+    )
+    .unwrap();
+    for f in ["none", "zero", "empty"] {
+        std::fs::write(seed.join(format!("kg-{f}.yaml")), "a: secret\n").unwrap();
+    }
+    let (a, b, c) = (recipient("alice"), recipient("bob"), recipient("carol"));
+    std::fs::write(
+        seed.join("fields.sops.yaml"),
+        format!(
+            "stores:\n  yaml:\n    indent: 2\n  json:\n    indent: 2\n  json_binary:\n    indent: 3\n  dotenv: {{}}\n  ini: {{}}\n\
+             creation_rules:\n\
+             \x20 - path_regex: f-mac\\.yaml$\n    mac_only_encrypted: true\n    encrypted_regex: ^b$\n    age: {a}\n\
+             \x20 - path_regex: f-shamir\\.yaml$\n    shamir_threshold: 2\n    key_groups:\n      - age: [{a}]\n      - merge:\n          - age: [{a}, {b}]\n      - age: [{c}]\n\
+             \x20 - path_regex: f-ucr\\.yaml$\n    unencrypted_comment_regex: keep\n    age: {a}\n\
+             \x20 - path_regex: f-ecr\\.yaml$\n    encrypted_comment_regex: enc\n    age: [{a}]\n\
+             \x20 - path_regex: f-flat-pgp-age\\.yaml$\n    age: '{a},{b}'\n    pgp: ''\n"
+        ),
+    )
+    .unwrap();
+    for f in ["mac", "shamir", "ucr", "ecr", "flat-pgp-age"] {
+        std::fs::write(
+            seed.join(format!("f-{f}.yaml")),
+            "a: 1\n# keep this\nb: two\n# enc\nc: three\n",
+        )
+        .unwrap();
+    }
     // The editor for the edit cases: changes one value in the decrypted buffer.
     let ed = seed.join("ed.sh");
     std::fs::write(&ed, "#!/bin/sh\nsed -i 's/two/three/' \"$1\"\n").unwrap();
@@ -632,6 +797,16 @@ fn seal_as_sops_matches_the_real_sops() {
                 ),
             );
         }
+        if case.name.starts_with("stderr/") && a.stderr != b.stderr {
+            note(
+                Aspect::Stderr,
+                format!(
+                    "stderr differs\n--- sops\n{}\n--- seal\n{}",
+                    String::from_utf8_lossy(&a.stderr),
+                    String::from_utf8_lossy(&b.stderr)
+                ),
+            );
+        }
         let (wa, wb) = (warnings(&a.stderr), warnings(&b.stderr));
         if wa != wb {
             note(
@@ -742,4 +917,201 @@ fn seal_sops_subcommand_is_the_same_surface() {
         err.contains("\\\"--output-type\\\", which looks like a flag"),
         "{err}"
     );
+}
+
+/// `sops set --output-type yaml FILE.json …` rewrites the JSON file as YAML (sops's
+/// functional suite, set_json_file_update_idempotent_write): both tools write a file that
+/// starts with `a: ` and decrypts, read as YAML, to the same values.
+#[test]
+fn set_output_type_rewrites_the_file_in_that_format() {
+    let fx = fixture();
+    let mut decrypted = Vec::new();
+    for (tool, program) in [("sops", common::sops_bin()), ("seal", fx.link.clone())] {
+        let dir = fx._tmp.path().join(format!("set-{tool}"));
+        copy_dir(&fx.seed, &dir);
+        let case = Case {
+            name: "set".into(),
+            args: [
+                "set",
+                "--output-type",
+                "yaml",
+                "e.json",
+                r#"["b"]"#,
+                r#""new""#,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            kind: Kind::Plain,
+            stdin: None,
+            env: Vec::new(),
+        };
+        let o = run(&fx, &program, &dir, &case);
+        assert!(
+            o.status.success(),
+            "{tool}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let after = std::fs::read_to_string(dir.join("e.json")).unwrap();
+        assert!(after.starts_with("a: "), "{tool} wrote:\n{after}");
+        let d = Command::new(common::sops_bin())
+            .env_clear()
+            .env("HOME", &fx.home)
+            .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+            .args(["decrypt", "--input-type", "yaml", "--output-type", "yaml"])
+            .arg(dir.join("e.json"))
+            .output()
+            .unwrap();
+        assert!(
+            d.status.success(),
+            "{tool}: {}",
+            String::from_utf8_lossy(&d.stderr)
+        );
+        decrypted.push(String::from_utf8_lossy(&d.stdout).into_owned());
+    }
+    assert!(decrypted[0].contains("b: new"), "{}", decrypted[0]);
+    assert_eq!(decrypted[0], decrypted[1]);
+}
+
+/// The functional suite's PGP key (in the fixture's keyring).
+const PGP_FP: &str = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
+
+/// Whether the real sops opens `file` with the PGP key alone (no age key).
+fn opens_with_pgp_only(fx: &Fixture, file: &Path) -> bool {
+    Command::new(common::sops_bin())
+        .env_clear()
+        .env("HOME", &fx.home)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(["decrypt"])
+        .arg(file)
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+/// `sops rotate --add-pgp FP` / `--rm-pgp FP`: seal wraps the new data key for the PGP key
+/// (the real sops then opens the file with it alone) and removes it again; before, seal
+/// refused --add-pgp as a key type it did not speak.
+#[test]
+fn rotate_add_and_rm_pgp_as_sops_does() {
+    let fx = fixture();
+    let dir = fx._tmp.path().join("pgp");
+    copy_dir(&fx.seed, &dir);
+    let file = dir.join("e.yaml");
+    assert!(!opens_with_pgp_only(&fx, &file));
+    for (args, opens) in [
+        (&["rotate", "-i", "--add-pgp", PGP_FP, "e.yaml"][..], true),
+        (&["-r", "-i", "--rm-pgp", PGP_FP, "e.yaml"], false),
+        (&["-r", "-i", "--add-pgp", PGP_FP, "e.yaml"], true),
+    ] {
+        let o = Command::new(&fx.link)
+            .env_clear()
+            .current_dir(&dir)
+            .env("HOME", &fx.home)
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(opens_with_pgp_only(&fx, &file), opens, "{args:?}");
+        assert_eq!(
+            real_decrypt(
+                &fx,
+                &dir.join("scratch"),
+                "yaml",
+                &std::fs::read(&file).unwrap()
+            )
+            .unwrap(),
+            PLAIN[0].1.as_bytes(),
+            "{args:?}: the age key still opens it, to the same values"
+        );
+    }
+}
+
+/// A creation rule naming age and a key type seal cannot wrap for (KMS, HuaweiCloud KMS) is
+/// refused naming the type: encrypting for the age key alone would drop a master key.
+#[test]
+fn a_rule_with_a_key_seal_cannot_wrap_for_is_refused_not_dropped() {
+    let fx = fixture();
+    let dir = fx._tmp.path().join("foreign");
+    copy_dir(&fx.seed, &dir);
+    for (field, value, name) in [
+        ("kms", "arn:aws:kms:us-east-1:1:key/x", "kms"),
+        ("hckms", "[\"tr-west-1:abc\"]", "hckms"),
+    ] {
+        std::fs::write(
+            dir.join("mixed.sops.yaml"),
+            format!(
+                "creation_rules:\n  - age: {}\n    {field}: {value}\n",
+                recipient("alice")
+            ),
+        )
+        .unwrap();
+        let o = Command::new(&fx.link)
+            .env_clear()
+            .current_dir(&dir)
+            .env("HOME", &fx.home)
+            .args(["--config", "mixed.sops.yaml", "encrypt", "-i", "p.yaml"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{field}: {err}");
+        assert!(err.contains(name), "{field}: {err}");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("p.yaml")).unwrap(),
+            PLAIN[0].1,
+            "{field}: the file is unchanged"
+        );
+    }
+}
+
+/// `sops completion bash|zsh` and per-command `--help` print on stdout and exit 0.
+#[test]
+fn completion_and_command_help() {
+    let fx = fixture();
+    let run = |args: &[&str]| {
+        Command::new(&fx.link)
+            .env_clear()
+            .env("HOME", &fx.home)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let bash = run(&["completion", "bash"]);
+    assert!(bash.status.success());
+    let text = String::from_utf8_lossy(&bash.stdout);
+    assert!(
+        text.contains("complete -o filenames -F _seal_as_sops sops"),
+        "{text}"
+    );
+    let syntax = Command::new("bash")
+        .args(["-n", "-c", &text])
+        .output()
+        .unwrap();
+    assert!(
+        syntax.status.success(),
+        "{}",
+        String::from_utf8_lossy(&syntax.stderr)
+    );
+    assert!(run(&["completion", "zsh"]).status.success());
+    assert_eq!(run(&["completion", "tcsh"]).status.code(), Some(1));
+    for (args, flag) in [
+        (&["decrypt", "--help"][..], "--extract"),
+        (&["help", "set"], "--value-stdin"),
+        (&["rotate", "-h"], "--add-pgp"),
+    ] {
+        let o = run(args);
+        assert!(o.status.success(), "{args:?}");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.contains(flag) && out.contains("usage: sops"),
+            "{args:?}: {out}"
+        );
+    }
 }
