@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of seal: formatting and lints, unit/property/CLI tests, the interop tests
 # against the real sops 3.11 (installed into .venv by scripts/install-peers.sh), the shared
-# conformance corpus in both directions, and the real-world filestatus corpus.
+# conformance corpus in both directions, the real-world filestatus corpus, and sops's own
+# functional test suite (v3.13.2) run against seal linked as `sops`.
 # This is the README's test command; .ci/run calls it.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,6 +43,25 @@ elif [ "${CI:-}" = true ]; then
   exit 1
 else
   not_run+=("conformance corpus against the real sops (scripts/test.sh)")
+fi
+
+# sops's own functional suite (v3.13.2) with seal linked as ./sops; its own cargo build
+# (the suite's crates) is kept in target/sops-functional-tests between runs.
+step "sops's functional test suite against seal as sops ($shared/sops-functional-tests)"
+if [ -x "$shared/sops-functional-tests/run.sh" ]; then
+  sft_start=$SECONDS
+  SFT_TARGET="$root/target/sops-functional-tests" timeout 900 \
+    "$shared/sops-functional-tests/run.sh" "$root/target/debug/seal" >target/sops-functional.txt 2>&1 \
+    || true
+  grep -v ' \.\.\. ok$' target/sops-functional.txt | tail -n 60
+  tail -n 1 target/sops-functional.txt | grep -Eq '^[0-9]+ passed, 0 failed$' \
+    || { echo "sops functional tests failed: $(tail -n 1 target/sops-functional.txt)" >&2; exit 1; }
+  echo "sops functional tests: $(tail -n 1 target/sops-functional.txt) ($((SECONDS - sft_start))s)"
+elif [ "${CI:-}" = true ]; then
+  echo "CI=true requires sops's functional test suite, but $shared/sops-functional-tests/run.sh is missing" >&2
+  exit 1
+else
+  not_run+=("sops's functional test suite against seal as sops (scripts/test.sh)")
 fi
 
 step "summary"

@@ -205,10 +205,16 @@ fn invalid(path: &Path, message: String) -> ConfigError {
 }
 
 /// The key types sops accepts in a rule besides `age` (flat form).
-const FLAT_OTHER_KEYS: [&str; 4] = ["kms", "gcp_kms", "azure_keyvault", "hc_vault_transit_uri"];
+const FLAT_OTHER_KEYS: [&str; 5] = [
+    "kms",
+    "gcp_kms",
+    "azure_keyvault",
+    "hc_vault_transit_uri",
+    "hckms",
+];
 
 /// The key types of a `key_groups` entry besides `age` and `merge`.
-const GROUP_OTHER_KEYS: [&str; 4] = ["kms", "gcp_kms", "azure_keyvault", "hc_vault"];
+const GROUP_OTHER_KEYS: [&str; 5] = ["kms", "gcp_kms", "azure_keyvault", "hc_vault", "hckms"];
 
 fn parse_rule(rule: &Branch, index: usize) -> Result<CreationRule, String> {
     let name = format!("creation_rules[{index}]");
@@ -593,6 +599,23 @@ mod tests {
             c.match_path(Path::new("/repository/x.yaml")),
             "/repository/x.yaml"
         );
+    }
+
+    #[test]
+    fn hckms_is_a_key_type_seal_names_and_never_drops() {
+        let c = config(vec![
+            map(&[("path_regex", s("a")), ("hckms", list(vec![s("r:k")]))]),
+            map(&[(
+                "key_groups",
+                list(vec![map(&[(
+                    "hckms",
+                    list(vec![map(&[("key_id", s("r:k"))])]),
+                )])]),
+            )]),
+        ])
+        .unwrap();
+        assert_eq!(c.creation_rules[0].unsupported_keys, ["hckms"]);
+        assert_eq!(c.creation_rules[1].unsupported_keys, ["hckms"]);
     }
 
     #[test]

@@ -60,6 +60,9 @@ pub struct CliError {
     pub message: String,
     /// What to do about it.
     pub hints: Vec<String>,
+    /// sops's exact text for this failure, printed instead of seal's message when seal runs
+    /// as `sops` (scripts and sops's own tests compare it).
+    pub sops: Option<String>,
 }
 
 impl CliError {
@@ -70,6 +73,7 @@ impl CliError {
             file: None,
             message: message.into(),
             hints: Vec::new(),
+            sops: None,
         }
     }
 
@@ -84,6 +88,12 @@ impl CliError {
         if self.file.is_none() {
             self.file = Some(file.as_ref().to_path_buf());
         }
+        self
+    }
+
+    /// What sops prints for this failure (used when seal runs as `sops`).
+    pub fn sops_text(mut self, text: impl Into<String>) -> CliError {
+        self.sops = Some(text.into());
         self
     }
 

@@ -21,7 +21,9 @@ fn main() -> ExitCode {
     // Panics are reported once, below, without a backtrace; a panic that a parser guard
     // catches (catch_unwind) stays silent and becomes an ordinary error.
     std::panic::set_hook(Box::new(|_| {}));
-    let parsed = match seal::sops_cli::sops_args(&std::env::args_os().collect::<Vec<_>>()) {
+    let sops_args = seal::sops_cli::sops_args(&std::env::args_os().collect::<Vec<_>>());
+    let as_sops = sops_args.is_some();
+    let parsed = match sops_args {
         // Run as `sops` (a link) or `seal sops …`: sops's command line, seal's commands.
         Some(args) => match seal::sops_cli::plan(&args) {
             seal::sops_cli::Plan::Seal(argv) => seal::cli::Cli::try_parse_from(argv),
@@ -64,8 +66,11 @@ fn main() -> ExitCode {
     match outcome {
         Ok(Ok(())) => ExitCode::SUCCESS,
         Ok(Err(e)) => {
-            if !e.message.is_empty() {
-                eprintln!("seal: error: {e}");
+            match &e.sops {
+                // As `sops`, a failure sops words in a fixed way is printed in its words.
+                Some(text) if as_sops => eprintln!("{text}"),
+                _ if !e.message.is_empty() => eprintln!("seal: error: {e}"),
+                _ => {}
             }
             ExitCode::from(e.code)
         }

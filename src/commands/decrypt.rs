@@ -71,7 +71,9 @@ pub fn run(ctx: &Ctx, args: &DecryptArgs) -> Result<(), CliError> {
                 .map_err(|e| CliError::writing(e).in_file(&input.display))?,
         }
     } else {
-        let layout = if input.out_format == input.format {
+        // An indent asked for (--indent, or stores.*.indent in .sops.yaml) re-indents the
+        // whole output, as sops does; otherwise the file's own layout is kept.
+        let layout = if input.out_format == input.format && opts.indent.is_none() {
             opened.layout
         } else {
             Layout::none()

@@ -172,16 +172,28 @@ fn encrypt_input(
     let groups: Vec<Vec<String>> = match (&args.age, &args.pgp) {
         (None, None) => match rule {
             Some(r) => {
-                if r.key_groups.iter().all(|g| g.is_empty()) && !r.unsupported_keys.is_empty() {
+                // A master key seal cannot wrap for is never dropped: the whole rule is
+                // refused, even when it also names age or PGP keys.
+                if !r.unsupported_keys.is_empty() {
                     return Err(CliError::new(
                         exit::GENERIC,
                         format!(
-                            "the matching creation rule lists only key types seal does not support ({}); seal encrypts for age recipients",
+                            "the matching creation rule names key types seal does not support yet ({}); seal wraps data keys for age and PGP only, and does not drop a master key",
                             r.unsupported_keys.join(", ")
                         ),
                     )
                     .in_file(&input.display)
-                    .hint("add an `age:` recipient to the rule, or pass --age"));
+                    .hint("encrypt this file with the real sops, or pass --age/--pgp to choose the keys yourself"));
+                }
+                // sops refuses a rule with an empty key group (`- {}` among others).
+                if r.key_groups.len() > 1 && r.key_groups.iter().any(|g| g.is_empty()) {
+                    return Err(CliError::new(
+                        exit::GENERIC,
+                        "a key group of the matching creation rule names no keys: nothing could wrap the data key for that group",
+                    )
+                    .in_file(&input.display)
+                    .hint("remove the empty group from key_groups in .sops.yaml, or add a key to it")
+                    .sops_text("Could not generate data key: [empty key group provided]"));
                 }
                 r.key_groups.clone()
             }
@@ -203,6 +215,16 @@ fn encrypt_input(
         }
     };
     let groups: Vec<Vec<String>> = groups.into_iter().filter(|g| !g.is_empty()).collect();
+    if groups.is_empty() && args.previous.is_none() && rule.is_some() {
+        // A rule matched but names no key (no keys, `key_groups: []`, or `- {}`).
+        return Err(CliError::new(
+            exit::GENERIC,
+            "the matching creation rule names no keys (its key groups are empty): nothing could wrap the data key",
+        )
+        .in_file(&input.display)
+        .hint("add an `age:` (or `pgp:`) key to the rule in .sops.yaml, or pass --age")
+        .sops_text("Could not generate data key: [empty key group provided]"));
+    }
     if groups.is_empty() && args.previous.is_none() {
         return Err(CliError::new(
             exit::GENERIC,

@@ -46,6 +46,14 @@ pub struct RotateArgs {
     #[arg(long = "rm-age", value_name = "RECIPIENTS")]
     rm_age: Vec<String>,
 
+    /// Add these PGP fingerprints (comma-separated, repeatable) to the first key group.
+    #[arg(long = "add-pgp", value_name = "FINGERPRINTS")]
+    add_pgp: Vec<String>,
+
+    /// Remove these PGP fingerprints (comma-separated, repeatable) from every key group.
+    #[arg(long = "rm-pgp", value_name = "FINGERPRINTS")]
+    rm_pgp: Vec<String>,
+
     /// Read the input as this format instead of guessing from the file name.
     #[arg(long, value_name = "FORMAT", value_parser = common::parse_format)]
     input_type: Option<Format>,
@@ -183,7 +191,20 @@ impl RecipientChanges {
 
 /// Run `seal rotate`.
 pub fn run(ctx: &Ctx, args: &RotateArgs) -> Result<(), CliError> {
-    let changes = RecipientChanges::parse(&args.add_age, &args.rm_age)?;
+    // PGP fingerprints join the age recipients in the form key groups name them (pgp:FP).
+    let with_pgp = |age: &[String], pgp: &[String]| -> Vec<String> {
+        let mut v = age.to_vec();
+        v.extend(
+            pgp.iter()
+                .flat_map(|l| keys::pgp::parse_fp_list(l))
+                .map(|fp| keys::pgp::tag(&fp)),
+        );
+        v
+    };
+    let changes = RecipientChanges::parse(
+        &with_pgp(&args.add_age, &args.add_pgp),
+        &with_pgp(&args.rm_age, &args.rm_pgp),
+    )?;
     let many = args.all || args.files.len() > 1;
     if many && !args.output.in_place {
         return Err(CliError::new(

@@ -69,6 +69,18 @@ pub struct SetArgs {
     /// Read the file as this format instead of guessing from its name.
     #[arg(long, value_name = "FORMAT", value_parser = common::parse_format)]
     input_type: Option<Format>,
+
+    /// Rewrite the file in this format (as `sops set --output-type`; default: the input's).
+    #[arg(long, value_name = "FORMAT", value_parser = common::parse_format)]
+    output_type: Option<Format>,
+
+    /// Use this path to pick the file's format (as `sops set --filename-override`).
+    #[arg(long, value_name = "PATH")]
+    filename_override: Option<PathBuf>,
+
+    /// Open the file even when its MAC does not match (as sops's --ignore-mac).
+    #[arg(long)]
+    ignore_mac: bool,
 }
 
 /// Remove one value of an encrypted file
@@ -93,15 +105,33 @@ pub struct UnsetArgs {
     /// Read the file as this format instead of guessing from its name.
     #[arg(long, value_name = "FORMAT", value_parser = common::parse_format)]
     input_type: Option<Format>,
+
+    /// Rewrite the file in this format (as `sops set --output-type`; default: the input's).
+    #[arg(long, value_name = "FORMAT", value_parser = common::parse_format)]
+    output_type: Option<Format>,
+
+    /// Use this path to pick the file's format (as `sops set --filename-override`).
+    #[arg(long, value_name = "PATH")]
+    filename_override: Option<PathBuf>,
+
+    /// Open the file even when its MAC does not match (as sops's --ignore-mac).
+    #[arg(long)]
+    ignore_mac: bool,
 }
 
 /// Run `seal set`.
 pub fn run_set(ctx: &Ctx, args: &SetArgs) -> Result<(), CliError> {
     let path = parse_tree_path(&args.path)?;
     let value = new_value(ctx, args)?;
-    let input = read(ctx, &args.file, args.input_type)?;
+    let input = read(
+        ctx,
+        &args.file,
+        args.input_type,
+        args.output_type,
+        args.filename_override.as_ref(),
+    )?;
     let ids = ctx.identities();
-    let mut opened = common::open(&input, &ids, false, true)?;
+    let mut opened = common::open(&input, &ids, args.ignore_mac, true)?;
     let doc = first_doc(&mut opened, &input)?;
     let changed = set_value(doc, &path, value.0).map_err(|e| {
         CliError::new(exit::GENERIC, format!("cannot set {}: {e}", args.path))
@@ -123,9 +153,15 @@ pub fn run_set(ctx: &Ctx, args: &SetArgs) -> Result<(), CliError> {
 /// Run `seal unset`.
 pub fn run_unset(ctx: &Ctx, args: &UnsetArgs) -> Result<(), CliError> {
     let path = parse_tree_path(&args.path)?;
-    let input = read(ctx, &args.file, args.input_type)?;
+    let input = read(
+        ctx,
+        &args.file,
+        args.input_type,
+        args.output_type,
+        args.filename_override.as_ref(),
+    )?;
     let ids = ctx.identities();
-    let mut opened = common::open(&input, &ids, false, true)?;
+    let mut opened = common::open(&input, &ids, args.ignore_mac, true)?;
     let doc = first_doc(&mut opened, &input)?;
     if !unset_value(doc, &path) {
         if args.idempotent {
@@ -144,14 +180,20 @@ pub fn run_unset(ctx: &Ctx, args: &UnsetArgs) -> Result<(), CliError> {
     write_back(ctx, &input, opened)
 }
 
-fn read(ctx: &Ctx, file: &std::path::Path, input_type: Option<Format>) -> Result<Input, CliError> {
+fn read(
+    ctx: &Ctx,
+    file: &std::path::Path,
+    input_type: Option<Format>,
+    output_type: Option<Format>,
+    filename_override: Option<&PathBuf>,
+) -> Result<Input, CliError> {
     let input = Input::read(
         ctx,
         &InputArgs {
             file: Some(file.to_path_buf()),
             input_type,
-            output_type: None,
-            filename_override: None,
+            output_type,
+            filename_override: filename_override.cloned(),
         },
         Format::Yaml,
     )?;
@@ -162,7 +204,7 @@ fn read(ctx: &Ctx, file: &std::path::Path, input_type: Option<Format>) -> Result
         ));
     }
     crate::commands::encrypt::refuse_hard_links(input.file.as_deref())?;
-    if input.format == Format::Binary {
+    if input.format == Format::Binary || input.out_format == Format::Binary {
         return Err(CliError::new(
             exit::GENERIC,
             "this is a binary-format file (one opaque value): there is no path to set",
@@ -410,14 +452,21 @@ fn write_back(ctx: &Ctx, input: &Input, opened: Opened) -> Result<(), CliError> 
         Some(&stash),
     )
     .map_err(|e| e.in_file(&input.display))?;
+    // sops set --output-type rewrites the file in that format; the layout (comments,
+    // quoting) is the input format's, so it is kept only when the format stays.
+    let layout = if input.out_format == input.format {
+        layout
+    } else {
+        crate::stores::Layout::none()
+    };
     let bytes = input
-        .format
+        .out_format
         .store()
         .emit_encrypted(
             &docs,
             &meta.to_tree(),
             &layout,
-            emit_options(input.format, None, config.as_ref()),
+            emit_options(input.out_format, None, config.as_ref()),
         )
         .map_err(|e| CliError::writing(e).in_file(&input.display))?;
     let dest = input

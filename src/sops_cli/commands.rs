@@ -92,9 +92,10 @@ pub fn is_subcommand(name: &str) -> bool {
     )
 }
 
-/// The flags a subcommand accepts (besides --help and --config, which every one does).
+/// The flags a subcommand accepts (besides --help, which every one does). `--config` is a
+/// global flag only: `sops --config F encrypt FILE`, not `sops encrypt --config F FILE`.
 fn allowed(name: &str) -> Vec<&'static str> {
-    let mut v: Vec<&'static str> = vec!["help", "config"];
+    let mut v: Vec<&'static str> = vec!["help"];
     let groups: &[&[&str]] = match name {
         "encrypt" => &[IO, SUB_OUT, CREATE_KEYS, SUB_SELECTORS, KEYSERVICE],
         "decrypt" => &[IO, SUB_OUT, KEYSERVICE, &["extract", "ignore-mac"]],
@@ -162,15 +163,42 @@ fn allowed(name: &str) -> Vec<&'static str> {
     v
 }
 
-/// Plan `sops NAME ARGS…`.
-pub fn plan(name: &str, rest: &[OsString]) -> Plan {
+/// The flags `sops NAME` accepts (for help and completion).
+pub fn allowed_flags(name: &str) -> Vec<&'static str> {
+    allowed(name)
+}
+
+/// Plan `sops [GLOBAL FLAGS] NAME ARGS…` (`globals`: the flags before NAME, if any).
+pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
     match name {
         "help" | "h" => {
+            let topic = rest.first().and_then(|a| a.to_str());
             return Plan::Print {
-                stdout: super::help(),
+                stdout: match topic {
+                    Some(t) if is_subcommand(t) && !matches!(t, "help" | "h") => help_for(t),
+                    _ => super::help(),
+                },
             };
         }
-        "groups" | "publish" | "completion" | "keyservice" => {
+        "completion" => {
+            let program = "sops";
+            return match rest.first().and_then(|a| a.to_str()) {
+                Some("bash") => Plan::Print {
+                    stdout: super::completion::bash(program),
+                },
+                Some("zsh") => Plan::Print {
+                    stdout: super::completion::zsh(program),
+                },
+                Some("--help" | "-h") | None => Plan::Print {
+                    stdout: help_for(name),
+                },
+                Some(other) => Plan::fail(
+                    GENERIC,
+                    format!("sops completion: no such shell {other:?} (bash or zsh)"),
+                ),
+            };
+        }
+        "groups" | "publish" | "keyservice" => {
             return Plan::fail(
                 GENERIC,
                 format!(
@@ -187,7 +215,7 @@ pub fn plan(name: &str, rest: &[OsString]) -> Plan {
     };
     if p.on("help") {
         return Plan::Print {
-            stdout: super::help(),
+            stdout: help_for(name),
         };
     }
     if let Some(fail) = shared_checks(&p, name == "encrypt" || name == "edit", name == "encrypt") {
@@ -209,7 +237,7 @@ pub fn plan(name: &str, rest: &[OsString]) -> Plan {
             out.file(&p, name, false);
             out.io(&p);
             out.output(&p);
-            out.pass(&p, &["add-age", "rm-age"]);
+            out.pass(&p, &["add-age", "rm-age", "add-pgp", "rm-pgp"]);
         }
         "edit" => {
             if let Some(f) = cannot(&p, name, &["output-type"]) {
@@ -222,13 +250,6 @@ pub fn plan(name: &str, rest: &[OsString]) -> Plan {
             out.pass(&p, &["input-type", "age", "ignore-mac", "indent"]);
         }
         "set" => {
-            if let Some(f) = cannot(
-                &p,
-                name,
-                &["output-type", "filename-override", "ignore-mac"],
-            ) {
-                return f;
-            }
             if p.args.len() < 2 || (p.args.len() < 3 && !p.on("value-stdin")) {
                 return Plan::fail(
                     GENERIC,
@@ -247,16 +268,10 @@ pub fn plan(name: &str, rest: &[OsString]) -> Plan {
             } else {
                 out.push(p.args[2].clone());
             }
-            out.pass(&p, &["idempotent", "input-type"]);
+            out.pass(&p, &["idempotent", "ignore-mac"]);
+            out.io(&p);
         }
         "unset" => {
-            if let Some(f) = cannot(
-                &p,
-                name,
-                &["output-type", "filename-override", "ignore-mac"],
-            ) {
-                return f;
-            }
             if p.args.len() < 2 {
                 return Plan::fail(
                     GENERIC,
@@ -265,7 +280,8 @@ pub fn plan(name: &str, rest: &[OsString]) -> Plan {
             }
             out.push(p.args[0].clone());
             out.push(p.args[1].clone());
-            out.pass(&p, &["idempotent", "input-type"]);
+            out.pass(&p, &["idempotent", "ignore-mac"]);
+            out.io(&p);
         }
         "exec-env" | "exec-file" => {
             if let Some(f) = cannot(&p, name, &["background", "user", "same-process"]) {
@@ -320,8 +336,65 @@ pub fn plan(name: &str, rest: &[OsString]) -> Plan {
         }
         _ => unreachable!("is_subcommand covers the names"),
     }
-    out.config(&p);
+    if let Some(g) = globals {
+        out.config(g);
+        if matches!(name, "encrypt" | "decrypt" | "rotate" | "edit") {
+            out.pass(g, &["indent"]);
+        }
+        if name == "encrypt" {
+            out.pass(g, &["mac-only-encrypted"]);
+        }
+    }
     Plan::Seal(out.argv)
+}
+
+/// `sops NAME --help` (and `sops help NAME`): the command's arguments and the flags it
+/// accepts here, from the same table the parser uses.
+pub fn help_for(name: &str) -> String {
+    let args = match name {
+        "set" => "FILE INDEX VALUE",
+        "unset" => "FILE INDEX",
+        "exec-env" | "exec-file" => "FILE COMMAND",
+        "updatekeys" => "FILE...",
+        "groups" => "add|remove [options]",
+        "completion" => "bash|zsh|fish",
+        _ => "FILE",
+    };
+    let mut out = format!(
+        "sops {name} (seal {} running as sops)\n\nusage: sops [global options] {name} [options] {args}\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    let mut names = allowed(name);
+    names.sort_unstable();
+    names.dedup();
+    if !names.is_empty() {
+        out.push_str("\noptions (they may follow the file name):\n");
+        for n in names {
+            let Some(flag) = flags::lookup(n) else {
+                continue;
+            };
+            let mut spelled: Vec<String> = flag
+                .names
+                .iter()
+                .map(|x| {
+                    if x.len() == 1 {
+                        format!("-{x}")
+                    } else {
+                        format!("--{x}")
+                    }
+                })
+                .collect();
+            spelled.sort_by_key(|x| std::cmp::Reverse(x.len()));
+            let value = if flag.takes_value { " VALUE" } else { "" };
+            let env = flag.env.map(|e| format!("  [${e}]")).unwrap_or_default();
+            out.push_str(&format!("   {}{value}{env}\n", spelled.join(", ")));
+        }
+    }
+    out.push_str(
+        "\nglobal options (before the command): --config FILE [$SOPS_CONFIG], --indent N,\n\
+         --mac-only-encrypted, --verbose. What differs from sops: docs/sops-compat.md.\n",
+    );
+    out
 }
 
 /// A usage error: sops prints it and exits 1.
@@ -376,7 +449,8 @@ pub fn shared_checks(p: &Parsed, creates: bool, pgp_ok: bool) -> Option<Plan> {
             format!("add-{flag}"),
             format!("rm-{flag}"),
         ] {
-            if pgp_ok && name == "pgp" {
+            // rotate wraps for --add-pgp/--rm-pgp; encrypt for --pgp/SOPS_PGP_FP.
+            if (pgp_ok && name == "pgp") || name == "add-pgp" || name == "rm-pgp" {
                 continue;
             }
             if let Some(src) = from(&name) {
@@ -524,6 +598,7 @@ mod tests {
         let argv = seal(plan(
             "decrypt",
             &os(&["f.yaml", "--output-type", "json", "--extract", "[\"a\"]"]),
+            None,
         ));
         assert_eq!(
             argv,
@@ -545,7 +620,7 @@ mod tests {
             (&["--kms", "arn", "f.yaml"][..], "AWS KMS"),
             (&["--hckms", "r:k", "f.yaml"], "HuaweiCloud KMS"),
         ] {
-            match plan("encrypt", &os(args)) {
+            match plan("encrypt", &os(args), None) {
                 Plan::Fail { code, message } => {
                     assert_eq!(code, GENERIC);
                     assert!(message.contains(what), "{message}");
@@ -555,22 +630,30 @@ mod tests {
         }
         // encrypt wraps for PGP; edit (a new file) does not yet.
         assert!(!matches!(
-            plan("encrypt", &os(&["--pgp", "ABC", "f.yaml"])),
+            plan("encrypt", &os(&["--pgp", "ABC", "f.yaml"]), None),
             Plan::Fail { .. }
         ));
-        match plan("edit", &os(&["--pgp", "ABC", "f.yaml"])) {
+        match plan("edit", &os(&["--pgp", "ABC", "f.yaml"]), None) {
             Plan::Fail { message, .. } => assert!(message.contains("PGP"), "{message}"),
             other => panic!("{other:?}"),
         }
-        match plan("rotate", &os(&["--add-pgp", "ABC", "f.yaml"])) {
-            Plan::Fail { message, .. } => assert!(message.contains("--add-pgp")),
+        match plan("rotate", &os(&["--add-kms", "arn", "f.yaml"]), None) {
+            Plan::Fail { message, .. } => assert!(message.contains("--add-kms")),
             other => panic!("{other:?}"),
         }
+        assert_eq!(
+            seal(plan("rotate", &os(&["--add-pgp", "ABC", "f.yaml"]), None)),
+            ["seal", "rotate", "f.yaml", "--add-pgp", "ABC"]
+        );
     }
 
     #[test]
     fn exec_commands_keep_the_command_after_dashes() {
-        let argv = seal(plan("exec-env", &os(&["f.yaml", "echo $A", "--pristine"])));
+        let argv = seal(plan(
+            "exec-env",
+            &os(&["f.yaml", "echo $A", "--pristine"]),
+            None,
+        ));
         assert_eq!(
             argv,
             ["seal", "exec-env", "f.yaml", "--pristine", "--", "echo $A"]
@@ -580,7 +663,7 @@ mod tests {
     #[test]
     fn unknown_subcommand_flag_is_a_usage_error() {
         assert_eq!(
-            plan("decrypt", &os(&["--bogus", "f"])),
+            plan("decrypt", &os(&["--bogus", "f"]), None),
             usage("flag provided but not defined: -bogus")
         );
     }

@@ -10,6 +10,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
 pub mod commands;
+pub mod completion;
 pub mod flags;
 pub mod legacy;
 
@@ -63,8 +64,25 @@ pub fn sops_args(argv: &[OsString]) -> Option<Vec<OsString>> {
 /// Translate sops arguments (after the program name) into what to do.
 pub fn plan(args: &[OsString]) -> Plan {
     match args.first().and_then(|a| a.to_str()) {
-        Some(name) if commands::is_subcommand(name) => commands::plan(name, &args[1..]),
-        _ => legacy::plan(args),
+        Some(name) if commands::is_subcommand(name) => commands::plan(name, &args[1..], None),
+        _ => {
+            // Global flags before a subcommand (`sops --config F encrypt FILE`): sops reads
+            // --config, --indent, --mac-only-encrypted and --verbose from there; the
+            // other global flags are accepted and not used by the subcommand.
+            if let Ok(globals) = flags::parse(args, false, None)
+                && !globals.on("help")
+                && !globals.on("version")
+                && let Some(name) = globals
+                    .args
+                    .first()
+                    .and_then(|a| a.to_str())
+                    .filter(|n| commands::is_subcommand(n))
+            {
+                let at = args.len() - globals.args.len();
+                return commands::plan(name, &args[at + 1..], Some(&globals));
+            }
+            legacy::plan(args)
+        }
     }
 }
 

@@ -64,7 +64,8 @@ impl Store for YamlStore {
 
     fn load_plain(&self, input: &[u8]) -> Result<Parsed, StoreError> {
         let src = reader::source_text(input)?;
-        let out = reader::read(&src)?;
+        let body = input.strip_prefix(BOM).unwrap_or(input);
+        let out = reader::read_source(&src, src.len() > body.len())?;
         let mut metadata = None;
         let mut docs = Vec::with_capacity(out.len());
         let mut layouts = Vec::with_capacity(out.len());

@@ -261,6 +261,8 @@ struct Composer<'a> {
     for_next_collection: Vec<usize>,
     /// Comments of the current document that no collection holds.
     doc_loose: Vec<usize>,
+    /// Whether [`source_text`] appended the final line break (the input had none).
+    appended_break: bool,
 }
 
 fn syntax(line: Option<usize>, column: Option<usize>, message: impl Into<String>) -> StoreError {
@@ -338,6 +340,13 @@ fn shallow_enough_for_fast(src: &str) -> bool {
 
 /// Parse a whole YAML stream (as returned by [`source_text`]) into documents.
 pub fn read(src: &str) -> Result<Vec<DocOut>, StoreError> {
+    read_source(src, false)
+}
+
+/// [`read`], told whether [`source_text`] appended the last line break: a block scalar
+/// whose last line ended the input then has no final line break, as libyaml (and so
+/// sops) reads it (`a: |\n  x` is "x", not "x\n").
+pub fn read_source(src: &str, appended_break: bool) -> Result<Vec<DocOut>, StoreError> {
     let lines = memchr::memchr_iter(b'\n', src.as_bytes()).count();
     if lines > MAX_LINES {
         return Err(StoreError::Limit {
@@ -345,6 +354,7 @@ pub fn read(src: &str) -> Result<Vec<DocOut>, StoreError> {
         });
     }
     let mut comp = Composer::new(src);
+    comp.appended_break = appended_break;
     // libyaml-safer has a few panics left on malformed input; never let one escape.
     let raw =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| comp.run())).map_err(|_| {
@@ -391,7 +401,15 @@ impl<'a> Composer<'a> {
             root: None,
             for_next_collection: Vec::new(),
             doc_loose: Vec::new(),
+            appended_break: false,
         }
+    }
+
+    /// Whether the input's last line (the one [`source_text`] ended) has more than spaces.
+    fn last_line_has_text(&self) -> bool {
+        let body = self.src.strip_suffix('\n').unwrap_or(self.src);
+        let last = body.rsplit('\n').next().unwrap_or_default();
+        last.bytes().any(|b| b != b' ' && b != b'\t')
     }
 
     fn line_of(&self, pos: usize) -> usize {
@@ -520,12 +538,18 @@ impl<'a> Composer<'a> {
                 EventData::Scalar {
                     anchor,
                     tag,
-                    value,
+                    mut value,
                     style,
                     ..
                 } => {
                     self.boundary(start, Next::Leaf)?;
                     let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+                    if block && self.appended_break && end >= len && self.last_line_has_text() {
+                        // The line break libyaml saw at the end is the one appended.
+                        if value.ends_with('\n') {
+                            value.pop();
+                        }
+                    }
                     let st = if matches!(style, ScalarStyle::Plain | ScalarStyle::Any) {
                         Style::Plain
                     } else {
@@ -1602,6 +1626,27 @@ mod tests {
 
     fn load(src: &str) -> Result<Vec<DocOut>, StoreError> {
         read(&source_text(src.as_bytes())?)
+    }
+
+    #[test]
+    fn block_scalar_ending_the_input_has_no_final_break() {
+        // libyaml (so sops): the last line of `|`/`>` without a line break after it keeps
+        // none; with the break, clip chomping keeps one.
+        use crate::stores::Store;
+        let value = |src: &str| {
+            let p = super::super::YamlStore.load_plain(src.as_bytes()).unwrap();
+            p.docs[0].get("m").cloned().unwrap()
+        };
+        let s = |t: &str| Value::Str(t.to_string());
+        assert_eq!(value("m: |\n  multi\n  line"), s("multi\nline"));
+        assert_eq!(value("m: |\n  multi\n  line\n"), s("multi\nline\n"));
+        assert_eq!(value("m: >\n  a\n  b"), s("a b"));
+        assert_eq!(value("m: |+\n  x"), s("x"));
+        assert_eq!(value("m: |-\n  x"), s("x"));
+        // A last line of spaces only is a blank line: the content's break stays.
+        assert_eq!(value("m: |\n  x\n  "), s("x\n"));
+        // Not a block scalar: nothing changes.
+        assert_eq!(value("m: \"x\\n\""), s("x\n"));
     }
 
     /// (AAD, text) of every comment in walk order.

@@ -1,0 +1,210 @@
+//! seal as `sops` on the commands the generated table of tests/sops_cli.rs cannot compare
+//! by itself: `set --output-type` (the file changes format), `rotate --add-pgp/--rm-pgp`
+//! (which keys open the result), rules naming keys seal cannot wrap for, `completion` and
+//! per-command `--help`.
+
+mod common;
+mod sops_harness;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::{key_file, recipient};
+use sops_harness::{Case, Fixture, Kind, PLAIN, copy_dir, fixture, real_decrypt, run};
+
+/// `sops set --output-type yaml FILE.json …` rewrites the JSON file as YAML (sops's
+/// functional suite, set_json_file_update_idempotent_write): both tools write a file that
+/// starts with `a: ` and decrypts, read as YAML, to the same values.
+#[test]
+fn set_output_type_rewrites_the_file_in_that_format() {
+    let fx = fixture();
+    let mut decrypted = Vec::new();
+    for (tool, program) in [("sops", common::sops_bin()), ("seal", fx.link.clone())] {
+        let dir = fx._tmp.path().join(format!("set-{tool}"));
+        copy_dir(&fx.seed, &dir);
+        let case = Case {
+            name: "set".into(),
+            args: [
+                "set",
+                "--output-type",
+                "yaml",
+                "e.json",
+                r#"["b"]"#,
+                r#""new""#,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            kind: Kind::Plain,
+            stdin: None,
+            env: Vec::new(),
+        };
+        let o = run(&fx, &program, &dir, &case);
+        assert!(
+            o.status.success(),
+            "{tool}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let after = std::fs::read_to_string(dir.join("e.json")).unwrap();
+        assert!(after.starts_with("a: "), "{tool} wrote:\n{after}");
+        let d = Command::new(common::sops_bin())
+            .env_clear()
+            .env("HOME", &fx.home)
+            .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+            .args(["decrypt", "--input-type", "yaml", "--output-type", "yaml"])
+            .arg(dir.join("e.json"))
+            .output()
+            .unwrap();
+        assert!(
+            d.status.success(),
+            "{tool}: {}",
+            String::from_utf8_lossy(&d.stderr)
+        );
+        decrypted.push(String::from_utf8_lossy(&d.stdout).into_owned());
+    }
+    assert!(decrypted[0].contains("b: new"), "{}", decrypted[0]);
+    assert_eq!(decrypted[0], decrypted[1]);
+}
+
+/// The functional suite's PGP key (in the fixture's keyring).
+const PGP_FP: &str = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
+
+/// Whether the real sops opens `file` with the PGP key alone (no age key).
+fn opens_with_pgp_only(fx: &Fixture, file: &Path) -> bool {
+    Command::new(common::sops_bin())
+        .env_clear()
+        .env("HOME", &fx.home)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(["decrypt"])
+        .arg(file)
+        .output()
+        .unwrap()
+        .status
+        .success()
+}
+
+/// `sops rotate --add-pgp FP` / `--rm-pgp FP`: seal wraps the new data key for the PGP key
+/// (the real sops then opens the file with it alone) and removes it again; before, seal
+/// refused --add-pgp as a key type it did not speak.
+#[test]
+fn rotate_add_and_rm_pgp_as_sops_does() {
+    let fx = fixture();
+    let dir = fx._tmp.path().join("pgp");
+    copy_dir(&fx.seed, &dir);
+    let file = dir.join("e.yaml");
+    assert!(!opens_with_pgp_only(&fx, &file));
+    for (args, opens) in [
+        (&["rotate", "-i", "--add-pgp", PGP_FP, "e.yaml"][..], true),
+        (&["-r", "-i", "--rm-pgp", PGP_FP, "e.yaml"], false),
+        (&["-r", "-i", "--add-pgp", PGP_FP, "e.yaml"], true),
+    ] {
+        let o = Command::new(&fx.link)
+            .env_clear()
+            .current_dir(&dir)
+            .env("HOME", &fx.home)
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert_eq!(opens_with_pgp_only(&fx, &file), opens, "{args:?}");
+        assert_eq!(
+            real_decrypt(
+                &fx,
+                &dir.join("scratch"),
+                "yaml",
+                &std::fs::read(&file).unwrap()
+            )
+            .unwrap(),
+            PLAIN[0].1.as_bytes(),
+            "{args:?}: the age key still opens it, to the same values"
+        );
+    }
+}
+
+/// A creation rule naming age and a key type seal cannot wrap for (KMS, HuaweiCloud KMS) is
+/// refused naming the type: encrypting for the age key alone would drop a master key.
+#[test]
+fn a_rule_with_a_key_seal_cannot_wrap_for_is_refused_not_dropped() {
+    let fx = fixture();
+    let dir = fx._tmp.path().join("foreign");
+    copy_dir(&fx.seed, &dir);
+    for (field, value, name) in [
+        ("kms", "arn:aws:kms:us-east-1:1:key/x", "kms"),
+        ("hckms", "[\"tr-west-1:abc\"]", "hckms"),
+    ] {
+        std::fs::write(
+            dir.join("mixed.sops.yaml"),
+            format!(
+                "creation_rules:\n  - age: {}\n    {field}: {value}\n",
+                recipient("alice")
+            ),
+        )
+        .unwrap();
+        let o = Command::new(&fx.link)
+            .env_clear()
+            .current_dir(&dir)
+            .env("HOME", &fx.home)
+            .args(["--config", "mixed.sops.yaml", "encrypt", "-i", "p.yaml"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{field}: {err}");
+        assert!(err.contains(name), "{field}: {err}");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("p.yaml")).unwrap(),
+            PLAIN[0].1,
+            "{field}: the file is unchanged"
+        );
+    }
+}
+
+/// `sops completion bash|zsh` and per-command `--help` print on stdout and exit 0.
+#[test]
+fn completion_and_command_help() {
+    let fx = fixture();
+    let run = |args: &[&str]| {
+        Command::new(&fx.link)
+            .env_clear()
+            .env("HOME", &fx.home)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let bash = run(&["completion", "bash"]);
+    assert!(bash.status.success());
+    let text = String::from_utf8_lossy(&bash.stdout);
+    assert!(
+        text.contains("complete -o filenames -F _seal_as_sops sops"),
+        "{text}"
+    );
+    let syntax = Command::new("bash")
+        .args(["-n", "-c", &text])
+        .output()
+        .unwrap();
+    assert!(
+        syntax.status.success(),
+        "{}",
+        String::from_utf8_lossy(&syntax.stderr)
+    );
+    assert!(run(&["completion", "zsh"]).status.success());
+    assert_eq!(run(&["completion", "tcsh"]).status.code(), Some(1));
+    for (args, flag) in [
+        (&["decrypt", "--help"][..], "--extract"),
+        (&["help", "set"], "--value-stdin"),
+        (&["rotate", "-h"], "--add-pgp"),
+    ] {
+        let o = run(args);
+        assert!(o.status.success(), "{args:?}");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            out.contains(flag) && out.contains("usage: sops"),
+            "{args:?}: {out}"
+        );
+    }
+}
