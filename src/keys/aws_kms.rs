@@ -25,8 +25,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use zeroize::Zeroizing;
 
-use super::Env;
 use super::http;
+use super::{Env, KeyError};
+use crate::metadata::KeyGroup;
 use crate::tree::{Branch, Item, Value};
 
 mod credentials;
@@ -564,6 +565,109 @@ fn endpoint_for(env: &dyn Env, shared: &SharedConfig, id: &str, prefix: &str, ar
     format!("https://{prefix}.{}.{domain}", arn.region)
 }
 
+// ---------------------------------------------------------------------------------------
+// As a key type
+// ---------------------------------------------------------------------------------------
+
+/// AWS KMS as a master-key type: recipients are ARNs as [`KmsKey::describe`] writes them
+/// (`ARN[+ROLE][|k:v,…][|PROFILE]`), entries go to the group's `kms` list. The methods have
+/// the signatures of the key-type interface (`keys::KeyType`): implementing it is
+/// `impl super::KeyType for KmsType` over these bodies, plus one registry line.
+pub struct KmsType;
+
+impl KmsType {
+    fn keys(group: &KeyGroup) -> Vec<KmsKey> {
+        group
+            .other
+            .iter()
+            .filter(|(kind, _)| kind == TYPE)
+            .flat_map(|(_, list)| entries(list).unwrap_or_default())
+            .collect()
+    }
+
+    /// `kms`.
+    pub fn name(&self) -> &'static str {
+        TYPE
+    }
+
+    /// `AWS KMS`.
+    pub fn label(&self) -> &'static str {
+        "AWS KMS"
+    }
+
+    /// Whether a recipient string is a KMS ARN.
+    pub fn claims(&self, recipient: &str) -> bool {
+        KmsKey::claims(recipient)
+    }
+
+    /// Validate a recipient string (ARN, role, context).
+    pub fn check(&self, recipient: &str) -> Result<(), KeyError> {
+        KmsKey::from_recipient(recipient)
+            .map(|_| ())
+            .map_err(|reason| KeyError::BadRecipient {
+                recipient: recipient.to_string(),
+                reason,
+            })
+    }
+
+    /// Wrap `payload` with KMS (process environment) and add the entry to `group`.
+    pub fn wrap(
+        &self,
+        recipient: &str,
+        payload: &[u8],
+        group: &mut KeyGroup,
+    ) -> Result<(), KeyError> {
+        let key = KmsKey::from_recipient(recipient).map_err(|reason| KeyError::BadRecipient {
+            recipient: recipient.to_string(),
+            reason,
+        })?;
+        let made = encrypt(&key, payload, &super::ProcessEnv).map_err(|e| KeyError::Wrap {
+            recipient: format!("AWS KMS key {}", key.describe()),
+            reason: e.message,
+        })?;
+        let entry = entry_value(&made);
+        match group.other.iter_mut().find(|(kind, _)| kind == TYPE) {
+            Some((_, list)) => list.push(entry),
+            None => group.other.push((TYPE.to_string(), vec![entry])),
+        }
+        Ok(())
+    }
+
+    /// The group's KMS keys as recipient strings.
+    pub fn recipients(&self, group: &KeyGroup) -> Vec<String> {
+        Self::keys(group).iter().map(KmsKey::describe).collect()
+    }
+
+    /// The group's KMS keys as messages name them.
+    pub fn describe(&self, group: &KeyGroup) -> Vec<String> {
+        Self::keys(group)
+            .iter()
+            .map(|k| format!("AWS KMS {}", k.describe()))
+            .collect()
+    }
+
+    /// Try the group's KMS entries in order (process environment); why each failed goes to
+    /// `notes`.
+    pub fn unwrap(
+        &self,
+        group: &KeyGroup,
+        _ids: &super::Identities,
+        notes: &mut Vec<String>,
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        for key in Self::keys(group) {
+            match decrypt(&key, &super::ProcessEnv) {
+                Ok(p) => return Some(p),
+                Err(e) => {
+                    if !notes.contains(&e.message) {
+                        notes.push(e.message);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::credentials::*;
@@ -766,5 +870,37 @@ mod tests {
         assert_eq!(e.kind, KmsErrorKind::Credentials, "{e}");
         assert!(e.message.contains("AWS_SECRET_ACCESS_KEY is not"), "{e}");
         assert!(!e.message.contains("AKONLY"), "{e}");
+    }
+
+    #[test]
+    fn as_a_key_type_names_and_checks_recipients() {
+        let t = KmsType;
+        let k = KmsKey {
+            enc: "AQID".into(),
+            created_at: "2024-01-01T00:00:00Z".into(),
+            ..KmsKey::new(
+                "arn:aws:kms:us-east-1:1:key/x",
+                parse_context("a:b").unwrap(),
+                "",
+            )
+        };
+        let group = KeyGroup {
+            age: vec![],
+            other: vec![(TYPE.into(), vec![entry_value(&k)])],
+        };
+        assert_eq!(t.recipients(&group), ["arn:aws:kms:us-east-1:1:key/x|a:b"]);
+        assert_eq!(
+            t.describe(&group),
+            ["AWS KMS arn:aws:kms:us-east-1:1:key/x|a:b"]
+        );
+        assert!(t.claims("arn:aws:kms:us-east-1:1:key/x") && !t.claims("age1abc"));
+        assert!(
+            t.check("arn:aws:kms:us-east-1:1:key/x+arn:aws:iam::1:role/r")
+                .is_ok()
+        );
+        assert!(matches!(
+            t.check("arn:aws:kms:us-east-1:1:nokey"),
+            Err(KeyError::BadRecipient { .. })
+        ));
     }
 }

@@ -17,8 +17,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use zeroize::Zeroizing;
 
-use super::Env;
 use super::http;
+use super::{Env, KeyError};
+use crate::metadata::KeyGroup;
 use crate::tree::{Branch, Item, Value};
 
 /// The metadata (and creation rule) field of this key type.
@@ -429,6 +430,109 @@ fn call(
     ))
 }
 
+// ---------------------------------------------------------------------------------------
+// As a key type
+// ---------------------------------------------------------------------------------------
+
+/// Vault transit as a master-key type: recipients are key URLs
+/// (`https://HOST:PORT/v1/ENGINE/keys/NAME`), entries go to the group's `hc_vault` list. The methods have
+/// the signatures of the key-type interface (`keys::KeyType`): implementing it is
+/// `impl super::KeyType for VaultType` over these bodies, plus one registry line.
+pub struct VaultType;
+
+impl VaultType {
+    fn keys(group: &KeyGroup) -> Vec<VaultKey> {
+        group
+            .other
+            .iter()
+            .filter(|(kind, _)| kind == TYPE)
+            .flat_map(|(_, list)| entries(list).unwrap_or_default())
+            .collect()
+    }
+
+    /// `hc_vault`.
+    pub fn name(&self) -> &'static str {
+        TYPE
+    }
+
+    /// `Vault`.
+    pub fn label(&self) -> &'static str {
+        "Vault"
+    }
+
+    /// Whether a recipient string is a Vault key URL.
+    pub fn claims(&self, recipient: &str) -> bool {
+        VaultKey::claims(recipient)
+    }
+
+    /// Validate a recipient string (a transit key URL).
+    pub fn check(&self, recipient: &str) -> Result<(), KeyError> {
+        VaultKey::from_uri(recipient)
+            .map(|_| ())
+            .map_err(|e| KeyError::BadRecipient {
+                recipient: recipient.to_string(),
+                reason: e.message,
+            })
+    }
+
+    /// Wrap `payload` with transit (process environment) and add the entry to `group`.
+    pub fn wrap(
+        &self,
+        recipient: &str,
+        payload: &[u8],
+        group: &mut KeyGroup,
+    ) -> Result<(), KeyError> {
+        let key = VaultKey::from_uri(recipient).map_err(|e| KeyError::BadRecipient {
+            recipient: recipient.to_string(),
+            reason: e.message,
+        })?;
+        let made = encrypt(&key, payload, &super::ProcessEnv).map_err(|e| KeyError::Wrap {
+            recipient: format!("Vault key {}", key.describe()),
+            reason: e.message,
+        })?;
+        let entry = entry_value(&made);
+        match group.other.iter_mut().find(|(kind, _)| kind == TYPE) {
+            Some((_, list)) => list.push(entry),
+            None => group.other.push((TYPE.to_string(), vec![entry])),
+        }
+        Ok(())
+    }
+
+    /// The group's Vault keys as recipient strings.
+    pub fn recipients(&self, group: &KeyGroup) -> Vec<String> {
+        Self::keys(group).iter().map(VaultKey::describe).collect()
+    }
+
+    /// The group's Vault keys as messages name them.
+    pub fn describe(&self, group: &KeyGroup) -> Vec<String> {
+        Self::keys(group)
+            .iter()
+            .map(|k| format!("Vault {}", k.describe()))
+            .collect()
+    }
+
+    /// Try the group's Vault entries in order (process environment); why each failed goes to
+    /// `notes`.
+    pub fn unwrap(
+        &self,
+        group: &KeyGroup,
+        _ids: &super::Identities,
+        notes: &mut Vec<String>,
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        for key in Self::keys(group) {
+            match decrypt(&key, &super::ProcessEnv) {
+                Ok(p) => return Some(p),
+                Err(e) => {
+                    if !notes.contains(&e.message) {
+                        notes.push(e.message);
+                    }
+                }
+            }
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -545,5 +649,29 @@ mod tests {
         let e = decrypt(&k, &env("none")).unwrap_err();
         assert_eq!(e.kind, VaultErrorKind::BadKey, "{e}");
         assert!(e.message.contains("SOPS_HC_VAULT_ALLOWLIST"), "{e}");
+    }
+
+    #[test]
+    fn as_a_key_type_names_and_checks_recipients() {
+        let t = VaultType;
+        let k = VaultKey {
+            enc: "vault:v1:x".into(),
+            created_at: "2024-01-01T00:00:00Z".into(),
+            ..VaultKey::from_uri("https://v:8200/v1/transit/keys/k").unwrap()
+        };
+        let group = KeyGroup {
+            age: vec![],
+            other: vec![(TYPE.into(), vec![entry_value(&k)])],
+        };
+        assert_eq!(t.recipients(&group), ["https://v:8200/v1/transit/keys/k"]);
+        assert_eq!(
+            t.describe(&group),
+            ["Vault https://v:8200/v1/transit/keys/k"]
+        );
+        assert!(t.claims("https://v:8200/v1/transit/keys/k") && !t.claims("pgp:AB"));
+        assert!(matches!(
+            t.check("https://v:8200/transit/k"),
+            Err(KeyError::BadRecipient { .. })
+        ));
     }
 }
