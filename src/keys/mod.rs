@@ -18,6 +18,9 @@ use zeroize::Zeroizing;
 use crate::cipher::DataKey;
 use crate::metadata::{AgeKey, KeyGroup, Metadata};
 
+pub mod aws_kms;
+pub mod hc_vault;
+pub mod http;
 pub mod pgp;
 
 /// Largest identity source seal reads (the limit sops applies to encrypted identity files).

@@ -1,0 +1,515 @@
+//! AWS KMS master keys against a local AWS (moto's server on 127.0.0.1, started once for
+//! this binary) and the real sops on the same server, both directions: sops wraps with
+//! `--kms` and seal's `keys::aws_kms` unwraps the entry (checked against the file's MAC);
+//! seal wraps a data key and sops decrypts the file through seal's entry alone. Tamper
+//! tests: a wrong encryption context, an unknown key, a disabled key (sops's exit codes
+//! alongside). Credentials are always explicit and `AWS_EC2_METADATA_DISABLED=true`; a run
+//! with no credentials fails before any connection, and instance-metadata credentials are
+//! tested against a fake metadata server on 127.0.0.1. moto and sops are required: these
+//! tests never skip.
+
+mod common;
+#[path = "common/services.rs"]
+mod services;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::PathBuf;
+
+use seal::keys::aws_kms::{self, KmsErrorKind, KmsKey};
+use seal::metadata::Metadata;
+use seal::stores::Format;
+use seal::tree::Value;
+use services::{aws_env, kms_key, moto};
+
+/// A test environment for seal's library calls: exactly these variables and this HOME.
+struct TestEnv {
+    vars: Vec<(&'static str, String)>,
+    home: PathBuf,
+}
+
+impl seal::keys::Env for TestEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        self.vars
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+    }
+    fn home(&self) -> Option<PathBuf> {
+        Some(self.home.clone())
+    }
+}
+
+struct Case {
+    _tmp: tempfile::TempDir,
+    home: PathBuf,
+    env: Vec<(&'static str, String)>,
+}
+
+impl Case {
+    fn new() -> Case {
+        let tmp = tempfile::tempdir().unwrap();
+        let home = tmp.path().to_path_buf();
+        Case {
+            env: aws_env(moto()),
+            home,
+            _tmp: tmp,
+        }
+    }
+
+    fn lib_env(&self) -> TestEnv {
+        TestEnv {
+            vars: self.env.clone(),
+            home: self.home.clone(),
+        }
+    }
+
+    fn sops(&self) -> std::process::Command {
+        let mut c = common::sops(&self.home);
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.home.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+fn out(o: std::process::Output) -> String {
+    assert!(
+        o.status.success(),
+        "exit {:?}: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// The metadata of an encrypted YAML file.
+fn metadata(bytes: &[u8]) -> (seal::stores::Parsed, Metadata) {
+    let parsed = Format::Yaml.store().load_encrypted(bytes).unwrap();
+    let meta = Metadata::from_tree(parsed.metadata.as_ref().expect("a sops block")).unwrap();
+    (parsed, meta)
+}
+
+fn kms_entries(meta: &Metadata) -> Vec<KmsKey> {
+    let list: Vec<Value> = meta.key_groups[0]
+        .other
+        .iter()
+        .filter(|(k, _)| k == aws_kms::TYPE)
+        .flat_map(|(_, l)| l.clone())
+        .collect();
+    aws_kms::entries(&list).unwrap()
+}
+
+/// The data key opens the file's MAC: proof it is the file's data key.
+fn assert_opens_mac(meta: &Metadata, key: &[u8]) {
+    let dk = seal::cipher::DataKey::from_slice(key).expect("a 32-byte data key");
+    seal::cipher::decrypt_mac(&dk, &meta.mac, &meta.lastmodified)
+        .expect("the unwrapped key is the file's data key");
+}
+
+/// Replace a file's master keys by `entries` under `kind`, keeping everything else.
+fn rekey(bytes: &[u8], kind: &str, entries: Vec<Value>) -> Vec<u8> {
+    let (parsed, mut meta) = metadata(bytes);
+    meta.key_groups = vec![seal::metadata::KeyGroup {
+        age: vec![],
+        other: vec![(kind.to_string(), entries)],
+    }];
+    Format::Yaml
+        .store()
+        .emit_encrypted(
+            &parsed.docs,
+            &meta.to_tree(),
+            &parsed.layout,
+            Default::default(),
+        )
+        .unwrap()
+}
+
+/// The data key of a file sops encrypted for the test age key.
+fn age_data_key(meta: &Metadata) -> Vec<u8> {
+    use std::str::FromStr;
+    let text = std::fs::read_to_string(common::key_file("alice")).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("AGE-SECRET-KEY-"))
+        .unwrap();
+    let id = age::x25519::Identity::from_str(line).unwrap();
+    let enc = &meta.key_groups[0].age[0].enc;
+    let d = age::Decryptor::new(age::armor::ArmoredReader::new(enc.as_bytes())).unwrap();
+    let mut r = d
+        .decrypt(std::iter::once(&id as &dyn age::Identity))
+        .unwrap();
+    let mut key = Vec::new();
+    r.read_to_end(&mut key).unwrap();
+    key
+}
+
+fn sops_age_file(c: &Case, name: &str, plain: &str) -> Vec<u8> {
+    let p = c.write(name, plain);
+    let o = c
+        .sops()
+        .args(["encrypt", "--age", &common::recipient("alice")])
+        .arg(&p)
+        .output()
+        .unwrap();
+    out(o).into_bytes()
+}
+
+#[test]
+fn sops_wraps_with_kms_and_seal_unwraps_with_its_context() {
+    let c = Case::new();
+    let arn = kms_key(moto());
+    let p = c.write("s.yaml", "password: hunter2\n");
+    let enc = out(c
+        .sops()
+        .args([
+            "encrypt",
+            "--kms",
+            &arn,
+            "--encryption-context",
+            "app:web,env:prod",
+        ])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let (_, meta) = metadata(enc.as_bytes());
+    let keys = kms_entries(&meta);
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].arn, arn);
+    assert_eq!(
+        aws_kms::context_to_string(&keys[0].context),
+        "app:web,env:prod"
+    );
+    let dk = aws_kms::decrypt(&keys[0], &c.lib_env()).unwrap();
+    assert_opens_mac(&meta, &dk);
+}
+
+#[test]
+fn seal_wraps_with_kms_and_sops_decrypts_through_that_entry_alone() {
+    let c = Case::new();
+    let arn = kms_key(moto());
+    let bytes = sops_age_file(&c, "a.yaml", "token: s3cr3t\ncount: 1\n");
+    let (_, meta) = metadata(&bytes);
+    let dk = age_data_key(&meta);
+    let ctx = aws_kms::parse_context("team:ops").unwrap();
+    let made = aws_kms::encrypt(&KmsKey::new(&arn, ctx, ""), &dk, &c.lib_env()).unwrap();
+    assert!(!made.enc.is_empty() && made.created_at.ends_with('Z'));
+    let rekeyed = rekey(&bytes, aws_kms::TYPE, vec![aws_kms::entry_value(&made)]);
+    let f = c.home.join("k.yaml");
+    std::fs::write(&f, &rekeyed).unwrap();
+    // No age key anywhere in this environment: only the KMS entry can open the file.
+    let plain = out(c.sops().arg("decrypt").arg(&f).output().unwrap());
+    assert_eq!(plain, "token: s3cr3t\ncount: 1\n");
+    // And seal reads back what it wrote.
+    let (_, meta2) = metadata(&rekeyed);
+    let back = aws_kms::decrypt(&kms_entries(&meta2)[0], &c.lib_env()).unwrap();
+    assert_eq!(&back[..], &dk[..]);
+}
+
+#[test]
+fn role_arns_assume_the_role_through_sts_both_ways() {
+    let c = Case::new();
+    let arn = kms_key(moto());
+    let role = format!("arn:aws:iam::{}:role/sops-test", services::AWS_ACCOUNT);
+    let p = c.write("r.yaml", "k: v\n");
+    let enc = out(c
+        .sops()
+        .args(["encrypt", "--kms", &format!("{arn}+{role}")])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let (_, meta) = metadata(enc.as_bytes());
+    let keys = kms_entries(&meta);
+    assert_eq!(keys[0].role, role);
+    let dk = aws_kms::decrypt(&keys[0], &c.lib_env()).unwrap();
+    assert_opens_mac(&meta, &dk);
+    // seal's own +ROLE entry opens with sops.
+    let made = aws_kms::encrypt(
+        &KmsKey::new(&format!("{arn}+{role}"), BTreeMap::new(), ""),
+        &dk,
+        &c.lib_env(),
+    )
+    .unwrap();
+    assert_eq!(made.role, role);
+    let f = c.home.join("r2.yaml");
+    std::fs::write(
+        &f,
+        rekey(enc.as_bytes(), "kms", vec![aws_kms::entry_value(&made)]),
+    )
+    .unwrap();
+    assert_eq!(
+        out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+        "k: v\n"
+    );
+}
+
+#[test]
+fn a_wrong_encryption_context_is_refused_by_seal_and_by_sops() {
+    let c = Case::new();
+    let arn = kms_key(moto());
+    let p = c.write("c.yaml", "k: v\n");
+    let enc = out(c
+        .sops()
+        .args(["encrypt", "--kms", &arn, "--encryption-context", "env:prod"])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let tampered = enc.replace("env: prod", "env: dev");
+    assert_ne!(tampered, enc);
+    let f = c.write("c2.yaml", &tampered);
+    let (_, meta) = metadata(tampered.as_bytes());
+    let e = aws_kms::decrypt(&kms_entries(&meta)[0], &c.lib_env()).unwrap_err();
+    assert_eq!(e.kind, KmsErrorKind::Refused, "{e}");
+    assert!(e.message.contains("InvalidCiphertextException"), "{e}");
+    assert!(
+        e.message.contains(&arn) && e.message.contains("env:dev"),
+        "{e}"
+    );
+    assert!(e.message.contains("encryption context"), "{e}");
+    assert!(!e.message.contains("test-secret-not-real"), "{e}");
+    let o = c.sops().arg("decrypt").arg(&f).output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(128),
+        "sops: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn keys_the_service_refuses_fail_with_the_key_named() {
+    let c = Case::new();
+    // An ARN moto does not know: seal refuses to wrap; sops exits 1 the same way.
+    let missing = format!(
+        "arn:aws:kms:{}:{}:key/00000000-0000-0000-0000-000000000000",
+        services::AWS_REGION,
+        services::AWS_ACCOUNT
+    );
+    let e = aws_kms::encrypt(
+        &KmsKey::new(&missing, BTreeMap::new(), ""),
+        &[7; 32],
+        &c.lib_env(),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, KmsErrorKind::Refused, "{e}");
+    assert!(
+        e.message.contains("NotFoundException") && e.message.contains(&missing),
+        "{e}"
+    );
+    let p = c.write("m.yaml", "k: v\n");
+    let o = c
+        .sops()
+        .args(["encrypt", "--kms", &missing])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+
+    // An entry naming another key than the one that wrapped it: KMS refuses (moto 5.2 does
+    // not enforce a disabled key's state, so a foreign key stands in for a refusing one);
+    // sops fails with 128 on the same file.
+    let arn = kms_key(moto());
+    let other = kms_key(moto());
+    let enc = out(c
+        .sops()
+        .args(["encrypt", "--kms", &arn])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let swapped = enc.replace(&arn, &other);
+    let f = c.write("d.yaml", &swapped);
+    let (_, meta) = metadata(swapped.as_bytes());
+    let e = aws_kms::decrypt(&kms_entries(&meta)[0], &c.lib_env()).unwrap_err();
+    assert_eq!(e.kind, KmsErrorKind::Refused, "{e}");
+    assert!(e.message.contains(&other), "{e}");
+    let o = c.sops().arg("decrypt").arg(&f).output().unwrap();
+    assert_eq!(o.status.code(), Some(128));
+}
+
+/// A loopback listener that records whether anything connected.
+struct Tripwire(TcpListener);
+
+impl Tripwire {
+    fn new() -> Tripwire {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        Tripwire(l)
+    }
+    fn url(&self) -> String {
+        format!("http://{}", self.0.local_addr().unwrap())
+    }
+    fn touched(&self) -> bool {
+        self.0.accept().is_ok()
+    }
+}
+
+#[test]
+fn no_credentials_fail_before_any_connection() {
+    let tmp = tempfile::tempdir().unwrap();
+    let kms = Tripwire::new();
+    let imds = Tripwire::new();
+    let vars = vec![
+        ("AWS_ENDPOINT_URL", kms.url()),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url()),
+        ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+    ];
+    let env = TestEnv {
+        vars: vars.clone(),
+        home: tmp.path().to_path_buf(),
+    };
+    let key = KmsKey {
+        enc: "AQIDBA==".into(),
+        ..KmsKey::new(
+            "arn:aws:kms:us-east-1:123456789012:key/x",
+            BTreeMap::new(),
+            "",
+        )
+    };
+    let e = aws_kms::decrypt(&key, &env).unwrap_err();
+    assert_eq!(e.kind, KmsErrorKind::Credentials, "{e}");
+    assert!(
+        e.message.contains("AWS_ACCESS_KEY_ID") && e.message.contains("AWS_PROFILE"),
+        "{e}"
+    );
+    let e = aws_kms::encrypt(&key, &[1; 32], &env).unwrap_err();
+    assert_eq!(e.kind, KmsErrorKind::Credentials, "{e}");
+    assert!(
+        !kms.touched() && !imds.touched(),
+        "a connection was attempted"
+    );
+
+    // sops, same environment, on a real KMS file: fails (128) and connects nowhere either.
+    let c = Case::new();
+    let arn = kms_key(moto());
+    let p = c.write("n.yaml", "k: v\n");
+    let enc = out(c
+        .sops()
+        .args(["encrypt", "--kms", &arn])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let f = c.write("n2.yaml", &enc);
+    let mut s = common::sops(tmp.path());
+    for (k, v) in &vars {
+        s.env(k, v);
+    }
+    let o = s.arg("decrypt").arg(&f).output().unwrap();
+    assert_eq!(o.status.code(), Some(128));
+    assert!(
+        !kms.touched() && !imds.touched(),
+        "sops attempted a connection"
+    );
+}
+
+/// A fake instance-metadata server on 127.0.0.1 (IMDSv2: token, role list, credentials),
+/// answering `n` requests then stopping.
+fn fake_imds(n: usize) -> (String, std::thread::JoinHandle<Vec<String>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let h = std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Write};
+        let mut seen = Vec::new();
+        for _ in 0..n {
+            let (mut s, _) = l.accept().unwrap();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap();
+            let mut token_ok = false;
+            loop {
+                let mut h = String::new();
+                r.read_line(&mut h).unwrap();
+                if h.trim().is_empty() {
+                    break;
+                }
+                if h.to_ascii_lowercase()
+                    .starts_with("x-aws-ec2-metadata-token: tok-1")
+                {
+                    token_ok = true;
+                }
+            }
+            let path = line.split(' ').nth(1).unwrap_or("").to_string();
+            let body = match (line.split(' ').next(), path.as_str()) {
+                (Some("PUT"), "/latest/api/token") => "tok-1".to_string(),
+                (_, "/latest/meta-data/iam/security-credentials/") if token_ok => "seal-role".into(),
+                (_, "/latest/meta-data/iam/security-credentials/seal-role") if token_ok => {
+                    r#"{"Code":"Success","AccessKeyId":"ASIAFAKEIMDS","SecretAccessKey":"imds-secret","Token":"imds-token"}"#.into()
+                }
+                _ => String::new(),
+            };
+            let status = if body.is_empty() {
+                "401 Unauthorized"
+            } else {
+                "200 OK"
+            };
+            let _ = write!(
+                s,
+                "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            seen.push(path);
+        }
+        seen
+    });
+    (url, h)
+}
+
+#[test]
+fn instance_metadata_credentials_are_used_when_nothing_else_is_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let arn = kms_key(moto());
+    let (imds, seen) = fake_imds(3);
+    let env = TestEnv {
+        vars: vec![
+            ("AWS_ENDPOINT_URL", moto().url.clone()),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds),
+        ],
+        home: tmp.path().to_path_buf(),
+    };
+    let made = aws_kms::encrypt(&KmsKey::new(&arn, BTreeMap::new(), ""), &[9; 32], &env).unwrap();
+    assert!(!made.enc.is_empty());
+    assert_eq!(
+        seen.join().unwrap(),
+        [
+            "/latest/api/token",
+            "/latest/meta-data/iam/security-credentials/",
+            "/latest/meta-data/iam/security-credentials/seal-role"
+        ]
+    );
+}
+
+#[test]
+fn a_profile_from_the_shared_files_is_used_for_aws_profile_entries() {
+    let c = Case::new();
+    let arn = kms_key(moto());
+    std::fs::create_dir_all(c.home.join(".aws")).unwrap();
+    std::fs::write(
+        c.home.join(".aws/credentials"),
+        "[ci]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = profile-secret\n",
+    )
+    .unwrap();
+    std::fs::write(
+        c.home.join(".aws/config"),
+        format!("[profile ci]\nendpoint_url = {}\n", moto().url),
+    )
+    .unwrap();
+    // No credentials nor endpoint in the environment: both come from the profile.
+    let env = TestEnv {
+        vars: vec![("AWS_EC2_METADATA_DISABLED", "true".into())],
+        home: c.home.clone(),
+    };
+    let made = aws_kms::encrypt(&KmsKey::new(&arn, BTreeMap::new(), "ci"), &[3; 32], &env).unwrap();
+    assert_eq!(made.aws_profile, "ci");
+    assert_eq!(&aws_kms::decrypt(&made, &env).unwrap()[..], &[3; 32]);
+    // A profile that does not exist is named in the error.
+    let e =
+        aws_kms::encrypt(&KmsKey::new(&arn, BTreeMap::new(), "nope"), &[3; 32], &env).unwrap_err();
+    assert_eq!(e.kind, KmsErrorKind::Credentials);
+    assert!(e.message.contains("\"nope\""), "{e}");
+}
