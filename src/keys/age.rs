@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 
 use zeroize::Zeroizing;
 
+use super::passphrase::PluginCallbacks;
 use super::{Identities, KeyError, KeyType};
 use crate::metadata::{AgeKey, KeyGroup};
 
@@ -65,8 +66,10 @@ pub fn wrap(recipient: &str, payload: &[u8]) -> Result<String, KeyError> {
         recipient: recipient.trim().to_string(),
         reason,
     };
-    let encryptor = age::Encryptor::with_recipients(std::iter::once(parsed.as_dyn()))
-        .map_err(|e| wrap_err(age_message(&e)))?;
+    let target = parsed.into_recipient().map_err(wrap_err)?;
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(target.as_ref() as &dyn age::Recipient))
+            .map_err(|e| wrap_err(age_message(&e)))?;
     let mut out = Vec::with_capacity(400);
     let armored = age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor)
         .map_err(|e| wrap_err(e.to_string()))?;
@@ -108,19 +111,41 @@ pub fn unwrap_one(key: &AgeKey, ids: &Identities) -> Result<Option<Zeroizing<Vec
 pub(super) enum ParsedRecipient {
     X25519(age::x25519::Recipient),
     Ssh(age::ssh::Recipient),
+    /// `age1<name>1…`: wrapped by the plugin binary `age-plugin-<name>` found on `PATH`.
+    Plugin(age::plugin::Recipient),
 }
 
 impl ParsedRecipient {
-    fn as_dyn(&self) -> &dyn age::Recipient {
-        match self {
-            ParsedRecipient::X25519(r) => r,
-            ParsedRecipient::Ssh(r) => r,
-        }
+    /// The recipient age encrypts to; for a plugin, its binary must be on `PATH`.
+    fn into_recipient(self) -> Result<Box<dyn age::Recipient + Send>, String> {
+        Ok(match self {
+            ParsedRecipient::X25519(r) => Box::new(r),
+            ParsedRecipient::Ssh(r) => Box::new(r),
+            ParsedRecipient::Plugin(r) => Box::new(
+                age::plugin::RecipientPluginV1::new(
+                    r.plugin(),
+                    std::slice::from_ref(&r),
+                    &[],
+                    PluginCallbacks::for_process(),
+                )
+                .map_err(|e| plugin_problem(&e))?,
+            ),
+        })
+    }
+}
+
+/// Why a plugin cannot be used, with what to do.
+pub(super) fn plugin_problem(e: &age::plugin::ResolveError) -> String {
+    match e {
+        age::plugin::ResolveError::MissingPlugin { binary_name } => format!(
+            "the age plugin binary {binary_name} is not on PATH (install the plugin, or add its directory to PATH)"
+        ),
+        other => age_message(other),
     }
 }
 
 const RECIPIENT_SHAPE: &str = "a recipient is an age public key (age1… as printed by \
-     age-keygen) or an SSH public key line (ssh-ed25519 AAAA… or ssh-rsa AAAA…)";
+     age-keygen, or age1<plugin>1… from an age plugin) or an SSH public key line (ssh-ed25519 AAAA… or ssh-rsa AAAA…)";
 
 /// Parse one recipient string: the one place a recipient's type is decided.
 pub(super) fn parse_recipient(recipient: &str) -> Result<ParsedRecipient, KeyError> {
@@ -134,11 +159,15 @@ pub(super) fn parse_recipient(recipient: &str) -> Result<ParsedRecipient, KeyErr
     }
     if let Some(rest) = r.strip_prefix("age1") {
         if rest.contains('1') {
-            let name = rest.split('1').next().unwrap_or_default();
-            return Err(KeyError::Unsupported(format!(
-                "the age recipient {r:?} is for the age plugin {name:?}; seal does not run \
-                 age plugins (use an X25519 age1… key or an SSH key)"
-            )));
+            return r
+                .parse::<age::plugin::Recipient>()
+                .map(ParsedRecipient::Plugin)
+                .map_err(|e| {
+                    bad(format!(
+                        "not a valid age plugin recipient (age1<plugin name>1…): {e}; \
+                         {RECIPIENT_SHAPE}"
+                    ))
+                });
         }
         return r
             .parse::<age::x25519::Recipient>()
@@ -176,15 +205,17 @@ pub(super) fn parse_recipient(recipient: &str) -> Result<ParsedRecipient, KeyErr
 pub(super) enum IdentityLine {
     /// `AGE-SECRET-KEY-1…`.
     X25519(age::x25519::Identity),
-    /// `AGE-PLUGIN-…` (not run by seal yet).
-    Plugin,
+    /// `AGE-PLUGIN-<NAME>-1…`: used through the plugin binary `age-plugin-<name>`.
+    Plugin(age::plugin::Identity),
 }
 
 /// Parse one identity line (trimmed, not blank, not a comment): the one place an
 /// identity's type is decided. Errors name the line, never its content.
 pub(super) fn parse_identity_line(line: &str, line_no: usize) -> Result<IdentityLine, String> {
     if line.starts_with("AGE-PLUGIN-") {
-        Ok(IdentityLine::Plugin)
+        line.parse::<age::plugin::Identity>()
+            .map(IdentityLine::Plugin)
+            .map_err(|e| format!("line {line_no} is not a valid AGE-PLUGIN-… identity ({e})"))
     } else if line.starts_with("AGE-SECRET-KEY-1") {
         line.parse::<age::x25519::Identity>()
             .map(IdentityLine::X25519)

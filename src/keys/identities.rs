@@ -14,8 +14,10 @@ use std::sync::{Arc, Mutex};
 use age::secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use super::age::{IdentityLine, age_message, normalize_recipient, parse_identity_line, strip_bidi};
-use super::passphrase::{LockedEncrypted, LockedSsh, PassphraseCallbacks};
+use super::age::{
+    IdentityLine, age_message, normalize_recipient, parse_identity_line, plugin_problem, strip_bidi,
+};
+use super::passphrase::{LockedEncrypted, LockedSsh, PassphraseCallbacks, PluginIdentity};
 
 /// Largest identity source seal reads (the limit sops applies to encrypted identity files).
 pub(super) const MAX_SOURCE_BYTES: u64 = 16 << 20;
@@ -133,7 +135,7 @@ impl Identities {
 
         // 2. SOPS_AGE_KEY: the identities themselves.
         match env.var("SOPS_AGE_KEY") {
-            Some(text) => ids.load_text("SOPS_AGE_KEY".to_string(), text.into_bytes(), &pass),
+            Some(text) => ids.load_text("SOPS_AGE_KEY".to_string(), text.into_bytes(), &pass, true),
             None => ids.note("SOPS_AGE_KEY", "not set".to_string()),
         }
 
@@ -145,7 +147,7 @@ impl Identities {
                     ids.note(label, "set but empty".to_string());
                 } else {
                     match read_limited(Path::new(&p)) {
-                        Ok(bytes) => ids.load_text(label, bytes, &pass),
+                        Ok(bytes) => ids.load_text(label, bytes, &pass, false),
                         Err(e) => ids.note(label, e),
                     }
                 }
@@ -158,7 +160,7 @@ impl Identities {
             Some(cmd) => {
                 let label = format!("SOPS_AGE_KEY_CMD={cmd}");
                 match run_key_command(&cmd) {
-                    Ok(out) => ids.load_text(label, out, &pass),
+                    Ok(out) => ids.load_text(label, out, &pass, false),
                     Err(e) => ids.note(label, e),
                 }
             }
@@ -168,7 +170,7 @@ impl Identities {
         // 5. The default keys.txt, read whenever it exists.
         match default_keys_file(env) {
             Some((path, label)) => match read_limited(&path) {
-                Ok(bytes) => ids.load_text(label, bytes, &pass),
+                Ok(bytes) => ids.load_text(label, bytes, &pass, false),
                 Err(e) => ids.note(label, e),
             },
             None => ids.note(
@@ -370,7 +372,13 @@ impl Identities {
     }
 
     /// Load identities text (or a passphrase-protected identity file) from one source.
-    fn load_text(&mut self, label: String, bytes: Vec<u8>, pass: &PassphraseCallbacks) {
+    fn load_text(
+        &mut self,
+        label: String,
+        bytes: Vec<u8>,
+        pass: &PassphraseCallbacks,
+        words: bool,
+    ) {
         let bytes = Zeroizing::new(bytes);
         if bytes.starts_with(b"age-encryption") || bytes.starts_with(b"-----BEGIN AGE") {
             let outcome = self.load_encrypted(&label, &bytes, pass);
@@ -387,7 +395,7 @@ impl Identities {
                 return;
             }
         };
-        match parse_identity_text(text) {
+        match parse_identity_text(text, words) {
             Ok(parsed) => {
                 let mut publics = Vec::new();
                 for id in parsed.identities {
@@ -404,22 +412,49 @@ impl Identities {
                     );
                 }
                 let mut outcome = count_identities(&publics);
-                if !parsed.plugin_lines.is_empty() {
-                    outcome.push_str(&format!(
-                        "; unsupported: age plugin identities (AGE-PLUGIN-…) on line{} {} were \
-                         skipped (seal does not run age plugins)",
-                        if parsed.plugin_lines.len() == 1 {
-                            ""
-                        } else {
-                            "s"
-                        },
-                        join_numbers(&parsed.plugin_lines)
-                    ));
+                for note in self.load_plugins(&label, &parsed.plugins, pass) {
+                    outcome.push_str("; ");
+                    outcome.push_str(&note);
                 }
                 self.note(label, outcome);
             }
             Err(e) => self.note(label, format!("cannot parse: {e}")),
         }
+    }
+
+    /// Load age plugin identities, one plugin binary per plugin name; returns what the
+    /// report says about them.
+    fn load_plugins(
+        &mut self,
+        label: &str,
+        plugins: &[age::plugin::Identity],
+        pass: &PassphraseCallbacks,
+    ) -> Vec<String> {
+        let mut names: Vec<&str> = plugins.iter().map(|p| p.plugin()).collect();
+        names.dedup();
+        let mut notes = Vec::new();
+        for name in names {
+            let count = plugins.iter().filter(|p| p.plugin() == name).count();
+            let what = format!(
+                "{count} age plugin identit{} ({name})",
+                if count == 1 { "y" } else { "ies" }
+            );
+            match age::plugin::IdentityPluginV1::new(name, plugins, pass.plugin_callbacks()) {
+                Ok(plugin) => {
+                    self.push_info(
+                        Box::new(PluginIdentity(plugin)),
+                        IdentityInfo {
+                            recipient: None,
+                            source: label.to_string(),
+                            passphrase_problem: None,
+                        },
+                    );
+                    notes.push(what);
+                }
+                Err(e) => notes.push(format!("{what} cannot be used: {}", plugin_problem(&e))),
+            }
+        }
+        notes
     }
 
     fn load_encrypted(&mut self, label: &str, bytes: &[u8], pass: &PassphraseCallbacks) -> String {
@@ -479,11 +514,13 @@ pub fn public_keys_of(bytes: &[u8], label: &str, env: &dyn Env) -> Result<Vec<St
 pub(super) fn public_keys_of_plain(bytes: &[u8]) -> Result<Vec<String>, String> {
     let text =
         std::str::from_utf8(bytes).map_err(|_| "the content is not UTF-8 text".to_string())?;
-    let parsed = parse_identity_text(text)?;
-    if !parsed.plugin_lines.is_empty() {
+    let parsed = parse_identity_text(text, false)?;
+    if let Some(p) = parsed.plugins.first() {
         return Err(format!(
-            "age plugin identities (line {}) are not supported by seal",
-            join_numbers(&parsed.plugin_lines)
+            "it holds age plugin identities ({}): their public keys are known to the plugin \
+             only (ask age-plugin-{} for the recipient)",
+            p.plugin(),
+            p.plugin()
         ));
     }
     if parsed.identities.is_empty() {
@@ -549,15 +586,16 @@ pub fn format_report(report: &[SourceReport]) -> String {
 
 struct ParsedText {
     identities: Vec<age::x25519::Identity>,
-    plugin_lines: Vec<usize>,
+    plugins: Vec<age::plugin::Identity>,
 }
 
-/// Identities text: one per line, blank and `#` lines ignored. Errors name the line, never
-/// its content.
-fn parse_identity_text(text: &str) -> Result<ParsedText, String> {
+/// Identities text: one per line, blank and `#` lines ignored; with `words` (sops 3.13's
+/// `SOPS_AGE_KEY`) every whitespace-separated word of a line is an identity. Errors name
+/// the line, never its content.
+fn parse_identity_text(text: &str, words: bool) -> Result<ParsedText, String> {
     let mut out = ParsedText {
         identities: Vec::new(),
-        plugin_lines: Vec::new(),
+        plugins: Vec::new(),
     };
     for (n, line) in text.lines().enumerate() {
         let line_no = n + 1;
@@ -565,9 +603,16 @@ fn parse_identity_text(text: &str) -> Result<ParsedText, String> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        match parse_identity_line(line, line_no)? {
-            IdentityLine::X25519(id) => out.identities.push(id),
-            IdentityLine::Plugin => out.plugin_lines.push(line_no),
+        let items: Vec<&str> = if words {
+            line.split_whitespace().collect()
+        } else {
+            vec![line]
+        };
+        for item in items {
+            match parse_identity_line(item, line_no)? {
+                IdentityLine::X25519(id) => out.identities.push(id),
+                IdentityLine::Plugin(id) => out.plugins.push(id),
+            }
         }
     }
     Ok(out)
@@ -599,13 +644,6 @@ fn abbreviate(public: &str) -> String {
         let head: String = public.chars().take(limit).collect();
         format!("{head}…")
     }
-}
-
-fn join_numbers(ns: &[usize]) -> String {
-    ns.iter()
-        .map(|n| n.to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Read a secret file (identities, passphrase); warns, as ssh does, when the file belongs to

@@ -78,6 +78,127 @@ impl PassphraseCallbacks {
     }
 }
 
+impl PassphraseCallbacks {
+    /// The callbacks age plugins get: their messages and questions on the terminal.
+    pub(super) fn plugin_callbacks(&self) -> PluginCallbacks {
+        PluginCallbacks {
+            interactive: self.interactive,
+        }
+    }
+}
+
+/// What an age plugin shows and asks (a PIN, a touch request, a confirmation): messages on
+/// standard error, questions on the terminal when there is one (never answered otherwise,
+/// so the plugin fails rather than hangs).
+#[derive(Clone)]
+pub(super) struct PluginCallbacks {
+    interactive: bool,
+}
+
+impl PluginCallbacks {
+    /// For wrapping, where no [`Env`] is at hand: interactive when stdin or stderr is a
+    /// terminal.
+    pub(super) fn for_process() -> PluginCallbacks {
+        use std::io::IsTerminal;
+        PluginCallbacks {
+            interactive: std::io::stdin().is_terminal() || std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn ask(&self, prompt: &str) -> Option<String> {
+        use std::io::Write;
+        if !self.interactive {
+            return None;
+        }
+        let mut tty = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+            .ok()?;
+        tty.write_all(prompt.as_bytes()).ok()?;
+        tty.flush().ok()?;
+        let mut line = String::new();
+        BufReader::new(tty).read_line(&mut line).ok()?;
+        Some(line.trim_end_matches(['\n', '\r']).to_string())
+    }
+}
+
+impl age::Callbacks for PluginCallbacks {
+    fn display_message(&self, message: &str) {
+        eprintln!("{}", strip_bidi(message));
+    }
+
+    fn confirm(&self, message: &str, yes: &str, no: Option<&str>) -> Option<bool> {
+        let message = strip_bidi(message);
+        let prompt = match no {
+            Some(no) => format!("{message} [{yes}/{no}]: "),
+            None => format!("{message} [{yes}]: "),
+        };
+        let answer = self.ask(&prompt)?;
+        let answer = answer.trim();
+        if answer.eq_ignore_ascii_case(yes) || answer.is_empty() && no.is_none() {
+            Some(true)
+        } else if no.is_some_and(|n| answer.eq_ignore_ascii_case(n)) {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    fn request_public_string(&self, description: &str) -> Option<String> {
+        self.ask(&format!(
+            "{}: ",
+            strip_bidi(description).trim_end_matches(':')
+        ))
+    }
+
+    fn request_passphrase(&self, description: &str) -> Option<SecretString> {
+        if !self.interactive {
+            return None;
+        }
+        let prompt = format!("{}: ", strip_bidi(description).trim_end_matches(':'));
+        rpassword::prompt_password(prompt)
+            .ok()
+            .map(SecretString::from)
+    }
+}
+
+/// Stanza types age itself unwraps: an age plugin is not started for a key that has only
+/// these.
+const NATIVE_STANZAS: &[&str] = &[
+    "X25519",
+    "ssh-ed25519",
+    "ssh-rsa",
+    "scrypt",
+    "mlkem768x25519",
+];
+
+/// An age plugin's identities (one plugin binary), started only for keys with a stanza
+/// age does not unwrap itself.
+pub(super) struct PluginIdentity(pub(super) age::plugin::IdentityPluginV1<PluginCallbacks>);
+
+impl age::Identity for PluginIdentity {
+    fn unwrap_stanza(
+        &self,
+        stanza: &age_core_stanza::Stanza,
+    ) -> Option<Result<age_core_stanza::FileKey, age::DecryptError>> {
+        self.unwrap_stanzas(std::slice::from_ref(stanza))
+    }
+
+    fn unwrap_stanzas(
+        &self,
+        stanzas: &[age_core_stanza::Stanza],
+    ) -> Option<Result<age_core_stanza::FileKey, age::DecryptError>> {
+        if stanzas
+            .iter()
+            .all(|s| NATIVE_STANZAS.contains(&s.tag.as_str()))
+        {
+            return None;
+        }
+        self.0.unwrap_stanzas(stanzas)
+    }
+}
+
 impl age::Callbacks for PassphraseCallbacks {
     fn display_message(&self, _message: &str) {}
 

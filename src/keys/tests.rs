@@ -386,9 +386,10 @@ fn recipients_are_checked_with_clear_messages() {
         check_recipient(&broken),
         Err(KeyError::BadRecipient { .. })
     ));
-    let e = check_recipient("age1yubikey1qwertyqwerty").expect_err("plugin");
+    // Plugin recipients are checked as bech32 (the plugin itself judges the payload).
+    let e = check_recipient("age1yubikey1qwertyqwerty").expect_err("bad plugin recipient");
     assert!(
-        matches!(&e, KeyError::Unsupported(m) if m.contains("yubikey")),
+        matches!(&e, KeyError::BadRecipient { reason, .. } if reason.contains("plugin")),
         "{e}"
     );
     assert!(check_recipient("").is_err());
@@ -514,16 +515,45 @@ fn a_broken_source_does_not_stop_the_others_and_never_leaks_secrets() {
 }
 
 #[test]
-fn plugin_identities_are_reported_and_others_kept() {
+fn plugin_identities_are_loaded_and_a_missing_plugin_is_reported() {
     let (secret, public) = gen_identity();
-    let text = format!("AGE-PLUGIN-YUBIKEY-1QQQQQQQQQQ\n{secret}\n");
+    let plugin = ::age::plugin::Identity::default_for_plugin("sealabsent").expect("name");
+    let text = format!("{plugin}\n{secret}\n");
     let ids = identities_from_text(&text);
     assert_eq!(ids.public_keys, [public]);
     let o = outcome(&ids, "SOPS_AGE_KEY");
     assert!(
-        o.contains("1 identity") && o.contains("plugin") && o.contains("line 1"),
+        o.contains("1 identity")
+            && o.contains("1 age plugin identity (sealabsent) cannot be used")
+            && o.contains("age-plugin-sealabsent is not on PATH"),
         "{o}"
     );
+    // A broken plugin identity line is an error naming the line, not its content.
+    let ids = identities_from_text("# c\nAGE-PLUGIN-YUBIKEY-1QQQQQQQQQQ\n");
+    let o = outcome(&ids, "SOPS_AGE_KEY");
+    assert!(
+        o.contains("line 2 is not a valid AGE-PLUGIN-… identity"),
+        "{o}"
+    );
+    assert!(!o.contains("1QQQQQQQQQQ"), "{o}");
+}
+
+#[test]
+fn sops_age_key_holds_identities_separated_by_spaces() {
+    // sops 3.13: every whitespace-separated word of SOPS_AGE_KEY is an identity; files
+    // and key commands keep one identity per line.
+    let (s1, p1) = gen_identity();
+    let (s2, p2) = gen_identity();
+    let ids = identities_from_text(&format!("{s1} {s2}\n"));
+    assert_eq!(ids.public_keys, [p1, p2]);
+    let home = tempfile::tempdir().expect("tempdir");
+    let file = home.path().join("keys.txt");
+    std::fs::write(&file, format!("{s1} {s2}\n")).expect("write");
+    let ids = Identities::discover(
+        &FakeEnv::new(home.path()).set("SOPS_AGE_KEY_FILE", file.to_string_lossy()),
+    );
+    assert!(ids.is_empty());
+    assert!(outcome(&ids, "SOPS_AGE_KEY_FILE").contains("line 1 is not a valid"));
 }
 
 #[test]
