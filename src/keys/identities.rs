@@ -1,5 +1,5 @@
 //! Where age identities are found, in the sops order (sops-format.md §11): SSH keys
-//! (`SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `~/.ssh/id_ed25519`, `~/.ssh/id_rsa`), `SOPS_AGE_KEY`,
+//! (`SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `SOPS_AGE_SSH_PRIVATE_KEY_CMD`, `~/.ssh/id_ed25519`, `~/.ssh/id_rsa`), `SOPS_AGE_KEY`,
 //! `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD`, the default keys.txt, then seal's OS keyring;
 //! what each source gave (for messages), and the public keys of identity files.
 //!
@@ -124,6 +124,28 @@ impl Identities {
                 }
             }
             None => ids.note("SOPS_AGE_SSH_PRIVATE_KEY_FILE", "not set".to_string()),
+        }
+        // sops 3.12: a command whose stdout is one unencrypted SSH private key.
+        match env.var("SOPS_AGE_SSH_PRIVATE_KEY_CMD") {
+            Some(cmd) => {
+                let label = format!("SOPS_AGE_SSH_PRIVATE_KEY_CMD={cmd}");
+                let outcome = match run_key_command(&cmd) {
+                    Ok(out) => {
+                        let out = Zeroizing::new(out);
+                        if is_encrypted_ssh_key(&out) {
+                            "the SSH key it printed is passphrase-protected, which sops does not \
+                             support for a key command (print an unencrypted key)"
+                                .to_string()
+                        } else {
+                            let no_prompt = PassphraseCallbacks::without_sources();
+                            ids.load_ssh_bytes(&label, &out, &no_prompt)
+                        }
+                    }
+                    Err(e) => e,
+                };
+                ids.note(label, outcome);
+            }
+            None => ids.note("SOPS_AGE_SSH_PRIVATE_KEY_CMD", "not set".to_string()),
         }
         for name in ["id_ed25519", "id_rsa"] {
             let label = format!("~/.ssh/{name}");
@@ -714,6 +736,17 @@ pub(super) fn exposure_warning(
 
 /// Run `SOPS_AGE_KEY_CMD` (split shell-like, no shell); stdout holds identities. stderr is
 /// passed through so the user sees the command's own messages.
+/// Whether OpenSSH/PEM private key bytes are passphrase-protected.
+fn is_encrypted_ssh_key(bytes: &[u8]) -> bool {
+    matches!(
+        age::ssh::Identity::from_buffer(BufReader::new(bytes), None),
+        Ok(age::ssh::Identity::Encrypted(_))
+            | Ok(age::ssh::Identity::Unsupported(
+                age::ssh::UnsupportedKey::EncryptedPem | age::ssh::UnsupportedKey::EncryptedSsh(_)
+            ))
+    )
+}
+
 fn run_key_command(cmd: &str) -> Result<Vec<u8>, String> {
     let args = shlex::split(cmd)
         .ok_or_else(|| "cannot split the command (unbalanced quotes or escape)".to_string())?;

@@ -29,6 +29,16 @@ pub(super) struct PassphraseCallbacks {
 }
 
 impl PassphraseCallbacks {
+    /// No passphrase source at all (a key command's output is never unlocked).
+    pub(super) fn without_sources() -> PassphraseCallbacks {
+        PassphraseCallbacks {
+            file: None,
+            value: None,
+            interactive: false,
+            problem: Arc::new(Mutex::new(None)),
+        }
+    }
+
     pub(super) fn from_env(env: &dyn Env) -> PassphraseCallbacks {
         PassphraseCallbacks {
             file: env

@@ -409,6 +409,7 @@ fn nothing_configured_reports_every_source() {
         sources,
         [
             "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
+            "SOPS_AGE_SSH_PRIVATE_KEY_CMD",
             "~/.ssh/id_ed25519",
             "~/.ssh/id_rsa",
             "SOPS_AGE_KEY",
@@ -536,6 +537,65 @@ fn plugin_identities_are_loaded_and_a_missing_plugin_is_reported() {
         "{o}"
     );
     assert!(!o.contains("1QQQQQQQQQQ"), "{o}");
+}
+
+#[test]
+fn ssh_private_key_command_gives_an_ssh_identity() {
+    // sops 3.12's SOPS_AGE_SSH_PRIVATE_KEY_CMD: stdout is one unencrypted SSH private key,
+    // read after SOPS_AGE_SSH_PRIVATE_KEY_FILE and before ~/.ssh.
+    let home = tempfile::tempdir().expect("tempdir");
+    let key = home.path().join("id");
+    let o = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "t", "-f"])
+        .arg(&key)
+        .output()
+        .expect("ssh-keygen is required");
+    assert!(o.status.success());
+    let public = std::fs::read_to_string(key.with_extension("pub")).expect("pub");
+    let public: String = public
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    let cmd = format!("cat {}", key.display());
+    let ids = Identities::discover(
+        &FakeEnv::new(home.path()).set("SOPS_AGE_SSH_PRIVATE_KEY_CMD", cmd.clone()),
+    );
+    assert_eq!(ids.public_keys, std::slice::from_ref(&public));
+    let labels: Vec<&str> = ids.report.iter().map(|r| r.source.as_str()).collect();
+    let at = |p: &str| labels.iter().position(|l| l.starts_with(p)).expect(p);
+    assert!(at("SOPS_AGE_SSH_PRIVATE_KEY_FILE") < at("SOPS_AGE_SSH_PRIVATE_KEY_CMD"));
+    assert!(at("SOPS_AGE_SSH_PRIVATE_KEY_CMD") < at("~/.ssh/id_ed25519"));
+    let payload = [9u8; 32];
+    let k = AgeKey {
+        recipient: public.clone(),
+        enc: wrap(&public, &payload).expect("wrap"),
+    };
+    assert_eq!(
+        unwrap_one(&k, &ids)
+            .expect("ok")
+            .expect("opened")
+            .as_slice(),
+        &payload
+    );
+    // A passphrase-protected key from the command is refused, as sops does.
+    let locked = home.path().join("locked");
+    let o = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "pw", "-C", "t", "-f"])
+        .arg(&locked)
+        .output()
+        .expect("ssh-keygen");
+    assert!(o.status.success());
+    let ids = Identities::discover(&FakeEnv::new(home.path()).set(
+        "SOPS_AGE_SSH_PRIVATE_KEY_CMD",
+        format!("cat {}", locked.display()),
+    ));
+    assert!(ids.is_empty());
+    assert!(
+        outcome(&ids, "SOPS_AGE_SSH_PRIVATE_KEY_CMD=").contains("passphrase-protected"),
+        "{:?}",
+        ids.report
+    );
 }
 
 #[test]
