@@ -1,0 +1,815 @@
+//! Where age identities are found, in the sops order (sops-format.md §11): SSH keys
+//! (`SOPS_AGE_SSH_PRIVATE_KEY_FILE`, `SOPS_AGE_SSH_PRIVATE_KEY_CMD`, `~/.ssh/id_ed25519`, `~/.ssh/id_rsa`), `SOPS_AGE_KEY`,
+//! `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD`, the default keys.txt, then seal's OS keyring;
+//! what each source gave (for messages), and the public keys of identity files.
+//!
+//! Discovery takes an environment lookup ([`Env`]) and a home directory so tests never
+//! touch the real process environment. Reports name sources, line numbers and public keys,
+//! never a secret.
+
+use std::io::{BufReader, Cursor, IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use age::secrecy::SecretString;
+use zeroize::Zeroizing;
+
+use super::age::{
+    IdentityLine, age_message, normalize_recipient, parse_identity_line, plugin_problem, strip_bidi,
+};
+use super::passphrase::{LockedEncrypted, LockedSsh, PassphraseCallbacks, PluginIdentity};
+
+/// Largest identity source seal reads (the limit sops applies to encrypted identity files).
+pub(super) const MAX_SOURCE_BYTES: u64 = 16 << 20;
+
+/// The environment seen by key discovery (real env in the CLI, a map in tests).
+pub trait Env {
+    /// A variable's value, if set and valid UTF-8.
+    fn var(&self, name: &str) -> Option<String>;
+    /// The home directory.
+    fn home(&self) -> Option<PathBuf>;
+    /// Whether a passphrase may be asked for on the terminal. Defaults to `false` so test
+    /// environments never prompt.
+    fn interactive(&self) -> bool {
+        false
+    }
+    /// Whether discovery may read the OS keyring. Defaults to `false` so test
+    /// environments stay hermetic.
+    fn use_keyring(&self) -> bool {
+        false
+    }
+}
+
+/// The process environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+    fn home(&self) -> Option<PathBuf> {
+        std::env::var_os("HOME").map(PathBuf::from)
+    }
+    fn interactive(&self) -> bool {
+        std::io::stdin().is_terminal() || std::io::stderr().is_terminal()
+    }
+    fn use_keyring(&self) -> bool {
+        let v = std::env::var_os(crate::keyring::DISABLE_ENV);
+        !crate::keyring::disabled_by(v.as_ref().map(|v| v.to_string_lossy()).as_deref())
+    }
+}
+
+/// Where identities were looked for and what each source gave, for error messages.
+#[derive(Clone, Debug)]
+pub struct SourceReport {
+    /// e.g. `SOPS_AGE_KEY_FILE=/path`, `~/.config/sops/age/keys.txt`.
+    pub source: String,
+    /// e.g. "2 identities (age1abc…, age1def…)", "not set", "does not exist", an error.
+    pub outcome: String,
+}
+
+/// One identity as `seal key list` shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IdentityEntry {
+    /// `age1…` or `ssh-<type> <base64>`; `None` for a passphrase-protected identity file
+    /// whose content is only known once unlocked.
+    pub public_key: Option<String>,
+    /// Where it came from (`SOPS_AGE_KEY_FILE=/path`, `keyring (service seal)`, …).
+    pub source: String,
+    /// Whether using it needs a passphrase.
+    pub passphrase_protected: bool,
+}
+
+/// What seal knows about one loaded identity (parallel to [`Identities::identities`]).
+#[derive(Clone, Default)]
+pub(super) struct IdentityInfo {
+    /// Normalised public key (`age1…`, or `ssh-<type> <base64>` without comment).
+    pub(super) recipient: Option<String>,
+    /// The source it came from, for messages.
+    pub(super) source: String,
+    /// For passphrase-protected identities: why the last passphrase request failed.
+    pub(super) passphrase_problem: Option<Arc<Mutex<Option<String>>>>,
+}
+
+/// Identities loaded from every sops source, merged.
+#[derive(Default)]
+pub struct Identities {
+    /// The identities, in source order.
+    pub identities: Vec<Box<dyn age::Identity + Send + Sync>>,
+    /// Public keys of the identities that have one (x25519 and SSH), for messages.
+    pub public_keys: Vec<String>,
+    /// What each source gave.
+    pub report: Vec<SourceReport>,
+    /// Per identity (same index), its public key and source. May be shorter than
+    /// `identities` when callers push identities directly; missing entries are "unknown".
+    pub(super) info: Vec<IdentityInfo>,
+}
+
+impl Identities {
+    /// Load from the sops sources in sops order (sops-format.md §11). A source that fails to
+    /// parse is reported (not fatal unless no identity at all is found).
+    pub fn discover(env: &dyn Env) -> Identities {
+        let mut ids = Identities::default();
+        let pass = PassphraseCallbacks::from_env(env);
+        let home = env.home();
+
+        // 1. SSH keys.
+        match env.var("SOPS_AGE_SSH_PRIVATE_KEY_FILE") {
+            Some(p) => {
+                let label = format!("SOPS_AGE_SSH_PRIVATE_KEY_FILE={p}");
+                if p.is_empty() {
+                    ids.note(label, "set but empty".to_string());
+                } else {
+                    ids.load_ssh_file(label, Path::new(&p), &pass, false);
+                }
+            }
+            None => ids.note("SOPS_AGE_SSH_PRIVATE_KEY_FILE", "not set".to_string()),
+        }
+        // sops 3.12: a command whose stdout is one unencrypted SSH private key.
+        match env.var("SOPS_AGE_SSH_PRIVATE_KEY_CMD") {
+            Some(cmd) => {
+                let label = format!("SOPS_AGE_SSH_PRIVATE_KEY_CMD={cmd}");
+                let outcome = match run_key_command(&cmd) {
+                    Ok(out) => {
+                        let out = Zeroizing::new(out);
+                        if is_encrypted_ssh_key(&out) {
+                            "the SSH key it printed is passphrase-protected, which sops does not \
+                             support for a key command (print an unencrypted key)"
+                                .to_string()
+                        } else {
+                            let no_prompt = PassphraseCallbacks::without_sources();
+                            ids.load_ssh_bytes(&label, &out, &no_prompt)
+                        }
+                    }
+                    Err(e) => e,
+                };
+                ids.note(label, outcome);
+            }
+            None => ids.note("SOPS_AGE_SSH_PRIVATE_KEY_CMD", "not set".to_string()),
+        }
+        for name in ["id_ed25519", "id_rsa"] {
+            let label = format!("~/.ssh/{name}");
+            match &home {
+                Some(h) => ids.load_ssh_file(label, &h.join(".ssh").join(name), &pass, true),
+                None => ids.note(label, "the home directory is unknown".to_string()),
+            }
+        }
+
+        // 2. SOPS_AGE_KEY: the identities themselves.
+        match env.var("SOPS_AGE_KEY") {
+            Some(text) => ids.load_text("SOPS_AGE_KEY".to_string(), text.into_bytes(), &pass, true),
+            None => ids.note("SOPS_AGE_KEY", "not set".to_string()),
+        }
+
+        // 3. SOPS_AGE_KEY_FILE: a path.
+        match env.var("SOPS_AGE_KEY_FILE") {
+            Some(p) => {
+                let label = format!("SOPS_AGE_KEY_FILE={p}");
+                if p.is_empty() {
+                    ids.note(label, "set but empty".to_string());
+                } else {
+                    match read_limited(Path::new(&p)) {
+                        Ok(bytes) => ids.load_text(label, bytes, &pass, false),
+                        Err(e) => ids.note(label, e),
+                    }
+                }
+            }
+            None => ids.note("SOPS_AGE_KEY_FILE", "not set".to_string()),
+        }
+
+        // 4. SOPS_AGE_KEY_CMD: a command whose stdout holds identities.
+        match env.var("SOPS_AGE_KEY_CMD") {
+            Some(cmd) => {
+                let label = format!("SOPS_AGE_KEY_CMD={cmd}");
+                match run_key_command(&cmd) {
+                    Ok(out) => ids.load_text(label, out, &pass, false),
+                    Err(e) => ids.note(label, e),
+                }
+            }
+            None => ids.note("SOPS_AGE_KEY_CMD", "not set".to_string()),
+        }
+
+        // 5. The default keys.txt, read whenever it exists.
+        match default_keys_file(env) {
+            Some((path, label)) => match read_limited(&path) {
+                Ok(bytes) => ids.load_text(label, bytes, &pass, false),
+                Err(e) => ids.note(label, e),
+            },
+            None => ids.note(
+                "default keys.txt",
+                "cannot locate it: neither XDG_CONFIG_HOME nor the home directory is known"
+                    .to_string(),
+            ),
+        }
+
+        // 6. The OS keyring (seal's own source, after the sops ones).
+        if env.use_keyring() {
+            ids.load_keyring(env);
+        }
+        ids
+    }
+
+    /// Load every identity stored in the OS keyring under the configured service.
+    fn load_keyring(&mut self, env: &dyn Env) {
+        let service = crate::keyring::service_name(|k| env.var(k));
+        let label = format!("keyring (service {service})");
+        let ring = match crate::keyring::Keyring::open(&service) {
+            Ok(r) => r,
+            Err(e) => return self.note(label, e.to_string()),
+        };
+        let publics = match ring.index() {
+            Ok(p) => p,
+            Err(e) => return self.note(label, e.to_string()),
+        };
+        let mut loaded = Vec::new();
+        let mut problems = Vec::new();
+        for public in publics {
+            match ring.load(&public) {
+                Ok(id) => {
+                    self.public_keys.push(public.clone());
+                    self.push_info(
+                        Box::new(id),
+                        IdentityInfo {
+                            recipient: Some(public.clone()),
+                            source: label.clone(),
+                            passphrase_problem: None,
+                        },
+                    );
+                    loaded.push(public);
+                }
+                Err(e) => problems.push(e.to_string()),
+            }
+        }
+        let mut outcome = if loaded.is_empty() {
+            "no identities stored".to_string()
+        } else {
+            count_identities(&loaded)
+        };
+        for p in problems {
+            outcome.push_str("; ");
+            outcome.push_str(&p);
+        }
+        self.note(label, outcome);
+    }
+
+    /// Every loaded identity with its public key (when known without a passphrase) and
+    /// its source, in discovery order. Never the secret.
+    pub fn entries(&self) -> Vec<IdentityEntry> {
+        (0..self.identities.len())
+            .map(|i| {
+                let info = self.info.get(i);
+                IdentityEntry {
+                    public_key: info.and_then(|x| x.recipient.clone()),
+                    source: info
+                        .map(|x| x.source.clone())
+                        .filter(|s| !s.is_empty())
+                        .unwrap_or_else(|| "unknown".to_string()),
+                    passphrase_protected: info.is_some_and(|x| x.passphrase_problem.is_some()),
+                }
+            })
+            .collect()
+    }
+
+    /// Add one identity, with its public key (`age1…` or an SSH public key line) when
+    /// known so that unwrapping can try it first for keys naming that recipient.
+    pub fn add(
+        &mut self,
+        identity: Box<dyn age::Identity + Send + Sync>,
+        recipient: Option<String>,
+        source: &str,
+    ) {
+        // Keep `info` aligned with `identities` even if callers pushed directly.
+        self.info
+            .resize_with(self.identities.len(), IdentityInfo::default);
+        if let Some(r) = &recipient {
+            self.public_keys.push(r.clone());
+        }
+        self.identities.push(identity);
+        self.info.push(IdentityInfo {
+            recipient: recipient.as_deref().map(normalize_recipient),
+            source: source.to_string(),
+            passphrase_problem: None,
+        });
+    }
+
+    /// True when no identity was found in any source.
+    pub fn is_empty(&self) -> bool {
+        self.identities.is_empty()
+    }
+
+    /// The report as indented lines, one source per line (for error messages).
+    pub fn report_text(&self) -> String {
+        format_report(&self.report)
+    }
+
+    fn note(&mut self, source: impl Into<String>, outcome: String) {
+        self.report.push(SourceReport {
+            source: source.into(),
+            outcome,
+        });
+    }
+
+    fn push_info(&mut self, identity: Box<dyn age::Identity + Send + Sync>, info: IdentityInfo) {
+        self.info
+            .resize_with(self.identities.len(), IdentityInfo::default);
+        self.identities.push(identity);
+        self.info.push(info);
+    }
+
+    /// Load an SSH private key file. `optional`: a missing file is "does not exist"
+    /// rather than an error (the `~/.ssh` defaults).
+    fn load_ssh_file(
+        &mut self,
+        label: String,
+        path: &Path,
+        pass: &PassphraseCallbacks,
+        optional: bool,
+    ) {
+        if optional && !path.exists() {
+            self.note(label, "does not exist".to_string());
+            return;
+        }
+        let bytes = match read_limited(path) {
+            Ok(b) => b,
+            Err(e) => {
+                self.note(label, e);
+                return;
+            }
+        };
+        let outcome = self.load_ssh_bytes(&label, &bytes, pass);
+        self.note(label, outcome);
+    }
+
+    /// Parse an SSH private key; returns the report outcome.
+    fn load_ssh_bytes(&mut self, label: &str, bytes: &[u8], pass: &PassphraseCallbacks) -> String {
+        let parsed =
+            match age::ssh::Identity::from_buffer(BufReader::new(bytes), Some(label.to_string())) {
+                Ok(p) => p,
+                Err(_) => {
+                    return "not a supported SSH private key (expected an OpenSSH ssh-ed25519 or \
+                        ssh-rsa private key)"
+                        .to_string();
+                }
+            };
+        let public = match age::ssh::Recipient::try_from(parsed.clone()) {
+            Ok(r) => r.to_string(),
+            Err(age::ssh::ParseRecipientKeyError::Unsupported(t)) => {
+                return format!(
+                    "unsupported SSH key type {t} (only ssh-ed25519 and ssh-rsa keys work with age)"
+                );
+            }
+            Err(age::ssh::ParseRecipientKeyError::RsaModulusTooSmall) => {
+                return "ssh-rsa key is too small (age needs at least 2048 bits)".to_string();
+            }
+            Err(age::ssh::ParseRecipientKeyError::RsaModulusTooLarge) => {
+                return "ssh-rsa key is too large for age".to_string();
+            }
+            Err(_) => return unsupported_ssh_reason(&parsed),
+        };
+        let kind = public.split(' ').next().unwrap_or("ssh").to_string();
+        let (identity, what): (Box<dyn age::Identity + Send + Sync>, &str) = match parsed {
+            age::ssh::Identity::Unencrypted(_) => (Box::new(parsed), "key"),
+            age::ssh::Identity::Encrypted(_) => (
+                Box::new(LockedSsh {
+                    label: label.to_string(),
+                    key: parsed,
+                    callbacks: pass.clone(),
+                    state: Mutex::new(None),
+                }),
+                "passphrase-protected key",
+            ),
+            age::ssh::Identity::Unsupported(_) => return unsupported_ssh_reason(&parsed),
+        };
+        self.public_keys.push(public.clone());
+        let problem = matches!(what, "passphrase-protected key").then(|| pass.problem.clone());
+        self.push_info(
+            identity,
+            IdentityInfo {
+                recipient: Some(normalize_recipient(&public)),
+                source: label.to_string(),
+                passphrase_problem: problem,
+            },
+        );
+        format!("{kind} {what} ({})", abbreviate(&public))
+    }
+
+    /// Load identities text (or a passphrase-protected identity file) from one source.
+    fn load_text(
+        &mut self,
+        label: String,
+        bytes: Vec<u8>,
+        pass: &PassphraseCallbacks,
+        words: bool,
+    ) {
+        let bytes = Zeroizing::new(bytes);
+        if bytes.starts_with(b"age-encryption") || bytes.starts_with(b"-----BEGIN AGE") {
+            let outcome = self.load_encrypted(&label, &bytes, pass);
+            self.note(label, outcome);
+            return;
+        }
+        let text = match std::str::from_utf8(&bytes) {
+            Ok(t) => t,
+            Err(_) => {
+                self.note(
+                    label,
+                    "cannot parse: the content is not UTF-8 text".to_string(),
+                );
+                return;
+            }
+        };
+        match parse_identity_text(text, words) {
+            Ok(parsed) => {
+                let mut publics = Vec::new();
+                for id in parsed.identities {
+                    let public = id.to_public().to_string();
+                    publics.push(public.clone());
+                    self.public_keys.push(public.clone());
+                    self.push_info(
+                        Box::new(id),
+                        IdentityInfo {
+                            recipient: Some(public),
+                            source: label.clone(),
+                            passphrase_problem: None,
+                        },
+                    );
+                }
+                let mut outcome = count_identities(&publics);
+                for note in self.load_plugins(&label, &parsed.plugins, pass) {
+                    outcome.push_str("; ");
+                    outcome.push_str(&note);
+                }
+                self.note(label, outcome);
+            }
+            Err(e) => self.note(label, format!("cannot parse: {e}")),
+        }
+    }
+
+    /// Load age plugin identities, one plugin binary per plugin name; returns what the
+    /// report says about them.
+    fn load_plugins(
+        &mut self,
+        label: &str,
+        plugins: &[age::plugin::Identity],
+        pass: &PassphraseCallbacks,
+    ) -> Vec<String> {
+        let mut names: Vec<&str> = plugins.iter().map(|p| p.plugin()).collect();
+        names.dedup();
+        let mut notes = Vec::new();
+        for name in names {
+            let count = plugins.iter().filter(|p| p.plugin() == name).count();
+            let what = format!(
+                "{count} age plugin identit{} ({name})",
+                if count == 1 { "y" } else { "ies" }
+            );
+            match age::plugin::IdentityPluginV1::new(name, plugins, pass.plugin_callbacks()) {
+                Ok(plugin) => {
+                    self.push_info(
+                        Box::new(PluginIdentity(plugin)),
+                        IdentityInfo {
+                            recipient: None,
+                            source: label.to_string(),
+                            passphrase_problem: None,
+                        },
+                    );
+                    notes.push(what);
+                }
+                Err(e) => notes.push(format!("{what} cannot be used: {}", plugin_problem(&e))),
+            }
+        }
+        notes
+    }
+
+    fn load_encrypted(&mut self, label: &str, bytes: &[u8], pass: &PassphraseCallbacks) -> String {
+        let reader = age::armor::ArmoredReader::new(Cursor::new(bytes.to_vec()));
+        match age::encrypted::Identity::from_buffer(
+            reader,
+            Some(label.to_string()),
+            pass.clone(),
+            None,
+        ) {
+            Ok(Some(identity)) => {
+                self.push_info(
+                    Box::new(LockedEncrypted(Mutex::new(identity))),
+                    IdentityInfo {
+                        recipient: None,
+                        source: label.to_string(),
+                        passphrase_problem: Some(pass.problem.clone()),
+                    },
+                );
+                "passphrase-protected identity file (decrypted when a key needs it)".to_string()
+            }
+            Ok(None) => "cannot use: an age-encrypted file that is not passphrase-protected \
+                         (only passphrase-protected identity files are supported)"
+                .to_string(),
+            Err(e) => format!(
+                "cannot parse the passphrase-protected identity file: {}",
+                age_message(&e)
+            ),
+        }
+    }
+}
+
+/// The public keys of identity file contents, like `age-keygen -y`: plain identities
+/// text (one public key per identity), a passphrase-protected age identity file (unlocked
+/// with the passphrase sources of `env`), or an OpenSSH private key (its SSH public key).
+/// `label` names the source in messages; errors never contain secret material.
+pub fn public_keys_of(bytes: &[u8], label: &str, env: &dyn Env) -> Result<Vec<String>, String> {
+    let bytes = Zeroizing::new(bytes.to_vec());
+    if bytes.starts_with(b"age-encryption") || bytes.starts_with(b"-----BEGIN AGE") {
+        let pass = PassphraseCallbacks::from_env(env);
+        let passphrase = pass.passphrase(&format!("Passphrase for {label}"))?;
+        let plain = decrypt_with_passphrase(&bytes, passphrase)?;
+        return public_keys_of_plain(&plain);
+    }
+    if bytes.starts_with(b"-----BEGIN") {
+        let mut ids = Identities::default();
+        let pass = PassphraseCallbacks::from_env(env);
+        let outcome = ids.load_ssh_bytes(label, &bytes, &pass);
+        return match ids.public_keys.pop() {
+            Some(p) => Ok(vec![p]),
+            None => Err(outcome),
+        };
+    }
+    public_keys_of_plain(&bytes)
+}
+
+pub(super) fn public_keys_of_plain(bytes: &[u8]) -> Result<Vec<String>, String> {
+    let text =
+        std::str::from_utf8(bytes).map_err(|_| "the content is not UTF-8 text".to_string())?;
+    let parsed = parse_identity_text(text, false)?;
+    if let Some(p) = parsed.plugins.first() {
+        return Err(format!(
+            "it holds age plugin identities ({}): their public keys are known to the plugin \
+             only (ask age-plugin-{} for the recipient)",
+            p.plugin(),
+            p.plugin()
+        ));
+    }
+    if parsed.identities.is_empty() {
+        return Err("it holds no identity (only comments or blank lines)".to_string());
+    }
+    Ok(parsed
+        .identities
+        .iter()
+        .map(|id| id.to_public().to_string())
+        .collect())
+}
+
+/// Decrypt a passphrase-protected (scrypt) age file, armored or binary.
+fn decrypt_with_passphrase(
+    bytes: &[u8],
+    passphrase: SecretString,
+) -> Result<Zeroizing<Vec<u8>>, String> {
+    let reader = age::armor::ArmoredReader::new(bytes);
+    let decryptor = age::Decryptor::new_buffered(reader)
+        .map_err(|e| format!("not a valid age file: {}", age_message(&e)))?;
+    let identity = age::scrypt::Identity::new(passphrase);
+    let mut reader = decryptor
+        .decrypt(std::iter::once(&identity as &dyn age::Identity))
+        .map_err(|e| match e {
+            age::DecryptError::DecryptionFailed | age::DecryptError::KeyDecryptionFailed => {
+                "the passphrase is wrong".to_string()
+            }
+            age::DecryptError::NoMatchingKeys => {
+                "the file is age-encrypted but not with a passphrase".to_string()
+            }
+            other => age_message(&other),
+        })?;
+    let mut out = Zeroizing::new(Vec::new());
+    reader
+        .read_to_end(&mut out)
+        .map_err(|e| format!("cannot decrypt: {}", strip_bidi(&e.to_string())))?;
+    Ok(out)
+}
+
+/// The passphrase given without a terminal: the first line of `SEAL_PASSPHRASE_FILE`,
+/// else `SEAL_PASSPHRASE`. `None` when neither is set; an error when the file cannot be
+/// read.
+pub fn configured_passphrase(env: &dyn Env) -> Option<Result<SecretString, String>> {
+    let pass = PassphraseCallbacks::from_env(env);
+    if pass.file.is_none() && pass.value.is_none() {
+        return None;
+    }
+    Some(pass.passphrase(""))
+}
+
+/// Format a source report as indented lines (`  source: outcome`).
+pub fn format_report(report: &[SourceReport]) -> String {
+    report
+        .iter()
+        .map(|r| format!("  {}: {}", r.source, r.outcome))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+// ---------------------------------------------------------------------------------------
+// Identity sources
+// ---------------------------------------------------------------------------------------
+
+struct ParsedText {
+    identities: Vec<age::x25519::Identity>,
+    plugins: Vec<age::plugin::Identity>,
+}
+
+/// Identities text: one per line, blank and `#` lines ignored; with `words` (sops 3.13's
+/// `SOPS_AGE_KEY`) every whitespace-separated word of a line is an identity. Errors name
+/// the line, never its content.
+fn parse_identity_text(text: &str, words: bool) -> Result<ParsedText, String> {
+    let mut out = ParsedText {
+        identities: Vec::new(),
+        plugins: Vec::new(),
+    };
+    for (n, line) in text.lines().enumerate() {
+        let line_no = n + 1;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let items: Vec<&str> = if words {
+            line.split_whitespace().collect()
+        } else {
+            vec![line]
+        };
+        for item in items {
+            match parse_identity_line(item, line_no)? {
+                IdentityLine::X25519(id) => out.identities.push(id),
+                IdentityLine::Plugin(id) => out.plugins.push(id),
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn count_identities(publics: &[String]) -> String {
+    match publics.len() {
+        0 => "no identities (only comments or blank lines)".to_string(),
+        1 => format!("1 identity ({})", abbreviate(&publics[0])),
+        n => {
+            let shown: Vec<String> = publics.iter().take(3).map(|p| abbreviate(p)).collect();
+            let more = if n > 3 {
+                format!(", and {} more", n - 3)
+            } else {
+                String::new()
+            };
+            format!("{n} identities ({}{more})", shown.join(", "))
+        }
+    }
+}
+
+/// A public key shortened for reports: `age1` keys keep 16 characters, SSH keys their type
+/// and the start of the key.
+fn abbreviate(public: &str) -> String {
+    let limit = if public.starts_with("ssh-") { 28 } else { 16 };
+    if public.chars().count() <= limit {
+        public.to_string()
+    } else {
+        let head: String = public.chars().take(limit).collect();
+        format!("{head}…")
+    }
+}
+
+/// Read a secret file (identities, passphrase); warns, as ssh does, when the file belongs to
+/// the current user and other users may read or write it.
+pub(super) fn read_limited(path: &Path) -> Result<Vec<u8>, String> {
+    let file = std::fs::File::open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => "does not exist".to_string(),
+        _ => format!("cannot read: {e}"),
+    })?;
+    if let Some(w) = file
+        .metadata()
+        .ok()
+        .and_then(|m| exposure_warning(path, &m, current_uid()))
+    {
+        eprintln!("seal: warning: {w}");
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_SOURCE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        bytes.iter_mut().for_each(|b| *b = 0);
+        return Err("cannot read: larger than 16 MiB".to_string());
+    }
+    Ok(bytes)
+}
+
+/// The effective user id (`None` where there is none).
+fn current_uid() -> Option<u32> {
+    #[cfg(unix)]
+    {
+        Some(rustix::process::geteuid().as_raw())
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// The warning for a secret file that group or other users may access, when it belongs to
+/// `uid` (ssh's rule: a file someone else owns is their business, and a warning there
+/// would be noise the user cannot act on).
+#[cfg_attr(not(unix), allow(unused_variables))]
+pub(super) fn exposure_warning(
+    path: &Path,
+    meta: &std::fs::Metadata,
+    uid: Option<u32>,
+) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let mode = meta.mode() & 0o777;
+        if mode & 0o077 == 0 || uid != Some(meta.uid()) || !meta.is_file() {
+            return None;
+        }
+        Some(format!(
+            "{}: this secret key file is accessible to other users (mode {mode:04o}); \
+             protect it with: chmod 600 {}",
+            path.display(),
+            path.display()
+        ))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// Run `SOPS_AGE_KEY_CMD` (split shell-like, no shell); stdout holds identities. stderr is
+/// passed through so the user sees the command's own messages.
+/// Whether OpenSSH/PEM private key bytes are passphrase-protected.
+fn is_encrypted_ssh_key(bytes: &[u8]) -> bool {
+    matches!(
+        age::ssh::Identity::from_buffer(BufReader::new(bytes), None),
+        Ok(age::ssh::Identity::Encrypted(_))
+            | Ok(age::ssh::Identity::Unsupported(
+                age::ssh::UnsupportedKey::EncryptedPem | age::ssh::UnsupportedKey::EncryptedSsh(_)
+            ))
+    )
+}
+
+fn run_key_command(cmd: &str) -> Result<Vec<u8>, String> {
+    let args = shlex::split(cmd)
+        .ok_or_else(|| "cannot split the command (unbalanced quotes or escape)".to_string())?;
+    let Some((program, rest)) = args.split_first() else {
+        return Err("the command is empty".to_string());
+    };
+    let output = std::process::Command::new(program)
+        .args(rest)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {program}: {e}"))?;
+    if !output.status.success() {
+        let mut out = output.stdout;
+        out.iter_mut().for_each(|b| *b = 0);
+        return Err(format!("the command failed ({})", output.status));
+    }
+    if output.stdout.len() as u64 > MAX_SOURCE_BYTES {
+        return Err("the command printed more than 16 MiB".to_string());
+    }
+    Ok(output.stdout)
+}
+
+/// The default keys file and its label: `<config dir>/sops/age/keys.txt`.
+fn default_keys_file(env: &dyn Env) -> Option<(PathBuf, String)> {
+    let xdg = env.var("XDG_CONFIG_HOME").filter(|s| !s.is_empty());
+    let home = env.home();
+    let (dir, label_dir) = if let Some(x) = xdg {
+        (PathBuf::from(&x), x)
+    } else if cfg!(windows) {
+        let appdata = env.var("APPDATA").filter(|s| !s.is_empty())?;
+        (PathBuf::from(&appdata), appdata)
+    } else if cfg!(target_os = "macos") {
+        let h = home?;
+        (
+            h.join("Library").join("Application Support"),
+            "~/Library/Application Support".to_string(),
+        )
+    } else {
+        let h = home?;
+        (h.join(".config"), "~/.config".to_string())
+    };
+    let path = dir.join("sops").join("age").join("keys.txt");
+    let label = format!("{}/sops/age/keys.txt", label_dir.trim_end_matches('/'));
+    Some((path, label))
+}
+
+fn unsupported_ssh_reason(identity: &age::ssh::Identity) -> String {
+    match identity {
+        age::ssh::Identity::Unsupported(u) => match u {
+            age::ssh::UnsupportedKey::EncryptedPem => {
+                "unsupported: an encrypted PEM key (convert it with ssh-keygen -o -p)".to_string()
+            }
+            age::ssh::UnsupportedKey::EncryptedSsh(c) => {
+                format!("unsupported: the key is encrypted with the cipher {c}")
+            }
+            age::ssh::UnsupportedKey::Hardware(t) => {
+                format!("unsupported: {t} is a hardware security key type")
+            }
+            age::ssh::UnsupportedKey::Type(t) => format!(
+                "unsupported SSH key type {t} (only ssh-ed25519 and ssh-rsa keys work with age)"
+            ),
+        },
+        _ => "not a supported SSH private key".to_string(),
+    }
+}
