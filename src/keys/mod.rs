@@ -18,6 +18,7 @@ use zeroize::Zeroizing;
 use crate::cipher::DataKey;
 use crate::metadata::{AgeKey, KeyGroup, Metadata};
 
+pub mod age_pq;
 pub mod pgp;
 
 /// Largest identity source seal reads (the limit sops applies to encrypted identity files).
@@ -394,11 +395,11 @@ impl Identities {
             Ok(parsed) => {
                 let mut publics = Vec::new();
                 for id in parsed.identities {
-                    let public = id.to_public().to_string();
+                    let public = id.public();
                     publics.push(public.clone());
                     self.public_keys.push(public.clone());
                     self.push_info(
-                        Box::new(id),
+                        id.boxed(),
                         IdentityInfo {
                             recipient: Some(public),
                             source: label.clone(),
@@ -492,11 +493,7 @@ fn public_keys_of_plain(bytes: &[u8]) -> Result<Vec<String>, String> {
     if parsed.identities.is_empty() {
         return Err("it holds no identity (only comments or blank lines)".to_string());
     }
-    Ok(parsed
-        .identities
-        .iter()
-        .map(|id| id.to_public().to_string())
-        .collect())
+    Ok(parsed.identities.iter().map(TextIdentity::public).collect())
 }
 
 /// Decrypt a passphrase-protected (scrypt) age file, armored or binary.
@@ -826,6 +823,7 @@ pub enum KeyError {
 enum ParsedRecipient {
     X25519(age::x25519::Recipient),
     Ssh(age::ssh::Recipient),
+    Pq(age_pq::Recipient),
 }
 
 impl ParsedRecipient {
@@ -833,11 +831,12 @@ impl ParsedRecipient {
         match self {
             ParsedRecipient::X25519(r) => r,
             ParsedRecipient::Ssh(r) => r,
+            ParsedRecipient::Pq(r) => r,
         }
     }
 }
 
-const RECIPIENT_SHAPE: &str = "a recipient is an age public key (age1… as printed by \
+const RECIPIENT_SHAPE: &str = "a recipient is an age public key (age1… or age1pq1… as printed by \
      age-keygen) or an SSH public key line (ssh-ed25519 AAAA… or ssh-rsa AAAA…)";
 
 fn parse_recipient(recipient: &str) -> Result<ParsedRecipient, KeyError> {
@@ -848,6 +847,13 @@ fn parse_recipient(recipient: &str) -> Result<ParsedRecipient, KeyError> {
     };
     if r.is_empty() {
         return Err(bad(format!("it is empty; {RECIPIENT_SHAPE}")));
+    }
+    if age_pq::is_recipient(r) {
+        return r.parse().map(ParsedRecipient::Pq).map_err(|e| {
+            bad(format!(
+                "not a valid post-quantum age public key: {e}; {RECIPIENT_SHAPE}"
+            ))
+        });
     }
     if let Some(rest) = r.strip_prefix("age1") {
         if rest.contains('1') {
@@ -1090,8 +1096,31 @@ fn needed_recipients(groups: &[KeyGroup]) -> Vec<Vec<String>> {
 // Identity sources
 // ---------------------------------------------------------------------------------------
 
+/// An identity read from identities text: X25519 or post-quantum.
+enum TextIdentity {
+    X25519(age::x25519::Identity),
+    Pq(age_pq::Identity),
+}
+
+impl TextIdentity {
+    /// Its public key (`age1…` or `age1pq1…`).
+    fn public(&self) -> String {
+        match self {
+            TextIdentity::X25519(i) => i.to_public().to_string(),
+            TextIdentity::Pq(i) => i.to_public().to_string(),
+        }
+    }
+
+    fn boxed(self) -> Box<dyn age::Identity + Send + Sync> {
+        match self {
+            TextIdentity::X25519(i) => Box::new(i),
+            TextIdentity::Pq(i) => Box::new(i),
+        }
+    }
+}
+
 struct ParsedText {
-    identities: Vec<age::x25519::Identity>,
+    identities: Vec<TextIdentity>,
     plugin_lines: Vec<usize>,
 }
 
@@ -1110,11 +1139,16 @@ fn parse_identity_text(text: &str) -> Result<ParsedText, String> {
         }
         if line.starts_with("AGE-PLUGIN-") {
             out.plugin_lines.push(line_no);
+        } else if age_pq::is_identity(line) {
+            let id = line.parse::<age_pq::Identity>().map_err(|e| {
+                format!("line {line_no} is not a valid AGE-SECRET-KEY-PQ-1… identity ({e})")
+            })?;
+            out.identities.push(TextIdentity::Pq(id));
         } else if line.starts_with("AGE-SECRET-KEY-1") {
             let id = line.parse::<age::x25519::Identity>().map_err(|_| {
                 format!("line {line_no} is not a valid AGE-SECRET-KEY-1… identity (bad length, character or checksum)")
             })?;
-            out.identities.push(id);
+            out.identities.push(TextIdentity::X25519(id));
         } else if line.starts_with("-----BEGIN OPENSSH PRIVATE KEY")
             || line.starts_with("-----BEGIN RSA PRIVATE KEY")
         {
@@ -1123,7 +1157,7 @@ fn parse_identity_text(text: &str) -> Result<ParsedText, String> {
             ));
         } else {
             return Err(format!(
-                "line {line_no} is not an age identity (expected AGE-SECRET-KEY-1…, a # comment or a blank line)"
+                "line {line_no} is not an age identity (expected AGE-SECRET-KEY-1… or AGE-SECRET-KEY-PQ-1…, a # comment or a blank line)"
             ));
         }
     }
