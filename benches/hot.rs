@@ -1,6 +1,7 @@
 //! Criterion benches for the hot inner functions: AES-GCM per value (encrypt and decrypt
 //! walks), the MAC, YAML parse and emit (layout-preserving and canonical), and the
-//! `seal check` scanner on one file. Whole-process comparisons with sops and the scanners
+//! `seal check` scanner on one file, and wrapping/unwrapping a data key for X25519 and
+//! post-quantum age recipients. Whole-process comparisons with sops and the scanners
 //! are in `bench/compare.sh`; these isolate where the time per value or per file goes.
 //! Run: `cargo bench --bench hot` (add `-- <filter>` for one group).
 
@@ -187,5 +188,49 @@ fn scanner(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, cipher, yaml, scanner);
+/// Wrapping a data key for one recipient (an armored age file, as each metadata entry
+/// holds) and unwrapping it with the identity: X25519 against post-quantum
+/// (ML-KEM-768 + X25519). Key generation is outside the timed part.
+fn age_keys(c: &mut Criterion) {
+    use age::secrecy::ExposeSecret;
+    use seal::keys::age_pq;
+    use std::io::Read;
+
+    let data_key = [7u8; 32];
+    let x = age::x25519::Identity::generate();
+    let pq = age_pq::Identity::generate();
+    let x_public = x.to_public().to_string();
+    let pq_public = pq.to_public().to_string();
+    let unwrap = |armored: &str, id: &dyn age::Identity| {
+        let d = age::Decryptor::new_buffered(age::armor::ArmoredReader::new(armored.as_bytes()))
+            .expect("an age file");
+        let mut out = Vec::new();
+        d.decrypt(std::iter::once(id))
+            .expect("opens")
+            .read_to_end(&mut out)
+            .expect("reads");
+        out
+    };
+    let mut g = c.benchmark_group("age data key");
+    for (name, public, id) in [
+        ("X25519", &x_public, &x as &dyn age::Identity),
+        ("ML-KEM-768 + X25519", &pq_public, &pq as &dyn age::Identity),
+    ] {
+        let armored = seal::keys::wrap(public, &data_key).expect("wraps");
+        assert_eq!(unwrap(&armored, id), data_key);
+        g.bench_function(format!("wrap {name}"), |b| {
+            b.iter(|| seal::keys::wrap(black_box(public), &data_key))
+        });
+        g.bench_function(format!("unwrap {name}"), |b| {
+            b.iter(|| unwrap(black_box(&armored), id))
+        });
+    }
+    g.bench_function("parse an AGE-SECRET-KEY-PQ-1 identity", |b| {
+        let text = pq.to_string();
+        b.iter(|| black_box(text.expose_secret()).parse::<age_pq::Identity>())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, cipher, yaml, scanner, age_keys);
 criterion_main!(benches);

@@ -1,6 +1,6 @@
-//! `seal new-key`: a new age X25519 identity in the exact `age-keygen` file format, written
-//! to a file (optionally passphrase-protected) or stored in the OS keyring, and optionally
-//! added as a recipient to `.sops.yaml`.
+//! `seal new-key`: a new age X25519 (or, with --pq, post-quantum) identity in the exact
+//! `age-keygen` file format, written to a file (optionally passphrase-protected) or stored
+//! in the OS keyring, and optionally added as a recipient to `.sops.yaml`.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -34,6 +34,11 @@ const SCRYPT_WORK_FACTOR: u8 = 18;
 /// SEAL_PASSPHRASE; sops 3.10+ and `age -d` read such files. An encrypted file is a file
 /// of its own: it is never appended to an existing keys.txt.
 ///
+/// --pq makes a post-quantum identity instead of an X25519 one: public key age1pq1…,
+/// secret key AGE-SECRET-KEY-PQ-1… (hybrid ML-KEM-768 + X25519, as `age-keygen -pq`
+/// writes), read by sops 3.12+ and age 1.3+. Do not mix it with classical recipients in
+/// one rule if the point is resisting a future quantum computer. Not with --keyring.
+///
 /// --keyring stores the secret key in the OS keyring instead (service `seal`, or
 /// $SEAL_KEYRING_SERVICE; account: the public key); nothing is written to disk. In a
 /// container without a login session, run seal under `keyctl session -`.
@@ -58,6 +63,11 @@ pub struct NewKeyArgs {
     /// Store the identity in the OS keyring instead of a file.
     #[arg(long, conflicts_with = "output")]
     keyring: bool,
+
+    /// Generate a post-quantum key pair (hybrid ML-KEM-768 + X25519: age1pq1… and
+    /// AGE-SECRET-KEY-PQ-1…, as `age-keygen -pq` does), which sops 3.12+ and age 1.3+ read.
+    #[arg(long, conflicts_with = "keyring")]
+    pq: bool,
 
     /// Add the public key to the matching .sops.yaml rule (created when absent).
     #[arg(long)]
@@ -86,7 +96,11 @@ struct ConfigPlan {
 /// Run `seal new-key`.
 pub fn run(ctx: &Ctx, args: &NewKeyArgs) -> Result<(), CliError> {
     let id = age::x25519::Identity::generate();
-    let public = id.to_public().to_string();
+    let pq = args.pq.then(crate::keys::age_pq::Identity::generate);
+    let public = match &pq {
+        Some(p) => p.to_public().to_string(),
+        None => id.to_public().to_string(),
+    };
     let plan = if args.add_to_config {
         Some(plan_config(ctx, args, &public)?)
     } else {
@@ -111,7 +125,10 @@ pub fn run(ctx: &Ctx, args: &NewKeyArgs) -> Result<(), CliError> {
              `seal key export {public} | age -p -a -o backup.age`."
         );
     } else {
-        let text = identity_text(&id, &public);
+        let text = match &pq {
+            Some(p) => key_text(&p.to_string(), &public),
+            None => identity_text(&id, &public),
+        };
         let bytes = match &passphrase {
             Some(p) => Zeroizing::new(encrypt_with_passphrase(&text, p)?.into_bytes()),
             None => Zeroizing::new(text.as_bytes().to_vec()),
@@ -130,12 +147,17 @@ pub fn run(ctx: &Ctx, args: &NewKeyArgs) -> Result<(), CliError> {
 
 /// `# created`, `# public key` and the secret key, as age-keygen writes them.
 fn identity_text(id: &age::x25519::Identity, public: &str) -> Zeroizing<String> {
+    key_text(&id.to_string(), public)
+}
+
+/// The keys.txt text for any secret key line (X25519 or post-quantum).
+fn key_text(secret: &SecretString, public: &str) -> Zeroizing<String> {
     let now = time::OffsetDateTime::now_utc();
     let created = now.replace_nanosecond(0).unwrap_or(now);
     let created = crate::tree::time_text::format_rfc3339_seconds(created);
     Zeroizing::new(format!(
         "# created: {created}\n# public key: {public}\n{}\n",
-        id.to_string().expose_secret()
+        secret.expose_secret()
     ))
 }
 

@@ -113,6 +113,8 @@ pub(super) enum ParsedRecipient {
     Ssh(age::ssh::Recipient),
     /// `age1<name>1…`: wrapped by the plugin binary `age-plugin-<name>` found on `PATH`.
     Plugin(age::plugin::Recipient),
+    /// `age1pq1…`: the post-quantum hybrid (ML-KEM-768 + X25519) native type.
+    Pq(super::age_pq::Recipient),
 }
 
 impl ParsedRecipient {
@@ -121,6 +123,7 @@ impl ParsedRecipient {
         Ok(match self {
             ParsedRecipient::X25519(r) => Box::new(r),
             ParsedRecipient::Ssh(r) => Box::new(r),
+            ParsedRecipient::Pq(r) => Box::new(r),
             ParsedRecipient::Plugin(r) => Box::new(
                 age::plugin::RecipientPluginV1::new(
                     r.plugin(),
@@ -144,7 +147,7 @@ pub(super) fn plugin_problem(e: &age::plugin::ResolveError) -> String {
     }
 }
 
-const RECIPIENT_SHAPE: &str = "a recipient is an age public key (age1… as printed by \
+const RECIPIENT_SHAPE: &str = "a recipient is an age public key (age1… or age1pq1… as printed by \
      age-keygen, or age1<plugin>1… from an age plugin) or an SSH public key line (ssh-ed25519 AAAA… or ssh-rsa AAAA…)";
 
 /// Parse one recipient string: the one place a recipient's type is decided.
@@ -156,6 +159,14 @@ pub(super) fn parse_recipient(recipient: &str) -> Result<ParsedRecipient, KeyErr
     };
     if r.is_empty() {
         return Err(bad(format!("it is empty; {RECIPIENT_SHAPE}")));
+    }
+    // Before the plugin form: `age1pq1…` would read as a plugin named `pq`.
+    if super::age_pq::is_recipient(r) {
+        return r.parse().map(ParsedRecipient::Pq).map_err(|e| {
+            bad(format!(
+                "not a valid post-quantum age public key: {e}; {RECIPIENT_SHAPE}"
+            ))
+        });
     }
     if let Some(rest) = r.strip_prefix("age1") {
         if rest.contains('1') {
@@ -205,6 +216,8 @@ pub(super) fn parse_recipient(recipient: &str) -> Result<ParsedRecipient, KeyErr
 pub(super) enum IdentityLine {
     /// `AGE-SECRET-KEY-1…`.
     X25519(age::x25519::Identity),
+    /// `AGE-SECRET-KEY-PQ-1…`: the post-quantum hybrid identity.
+    Pq(super::age_pq::Identity),
     /// `AGE-PLUGIN-<NAME>-1…`: used through the plugin binary `age-plugin-<name>`.
     Plugin(age::plugin::Identity),
 }
@@ -216,6 +229,10 @@ pub(super) fn parse_identity_line(line: &str, line_no: usize) -> Result<Identity
         line.parse::<age::plugin::Identity>()
             .map(IdentityLine::Plugin)
             .map_err(|e| format!("line {line_no} is not a valid AGE-PLUGIN-… identity ({e})"))
+    } else if super::age_pq::is_identity(line) {
+        line.parse::<super::age_pq::Identity>()
+            .map(IdentityLine::Pq)
+            .map_err(|e| format!("line {line_no} is not a valid AGE-SECRET-KEY-PQ-1… identity ({e})"))
     } else if line.starts_with("AGE-SECRET-KEY-1") {
         line.parse::<age::x25519::Identity>()
             .map(IdentityLine::X25519)
@@ -230,7 +247,7 @@ pub(super) fn parse_identity_line(line: &str, line_no: usize) -> Result<Identity
         ))
     } else {
         Err(format!(
-            "line {line_no} is not an age identity (expected AGE-SECRET-KEY-1…, a # comment or a blank line)"
+            "line {line_no} is not an age identity (expected AGE-SECRET-KEY-1… or AGE-SECRET-KEY-PQ-1…, a # comment or a blank line)"
         ))
     }
 }

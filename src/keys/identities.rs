@@ -421,11 +421,11 @@ impl Identities {
             Ok(parsed) => {
                 let mut publics = Vec::new();
                 for id in parsed.identities {
-                    let public = id.to_public().to_string();
+                    let public = id.public();
                     publics.push(public.clone());
                     self.public_keys.push(public.clone());
                     self.push_info(
-                        Box::new(id),
+                        id.boxed(),
                         IdentityInfo {
                             recipient: Some(public),
                             source: label.clone(),
@@ -548,11 +548,7 @@ pub(super) fn public_keys_of_plain(bytes: &[u8]) -> Result<Vec<String>, String> 
     if parsed.identities.is_empty() {
         return Err("it holds no identity (only comments or blank lines)".to_string());
     }
-    Ok(parsed
-        .identities
-        .iter()
-        .map(|id| id.to_public().to_string())
-        .collect())
+    Ok(parsed.identities.iter().map(TextIdentity::public).collect())
 }
 
 /// Decrypt a passphrase-protected (scrypt) age file, armored or binary.
@@ -606,8 +602,31 @@ pub fn format_report(report: &[SourceReport]) -> String {
 // Identity sources
 // ---------------------------------------------------------------------------------------
 
+/// An identity read from identities text whose public key seal can compute.
+enum TextIdentity {
+    X25519(age::x25519::Identity),
+    Pq(super::age_pq::Identity),
+}
+
+impl TextIdentity {
+    /// Its public key (`age1…` or `age1pq1…`).
+    fn public(&self) -> String {
+        match self {
+            TextIdentity::X25519(i) => i.to_public().to_string(),
+            TextIdentity::Pq(i) => i.to_public().to_string(),
+        }
+    }
+
+    fn boxed(self) -> Box<dyn age::Identity + Send + Sync> {
+        match self {
+            TextIdentity::X25519(i) => Box::new(i),
+            TextIdentity::Pq(i) => Box::new(i),
+        }
+    }
+}
+
 struct ParsedText {
-    identities: Vec<age::x25519::Identity>,
+    identities: Vec<TextIdentity>,
     plugins: Vec<age::plugin::Identity>,
 }
 
@@ -632,7 +651,8 @@ fn parse_identity_text(text: &str, words: bool) -> Result<ParsedText, String> {
         };
         for item in items {
             match parse_identity_line(item, line_no)? {
-                IdentityLine::X25519(id) => out.identities.push(id),
+                IdentityLine::X25519(id) => out.identities.push(TextIdentity::X25519(id)),
+                IdentityLine::Pq(id) => out.identities.push(TextIdentity::Pq(id)),
                 IdentityLine::Plugin(id) => out.plugins.push(id),
             }
         }

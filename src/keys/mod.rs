@@ -21,6 +21,7 @@ use crate::cipher::DataKey;
 use crate::metadata::{KeyGroup, Metadata};
 
 pub mod age;
+pub mod age_pq;
 pub mod aws_kms;
 pub mod hc_vault;
 pub mod http;
