@@ -292,3 +292,83 @@ fn realworld_xunholy_source_root_and_overlay_parent() {
     assert_eq!(code, 0, "{after}");
     assert!(after.contains("0 need attention"), "{after}");
 }
+
+fn git(dir: &Path, home: &Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", home)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The Kustomizations doctor reads, and the files each applies, are the files the
+/// repository holds, as for `seal check`: a `.gitignore` never hides a tracked file. Here
+/// the parent Kustomization (whose patches give the child decryption) and the sops file
+/// are tracked although `.gitignore` matches them; an ignored, untracked Kustomization
+/// that would say otherwise is not read.
+#[test]
+fn gitignore_hides_no_tracked_kustomization_or_applied_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("repo");
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    git(&root, &home, &["init", "-q"]);
+    let r = Repo {
+        _tmp: tmp,
+        root: root.clone(),
+        home: home.clone(),
+    };
+    write(&root, ".gitignore", "kubernetes/flux/\n*.sops.yaml\n");
+    r.secret("kubernetes/apps/db/app/secret.sops.yaml");
+    write(
+        &root,
+        "kubernetes/flux/apps.yaml",
+        &ks(
+            "apps",
+            "./kubernetes/apps",
+            &format!("{DECRYPTION}{PATCHES}"),
+        ),
+    );
+    write(
+        &root,
+        "kubernetes/apps/db/ks.yaml",
+        &ks("db", "./kubernetes/apps/db/app", ""),
+    );
+    git(
+        &root,
+        &home,
+        &[
+            "add",
+            "-f",
+            ".gitignore",
+            "kubernetes/flux/apps.yaml",
+            "kubernetes/apps/db/ks.yaml",
+            "kubernetes/apps/db/app/secret.sops.yaml",
+        ],
+    );
+    // Ignored and untracked: not part of the repository, so not read.
+    write(
+        &root,
+        "kubernetes/flux/stray.yaml",
+        &ks("stray", "./kubernetes/apps/db/app", ""),
+    );
+    let (code, out) = r.doctor(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("ok       kubernetes/apps/db/app/secret.sops.yaml"),
+        "{out}"
+    );
+    assert!(out.contains("1 ok, 0 need attention"), "{out}");
+    assert!(!out.contains("applied by none"), "{out}");
+    assert!(!out.contains("stray"), "{out}");
+}

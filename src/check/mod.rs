@@ -5,6 +5,7 @@
 
 mod allow;
 pub mod hints;
+mod locate;
 pub mod objects;
 pub mod parse;
 mod private_keys;

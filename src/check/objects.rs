@@ -14,6 +14,7 @@
 //! applies the fail-closed rule: a file that could hold a Secret or a key but cannot be
 //! read is an error.
 
+use super::locate::{self, LineIndex, Seg};
 use super::parse::{self, Node, PLACEHOLDER};
 use super::private_keys;
 use super::scan::{FileContext, FileResult, credential_key};
@@ -41,7 +42,23 @@ pub struct Hit {
     /// What, naming keys only.
     pub message: String,
     /// What to do.
-    pub hint: String,
+    pub hint: Hint,
+}
+
+/// A hit's hint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Hint {
+    /// Encrypt the file: [`refine`] puts in the command that works for this file and its
+    /// rule (the store-based scan's choice when it made one).
+    EncryptFile,
+    /// This text (`FILE` already replaced by the file's path).
+    Text(String),
+}
+
+impl From<&str> for Hint {
+    fn from(text: &str) -> Hint {
+        Hint::Text(text.to_string())
+    }
 }
 
 /// What a value is, for the gate.
@@ -136,40 +153,6 @@ pub fn classify(value: &str) -> Class {
     }
 }
 
-#[derive(Clone, Debug)]
-enum Seg {
-    Key(String),
-    Index(usize),
-}
-
-fn display(path: &[Seg]) -> String {
-    let mut out = String::new();
-    for seg in path {
-        match seg {
-            Seg::Key(k) => {
-                let plain = !k.is_empty()
-                    && k.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-                if plain {
-                    if !out.is_empty() {
-                        out.push('.');
-                    }
-                    out.push_str(k);
-                } else {
-                    out.push_str(&format!("[{k:?}]"));
-                }
-            }
-            Seg::Index(i) => out.push_str(&format!("[{i}]")),
-        }
-    }
-    if out.is_empty() {
-        "(top level)".into()
-    } else {
-        out
-    }
-}
-
-const SECRET_HINT: &str = "encrypt it before committing: seal encrypt -i FILE (and rotate any value that was already pushed); a secret reference (op://, ref+, <path:…>) is not a plaintext value";
 const GENERATOR_HINT: &str = "move the value into a sops-encrypted Secret (seal secret new generic --from-literal ...), or generate from an encrypted env file with the ksops / Flux sops integration";
 
 struct Finder<'a> {
@@ -197,7 +180,14 @@ pub fn find(docs: &[Node], path: &str, read: &ReadFile) -> Vec<Hit> {
 }
 
 impl Finder<'_> {
-    fn hit(&mut self, node: &Node, rule: Rule, severity: Severity, message: String, hint: &str) {
+    fn hit(
+        &mut self,
+        node: &Node,
+        rule: Rule,
+        severity: Severity,
+        message: String,
+        hint: impl Into<Hint>,
+    ) {
         let (start, end) = self.pin.unwrap_or_else(|| match node {
             Node::Scalar { start, end, .. } => (*start, *end),
             n => (n.start(), n.start()),
@@ -208,16 +198,14 @@ impl Finder<'_> {
             rule,
             severity,
             message,
-            // SECRET_HINT stays as it is: `refine` puts the file's own command there.
-            hint: if hint == SECRET_HINT {
-                hint.to_string()
-            } else {
-                hint.replace("FILE", self.path)
+            hint: match hint.into() {
+                Hint::Text(t) => Hint::Text(t.replace("FILE", self.path)),
+                h => h,
             },
         });
     }
 
-    fn visit(&mut self, node: &Node, path: &mut Vec<Seg>) {
+    fn visit<'n>(&mut self, node: &'n Node, path: &mut Vec<Seg<'n>>) {
         match node {
             Node::Map(entries, _) => {
                 if is_secret(node) {
@@ -230,7 +218,7 @@ impl Finder<'_> {
                     self.generator(g);
                 }
                 for (k, v) in entries {
-                    path.push(Seg::Key(k.text().unwrap_or("?").to_string()));
+                    path.push(Seg::Key(k.text().unwrap_or("?")));
                     self.visit(v, path);
                     path.pop();
                 }
@@ -256,13 +244,13 @@ impl Finder<'_> {
             return;
         }
         if let Some(k) = private_keys::find(value.as_bytes()).first() {
-            let kind = k.kind.clone();
+            let message = k.message();
             self.hit(
                 node,
                 Rule::PrivateKey,
                 Severity::Error,
-                format!("{} is committed in plaintext", capitalize(&kind)),
-                "remove it from the repository (and its history) and rotate it: anyone with read access has it; keep keys outside git, or encrypt the file with seal encrypt",
+                message,
+                private_keys::HINT,
             );
         }
     }
@@ -287,7 +275,7 @@ impl Finder<'_> {
         self.pin = outer;
     }
 
-    fn secret(&mut self, secret: &Node, path: &mut Vec<Seg>) {
+    fn secret<'n>(&mut self, secret: &'n Node, path: &mut Vec<Seg<'n>>) {
         let name = match secret.get("metadata").and_then(|m| m.str_at("name")) {
             Some(n) => format!("Secret {:?}", n.replace(PLACEHOLDER, "{{…}}")),
             None => "a Secret".into(),
@@ -299,9 +287,9 @@ impl Finder<'_> {
                 };
                 for (k, v) in entries {
                     let Some(value) = v.text() else { continue };
-                    path.push(Seg::Key(field.into()));
-                    path.push(Seg::Key(k.text().unwrap_or("?").to_string()));
-                    let shown = display(path);
+                    path.push(Seg::Key(field));
+                    path.push(Seg::Key(k.text().unwrap_or("?")));
+                    let shown = locate::display(path);
                     path.pop();
                     path.pop();
                     match classify(value) {
@@ -318,7 +306,7 @@ impl Finder<'_> {
                             Rule::PlaintextSecret,
                             Severity::Error,
                             format!("{name} holds {shown} in plaintext"),
-                            SECRET_HINT,
+                            Hint::EncryptFile,
                         ),
                     }
                 }
@@ -488,33 +476,7 @@ fn sops_file(text: &str) -> bool {
         && (text.contains("sops_mac=") || text.contains("\"sops\"") || text.contains("sops:"))
 }
 
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
-    }
-}
-
 // ---------------------------------------------------------------------- integration
-
-/// Line starts of a text, for 1-based line and column.
-struct Lines(Vec<usize>);
-
-impl Lines {
-    fn new(text: &str) -> Lines {
-        let mut v = vec![0];
-        v.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
-        Lines(v)
-    }
-    fn pos(&self, text: &str, off: usize) -> (usize, usize) {
-        let off = off.min(text.len());
-        let line = self.0.partition_point(|s| *s <= off);
-        let start = self.0[line.saturating_sub(1)];
-        let col = text.get(start..off).map_or(1, |s| s.chars().count() + 1);
-        (line, col)
-    }
-}
 
 /// Run the object checks on one file after the store-based scan and merge their findings
 /// into `out`; apply the fail-closed rule to a file that cannot be read.
@@ -577,7 +539,7 @@ pub fn refine(ctx: &FileContext, bytes: &[u8], read: &ReadFile, out: &mut FileRe
         out.findings.retain(|f| f.rule != Rule::ParseError);
     }
     let hits = find(&docs, ctx.path, read);
-    let lines = Lines::new(&read_text);
+    let lines = LineIndex::new(read_text.as_bytes());
     // The store-based check chose the hint for this file (a rule without keys, a forged
     // sops block, ...): the findings below keep it.
     let file_hint = out
@@ -592,8 +554,8 @@ pub fn refine(ctx: &FileContext, bytes: &[u8], read: &ReadFile, out: &mut FileRe
     }
     let mut before = out.findings.len();
     for h in hits {
-        let (line, column) = lines.pos(&read_text, h.start);
-        let (end_line, _) = lines.pos(&read_text, h.end);
+        let (line, column) = lines.position(read_text.as_bytes(), h.start);
+        let (end_line, _) = lines.position(read_text.as_bytes(), h.end);
         let dup = out.findings[..before.min(out.findings.len())]
             .iter()
             .any(|f| {
@@ -626,10 +588,9 @@ pub fn refine(ctx: &FileContext, bytes: &[u8], read: &ReadFile, out: &mut FileRe
             severity: h.severity,
             message: h.message,
             // The generic hint becomes the command that works for this file and rule.
-            hint: if h.hint == SECRET_HINT {
-                file_hint.clone()
-            } else {
-                h.hint
+            hint: match h.hint {
+                Hint::EncryptFile => file_hint.clone(),
+                Hint::Text(t) => t,
             },
         });
     }

@@ -1,8 +1,12 @@
-//! Committed private keys in any text file: age identities (X25519, post-quantum and
-//! plugin), PEM private keys (PKCS#1, PKCS#8, SEC1, DSA) and OpenSSH private keys — also
-//! when they sit base64-encoded in a value (a Kubernetes `data:` entry). Keys protected by
-//! a passphrase are not reported, nor are placeholders that are not real keys: age
-//! identities must carry a valid bech32 checksum, PEM and OpenSSH keys a real body.
+//! Committed private keys in any text file: age identities (X25519, post-quantum
+//! `AGE-SECRET-KEY-PQ-1…` and plugin), PEM private keys (PKCS#1, PKCS#8, SEC1, DSA),
+//! OpenSSH private keys and armored OpenPGP private key blocks (what
+//! `gpg --export-secret-keys --armor` writes, e.g. for Flux's sops-gpg Secret) — also when
+//! they sit base64-encoded in a value (a Kubernetes `data:` entry). PEM and OpenSSH keys
+//! protected by a passphrase are not reported; an OpenPGP block is reported either way
+//! (it carries the whole secret key, and its passphrase is the one thing left to guess).
+//! Placeholders that are not real keys are not reported: age identities must carry a
+//! valid bech32 checksum, PEM, OpenSSH and OpenPGP blocks a real body.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -15,6 +19,21 @@ pub struct KeyHit {
     pub offset: usize,
     /// What kind of key it is, for the message (`an age identity`, `an RSA private key`…).
     pub kind: String,
+}
+
+/// What to do about a committed private key.
+pub const HINT: &str = "remove it from the repository (and its history) and rotate it: anyone with read access has it; keep keys outside git, or encrypt the file with seal encrypt";
+
+impl KeyHit {
+    /// The finding's message: what kind of key, never any of it.
+    pub fn message(&self) -> String {
+        let mut c = self.kind.chars();
+        let kind = match c.next() {
+            Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+            None => String::new(),
+        };
+        format!("{kind} is committed in plaintext")
+    }
 }
 
 /// Every private key in `text`, in file order.
@@ -114,7 +133,8 @@ fn bech32_valid(s: &str) -> bool {
     chk == 1 || chk == 0x2bc8_30a3
 }
 
-/// PEM blocks `-----BEGIN <X> PRIVATE KEY-----` with a real body, not passphrase-protected.
+/// PEM blocks `-----BEGIN <X> PRIVATE KEY-----` with a real body, not passphrase-protected,
+/// and armored OpenPGP `-----BEGIN PGP PRIVATE KEY BLOCK-----` blocks with a real body.
 /// `base` is added to offsets (used for decoded base64 blobs, which report their own start).
 fn pem_keys(text: &[u8], base: usize, hits: &mut Vec<KeyHit>) {
     for start in memmem::find_iter(text, b"-----BEGIN ") {
@@ -129,7 +149,8 @@ fn pem_keys(text: &[u8], base: usize, hits: &mut Vec<KeyHit>) {
         let label_ok = label
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b' ');
-        if !label_ok || !label.ends_with("PRIVATE KEY") || label.contains("ENCRYPTED") {
+        let pgp = label == "PGP PRIVATE KEY BLOCK";
+        if !label_ok || !(pgp || label.ends_with("PRIVATE KEY")) || label.contains("ENCRYPTED") {
             continue;
         }
         // The body runs to the matching END line; without one this is prose that names
@@ -152,6 +173,7 @@ fn pem_keys(text: &[u8], base: usize, hits: &mut Vec<KeyHit>) {
             continue; // a placeholder such as "..." or "<your key>"
         }
         let kind = match label {
+            "PGP PRIVATE KEY BLOCK" => "a PGP private key".to_string(),
             "OPENSSH PRIVATE KEY" => {
                 if openssh_encrypted(&b64) {
                     continue;
@@ -381,6 +403,33 @@ mod tests {
         assert!(hits[0].kind.contains("base64"));
         let cert = STANDARD.encode(pem("CERTIFICATE", BODY));
         assert!(find(cert.as_bytes()).is_empty());
+    }
+
+    #[test]
+    fn finds_armored_pgp_private_key_blocks() {
+        // Armor headers, a blank line, the body and the CRC line, as gpg writes them.
+        let block = format!(
+            "-----BEGIN PGP PRIVATE KEY BLOCK-----\nComment: test\n\n{BODY}\n=n6rM\n-----END PGP PRIVATE KEY BLOCK-----\n"
+        );
+        let hits = find(block.as_bytes());
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].kind, "a PGP private key");
+        assert_eq!(
+            hits[0].message(),
+            "A PGP private key is committed in plaintext"
+        );
+        let encoded = STANDARD.encode(&block);
+        assert_eq!(
+            find(encoded.as_bytes())[0].kind,
+            "a PGP private key (base64-encoded)"
+        );
+        for clean in [
+            block.replace("PRIVATE KEY BLOCK", "PUBLIC KEY BLOCK"),
+            block.replace(BODY, "..."),
+            block.replace("-----END PGP PRIVATE KEY BLOCK-----", ""),
+        ] {
+            assert!(find(clean.as_bytes()).is_empty(), "{clean}");
+        }
     }
 
     fn openssh_body(cipher: &str) -> String {

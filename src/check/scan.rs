@@ -18,6 +18,7 @@ use memchr::memmem;
 
 mod narrow;
 
+use super::locate::{self, LineIndex, Seg};
 use super::private_keys;
 use super::{Finding, Rule, Severity};
 use super::{hints, secret_values, sops_file};
@@ -95,7 +96,8 @@ pub fn scan_text_only(ctx: &FileContext, bytes: &[u8]) -> FileResult {
 struct Scan<'a> {
     ctx: &'a FileContext<'a>,
     src: &'a [u8],
-    lines: LineIndex,
+    /// Line starts, indexed when the first finding needs a position.
+    lines: std::cell::OnceCell<LineIndex>,
     out: FileResult,
     /// For a sops file: its age recipients, for hints that re-encrypt it.
     recipients: Vec<String>,
@@ -121,15 +123,9 @@ enum Node<'t> {
     Comment(&'t str),
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Seg<'t> {
-    Key(&'t str),
-    Index(usize),
-}
-
 impl Leaf<'_> {
     fn display(&self) -> String {
-        display_path(&self.path)
+        locate::display(&self.path)
     }
 
     fn top(&self) -> Option<&str> {
@@ -188,43 +184,6 @@ impl Leaf<'_> {
             }
             _ => false,
         }
-    }
-}
-
-/// The path as `seal set` and `sops set` take it: `["stringData"]["password"]`, `[0]`.
-fn tree_path(path: &[Seg]) -> String {
-    path.iter()
-        .map(|s| match s {
-            Seg::Key(k) => format!("[{}]", serde_json::Value::String(k.to_string())),
-            Seg::Index(i) => format!("[{i}]"),
-        })
-        .collect()
-}
-
-fn display_path(path: &[Seg]) -> String {
-    let mut out = String::new();
-    for seg in path {
-        match seg {
-            Seg::Key(k) => {
-                let plain = !k.is_empty()
-                    && k.bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-                if plain {
-                    if !out.is_empty() {
-                        out.push('.');
-                    }
-                    out.push_str(k);
-                } else {
-                    out.push_str(&format!("[{k:?}]"));
-                }
-            }
-            Seg::Index(i) => out.push_str(&format!("[{i}]")),
-        }
-    }
-    if out.is_empty() {
-        "(top level)".into()
-    } else {
-        out
     }
 }
 
@@ -341,11 +300,18 @@ impl<'a> Scan<'a> {
         Scan {
             ctx,
             src,
-            lines: LineIndex::new(src),
+            lines: std::cell::OnceCell::new(),
             out: FileResult::default(),
             recipients: Vec::new(),
             forged: false,
         }
+    }
+
+    /// The 1-based (line, column) of a byte offset.
+    fn position(&self, offset: usize) -> (usize, usize) {
+        self.lines
+            .get_or_init(|| LineIndex::new(self.src))
+            .position(self.src, offset)
     }
 
     /// How to encrypt this plain file ([`hints::encrypt`]); a `sops:` block that does not
@@ -370,7 +336,7 @@ impl<'a> Scan<'a> {
         hint: &str,
     ) {
         let (line, column) = match offset {
-            Some(o) => self.lines.position(self.src, o),
+            Some(o) => self.position(o),
             None => (0, 0),
         };
         self.out.findings.push(Finding {
@@ -392,8 +358,8 @@ impl<'a> Scan<'a> {
                 Some(hit.offset),
                 Rule::PrivateKey,
                 Severity::Error,
-                format!("{} is committed in plaintext", capitalize(&hit.kind)),
-                "remove it from the repository (and its history) and rotate it: anyone with read access has it; keep keys outside git, or encrypt the file with seal encrypt",
+                hit.message(),
+                private_keys::HINT,
             );
         }
     }
@@ -812,7 +778,7 @@ impl<'a> Scan<'a> {
             }
             let fix = if is_sops {
                 if l.encrypt.first().copied().unwrap_or(false) {
-                    hints::set_again(self.ctx.path, &tree_path(&l.path))
+                    hints::set_again(self.ctx.path, &locate::tree_path(&l.path))
                 } else {
                     hints::reencrypt(self.ctx.path, self.ctx.rule, &self.recipients, true)
                 }
@@ -820,7 +786,7 @@ impl<'a> Scan<'a> {
                 self.encrypt_hint()
             };
             // One finding per value: the Secret finding replaces a selector finding.
-            let pos = l.offset.map(|o| self.lines.position(self.src, o));
+            let pos = l.offset.map(|o| self.position(o));
             if let Some(pos) = pos {
                 self.out
                     .findings
@@ -1279,14 +1245,6 @@ fn documentation(path: &str) -> bool {
         || matches!(name.as_str(), "license" | "readme" | "copying" | "notice")
 }
 
-fn capitalize(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
-    }
-}
-
 /// The words of a key: split at non-alphanumerics and camelCase boundaries, lower case.
 fn words(key: &str) -> Vec<String> {
     let mut out = Vec::new();
@@ -1381,29 +1339,4 @@ pub fn credential_key(key: &str) -> bool {
         return true;
     }
     last == "key" && w.len() >= 2 && BEFORE_KEY.contains(&w[w.len() - 2].as_str())
-}
-
-/// Line starts, for byte offset → 1-based line and column (in characters).
-struct LineIndex {
-    starts: Vec<usize>,
-}
-
-impl LineIndex {
-    fn new(src: &[u8]) -> LineIndex {
-        let mut starts = vec![0];
-        starts.extend(memchr::memchr_iter(b'\n', src).map(|i| i + 1));
-        LineIndex { starts }
-    }
-
-    fn position(&self, src: &[u8], offset: usize) -> (usize, usize) {
-        let offset = offset.min(src.len());
-        let line = self.starts.partition_point(|s| *s <= offset);
-        let start = self
-            .starts
-            .get(line.saturating_sub(1))
-            .copied()
-            .unwrap_or(0);
-        let col = String::from_utf8_lossy(&src[start..offset]).chars().count() + 1;
-        (line, col)
-    }
 }

@@ -23,7 +23,7 @@
 //! 6. `--strict` turns warnings into errors. Findings are sorted by path, line, column.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
@@ -58,19 +58,19 @@ pub struct Checker {
     pub require: Vec<String>,
 }
 
-/// One file to check: its shown path, its absolute path, and where its bytes come from.
-struct Entry {
-    shown: String,
-    abs: PathBuf,
-    source: Source,
+/// One file to check: its absolute path, and where its bytes come from. The path findings
+/// show is made while the file is checked, so a walk of many files keeps one path each.
+struct Entry<'a> {
+    abs: &'a Path,
+    source: Source<'a>,
 }
 
 /// Where an [`Entry`]'s bytes are.
-enum Source {
+enum Source<'a> {
     /// The file system, at `abs`.
     Disk,
     /// The git index (the staged blob).
-    Blob(Vec<u8>),
+    Blob(&'a [u8]),
     /// A staged blob larger than [`MAX_FILE_BYTES`] (not read).
     LargeBlob,
 }
@@ -87,6 +87,50 @@ enum Outcome {
     Unreadable(String),
 }
 
+/// The outcomes of many files, summed as they come (nothing is kept per clean file).
+#[derive(Default)]
+struct Tally {
+    findings: Vec<Finding>,
+    allowed: Vec<Allowed>,
+    checked: usize,
+    sops: usize,
+    binary: usize,
+    large: usize,
+    unreadable: Vec<(String, String)>,
+}
+
+impl Tally {
+    fn add(mut self, shown: String, o: Outcome) -> Tally {
+        match o {
+            Outcome::Checked {
+                findings,
+                allowed,
+                sops,
+            } => {
+                self.checked += 1;
+                self.sops += usize::from(sops);
+                self.findings.extend(findings);
+                self.allowed.extend(allowed);
+            }
+            Outcome::Binary => self.binary += 1,
+            Outcome::Large => self.large += 1,
+            Outcome::Unreadable(why) => self.unreadable.push((shown, why)),
+        }
+        self
+    }
+
+    fn merge(mut self, other: Tally) -> Tally {
+        self.findings.extend(other.findings);
+        self.allowed.extend(other.allowed);
+        self.checked += other.checked;
+        self.sops += other.sops;
+        self.binary += other.binary;
+        self.large += other.large;
+        self.unreadable.extend(other.unreadable);
+        self
+    }
+}
+
 impl Checker {
     /// Check `paths` (files or directories; `.` when empty).
     pub fn check_paths(&self, paths: &[PathBuf]) -> Report {
@@ -99,26 +143,11 @@ impl Checker {
         };
         let abs: Vec<PathBuf> = paths.iter().map(|p| self.absolute(p)).collect();
         let walked = crate::repo::files::walk_all(&abs, &ignore);
-        let summary = Summary {
-            skipped_symlinks: walked.symlinks.len(),
-            ignored: walked.ignored.iter().map(|p| self.shown(p)).collect(),
-            unreadable: walked
-                .unreadable
-                .iter()
-                .map(|(p, why)| (self.shown(p), why.clone()))
-                .collect(),
-            ..Summary::default()
-        };
-        let entries = walked
-            .files
-            .into_iter()
-            .map(|abs| Entry {
-                shown: self.shown(&abs),
-                abs,
-                source: Source::Disk,
-            })
-            .collect();
-        self.run(entries, summary)
+        let summary = self.summary(walked.symlinks.len(), &walked.ignored, &walked.unreadable);
+        self.run(&walked.files, summary, |abs| Entry {
+            abs,
+            source: Source::Disk,
+        })
     }
 
     /// Check the changes staged in the git index of the repository at `repo` (their staged
@@ -126,29 +155,34 @@ impl Checker {
     /// no failure (a staged submodule), one sentence each.
     pub fn check_staged(&self, repo: &Path) -> Result<(Report, Vec<String>), String> {
         let staged = crate::repo::files::staged(repo, &SealIgnore::load(repo), MAX_READ_BYTES)?;
-        let summary = Summary {
-            skipped_symlinks: staged.symlinks.len(),
-            ignored: staged.ignored.iter().map(|p| self.shown(p)).collect(),
-            unreadable: staged
-                .unreadable
+        let summary = self.summary(staged.symlinks.len(), &staged.ignored, &staged.unreadable);
+        let report = self.run(&staged.files, summary, |f| Entry {
+            abs: &f.path,
+            source: match &f.blob {
+                Some(b) => Source::Blob(b),
+                None => Source::LargeBlob,
+            },
+        });
+        Ok((report, staged.notes))
+    }
+
+    /// The summary of what a walk skipped before any file is read.
+    fn summary(
+        &self,
+        symlinks: usize,
+        ignored: &[PathBuf],
+        unreadable: &[(PathBuf, String)],
+    ) -> Summary {
+        let cwd = config::clean_path(&self.cwd);
+        Summary {
+            skipped_symlinks: symlinks,
+            ignored: ignored.iter().map(|p| shown(&cwd, p)).collect(),
+            unreadable: unreadable
                 .iter()
-                .map(|(p, why)| (self.shown(p), why.clone()))
+                .map(|(p, why)| (shown(&cwd, p), why.clone()))
                 .collect(),
             ..Summary::default()
-        };
-        let entries = staged
-            .files
-            .into_iter()
-            .map(|f| Entry {
-                shown: self.shown(&f.path),
-                abs: f.path,
-                source: match f.blob {
-                    Some(b) => Source::Blob(b),
-                    None => Source::LargeBlob,
-                },
-            })
-            .collect();
-        Ok((self.run(entries, summary), staged.notes))
+        }
     }
 
     fn ignore_root(&self) -> PathBuf {
@@ -163,39 +197,31 @@ impl Checker {
         }
     }
 
-    /// `abs` relative to the current directory when below it, with `/`.
-    fn shown(&self, abs: &Path) -> String {
-        let clean = config::clean_path(abs);
-        let cwd = config::clean_path(&self.cwd);
-        let rel = clean.strip_prefix(&cwd).unwrap_or(&clean);
-        let s = rel.to_string_lossy().replace('\\', "/");
-        if s.is_empty() { ".".into() } else { s }
-    }
-
-    fn run(&self, entries: Vec<Entry>, mut summary: Summary) -> Report {
+    fn run<T: Sync>(
+        &self,
+        items: &[T],
+        mut summary: Summary,
+        entry: impl Fn(&T) -> Entry<'_> + Sync,
+    ) -> Report {
         let rules = RuleFinder::new(self.config.clone());
-        let outcomes: Vec<Outcome> = entries
+        let cwd = config::clean_path(&self.cwd);
+        let tally = items
             .par_iter()
-            .map(|e| self.check_one(e, &rules))
-            .collect();
-        let mut findings = rules.config_findings(self);
-        for (e, o) in entries.iter().zip(outcomes) {
-            match o {
-                Outcome::Checked {
-                    findings: f,
-                    allowed,
-                    sops,
-                } => {
-                    summary.files_checked += 1;
-                    summary.sops_files += usize::from(sops);
-                    findings.extend(f);
-                    summary.allowed.extend(allowed);
-                }
-                Outcome::Binary => summary.skipped_binary += 1,
-                Outcome::Large => summary.skipped_large += 1,
-                Outcome::Unreadable(why) => summary.unreadable.push((e.shown.clone(), why)),
-            }
-        }
+            .fold(Tally::default, |t, item| {
+                let e = entry(item);
+                let shown = shown(&cwd, e.abs);
+                let o = self.check_one(&e, &shown, &rules);
+                t.add(shown, o)
+            })
+            .reduce(Tally::default, Tally::merge);
+        let mut findings = rules.config_findings(&cwd);
+        findings.extend(tally.findings);
+        summary.files_checked += tally.checked;
+        summary.sops_files += tally.sops;
+        summary.skipped_binary += tally.binary;
+        summary.skipped_large += tally.large;
+        summary.allowed.extend(tally.allowed);
+        summary.unreadable.extend(tally.unreadable);
         if self.strict {
             for f in &mut findings {
                 if f.severity == Severity::Warning {
@@ -212,13 +238,13 @@ impl Checker {
         Report { findings, summary }
     }
 
-    fn check_one(&self, e: &Entry, rules: &RuleFinder) -> Outcome {
+    fn check_one(&self, e: &Entry, shown: &str, rules: &RuleFinder) -> Outcome {
         // Files up to the input cap are read; those over MAX_FILE_BYTES are not parsed, but
         // they fail closed when their text could hold a Secret or a key.
         let bytes = match &e.source {
-            Source::Blob(b) => std::borrow::Cow::Borrowed(b.as_slice()),
+            Source::Blob(b) => std::borrow::Cow::Borrowed(*b),
             Source::LargeBlob => return Outcome::Large,
-            Source::Disk => match crate::repo::read_at_most(&e.abs, MAX_READ_BYTES) {
+            Source::Disk => match crate::repo::read_at_most(e.abs, MAX_READ_BYTES) {
                 Ok(Some(b)) => std::borrow::Cow::Owned(b),
                 Ok(None) => return Outcome::Large,
                 Err(err) => {
@@ -228,7 +254,11 @@ impl Checker {
         };
         if bytes.len() as u64 > MAX_FILE_BYTES {
             return self
-                .unparsed(e, &bytes, "it is larger than the 10 MiB seal check parses")
+                .unparsed(
+                    shown,
+                    &bytes,
+                    "it is larger than the 10 MiB seal check parses",
+                )
                 .unwrap_or(Outcome::Large);
         }
         if memchr::memchr(0, &bytes[..bytes.len().min(BINARY_PROBE)]).is_some()
@@ -241,7 +271,7 @@ impl Checker {
             }
             return self
                 .unparsed(
-                    e,
+                    shown,
                     &bytes,
                     "it holds a NUL byte, which YAML and JSON do not allow",
                 )
@@ -253,10 +283,10 @@ impl Checker {
         let rule = if e.abs.file_name().is_some_and(|n| n == CONFIG_FILE_NAME) {
             None
         } else {
-            rules.rule_for(&e.abs)
+            rules.rule_for(e.abs)
         };
         let ctx = FileContext {
-            path: &e.shown,
+            path: shown,
             rule: rule.as_deref(),
             require: &self.require,
         };
@@ -280,11 +310,11 @@ impl Checker {
 impl Checker {
     /// A file seal check does not parse (`why`): an error when its text could hold a
     /// Secret or a key (the gate fails closed), `None` (skip it) otherwise.
-    fn unparsed(&self, e: &Entry, bytes: &[u8], why: &str) -> Option<Outcome> {
+    fn unparsed(&self, shown: &str, bytes: &[u8], why: &str) -> Option<Outcome> {
         let text = String::from_utf8_lossy(bytes);
         let what = super::parse::could_hold(&text)?;
         let finding = Finding {
-            path: e.shown.clone(),
+            path: shown.to_string(),
             line: 0,
             column: 0,
             rule: Rule::ParseError,
@@ -301,6 +331,26 @@ impl Checker {
             sops: false,
         })
     }
+}
+
+/// `abs` relative to `cwd` (lexically clean) when below it, with `/`.
+fn shown(cwd: &Path, abs: &Path) -> String {
+    let clean;
+    let bytes = abs.as_os_str().as_encoded_bytes();
+    let unclean = memchr::memmem::find(bytes, b"//").is_some()
+        || bytes.ends_with(b"/")
+        || abs
+            .components()
+            .any(|c| matches!(c, Component::CurDir | Component::ParentDir));
+    let abs = if unclean {
+        clean = config::clean_path(abs);
+        clean.as_path()
+    } else {
+        abs
+    };
+    let rel = abs.strip_prefix(cwd).unwrap_or(abs);
+    let s = rel.to_string_lossy().replace('\\', "/");
+    if s.is_empty() { ".".into() } else { s }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -391,12 +441,12 @@ impl RuleFinder {
     }
 
     /// A `config-error` finding for each `.sops.yaml` that did not load.
-    fn config_findings(&self, checker: &Checker) -> Vec<Finding> {
+    fn config_findings(&self, cwd: &Path) -> Vec<Finding> {
         lock(&self.configs)
             .iter()
             .filter_map(|(p, r)| r.as_ref().err().map(|e| (p, e)))
             .map(|(p, e)| Finding {
-                path: checker.shown(p),
+                path: shown(cwd, p),
                 line: 0,
                 column: 0,
                 rule: Rule::ConfigError,

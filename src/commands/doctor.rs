@@ -11,7 +11,7 @@ use crate::commands::common::{self, Ctx, Input};
 use crate::config::Config;
 use crate::error::{CliError, exit};
 use crate::k8s::flux;
-use crate::k8s::flux_tree::{Decryption, FluxTree};
+use crate::k8s::flux_tree::{self, Decryption, FluxTree};
 use crate::repo;
 use crate::stores::Format;
 
@@ -70,11 +70,11 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> Result<(), CliError> {
     let root = repo::repo_root(&scan_root).unwrap_or_else(|| scan_root.clone());
     let scan = repo::find_sops_files(&scan_root);
     let config = ctx.config()?;
-    let mut tree = FluxTree::build(&root, &flux::find_kustomizations(&root));
+    let mut tree = FluxTree::build(&root, &flux_tree::find_kustomizations(&root));
     if args.fix {
         let fixed = fix_decryption(&root, &tree, &scan.files)?;
         if fixed > 0 {
-            tree = FluxTree::build(&root, &flux::find_kustomizations(&root));
+            tree = FluxTree::build(&root, &flux_tree::find_kustomizations(&root));
         } else {
             println!("nothing to fix: every Kustomization that builds a sops file decrypts");
         }
@@ -361,7 +361,7 @@ mod tests {
                 ks("plane", "./kubernetes/apps/plane/app", "")
             ),
         );
-        let tree = FluxTree::build(root, &flux::find_kustomizations(root));
+        let tree = FluxTree::build(root, &flux_tree::find_kustomizations(root));
         let name = |f: &str| {
             tree.building(Path::new(f), None)
                 .map(|i| tree.nodes[i].ks.name.clone())

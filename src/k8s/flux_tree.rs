@@ -4,11 +4,16 @@
 //! which files it applies (kustomize `resources`, `components` and generator files, or every
 //! file below when there is no kustomization.yaml, as Flux generates one), and which child
 //! Kustomizations get `spec.decryption` from a parent's `spec.patches`. Reads files only.
+//!
+//! Which files there are is the walk every repo-wide command shares
+//! ([`crate::repo::files`]): the files git tracks plus the untracked ones it does not
+//! ignore, so a `.gitignore` never hides a tracked Kustomization or a file it applies.
 
 use std::collections::BTreeSet;
 use std::path::{Component, Path, PathBuf};
 
-use crate::k8s::flux::FluxKustomization;
+use crate::k8s::flux::{self, FluxKustomization};
+use crate::repo::files::{self, SealIgnore};
 use crate::stores::Format;
 use crate::tree::{Branch, Item, Value};
 
@@ -324,6 +329,35 @@ pub fn resolve_path(root: &Path, ks_file_rel: &Path, spec_path: &str) -> Option<
         })
 }
 
+/// The files the repository at `root` holds ([`crate::repo::files`]), relative to it.
+fn repo_files(root: &Path) -> BTreeSet<PathBuf> {
+    files::walk(root, &SealIgnore::load(root))
+        .files
+        .into_iter()
+        .filter_map(|p| p.strip_prefix(root).ok().map(Path::to_path_buf))
+        .collect()
+}
+
+/// Every Flux Kustomization in the YAML files the repository at `root` holds (the walk of
+/// [`crate::repo::files`]), sorted by file and name; files are named absolute.
+pub fn find_kustomizations(root: &Path) -> Vec<FluxKustomization> {
+    let mut out = Vec::new();
+    for rel in repo_files(root) {
+        if Format::from_path(&rel) != Format::Yaml {
+            continue;
+        }
+        let abs = root.join(&rel);
+        let Ok(bytes) = std::fs::read(&abs) else {
+            continue;
+        };
+        if memchr::memmem::find(&bytes, b"kustomize.toolkit.fluxcd.io").is_some() {
+            out.extend(flux::kustomizations_in(&abs, &bytes));
+        }
+    }
+    out.sort_by(|a, b| (&a.file, &a.name).cmp(&(&b.file, &b.name)));
+    out
+}
+
 const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
 /// The files Flux applies from `dir` (relative to `root`): what its kustomization.yaml
@@ -331,6 +365,7 @@ const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml
 /// every file below when there is none.
 fn applied_files(
     root: &Path,
+    repo: &BTreeSet<PathBuf>,
     dir: &Path,
     out: &mut BTreeSet<PathBuf>,
     seen: &mut BTreeSet<PathBuf>,
@@ -344,18 +379,13 @@ fn applied_files(
         .map(|n| dir.join(n))
         .find(|p| root.join(p).is_file());
     let Some(kfile) = kfile else {
-        for e in ignore::WalkBuilder::new(root.join(dir))
-            .hidden(false)
-            .filter_entry(|e| e.file_name() != ".git")
-            .build()
-            .flatten()
-        {
-            if e.file_type().is_some_and(|t| t.is_file())
-                && let Ok(r) = e.path().strip_prefix(root)
-            {
-                out.insert(r.to_path_buf());
-            }
-        }
+        // The repository's files below `dir` (paths order by component, so they follow
+        // `dir` in one run).
+        out.extend(
+            repo.range(dir.to_path_buf()..)
+                .take_while(|p| p.starts_with(dir))
+                .cloned(),
+        );
         return;
     };
     out.insert(kfile.clone());
@@ -401,7 +431,7 @@ fn applied_files(
         };
         let abs = root.join(&p);
         if abs.is_dir() {
-            applied_files(root, &p, out, seen, depth + 1);
+            applied_files(root, repo, &p, out, seen, depth + 1);
         } else if abs.is_file() {
             out.insert(p);
         }
@@ -412,6 +442,11 @@ impl FluxTree {
     /// Resolve the Kustomizations found below `root` (their `file` absolute or relative to
     /// `root`).
     pub fn build(root: &Path, kss: &[FluxKustomization]) -> FluxTree {
+        let repo = if kss.is_empty() {
+            BTreeSet::new()
+        } else {
+            repo_files(root)
+        };
         let mut nodes = Vec::with_capacity(kss.len());
         let mut by_file: Vec<(&Path, Vec<&FluxKustomization>)> = Vec::new();
         for k in kss {
@@ -442,7 +477,7 @@ impl FluxTree {
                 let dir = k.path.as_deref().and_then(|p| resolve_path(root, &rel, p));
                 let mut applied = BTreeSet::new();
                 if let Some(d) = &dir {
-                    applied_files(root, d, &mut applied, &mut BTreeSet::new(), 0);
+                    applied_files(root, &repo, d, &mut applied, &mut BTreeSet::new(), 0);
                 }
                 nodes.push(KsNode {
                     ks: FluxKustomization {

@@ -193,15 +193,15 @@ fn git_walk(dir: &Path, ignore: &SealIgnore, out: &mut Files, nested: bool) {
             return;
         }
     };
-    let mut names: Vec<&[u8]> = listed
-        .split(|b| *b == 0)
-        .filter(|n| !n.is_empty())
-        .collect();
-    // Unmerged paths are listed once per stage.
-    names.sort_unstable();
-    names.dedup();
+    // Unmerged paths are listed once per stage (next to each other): the caller's
+    // `Files::finish` sorts and dedups.
     let mut dirs = HashMap::new();
-    for name in names {
+    let mut last: &[u8] = &[];
+    for name in listed.split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        if name == last {
+            continue;
+        }
+        last = name;
         // `ls-files --others` lists a repository inside the tree as `path/`.
         let repo_inside = name.ends_with(b"/");
         let rel = bytes_path(name.strip_suffix(b"/").unwrap_or(name));
