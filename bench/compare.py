@@ -181,7 +181,8 @@ class Bench:
 def sops_encrypt(a, env, pub, plain, out):
     with open(out, "wb") as f:
         f.write(subprocess.run([a.sops, "encrypt", "--encrypted-regex", RULE_REGEX, "--age", pub, plain],
-                               env=env, capture_output=True, check=True).stdout)
+                               env=env, capture_output=True, check=True,
+                               cwd=os.path.dirname(out)).stdout)
 
 
 def file_workloads(b, a, env, work, pub):
@@ -533,6 +534,11 @@ def main():
         if not os.path.exists(tool):
             sys.exit(f"missing {tool}: run bench/compare.sh, which builds seal and installs the peers")
     work = tempfile.mkdtemp(prefix="seal-bench.")
+    # Run from the work directory: a .sops.yaml above the caller's directory (seal's own
+    # checkout has one) would otherwise apply to the workloads.
+    for attr in ("seal", "sops", "isops", "detect_secrets"):
+        setattr(a, attr, os.path.abspath(getattr(a, attr)))
+    os.chdir(work)
     env = {"HOME": work, "PATH": os.environ.get("PATH", ""), "NO_COLOR": "1"}
     keys = os.path.join(work, "keys.txt")
     pub = subprocess.run([a.seal, "new-key", "-o", keys], env=env, capture_output=True, text=True,

@@ -689,13 +689,16 @@ enum DecStep<'t> {
     Fail(CipherError),
 }
 
+/// What the IV stash keeps of a decrypted value: its type, plaintext and IV.
+type StashRecord = (ValueType, Vec<u8>, [u8; 32]);
+
 /// An encrypted leaf and, after the parallel phase, what became of it.
 struct DecJob<'t> {
     slot: &'t mut Value,
     /// The raw path (`a:b:`, empty at the top level) in the walk's AAD arena.
     aad: (usize, usize),
     in_list: bool,
-    done: Option<Result<Option<(ValueType, Vec<u8>, [u8; 32])>, CipherError>>,
+    done: Option<Result<Option<StashRecord>, CipherError>>,
 }
 
 /// State shared by the encrypt and decrypt walks. The walk itself runs on one thread in
@@ -1178,7 +1181,7 @@ fn open_leaf(
     raw_aad: &str,
     in_list: bool,
     record: bool,
-) -> Result<Option<(ValueType, Vec<u8>, [u8; 32])>, CipherError> {
+) -> Result<Option<StashRecord>, CipherError> {
     let Value::Str(s) = &*slot else {
         return Err(CipherError::BadValue {
             path: display_path(raw_aad),
