@@ -3,16 +3,21 @@
 
 Run through bench/compare.sh, which builds seal and installs the peers first:
     bench/compare.sh [--runs N] [--repo-runs N] [--only GROUP,...] [--markdown FILE] [--json FILE]
-Groups: files, multidoc, keys, check, repo (default: all).
+Groups: files, multidoc, helm, keys, check, repo (default: all).
 
 Every workload is generated deterministically (fixed seeds) in a temporary directory; the age
-key is made with `seal new-key`. Each command runs several times (medians are reported, with
-the min-max spread, because the machine may be shared), and peak memory is the maximum RSS
-that /usr/bin/time reports for the process tree's largest process.
+key is made with `seal new-key`. Each command runs several times, seal's and the peer's runs
+alternating so that a shared machine's load falls on both alike (medians are reported, with
+the min-max spread and the load average). A run is timed from posix_spawn to wait4, which
+also gives its CPU time (user + system, children included); no wrapper is timed. Peak memory
+is the maximum RSS that /usr/bin/time reports for the process tree's largest process, from
+one more run.
 
-- files: decrypt/encrypt of a small Secret (5 keys) and of Secrets of 2,000, 6,000 and 20,000
+- files: decrypt/encrypt (and filestatus) of a small Secret (5 keys) and of Secrets of 2,000, 6,000 and 20,000
   keys (the last is 1.2 MB of plaintext, 3.7 MB encrypted) against `sops decrypt`/`encrypt`.
 - multidoc: a 200-document YAML file (one small Secret per document), decrypt/encrypt.
+- helm: a helm-secrets style loop, one `sops --decrypt` process per values file over 200
+  files, with seal linked under the name `sops` against the real sops.
 - keys: `seal new-key -o -` against `age-keygen`.
 - check: a generated GitOps repository of 10,000 manifests (1,000 encrypted Secrets,
   ConfigMaps, Deployments, HelmReleases, Services, a .sops.yaml with a broad and a targeted
@@ -28,6 +33,7 @@ import os
 import random
 import resource
 import shlex
+import shutil
 import statistics
 import subprocess
 import sys
@@ -58,26 +64,66 @@ class Bench:
         self.a = a
         self.rows = []
 
+    @staticmethod
+    def spawn(cmd, env, cwd=None):
+        """Run cmd once (stdout to /dev/null): (wall seconds, CPU seconds of the process and
+        its children, exit code, stderr tail). The process is started directly
+        (posix_spawn) and reaped with wait4, so no wrapper's own start-up is timed: a small
+        file's run is about a millisecond, as much as /usr/bin/time's own fork and exec."""
+        exe = cmd[0] if os.sep in cmd[0] else shutil.which(cmd[0], path=env.get("PATH"))
+        here = os.getcwd()
+        with tempfile.TemporaryFile() as err:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                if cwd is not None:
+                    # posix_spawn has no working-directory action before Python 3.13
+                    os.chdir(cwd)
+                t0 = time.perf_counter()
+                pid = os.posix_spawn(exe, cmd, env, file_actions=[
+                    (os.POSIX_SPAWN_DUP2, devnull, 1), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
+                _, status, ru = os.wait4(pid, 0)
+                dt = time.perf_counter() - t0
+            finally:
+                os.chdir(here)
+                os.close(devnull)
+            err.seek(0)
+            tail = err.read()[-800:].decode(errors="replace")
+        return dt, ru.ru_utime + ru.ru_stime, os.waitstatus_to_exitcode(status), tail
+
+    @staticmethod
+    def peak_rss(cmd, env, cwd=None):
+        """Peak RSS (KiB) of one run, from GNU time (the largest process of the tree)."""
+        p = subprocess.run(["/usr/bin/time", "-f", "%M"] + cmd, env=env, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.PIPE, cwd=cwd)
+        return int(p.stderr.decode(errors="replace").strip().splitlines()[-1])
+
     def measure(self, cmd, env, runs, cwd=None, setup=None, ok=(0,)):
         """Median, min and max wall time, median CPU time (user + system) and peak RSS (KiB)
-        of `runs` runs of cmd."""
-        times, mems, cpus = [], [], []
+        of `runs` runs of cmd (memory from one more run under /usr/bin/time)."""
+        return self.measure_pair(cmd, None, env, runs, cwd=cwd, setup=setup, ok=ok)[0]
+
+    def measure_pair(self, cmd, peer, env, runs, cwd=None, setup=None, ok=(0,)):
+        """measure() of cmd and of peer (None: cmd alone), their runs alternating, so that
+        the load of a shared machine falls on both alike."""
+        cmds = [c for c in (cmd, peer) if c is not None]
+        stats = [([], []) for _ in cmds]
         for i in range(runs):
+            for c, (times, cpus) in zip(cmds, stats):
+                if setup:
+                    setup(i)
+                dt, cpu, code, err = self.spawn(c, env, cwd)
+                if code not in ok:
+                    sys.exit(f"command failed ({code}): {shlex.join(c)}\n{err}")
+                times.append(dt)
+                cpus.append(cpu)
+        out = []
+        for c, (times, cpus) in zip(cmds, stats):
             if setup:
-                setup(i)
-            t0 = time.perf_counter()
-            p = subprocess.run(["/usr/bin/time", "-f", "%M %U %S"] + cmd, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, cwd=cwd)
-            dt = time.perf_counter() - t0
-            err = p.stderr.decode(errors="replace")
-            if p.returncode not in ok:
-                sys.exit(f"command failed ({p.returncode}): {shlex.join(cmd)}\n{err[-800:]}")
-            times.append(dt)
-            mem, user, system = err.strip().splitlines()[-1].split()
-            mems.append(int(mem))
-            cpus.append(float(user) + float(system))
-        return {"median": statistics.median(times), "min": min(times), "max": max(times),
-                "cpu": statistics.median(cpus), "runs": runs, "mem_kib": max(mems)}
+                setup(runs)
+            out.append({"median": statistics.median(times), "min": min(times), "max": max(times),
+                        "cpu": statistics.median(cpus), "runs": runs, "mem_kib": self.peak_rss(c, env, cwd),
+                        "load": os.getloadavg()[0]})
+        return out + [None] * (2 - len(out))
 
     def row(self, group, command, workload, seal, peer_name, peer, note=""):
         self.rows.append({"group": group, "command": command, "workload": workload, "seal": seal,
@@ -108,25 +154,35 @@ class Bench:
         print(f"{r['command']:<22} {r['workload']:<46} seal {self.fmt_t(s):>10} ({self.spread(s)}) "
               f"{r['peer_name']:<26} {self.fmt_t(p):>10} ({self.spread(p)}) {ratio:>7} "
               f"mem {s['mem_kib'] / 1024:.1f}/{(p['mem_kib'] / 1024 if p else 0):.1f} MB "
-              f"cpu {s['cpu']:.2f}/{(p['cpu'] if p else 0):.2f} s", flush=True)
+              f"cpu {self.fmt_cpu(s)}/{self.fmt_cpu(p)} load {s.get('load', 0):.1f}", flush=True)
+
+    @staticmethod
+    def fmt_cpu(m):
+        if m is None:
+            return "-"
+        c = m["cpu"]
+        return f"{c * 1000:.1f} ms" if c < 1 else f"{c:.2f} s"
 
     def markdown(self):
         out = ["| command | workload | seal (median, spread) | peer | peer (median) | ratio "
-               "| seal memory | peer memory | seal CPU |", "|---|---|---:|---|---:|---:|---:|---:|---:|"]
+               "| seal memory | peer memory | seal CPU | peer CPU | load |",
+               "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
         for r in self.rows:
             s, p = r["seal"], r["peer"]
             ratio = f"**{p['median'] / s['median']:.1f}x**" if p else "-"
             pm = f"{p['mem_kib'] / 1024:.1f} MB" if p else "-"
             out.append(f"| {r['command']} | {r['workload']}{(' ' + r['note']) if r['note'] else ''} | "
                        f"{self.fmt_t(s)} ({self.spread(s)}) | {r['peer_name']} | {self.fmt_t(p)} | {ratio} | "
-                       f"{s['mem_kib'] / 1024:.1f} MB | {pm} | {s['cpu']:.2f} s |")
+                       f"{s['mem_kib'] / 1024:.1f} MB | {pm} | {self.fmt_cpu(s)} | {self.fmt_cpu(p)} | "
+                       f"{s.get('load', 0):.1f} |")
         return "\n".join(out) + "\n"
 
 
 def sops_encrypt(a, env, pub, plain, out):
     with open(out, "wb") as f:
         f.write(subprocess.run([a.sops, "encrypt", "--encrypted-regex", RULE_REGEX, "--age", pub, plain],
-                               env=env, capture_output=True, check=True).stdout)
+                               env=env, capture_output=True, check=True,
+                               cwd=os.path.dirname(out)).stdout)
 
 
 def file_workloads(b, a, env, work, pub):
@@ -139,14 +195,17 @@ def file_workloads(b, a, env, work, pub):
         sops_encrypt(a, env, pub, plain, enc)
         size = os.path.getsize(plain)
         wl = name if size < 1e5 else f"{name} ({size / 1e6:.2f} MB plaintext)"
-        runs = a.runs if n < 20000 else max(3, a.runs // 2)
-        for verb, seal_cmd, sops_cmd in [
+        runs = a.small_runs if n == 5 else a.runs if n < 20000 else max(3, a.runs // 2)
+        verbs = [
             ("decrypt", [a.seal, "decrypt", enc], [a.sops, "decrypt", enc]),
             ("encrypt", [a.seal, "encrypt", "--age", pub, plain],
              [a.sops, "encrypt", "--encrypted-regex", RULE_REGEX, "--age", pub, plain]),
-        ]:
-            b.row("files", verb, wl, b.measure(seal_cmd, env, runs), "sops " + verb,
-                  b.measure(sops_cmd, env, runs))
+        ]
+        if n == 5:
+            verbs.append(("filestatus", [a.seal, "filestatus", enc], [a.sops, "filestatus", enc]))
+        for verb, seal_cmd, sops_cmd in verbs:
+            seal_m, sops_m = b.measure_pair(seal_cmd, sops_cmd, env, runs)
+            b.row("files", verb, wl, seal_m, "sops " + verb, sops_m)
 
 
 def multidoc_workloads(b, a, env, work, pub):
@@ -162,8 +221,52 @@ def multidoc_workloads(b, a, env, work, pub):
         ("encrypt", [a.seal, "encrypt", "--age", pub, plain],
          [a.sops, "encrypt", "--encrypted-regex", RULE_REGEX, "--age", pub, plain]),
     ]:
-        b.row("multidoc", verb, wl, b.measure(seal_cmd, env, a.runs), "sops " + verb,
-              b.measure(sops_cmd, env, a.runs))
+        seal_m, sops_m = b.measure_pair(seal_cmd, sops_cmd, env, a.runs)
+        b.row("multidoc", verb, wl, seal_m, "sops " + verb, sops_m)
+
+
+def helm_workloads(b, a, env, work, pub):
+    """helm-secrets style: one `sops -d` process per values file, over 200 files, with seal
+    run under the name `sops` (a symbolic link) against the real sops."""
+    d = os.path.join(work, "helm")
+    os.makedirs(d)
+    files = []
+    for i in range(a.helm_files):
+        plain = os.path.join(d, f"plain-{i:03d}.yaml")
+        with open(plain, "w") as f:
+            f.write(secret(5, seed=2000 + i, name=f"release-{i:03d}"))
+        enc = os.path.join(d, f"secrets-{i:03d}.yaml")
+        sops_encrypt(a, env, pub, plain, enc)
+        os.remove(plain)
+        files.append(enc)
+    link_dir = os.path.join(work, "seal-as-sops")
+    os.makedirs(link_dir)
+    os.symlink(os.path.abspath(a.seal), os.path.join(link_dir, "sops"))
+    with open(os.path.join(d, "files.txt"), "w") as f:
+        f.write("\n".join(files) + "\n")
+    # helm-secrets' decrypt: sops --decrypt --input-type yaml --output-type yaml FILE
+    loop = ["sh", "-c", 'while read -r f; do sops --decrypt --input-type yaml --output-type yaml "$f" '
+            '>/dev/null || exit 1; done < files.txt']
+    seal_env = dict(env, PATH=link_dir + os.pathsep + env["PATH"])
+    sops_env = dict(env, PATH=os.path.dirname(os.path.abspath(a.sops)) + os.pathsep + env["PATH"])
+    # the same loop with either binary first in PATH, runs alternating
+    runs = {"seal": [], "sops": []}
+    for _ in range(a.repo_runs):
+        for name, e in (("seal", seal_env), ("sops", sops_env)):
+            dt, cpu, code, err = b.spawn(loop, e, d)
+            if code != 0:
+                sys.exit(f"helm loop with {name} as sops failed ({code}):\n{err}")
+            runs[name].append((dt, cpu))
+
+    def summary(name, e):
+        ts, cpus = [t for t, _ in runs[name]], [c for _, c in runs[name]]
+        return {"median": statistics.median(ts), "min": min(ts), "max": max(ts), "cpu": statistics.median(cpus),
+                "runs": len(ts), "mem_kib": b.peak_rss(["sops", "--decrypt", files[0]], e),
+                "load": os.getloadavg()[0]}
+
+    seal_m, sops_m = summary("seal", seal_env), summary("sops", sops_env)
+    b.row("helm", "sops -d loop", f"{len(files)} values files, one process each", seal_m,
+          "the same loop with sops", sops_m, note="(seal linked as `sops`)")
 
 
 def key_workloads(b, a, env, work):
@@ -408,13 +511,16 @@ def repo_workloads(b, a, env, work, pub, pub2):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=7, help="runs of the single-file workloads")
+    ap.add_argument("--small-runs", type=int, default=31, help="runs of the small-Secret workloads")
+    ap.add_argument("--helm-files", type=int, default=200, help="values files in the helm-secrets loop")
     ap.add_argument("--check-runs", type=int, default=9, help="runs of seal check")
     ap.add_argument("--repo-runs", type=int, default=3, help="runs of the slow peers and repo workloads")
     ap.add_argument("--repo-files", type=int, default=1000)
     ap.add_argument("--sample", type=int, default=500, help="files in the sops filestatus sample")
-    ap.add_argument("--only", help="comma-separated groups: files,multidoc,keys,check,repo")
+    ap.add_argument("--only", help="comma-separated groups: files,multidoc,helm,keys,check,repo")
     ap.add_argument("--markdown", help="also write the table as Markdown to this file")
     ap.add_argument("--json", help="also write the raw figures as JSON to this file")
+    ap.add_argument("--keep", action="store_true", help="keep the generated workloads (else removed)")
     venv = os.path.join(ROOT, ".venv/bin")
     ap.add_argument("--seal", default=os.path.join(ROOT, "target/release/seal"))
     ap.add_argument("--sops", default=os.path.join(venv, "sops"))
@@ -422,11 +528,17 @@ def main():
     ap.add_argument("--detect-secrets", default=os.path.join(venv, "detect-secrets"))
     ap.add_argument("--age-keygen", default="age-keygen")
     a = ap.parse_args()
-    groups = set((a.only or "files,multidoc,keys,check,repo").split(","))
-    for tool in (a.seal, a.sops, a.isops, a.detect_secrets):
+    groups = set((a.only or "files,multidoc,helm,keys,check,repo").split(","))
+    needed = [a.seal, a.sops] + ([a.isops, a.detect_secrets] if "check" in groups else [])
+    for tool in needed:
         if not os.path.exists(tool):
             sys.exit(f"missing {tool}: run bench/compare.sh, which builds seal and installs the peers")
     work = tempfile.mkdtemp(prefix="seal-bench.")
+    # Run from the work directory: a .sops.yaml above the caller's directory (seal's own
+    # checkout has one) would otherwise apply to the workloads.
+    for attr in ("seal", "sops", "isops", "detect_secrets"):
+        setattr(a, attr, os.path.abspath(getattr(a, attr)))
+    os.chdir(work)
     env = {"HOME": work, "PATH": os.environ.get("PATH", ""), "NO_COLOR": "1"}
     keys = os.path.join(work, "keys.txt")
     pub = subprocess.run([a.seal, "new-key", "-o", keys], env=env, capture_output=True, text=True,
@@ -441,6 +553,8 @@ def main():
         file_workloads(b, a, env, work, pub)
     if "multidoc" in groups:
         multidoc_workloads(b, a, env, work, pub)
+    if "helm" in groups:
+        helm_workloads(b, a, env, work, pub)
     if "keys" in groups:
         key_workloads(b, a, env, work)
     if "check" in groups:
@@ -459,6 +573,10 @@ def main():
             json.dump(b.rows, f, indent=1)
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(f"(children's CPU time in all: {ru.ru_utime + ru.ru_stime:.0f} s)")
+    if a.keep:
+        print(f"(workloads kept in {work})")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

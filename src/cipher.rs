@@ -27,6 +27,8 @@ use sha2::{Digest, Sha512};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::rules::{CommentStack, Selector};
+
+mod par;
 use crate::tree::{Branch, Item, Timestamp, Value, ValueType, format_float_plain, time_text};
 
 /// AES-256-GCM with sops's 32-byte nonce.
@@ -594,6 +596,17 @@ fn seal(
 ) -> Result<String, CipherError> {
     work.clear();
     work.extend_from_slice(pt);
+    seal_in_place(gcm, aad, iv, ty, work)
+}
+
+/// Encrypt the plaintext in `work` and write the ENC value; `work` is zeroized after.
+fn seal_in_place(
+    gcm: &Gcm,
+    aad: &[u8],
+    iv: &[u8; 32],
+    ty: ValueType,
+    work: &mut Vec<u8>,
+) -> Result<String, CipherError> {
     let tag = gcm
         .encrypt_in_place_detached(GenericArray::from_slice(iv), aad, work)
         .map_err(|_| CipherError::Encrypt("AES-GCM encryption failed (value too large)".into()))?;
@@ -654,8 +667,43 @@ pub fn decrypt_value(key: &DataKey, enc: &str, aad: &str) -> Result<Value, Ciphe
         .map_err(|reason| CipherError::BadValue { path, reason })
 }
 
-/// State shared by the encrypt and decrypt walks.
-struct Walker<'a> {
+/// One value for the encrypt walk's AES-GCM phase: the leaf still holds its plaintext, its
+/// AAD is a range of the walk's arena, its IV was picked in document order.
+struct EncJob<'t> {
+    slot: &'t mut Value,
+    aad: (usize, usize),
+    iv: [u8; 32],
+    err: Option<CipherError>,
+}
+
+/// One step of the decrypt walk, in document order: the AES-GCM work of the `Open` steps
+/// runs in parallel, then the steps are applied in order (MAC, stash, first error).
+enum DecStep<'t> {
+    /// A leaf the rules leave in plaintext: hashed as it is.
+    Hash(&'t Value),
+    /// An encrypted leaf.
+    Open(DecJob<'t>),
+    /// An IV stash entry from a decrypted comment.
+    Record((String, ValueType, Vec<u8>), [u8; 32]),
+    /// The walk stopped here.
+    Fail(CipherError),
+}
+
+/// What the IV stash keeps of a decrypted value: its type, plaintext and IV.
+type StashRecord = (ValueType, Vec<u8>, [u8; 32]);
+
+/// An encrypted leaf and, after the parallel phase, what became of it.
+struct DecJob<'t> {
+    slot: &'t mut Value,
+    /// The raw path (`a:b:`, empty at the top level) in the walk's AAD arena.
+    aad: (usize, usize),
+    in_list: bool,
+    done: Option<Result<Option<StashRecord>, CipherError>>,
+}
+
+/// State shared by the encrypt and decrypt walks. The walk itself runs on one thread in
+/// document order; only the AES-GCM work of the collected jobs runs in parallel.
+struct Walker<'a, 't> {
     gcm: Gcm,
     selector: &'a Selector,
     mac_only: bool,
@@ -672,10 +720,16 @@ struct Walker<'a> {
     used_ivs: HashSet<[u8; 32]>,
     record: Option<&'a mut Stash>,
     warnings: Vec<String>,
+    /// Every job's path, one after the other.
+    aads: String,
+    /// Encrypted leaves the decrypt walk queued.
+    opens: usize,
+    enc_jobs: Vec<EncJob<'t>>,
+    dec_steps: Vec<DecStep<'t>>,
 }
 
-impl<'a> Walker<'a> {
-    fn new(key: &DataKey, rules: &WalkRules<'a>) -> Walker<'a> {
+impl<'a, 't> Walker<'a, 't> {
+    fn new(key: &DataKey, rules: &WalkRules<'a>) -> Walker<'a, 't> {
         let mut hasher = Sha512::new();
         if rules.mac_only_encrypted {
             hasher.update(MAC_ONLY_ENCRYPTED_PREFIX);
@@ -695,6 +749,10 @@ impl<'a> Walker<'a> {
             used_ivs: HashSet::new(),
             record: None,
             warnings: Vec::new(),
+            aads: String::new(),
+            opens: 0,
+            enc_jobs: Vec::new(),
+            dec_steps: Vec::new(),
         }
     }
 
@@ -712,6 +770,13 @@ impl<'a> Walker<'a> {
 
     fn path(&self) -> String {
         display_path(&self.aad)
+    }
+
+    /// Keep the current path for a job.
+    fn stash_aad(&mut self) -> (usize, usize) {
+        let start = self.aads.len();
+        self.aads.push_str(&self.aad);
+        (start, self.aads.len())
     }
 
     // ---------------------------------------------------------------- encrypt
@@ -740,7 +805,7 @@ impl<'a> Walker<'a> {
         )
     }
 
-    fn enc_branch(&mut self, b: &mut Branch, matched: bool) -> Result<(), CipherError> {
+    fn enc_branch(&mut self, b: &'t mut Branch, matched: bool) -> Result<(), CipherError> {
         self.comments.push_level();
         for item in &mut b.items {
             match item {
@@ -778,7 +843,7 @@ impl<'a> Walker<'a> {
         Ok(())
     }
 
-    fn enc_value(&mut self, v: &mut Value, matched: bool) -> Result<(), CipherError> {
+    fn enc_value(&mut self, v: &'t mut Value, matched: bool) -> Result<(), CipherError> {
         match v {
             Value::Branch(b) => self.enc_branch(b, matched),
             Value::List(items) => {
@@ -803,7 +868,8 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn enc_leaf(&mut self, v: &mut Value, matched: bool) -> Result<(), CipherError> {
+    /// Hash the leaf's plaintext and, when the rules encrypt it, pick its IV and queue it.
+    fn enc_leaf(&mut self, v: &'t mut Value, matched: bool) -> Result<(), CipherError> {
         let encrypt = self.selector.should_encrypt(matched, &self.comments, false);
         let mut buf = std::mem::take(&mut self.scratch);
         buf.clear();
@@ -815,7 +881,15 @@ impl<'a> Walker<'a> {
                     self.hasher.update(&buf);
                 }
                 if encrypt {
-                    self.encrypt_bytes(&buf, ty).map(|enc| *v = Value::Str(enc))
+                    self.pick_iv(&buf, ty).map(|iv| {
+                        let aad = self.stash_aad();
+                        self.enc_jobs.push(EncJob {
+                            slot: v,
+                            aad,
+                            iv,
+                            err: None,
+                        });
+                    })
                 } else {
                     Ok(())
                 }
@@ -826,9 +900,33 @@ impl<'a> Walker<'a> {
         result
     }
 
+    /// Encrypt every queued value (on every core for big files) and put the ENC values in
+    /// place. The first failure in document order is returned.
+    fn run_enc_jobs(&mut self, threads: usize) -> Result<(), CipherError> {
+        let (gcm, aads) = (&self.gcm, self.aads.as_str());
+        let mut jobs = std::mem::take(&mut self.enc_jobs);
+        par::for_each(&mut jobs, threads, |job, work| {
+            let aad = aad_of(aads.get(job.aad.0..job.aad.1).unwrap_or_default());
+            work.clear();
+            // The leaf still holds the plaintext the walk hashed (queued leaves are never
+            // empty, so there is always a type).
+            let Some(ty) = serialize_into(job.slot, work) else {
+                return;
+            };
+            match seal_in_place(gcm, aad.as_bytes(), &job.iv, ty, work) {
+                Ok(enc) => *job.slot = Value::Str(enc),
+                Err(e) => job.err = Some(e),
+            }
+        });
+        match jobs.into_iter().find_map(|j| j.err) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     // ---------------------------------------------------------------- decrypt
 
-    fn dec_branch(&mut self, b: &mut Branch, matched: bool) -> Result<(), CipherError> {
+    fn dec_branch(&mut self, b: &'t mut Branch, matched: bool) -> Result<(), CipherError> {
         self.comments.push_level();
         for item in &mut b.items {
             match item {
@@ -896,12 +994,12 @@ impl<'a> Walker<'a> {
         };
         match String::from_utf8(std::mem::take(&mut enc.data)) {
             Ok(plain) => {
-                if let Some(stash) = self.record.as_deref_mut() {
-                    // The first occurrence wins, so it keeps its exact ciphertext.
-                    stash
-                        .0
-                        .entry((aad, ValueType::Comment, plain.as_bytes().to_vec()))
-                        .or_insert(enc.iv);
+                if self.record.is_some() {
+                    // Recorded in document order with the values (first occurrence wins).
+                    self.dec_steps.push(DecStep::Record(
+                        (aad, ValueType::Comment, plain.as_bytes().to_vec()),
+                        enc.iv,
+                    ));
                 }
                 *text = plain;
                 true
@@ -919,7 +1017,7 @@ impl<'a> Walker<'a> {
 
     fn dec_value(
         &mut self,
-        v: &mut Value,
+        v: &'t mut Value,
         matched: bool,
         in_list: bool,
     ) -> Result<(), CipherError> {
@@ -959,18 +1057,25 @@ impl<'a> Walker<'a> {
         }
     }
 
-    fn dec_leaf(&mut self, v: &mut Value, matched: bool, in_list: bool) -> Result<(), CipherError> {
+    /// Queue the leaf: hashed as it is when the rules leave it in plaintext, opened in the
+    /// parallel phase when they encrypt it.
+    fn dec_leaf(
+        &mut self,
+        v: &'t mut Value,
+        matched: bool,
+        in_list: bool,
+    ) -> Result<(), CipherError> {
         let selected = self.selector.should_encrypt(matched, &self.comments, false);
         if !selected {
             if !self.mac_only {
-                self.hash_value(v);
+                self.dec_steps.push(DecStep::Hash(v));
             }
             return Ok(());
         }
-        let s = match v {
+        match &*v {
             // An empty string is accepted wherever an encrypted value is expected.
             Value::Str(s) if s.is_empty() => return Ok(()),
-            Value::Str(s) => s,
+            Value::Str(_) => {}
             Value::Bytes(_) => {
                 return Err(CipherError::BadValue {
                     path: self.path(),
@@ -985,36 +1090,66 @@ impl<'a> Walker<'a> {
                     reason: format!("expected an encrypted value, found a plaintext {kind}"),
                 });
             }
-        };
-        let mut enc = EncValue::parse(s).map_err(|reason| CipherError::BadValue {
-            path: self.path(),
-            reason,
-        })?;
-        if !open(&self.gcm, &mut enc, aad_of(&self.aad).as_bytes()) {
-            return Err(CipherError::Authentication { path: self.path() });
         }
-        let ty = enc.value_type;
-        if let Some(stash) = self.record.as_deref_mut() {
-            // The first occurrence wins, so it keeps its exact ciphertext.
-            stash
-                .0
-                .entry((aad_of(&self.aad).to_string(), ty, enc.data.clone()))
-                .or_insert(enc.iv);
+        let aad = self.stash_aad();
+        self.opens += 1;
+        self.dec_steps.push(DecStep::Open(DecJob {
+            slot: v,
+            aad,
+            in_list,
+            done: None,
+        }));
+        Ok(())
+    }
+
+    /// Open every queued value (on every core for big files), then apply the steps in
+    /// document order: the MAC, the stash and the first error are those of a sequential
+    /// walk. `stopped` is the error that ended the walk, if any, reported after every
+    /// failure before it.
+    fn run_dec_steps(
+        &mut self,
+        threads: usize,
+        stopped: Option<CipherError>,
+    ) -> Result<(), CipherError> {
+        let mut steps = std::mem::take(&mut self.dec_steps);
+        if let Some(e) = stopped {
+            steps.push(DecStep::Fail(e));
         }
-        let plain = std::mem::take(&mut enc.data);
-        let new = parse_plaintext(plain, ty).map_err(|reason| CipherError::BadValue {
-            path: self.path(),
-            reason,
-        })?;
-        if matches!(new, Value::Comment(_)) && !in_list {
-            return Err(CipherError::BadValue {
-                path: self.path(),
-                reason: "a value of type comment can only appear in a list".into(),
-            });
+        let aads = std::mem::take(&mut self.aads);
+        let (gcm, aads, record) = (&self.gcm, aads.as_str(), self.record.is_some());
+        par::for_each(&mut steps, threads, |step, _| {
+            if let DecStep::Open(job) = step {
+                let raw = aads.get(job.aad.0..job.aad.1).unwrap_or_default();
+                job.done = Some(open_leaf(gcm, job.slot, raw, job.in_list, record));
+            }
+        });
+        for step in steps {
+            match step {
+                DecStep::Hash(v) => self.hash_value(v),
+                DecStep::Open(job) => {
+                    let Some(done) = job.done else {
+                        return Err(CipherError::Authentication {
+                            path: display_path(aads.get(job.aad.0..job.aad.1).unwrap_or("")),
+                        });
+                    };
+                    if let Some((ty, data, iv)) = done?
+                        && let Some(stash) = self.record.as_deref_mut()
+                    {
+                        // The first occurrence wins, so it keeps its exact ciphertext.
+                        let aad = aad_of(aads.get(job.aad.0..job.aad.1).unwrap_or(""));
+                        stash.0.entry((aad.to_string(), ty, data)).or_insert(iv);
+                    }
+                    // The MAC covers the re-serialised value, not the raw plaintext (§2.3).
+                    self.hash_value(job.slot);
+                }
+                DecStep::Record(key, iv) => {
+                    if let Some(stash) = self.record.as_deref_mut() {
+                        stash.0.entry(key).or_insert(iv);
+                    }
+                }
+                DecStep::Fail(e) => return Err(e),
+            }
         }
-        // The MAC covers the re-serialised value, not the raw plaintext (§2.3).
-        self.hash_value(&new);
-        *v = new;
         Ok(())
     }
 
@@ -1038,36 +1173,109 @@ impl<'a> Walker<'a> {
     }
 }
 
+/// Open one encrypted leaf in place (`raw_aad` is its path, empty at the top level).
+/// Returns what the IV stash needs when `record` is set.
+fn open_leaf(
+    gcm: &Gcm,
+    slot: &mut Value,
+    raw_aad: &str,
+    in_list: bool,
+    record: bool,
+) -> Result<Option<StashRecord>, CipherError> {
+    let Value::Str(s) = &*slot else {
+        return Err(CipherError::BadValue {
+            path: display_path(raw_aad),
+            reason: "expected an encrypted value, found plaintext".into(),
+        });
+    };
+    let mut enc = EncValue::parse(s).map_err(|reason| CipherError::BadValue {
+        path: display_path(raw_aad),
+        reason,
+    })?;
+    if !open(gcm, &mut enc, aad_of(raw_aad).as_bytes()) {
+        return Err(CipherError::Authentication {
+            path: display_path(raw_aad),
+        });
+    }
+    let ty = enc.value_type;
+    let rec = record.then(|| (ty, enc.data.clone(), enc.iv));
+    let plain = std::mem::take(&mut enc.data);
+    let new = parse_plaintext(plain, ty).map_err(|reason| CipherError::BadValue {
+        path: display_path(raw_aad),
+        reason,
+    })?;
+    if matches!(new, Value::Comment(_)) && !in_list {
+        return Err(CipherError::BadValue {
+            path: display_path(raw_aad),
+            reason: "a value of type comment can only appear in a list".into(),
+        });
+    }
+    *slot = new;
+    Ok(rec)
+}
+
 /// Encrypt every selected leaf of `docs` in place; returns the MAC (uppercase hex) over the
 /// plaintext. Empty strings and nulls stay as they are. IVs come from `stash` when it has
-/// the same (path, type, plaintext), else from the OS RNG.
+/// the same (path, type, plaintext), else from the OS RNG. Big files are encrypted on every
+/// core; the result is the same as on one.
 pub fn encrypt_docs(
     docs: &mut [Branch],
     key: &DataKey,
     rules: &WalkRules<'_>,
     stash: Option<&Stash>,
 ) -> Result<String, CipherError> {
+    encrypt_docs_on(docs, key, rules, stash, None)
+}
+
+/// [`encrypt_docs`] on `threads` threads (`None`: as many as pay off).
+fn encrypt_docs_on(
+    docs: &mut [Branch],
+    key: &DataKey,
+    rules: &WalkRules<'_>,
+    stash: Option<&Stash>,
+    threads: Option<usize>,
+) -> Result<String, CipherError> {
     let mut w = Walker::new(key, rules);
     w.reuse = stash;
     for doc in docs.iter_mut() {
         w.enc_branch(doc, false)?;
     }
+    let threads = threads.unwrap_or_else(|| par::threads_for(w.enc_jobs.len()));
+    w.run_enc_jobs(threads)?;
     Ok(mac_hex(w.hasher))
 }
 
 /// Decrypt every selected leaf of `docs` in place and recompute the MAC. When `stash` is
-/// given, record each decrypted value's IV in it.
+/// given, record each decrypted value's IV in it. Big files are decrypted on every core;
+/// the result (tree, MAC, stash, first error) is the same as on one.
 pub fn decrypt_docs(
     docs: &mut [Branch],
     key: &DataKey,
     rules: &WalkRules<'_>,
     stash: Option<&mut Stash>,
 ) -> Result<Decrypted, CipherError> {
+    decrypt_docs_on(docs, key, rules, stash, None)
+}
+
+/// [`decrypt_docs`] on `threads` threads (`None`: as many as pay off).
+fn decrypt_docs_on(
+    docs: &mut [Branch],
+    key: &DataKey,
+    rules: &WalkRules<'_>,
+    stash: Option<&mut Stash>,
+    threads: Option<usize>,
+) -> Result<Decrypted, CipherError> {
     let mut w = Walker::new(key, rules);
     w.record = stash;
+    let mut stopped = None;
     for doc in docs.iter_mut() {
-        w.dec_branch(doc, false)?;
+        if let Err(e) = w.dec_branch(doc, false) {
+            stopped = Some(e);
+            break;
+        }
     }
+    let threads = threads.unwrap_or_else(|| par::threads_for(w.opens));
+    w.run_dec_steps(threads, stopped)?;
     Ok(Decrypted {
         mac: mac_hex(w.hasher),
         warnings: w.warnings,
@@ -2276,5 +2484,120 @@ mod tests {
         eprintln!(
             "20000 values: encrypt {enc_time:?}, decrypt (+stash) {dec_time:?}, re-encrypt with stash {reenc_time:?}"
         );
+    }
+
+    // ------------------------------------------------ parallel walks
+
+    /// A document big enough for several threads: strings, numbers, booleans, nested
+    /// mappings, lists with comments, and keys the selector leaves in plaintext.
+    fn big_doc(n: usize) -> Vec<Branch> {
+        let mut items = vec![c(" header")];
+        for i in 0..n {
+            let v = match i % 5 {
+                0 => Value::Int(i as i64),
+                1 => Value::Bool(i % 2 == 0),
+                2 => br(vec![
+                    pair("inner", s(&format!("nested-{i}"))),
+                    pair("plain_unencrypted", s("visible")),
+                ]),
+                3 => Value::List(vec![s("a"), Value::Comment(format!(" item {i}")), s("")]),
+                _ => s(&format!("value-{i}-{}", "x".repeat(i % 40))),
+            };
+            items.push(pair(&format!("key{i:05}"), v));
+        }
+        vec![
+            Branch { items },
+            Branch {
+                items: vec![pair("second", s("doc"))],
+            },
+        ]
+    }
+
+    #[test]
+    fn parallel_walks_give_what_one_thread_gives() {
+        let key = key17();
+        let selector = Selector::default();
+        let plain = big_doc(3000);
+        let mut one = plain.clone();
+        let mut many = plain.clone();
+        let mac_one = encrypt_docs_on(&mut one, &key, &rules(&selector), None, Some(1)).unwrap();
+        let mac_many = encrypt_docs_on(&mut many, &key, &rules(&selector), None, Some(3)).unwrap();
+        assert_eq!(
+            mac_one, mac_many,
+            "the MAC is over the values in document order"
+        );
+        assert_ne!(one, many, "fresh IVs");
+        // Decrypting either on one or three threads gives the plaintext, the same MAC and
+        // the same stash.
+        let mut results = Vec::new();
+        for threads in [1, 3] {
+            let mut docs = many.clone();
+            let mut stash = Stash::default();
+            let out = decrypt_docs_on(
+                &mut docs,
+                &key,
+                &rules(&selector),
+                Some(&mut stash),
+                Some(threads),
+            )
+            .unwrap();
+            assert_eq!(docs, plain);
+            assert_eq!(out.mac, mac_many);
+            results.push(stash.0);
+        }
+        assert_eq!(results[0], results[1]);
+        // Re-encrypting with the stash on three threads reproduces the ciphertext exactly.
+        let stash = Stash(results.remove(0));
+        let mut again = plain.clone();
+        let mac =
+            encrypt_docs_on(&mut again, &key, &rules(&selector), Some(&stash), Some(3)).unwrap();
+        assert_eq!(mac, mac_many);
+        assert_eq!(again, many);
+    }
+
+    #[test]
+    fn parallel_decrypt_reports_the_first_failure_in_document_order() {
+        let key = key17();
+        let selector = Selector::default();
+        let mut enc = big_doc(2000);
+        encrypt_docs(&mut enc, &key, &rules(&selector), None).unwrap();
+        // Break a late value and an early one: the early one is reported, as before.
+        let swap = |docs: &mut Vec<Branch>, at: usize| {
+            if let Item::Pair(_, Value::Str(v)) = &mut docs[0].items[at] {
+                *v = v.replacen("data:", "data:AAAA", 1);
+            } else {
+                panic!("item {at} is not an encrypted string");
+            }
+        };
+        swap(&mut enc, 1800);
+        swap(&mut enc, 900);
+        for threads in [1, 3] {
+            let err = decrypt_docs_on(
+                &mut enc.clone(),
+                &key,
+                &rules(&selector),
+                None,
+                Some(threads),
+            )
+            .unwrap_err();
+            assert!(err.to_string().contains("key00899"), "{threads}: {err}");
+        }
+        // A plaintext value after the broken one: still the broken one first; before it:
+        // the plaintext one.
+        for (at, want) in [(1500, "key00899"), (100, "key00099")] {
+            let mut docs = enc.clone();
+            docs[0].items[at] = pair(&format!("key{:05}", at - 1), Value::Int(7));
+            for threads in [1, 3] {
+                let err = decrypt_docs_on(
+                    &mut docs.clone(),
+                    &key,
+                    &rules(&selector),
+                    None,
+                    Some(threads),
+                )
+                .unwrap_err();
+                assert!(err.to_string().contains(want), "{threads}: {err}");
+            }
+        }
     }
 }

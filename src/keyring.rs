@@ -79,10 +79,13 @@ pub enum KeyringError {
 /// A handle on the keyring entries of one service.
 pub struct Keyring {
     service: String,
-    #[cfg(target_os = "linux")]
-    store: std::sync::Arc<keyring_core::CredentialStore>,
+    /// The keyutils store's description delimiters (prefix, divider, suffix).
     #[cfg(target_os = "linux")]
     store_delimiters: [String; 3],
+    /// The session and persistent keyrings every entry of this handle uses, looked up once
+    /// after [`Keyring::probe`] (see [`Keyring::base`]).
+    #[cfg(target_os = "linux")]
+    base: std::sync::OnceLock<linux_keyutils_keyring_store::Cred>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -111,8 +114,8 @@ impl Keyring {
             let store_delimiters = store.delimiters.clone();
             Ok(Keyring {
                 service: service.to_string(),
-                store,
                 store_delimiters,
+                base: std::sync::OnceLock::new(),
             })
         }
         #[cfg(not(target_os = "linux"))]
@@ -266,10 +269,45 @@ impl Keyring {
         }
     }
 
+    /// The keyrings an entry lives in, looked up once per handle. Building a credential
+    /// asks the kernel for the session keyring and then for the persistent one (which
+    /// gives a process without a session keyring a new one, so the first lookup of a
+    /// process and the later ones can name different session keyrings); every entry
+    /// after the first used to repeat both calls and get the same answers. The first
+    /// lookup stays in [`Keyring::probe`], so the keyrings cached here are the ones every
+    /// later lookup names.
+    #[cfg(target_os = "linux")]
+    fn base(&self) -> Result<&linux_keyutils_keyring_store::Cred, KeyringError> {
+        if let Some(base) = self.base.get() {
+            return Ok(base);
+        }
+        let base = linux_keyutils_keyring_store::Cred::build_from_specifiers(
+            None,
+            &self.store_delimiters,
+            false,
+            &self.service,
+            INDEX_ACCOUNT,
+        )
+        .map_err(map_err_generic)?;
+        Ok(self.base.get_or_init(|| base))
+    }
+
+    /// The entry for `account`: what `Entry::new_in_store` builds (the store's
+    /// description `keyring:<account>@<service>`, the service and account as
+    /// specifiers), on the cached keyrings.
     #[cfg(target_os = "linux")]
     fn entry(&self, account: &str) -> Result<keyring_core::Entry, KeyringError> {
-        keyring_core::Entry::new_in_store(&self.store, &self.service, account)
-            .map_err(map_err_generic)
+        let base = self.base()?;
+        let [prefix, divider, suffix] = &self.store_delimiters;
+        let cred = linux_keyutils_keyring_store::Cred {
+            session: base.session,
+            persistent: base.persistent,
+            description: format!("{prefix}{account}{divider}{}{suffix}", self.service),
+            specifiers: Some((self.service.clone(), account.to_string())),
+        };
+        Ok(keyring_core::Entry::new_with_credential(
+            std::sync::Arc::new(cred),
+        ))
     }
 
     #[cfg(target_os = "linux")]

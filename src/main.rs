@@ -53,9 +53,11 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let _ = rayon::ThreadPoolBuilder::new()
-        .stack_size(WORKER_STACK)
-        .build_global();
+    if uses_worker_pool(&cli.command) {
+        let _ = rayon::ThreadPoolBuilder::new()
+            .stack_size(WORKER_STACK)
+            .build_global();
+    }
     let outcome = std::thread::Builder::new()
         .name("seal".into())
         .stack_size(COMMAND_STACK)
@@ -81,6 +83,32 @@ fn main() -> ExitCode {
             ExitCode::from(INTERNAL_ERROR)
         }
     }
+}
+
+/// Whether the command may run work on rayon's pool (repo-wide walks and plans). Building
+/// the pool starts a thread per core and asks the OS for the CPU count (cgroup files
+/// included), a good part of a small file's whole run, so the commands that work on one
+/// file go without: their big files' values are encrypted on scoped threads
+/// (`cipher`), started only when there are enough values. A command not named here gets
+/// the pool, so new commands are safe by default; and if one of the named commands ever
+/// used rayon, rayon would build its default pool then (2 MiB stacks, which the parsers'
+/// depth limits are tested against).
+fn uses_worker_pool(command: &seal::commands::Command) -> bool {
+    use seal::commands::Command as C;
+    !matches!(
+        command,
+        C::Encrypt(_)
+            | C::Decrypt(_)
+            | C::Filestatus(_)
+            | C::NewKey(_)
+            | C::Edit(_)
+            | C::Set(_)
+            | C::Unset(_)
+            | C::ExecEnv(_)
+            | C::ExecFile(_)
+            | C::Completions(_)
+            | C::Man(_)
+    )
 }
 
 /// Keep secrets out of core dumps: no core file at all (`RLIMIT_CORE` 0), and on Linux the

@@ -1,0 +1,97 @@
+//! Running the per-value AES-GCM work of a walk on every core: the walk collects one job per
+//! encrypted leaf (in document order), this module runs the jobs on scoped threads, and the
+//! walk then applies them in document order again, so that the MAC, the IV stash and the
+//! first error reported are exactly those of a one-thread walk. Small files never start a
+//! thread; no thread pool outlives the call.
+
+use std::sync::Mutex;
+
+/// Fewest jobs worth a second thread: starting one costs about as much as a few hundred
+/// values' AES-GCM (a small Secret stays on the calling thread).
+pub const MIN_PARALLEL_JOBS: usize = 512;
+
+/// Jobs a thread takes at a time from the shared queue.
+const CHUNK: usize = 128;
+
+/// How many threads to use for `jobs` jobs: one below [`MIN_PARALLEL_JOBS`] or inside a
+/// rayon worker (repo-wide commands already keep every core busy with whole files),
+/// otherwise the available cores (which asks the OS, so only big files pay for it), at
+/// most one per chunk.
+pub fn threads_for(jobs: usize) -> usize {
+    if jobs < MIN_PARALLEL_JOBS || rayon::current_thread_index().is_some() {
+        return 1;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    cores.min(jobs.div_ceil(CHUNK)).max(1)
+}
+
+/// Call `f` on every item, on up to `threads` threads (the calling thread is one of them),
+/// each with its own scratch buffer. Items are handed out in chunks from a shared queue;
+/// which thread runs an item changes nothing, as `f` only touches the item. A thread that
+/// cannot be started leaves its share to the others.
+pub fn for_each<T, F>(items: &mut [T], threads: usize, f: F)
+where
+    T: Send,
+    F: Fn(&mut T, &mut Vec<u8>) + Sync,
+{
+    if threads <= 1 || items.len() <= CHUNK {
+        let mut work = Vec::new();
+        for item in items.iter_mut() {
+            f(item, &mut work);
+        }
+        return;
+    }
+    let queue = Mutex::new(items.chunks_mut(CHUNK));
+    let drain = || {
+        let mut work = Vec::new();
+        loop {
+            // A poisoned lock means another thread panicked; its panic propagates from
+            // the scope, and this thread just stops.
+            let next = match queue.lock() {
+                Ok(mut q) => q.next(),
+                Err(_) => None,
+            };
+            let Some(chunk) = next else { break };
+            for item in chunk {
+                f(item, &mut work);
+            }
+        }
+    };
+    std::thread::scope(|s| {
+        for _ in 1..threads {
+            let _ = std::thread::Builder::new()
+                .name("seal-cipher".into())
+                .spawn_scoped(s, drain);
+        }
+        drain();
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_item_is_visited_once_whatever_the_thread_count() {
+        for threads in [1, 2, 3, 8] {
+            for n in [0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 10 * CHUNK + 7] {
+                let mut items: Vec<(usize, u32)> = (0..n).map(|i| (i, 0)).collect();
+                for_each(&mut items, threads, |it, _| it.1 += 1);
+                assert!(
+                    items
+                        .iter()
+                        .enumerate()
+                        .all(|(i, it)| it.0 == i && it.1 == 1),
+                    "threads {threads}, n {n}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn small_walks_stay_on_one_thread() {
+        assert_eq!(threads_for(0), 1);
+        assert_eq!(threads_for(MIN_PARALLEL_JOBS - 1), 1);
+        assert!(threads_for(100_000) >= 1);
+    }
+}
