@@ -570,9 +570,8 @@ fn endpoint_for(env: &dyn Env, shared: &SharedConfig, id: &str, prefix: &str, ar
 // ---------------------------------------------------------------------------------------
 
 /// AWS KMS as a master-key type: recipients are ARNs as [`KmsKey::describe`] writes them
-/// (`ARN[+ROLE][|k:v,…][|PROFILE]`), entries go to the group's `kms` list. The methods have
-/// the signatures of the key-type interface (`keys::KeyType`): implementing it is
-/// `impl super::KeyType for KmsType` over these bodies, plus one registry line.
+/// (`ARN[+ROLE][|k:v,…][|PROFILE]`), entries go to the group's `kms` list. Registered in
+/// `keys::REGISTRY`.
 pub struct KmsType;
 
 impl KmsType {
@@ -584,24 +583,26 @@ impl KmsType {
             .flat_map(|(_, list)| entries(list).unwrap_or_default())
             .collect()
     }
+}
 
+impl super::KeyType for KmsType {
     /// `kms`.
-    pub fn name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         TYPE
     }
 
     /// `AWS KMS`.
-    pub fn label(&self) -> &'static str {
+    fn label(&self) -> &'static str {
         "AWS KMS"
     }
 
     /// Whether a recipient string is a KMS ARN.
-    pub fn claims(&self, recipient: &str) -> bool {
+    fn claims(&self, recipient: &str) -> bool {
         KmsKey::claims(recipient)
     }
 
     /// Validate a recipient string (ARN, role, context).
-    pub fn check(&self, recipient: &str) -> Result<(), KeyError> {
+    fn check(&self, recipient: &str) -> Result<(), KeyError> {
         KmsKey::from_recipient(recipient)
             .map(|_| ())
             .map_err(|reason| KeyError::BadRecipient {
@@ -611,7 +612,7 @@ impl KmsType {
     }
 
     /// Wrap `payload` with KMS (process environment) and add the entry to `group`.
-    pub fn wrap(
+    fn wrap(
         &self,
         recipient: &str,
         payload: &[u8],
@@ -634,12 +635,12 @@ impl KmsType {
     }
 
     /// The group's KMS keys as recipient strings.
-    pub fn recipients(&self, group: &KeyGroup) -> Vec<String> {
+    fn recipients(&self, group: &KeyGroup) -> Vec<String> {
         Self::keys(group).iter().map(KmsKey::describe).collect()
     }
 
     /// The group's KMS keys as messages name them.
-    pub fn describe(&self, group: &KeyGroup) -> Vec<String> {
+    fn describe(&self, group: &KeyGroup) -> Vec<String> {
         Self::keys(group)
             .iter()
             .map(|k| format!("AWS KMS {}", k.describe()))
@@ -648,7 +649,7 @@ impl KmsType {
 
     /// Try the group's KMS entries in order (process environment); why each failed goes to
     /// `notes`.
-    pub fn unwrap(
+    fn unwrap(
         &self,
         group: &KeyGroup,
         _ids: &super::Identities,
@@ -670,6 +671,7 @@ impl KmsType {
 
 #[cfg(test)]
 mod tests {
+    use crate::keys::KeyType as _;
     use super::credentials::*;
     use super::sigv4::*;
     use super::*;

@@ -435,9 +435,8 @@ fn call(
 // ---------------------------------------------------------------------------------------
 
 /// Vault transit as a master-key type: recipients are key URLs
-/// (`https://HOST:PORT/v1/ENGINE/keys/NAME`), entries go to the group's `hc_vault` list. The methods have
-/// the signatures of the key-type interface (`keys::KeyType`): implementing it is
-/// `impl super::KeyType for VaultType` over these bodies, plus one registry line.
+/// (`https://HOST:PORT/v1/ENGINE/keys/NAME`), entries go to the group's `hc_vault` list. Registered in
+/// `keys::REGISTRY`.
 pub struct VaultType;
 
 impl VaultType {
@@ -449,24 +448,26 @@ impl VaultType {
             .flat_map(|(_, list)| entries(list).unwrap_or_default())
             .collect()
     }
+}
 
+impl super::KeyType for VaultType {
     /// `hc_vault`.
-    pub fn name(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         TYPE
     }
 
     /// `Vault`.
-    pub fn label(&self) -> &'static str {
+    fn label(&self) -> &'static str {
         "Vault"
     }
 
     /// Whether a recipient string is a Vault key URL.
-    pub fn claims(&self, recipient: &str) -> bool {
+    fn claims(&self, recipient: &str) -> bool {
         VaultKey::claims(recipient)
     }
 
     /// Validate a recipient string (a transit key URL).
-    pub fn check(&self, recipient: &str) -> Result<(), KeyError> {
+    fn check(&self, recipient: &str) -> Result<(), KeyError> {
         VaultKey::from_uri(recipient)
             .map(|_| ())
             .map_err(|e| KeyError::BadRecipient {
@@ -476,7 +477,7 @@ impl VaultType {
     }
 
     /// Wrap `payload` with transit (process environment) and add the entry to `group`.
-    pub fn wrap(
+    fn wrap(
         &self,
         recipient: &str,
         payload: &[u8],
@@ -499,12 +500,12 @@ impl VaultType {
     }
 
     /// The group's Vault keys as recipient strings.
-    pub fn recipients(&self, group: &KeyGroup) -> Vec<String> {
+    fn recipients(&self, group: &KeyGroup) -> Vec<String> {
         Self::keys(group).iter().map(VaultKey::describe).collect()
     }
 
     /// The group's Vault keys as messages name them.
-    pub fn describe(&self, group: &KeyGroup) -> Vec<String> {
+    fn describe(&self, group: &KeyGroup) -> Vec<String> {
         Self::keys(group)
             .iter()
             .map(|k| format!("Vault {}", k.describe()))
@@ -513,7 +514,7 @@ impl VaultType {
 
     /// Try the group's Vault entries in order (process environment); why each failed goes to
     /// `notes`.
-    pub fn unwrap(
+    fn unwrap(
         &self,
         group: &KeyGroup,
         _ids: &super::Identities,
@@ -535,6 +536,7 @@ impl VaultType {
 
 #[cfg(test)]
 mod tests {
+    use crate::keys::KeyType as _;
     use super::*;
     use std::path::PathBuf;
 

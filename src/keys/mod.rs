@@ -64,7 +64,12 @@ pub trait KeyType: Sync {
 }
 
 /// The master-key types seal wraps for, in the order sops tries them when decrypting.
-pub static REGISTRY: &[&dyn KeyType] = &[&age::AgeType, &PgpType];
+pub static REGISTRY: &[&dyn KeyType] = &[
+    &age::AgeType,
+    &PgpType,
+    &aws_kms::KmsType,
+    &hc_vault::VaultType,
+];
 
 /// The registered type of a metadata field name.
 pub fn key_type(name: &str) -> Option<&'static dyn KeyType> {
