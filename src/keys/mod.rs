@@ -19,6 +19,7 @@ use crate::cipher::DataKey;
 use crate::metadata::{AgeKey, KeyGroup, Metadata};
 
 pub mod pgp;
+mod pgp_keyring;
 
 /// Largest identity source seal reads (the limit sops applies to encrypted identity files).
 const MAX_SOURCE_BYTES: u64 = 16 << 20;
