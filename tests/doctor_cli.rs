@@ -2,7 +2,9 @@
 //! spec.patches, spec.path relative to a source root below the repository root, the
 //! one-line summary of files no Kustomization applies, and `--fix` (no key needed). Then
 //! the real-world corpus (`../shared/realworld`) with the parent Kustomizations its copy
-//! lacks.
+//! lacks. Files whose recipients are PGP keys only need Flux's sops-gpg convention (a
+//! decryption Secret with `.asc` keys); their PGP entries are made through gpg with a
+//! GNUPGHOME of the test's own.
 
 mod common;
 
@@ -288,6 +290,21 @@ fn realworld_xunholy_source_root_and_overlay_parent() {
             "labelSelector: flux-defaults!=disabled",
         ),
     );
+    // The PGP-only files under a parent that decrypts with the age convention's Secret:
+    // Flux would need the PGP key there.
+    let (code, age_secret) = r.doctor(&[]);
+    assert_eq!(code, 1, "{age_secret}");
+    assert!(
+        age_secret.contains("PGP keys only (0635B8D34037A9453003FB7B93CAA682FF4C9014)")
+            && age_secret.contains("--from-file=sops.asc=/dev/stdin"),
+        "{age_secret}"
+    );
+    // Upstream points its Kustomizations at sops-gpg (the Secret is in the repo,
+    // kubernetes/clusters/cluster-00/secrets/sops-gpg.encrypted.yaml, key sops.asc).
+    let parent = std::fs::read_to_string(r.root.join("kubernetes/clusters/cluster-00/ks.yaml"))
+        .unwrap()
+        .replace("name: sops-age", "name: sops-gpg");
+    write(&r.root, "kubernetes/clusters/cluster-00/ks.yaml", &parent);
     let (code, after) = r.doctor(&[]);
     assert_eq!(code, 0, "{after}");
     assert!(after.contains("0 need attention"), "{after}");
@@ -371,4 +388,98 @@ fn gitignore_hides_no_tracked_kustomization_or_applied_file() {
     assert!(out.contains("1 ok, 0 need attention"), "{out}");
     assert!(!out.contains("applied by none"), "{out}");
     assert!(!out.contains("stray"), "{out}");
+
+/// The sops functional suite's test key (tests/keys), imported into a GnuPG home of the
+/// test's own.
+const FP: &str = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
+
+fn gnupg_home(r: &Repo) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let g = r.home.join("gnupg");
+    std::fs::create_dir_all(&g).unwrap();
+    std::fs::set_permissions(&g, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let key =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/keys/sops_functional_tests_key.asc");
+    let o = std::process::Command::new("gpg")
+        .env("GNUPGHOME", &g)
+        .args(["--batch", "--import"])
+        .arg(key)
+        .output()
+        .expect("gpg is required (scripts/install-peers.sh)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    g
+}
+
+#[test]
+fn pgp_only_files_need_a_sops_gpg_style_secret() {
+    let r = repo();
+    let gnupg = gnupg_home(&r);
+    let rel = "kubernetes/apps/secret.sops.yaml";
+    write(
+        &r.root,
+        rel,
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  A: b\n",
+    );
+    seal(&r.home)
+        .current_dir(&r.root)
+        .env("GNUPGHOME", &gnupg)
+        .args(["encrypt", "-i", "--pgp", FP, rel])
+        .assert()
+        .success();
+    let with_secret = |name: &str| {
+        write(
+            &r.root,
+            "kubernetes/flux/apps.yaml",
+            &ks(
+                "apps",
+                "./kubernetes/apps",
+                &DECRYPTION.replace("sops-age", name),
+            ),
+        );
+    };
+    // The age convention's Secret cannot hold what a PGP-only file needs.
+    with_secret("sops-age");
+    let (code, out) = r.doctor(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!("its recipients are PGP keys only ({FP})"))
+            && out.contains("Flux Kustomization apps (kubernetes/flux/apps.yaml) decrypts with the Secret sops-age")
+            && out.contains(&format!("fix: gpg --export-secret-keys --armor {FP} | kubectl create secret generic sops-gpg --namespace=flux-system --from-file=sops.asc=/dev/stdin")),
+        "{out}"
+    );
+    // A Secret of the repository named by the Kustomization: its keys decide.
+    with_secret("cluster-keys");
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: cluster-keys\n  namespace: flux-system\ndata:\n  age.agekey: eA==\n";
+    write(&r.root, "kubernetes/flux/keys.yaml", secret);
+    let (code, out) = r.doctor(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "decrypts with the Secret cluster-keys, which is defined in kubernetes/flux/keys.yaml without a key ending in .asc"
+        ),
+        "{out}"
+    );
+    write(
+        &r.root,
+        "kubernetes/flux/keys.yaml",
+        &secret.replace("age.agekey", "sops.asc"),
+    );
+    let (code, out) = r.doctor(&[]);
+    assert_eq!(code, 0, "{out}");
+    // Flux's documented name.
+    std::fs::remove_file(r.root.join("kubernetes/flux/keys.yaml")).unwrap();
+    with_secret("sops-gpg");
+    let (code, out) = r.doctor(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("not sops-age"), "{out}");
+    // A file with an age recipient too is the age convention's business, as before.
+    with_secret("sops-age");
+    seal(&r.home)
+        .current_dir(&r.root)
+        .env("GNUPGHOME", &gnupg)
+        .args(["rotate", "-i", "--add-age", &recipient("alice"), rel])
+        .assert()
+        .success();
+    let (code, out) = r.doctor(&[]);
+    assert_eq!(code, 0, "{out}");
 }

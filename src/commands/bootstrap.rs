@@ -2,7 +2,9 @@
 //! keyring) as the `flux-system/sops-age` Secret (stdout, a file outside the repository,
 //! or `kubectl apply`), the cluster key added to `.sops.yaml` (minimal text edits), and
 //! the Flux Kustomization `spec.decryption` block (printed, or patched into a file), with
-//! the Kustomizations that still lack it.
+//! the Kustomizations that still lack it. With `--pgp FP` the cluster gets a PGP key
+//! instead, the way Flux documents it: the armored secret key gpg exports, as key
+//! `sops.asc` of the `flux-system/sops-gpg` Secret, and Kustomizations pointed at that.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -18,6 +20,7 @@ use crate::config::{self, Config};
 use crate::error::{CliError, exit, io_reason};
 use crate::fsio::{self, Sensitivity};
 use crate::k8s::flux;
+use crate::keys::pgp;
 use crate::repo;
 
 /// Bootstrap a cluster's sops-age decryption (Flux)
@@ -68,6 +71,13 @@ pub struct FluxArgs {
     /// Reuse this identity from the OS keyring (its public key).
     #[arg(long, value_name = "AGE1…")]
     keyring: Option<String>,
+
+    /// Give the cluster this PGP key instead of an age identity (Flux's sops-gpg
+    /// convention): `gpg --export-secret-keys --armor FP` becomes key sops.asc of the
+    /// flux-system/sops-gpg Secret, delivered like the age Secret, and --patch points
+    /// Kustomizations at sops-gpg. .sops.yaml is only checked: its rule must name the key.
+    #[arg(long, value_name = "FINGERPRINT", conflicts_with_all = ["key", "keyring", "me", "group", "no_backup"])]
+    pgp: Option<String>,
 
     /// Run `kubectl apply -f -` with the Secret instead of printing it.
     #[arg(long, conflicts_with = "secret_output")]
@@ -129,6 +139,9 @@ struct PatchPlan {
 }
 
 fn run_flux(ctx: &Ctx, args: &FluxArgs) -> Result<(), CliError> {
+    if let Some(fp) = &args.pgp {
+        return run_flux_pgp(ctx, args, fp);
+    }
     // 1. Check every input before making or moving a key: nothing below can fail on a
     //    user's input once the key exists but the writes themselves.
     let secret_dest = match &args.secret_output {
@@ -219,21 +232,28 @@ fn deliver(
     secret_dest: Option<&Path>,
     recovery: &mut Recovery,
 ) -> Result<(), CliError> {
+    deliver_named(args, secret_dest, recovery, flux::SECRET_NAME)
+}
+
+fn deliver_named(
+    args: &FluxArgs,
+    secret_dest: Option<&Path>,
+    recovery: &mut Recovery,
+    secret_name: &str,
+) -> Result<(), CliError> {
     let manifest = recovery.manifest;
     if args.apply {
         kubectl_apply(manifest)?;
         eprintln!(
-            "seal: applied secret {}/{} to the cluster",
+            "seal: applied secret {}/{secret_name} to the cluster",
             flux::SECRET_NAMESPACE,
-            flux::SECRET_NAME
         );
     } else if let Some(dest) = secret_dest {
         fsio::write_atomic(dest, manifest.as_bytes(), Sensitivity::Secret)
             .map_err(|e| CliError::write_io(dest, e))?;
         recovery.saved = Some(dest.to_path_buf());
         eprintln!(
-            "seal: wrote the {} Secret to {} (mode 0600; keep it out of git)",
-            flux::SECRET_NAME,
+            "seal: wrote the {secret_name} Secret to {} (mode 0600; keep it out of git)",
             dest.display()
         );
     } else {
@@ -775,4 +795,215 @@ fn write_patch(plan: &PatchPlan) -> Result<(), CliError> {
         plan.names.join(", ")
     );
     Ok(())
+}
+
+/// The Secret Flux's documentation names for PGP keys.
+const PGP_SECRET_NAME: &str = "sops-gpg";
+/// Its key: kustomize-controller imports every key ending in `.asc`.
+const PGP_SECRET_KEY: &str = "sops.asc";
+
+/// The `flux-system/sops-gpg` Secret holding an armored PGP secret key under `stringData`.
+fn sops_gpg_secret(armored: &str) -> Zeroizing<String> {
+    let mut o = Zeroizing::new(String::with_capacity(armored.len() + 256));
+    o.push_str("apiVersion: v1\nkind: Secret\nmetadata:\n");
+    o.push_str(&format!(
+        "  name: {PGP_SECRET_NAME}\n  namespace: {}\n",
+        flux::SECRET_NAMESPACE
+    ));
+    o.push_str("type: Opaque\nstringData:\n");
+    o.push_str(&format!("  {PGP_SECRET_KEY}: |\n"));
+    for line in armored.lines() {
+        let line = line.trim_end();
+        if !line.is_empty() {
+            o.push_str("    ");
+            o.push_str(line);
+        }
+        o.push('\n');
+    }
+    o
+}
+
+/// `seal bootstrap flux --pgp FP`: the same order as the age path (inputs checked, the
+/// Secret delivered, then files changed), with a key that already lives in gpg's keyring,
+/// so nothing new can be lost and no recovery copy is made.
+fn run_flux_pgp(ctx: &Ctx, args: &FluxArgs, fp: &str) -> Result<(), CliError> {
+    let fp = pgp::normalize_fp(fp);
+    pgp::check_fp(&fp).map_err(|e| {
+        CliError::new(exit::CONFLICTING_PARAMETERS, format!("--pgp: {e}"))
+            .hint("give the key's fingerprint (gpg --list-secret-keys --with-colons: the fpr line)")
+    })?;
+    let secret_dest = match &args.secret_output {
+        Some(p) => Some(resolve_secret_output(ctx, p)?),
+        None => None,
+    };
+    if args.apply {
+        check_kubeconfig(ctx)?;
+        check_kubectl(ctx)?;
+    }
+    let patch = match &args.patch {
+        Some(p) => Some(plan_patch_for(ctx, p, PGP_SECRET_NAME)?),
+        None => None,
+    };
+    let armored = pgp::export_secret_key(&fp).map_err(|e| {
+        CliError::new(exit::GENERIC, format!("cannot export the PGP secret key {fp}: {e}"))
+            .hint("import the key into gpg first (gpg --import KEY.asc; GNUPGHOME selects the keyring); nothing was changed")
+    })?;
+    let manifest = sops_gpg_secret(&armored);
+    if let Some(dest) = &secret_dest
+        && std::fs::read(dest)
+            .map(Zeroizing::new)
+            .is_ok_and(|old| old[..] != *manifest.as_bytes())
+    {
+        return Err(CliError::new(
+            exit::COULD_NOT_WRITE_OUTPUT,
+            "--secret-output already exists and does not hold this PGP key's Secret; seal never overwrites a key file",
+        )
+        .in_file(dest)
+        .hint("move it away (it may hold another cluster's key) or pick another path; nothing was changed"));
+    }
+    let mut recovery = Recovery {
+        ctx,
+        manifest: &manifest,
+        public: &fp,
+        needed: false,
+        saved: None,
+    };
+    deliver_named(args, secret_dest.as_deref(), &mut recovery, PGP_SECRET_NAME)?;
+    if let Some(p) = &patch {
+        write_patch(p)?;
+    }
+    eprintln!("seal: cluster PGP key: {fp}");
+    if !args.no_config {
+        check_rules_name_pgp(ctx, &fp)?;
+    }
+    if args.patch.is_none() {
+        eprintln!(
+            "seal: add this to each Flux Kustomization that applies sops files:\nspec:\n{}",
+            decryption_block_for(PGP_SECRET_NAME)
+        );
+    }
+    let lacking: Vec<_> = flux::find_kustomizations(&ctx.cwd)
+        .into_iter()
+        .filter(|k| !k.decrypts)
+        .collect();
+    if !lacking.is_empty() {
+        eprintln!("seal: Flux Kustomizations without sops decryption:");
+        for k in &lacking {
+            let f = k.file.strip_prefix(&ctx.cwd).unwrap_or(&k.file);
+            eprintln!(
+                "  {} ({}) — fix: seal bootstrap flux --pgp {fp} --patch {}",
+                k.name,
+                f.display(),
+                f.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// seal edits only age lists of `.sops.yaml`: for a PGP cluster key it says whether a
+/// creation rule names it, and what to add when none does.
+fn check_rules_name_pgp(ctx: &Ctx, fp: &str) -> Result<(), CliError> {
+    let Some(path) = config::find(&ctx.cwd, ctx.config_flag.as_deref()).map(|p| ctx.absolute(&p))
+    else {
+        eprintln!(
+            "seal: there is no .sops.yaml: create one whose rule names the key, e.g.\ncreation_rules:\n  - pgp: {fp}"
+        );
+        return Ok(());
+    };
+    let text = std::fs::read(&path).map_err(|e| CliError::read_io(&path, e))?;
+    let cfg = Config::parse(&text, &path)?;
+    let tagged = pgp::tag(fp);
+    let naming: Vec<String> = cfg
+        .creation_rules
+        .iter()
+        .filter(|r| r.key_groups.iter().flatten().any(|k| *k == tagged))
+        .map(|r| (r.index + 1).to_string())
+        .collect();
+    if naming.is_empty() {
+        eprintln!(
+            "seal: no creation rule of {} names {fp}: add `pgp: {fp}` to the rule that covers the cluster's files (seal does not edit PGP entries), then run: seal updatekeys -y FILE…",
+            path.display()
+        );
+    } else {
+        eprintln!(
+            "seal: {} names the key in rule {}",
+            path.display(),
+            naming.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The `decryption` block for a child of `spec` (two spaces), naming `secret`.
+fn decryption_block_for(secret: &str) -> String {
+    flux::decryption_block(2).replace(
+        &format!("name: {}\n", flux::SECRET_NAME),
+        &format!("name: {secret}\n"),
+    )
+}
+
+/// [`plan_patch`] with the inserted blocks naming `secret` instead of sops-age; the
+/// result is checked by re-reading its Kustomizations.
+fn plan_patch_for(ctx: &Ctx, p: &Path, secret: &str) -> Result<PatchPlan, CliError> {
+    let mut plan = plan_patch(ctx, p)?;
+    let Some(before) = plan.file.before.clone() else {
+        return Ok(plan);
+    };
+    let text = retarget_inserted(&before, &plan.file.text, secret);
+    let check = flux::kustomizations_in(p, text.as_bytes());
+    let ok = check
+        .iter()
+        .filter(|k| plan.names.contains(&k.name))
+        .all(|k| k.decrypts && k.secret_ref.as_deref() == Some(secret));
+    if !ok {
+        return Err(CliError::new(
+            exit::GENERIC,
+            "cannot add a decryption block naming the sops-gpg Secret",
+        )
+        .in_file(p)
+        .hint(format!(
+            "nothing was changed; add this under spec: by hand:\n{}",
+            decryption_block_for(secret)
+        )));
+    }
+    plan.file.text = text;
+    Ok(plan)
+}
+
+/// `new` is `old` with lines inserted: in the inserted lines only, the Secret name of
+/// the decryption block becomes `secret`.
+fn retarget_inserted(old: &str, new: &str, secret: &str) -> String {
+    let from = format!("name: {}", flux::SECRET_NAME);
+    let mut old_lines = old.split_inclusive('\n').peekable();
+    let mut out = String::with_capacity(new.len());
+    for line in new.split_inclusive('\n') {
+        if old_lines.peek() == Some(&line) {
+            old_lines.next();
+            out.push_str(line);
+        } else if line.trim() == from {
+            out.push_str(&line.replace(&from, &format!("name: {secret}")));
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_inserted_blocks_are_retargeted() {
+        let old =
+            "spec:\n  decryption:\n    secretRef:\n      name: sops-age\n---\nspec:\n  path: ./x\n";
+        let new = "spec:\n  decryption:\n    secretRef:\n      name: sops-age\n---\nspec:\n  decryption:\n    provider: sops\n    secretRef:\n      name: sops-age\n  path: ./x\n";
+        let out = retarget_inserted(old, new, "sops-gpg");
+        assert_eq!(
+            out,
+            new.replacen("name: sops-age\n  path", "name: sops-gpg\n  path", 1)
+        );
+        assert_eq!(out.matches("name: sops-age").count(), 1);
+    }
 }

@@ -1,7 +1,9 @@
 //! `seal doctor`: for every sops file in the repository, whether the cluster can decrypt
 //! it: the cluster key is a recipient (or, without `--cluster-key`, the file's recipients
 //! match its `.sops.yaml` rule), and the Flux Kustomization that builds it has sops
-//! decryption enabled; with the command that fixes each problem.
+//! decryption enabled (for a file whose recipients are PGP keys only: with a Secret that
+//! follows Flux's sops-gpg convention, `.asc` keys); with the command that fixes each
+//! problem.
 
 use std::path::{Path, PathBuf};
 
@@ -282,7 +284,16 @@ fn check_file(
             return r;
         }
     };
-    if let Some(s) = secret.as_deref().filter(|s| *s != flux::SECRET_NAME) {
+    if let Some(problem) =
+        pgp_secret_problem(root, &recipients, &k.name, &k.file, secret.as_deref())
+    {
+        r.problems.push(problem);
+        return r;
+    }
+    if let Some(s) = secret
+        .as_deref()
+        .filter(|s| *s != flux::SECRET_NAME && !pgp_secret_ok(root, &recipients, s))
+    {
         r.notes.push(format!(
             "Kustomization {} decrypts with the Secret {s:?}, not {}",
             k.name,
@@ -290,6 +301,153 @@ fn check_file(
         ));
     }
     r
+}
+
+/// The Secret Flux's documentation names for PGP keys (`flux-system/sops-gpg`).
+const PGP_SECRET_NAME: &str = "sops-gpg";
+
+/// A Secret manifest of the repository, by the names of its keys (a sops-encrypted one
+/// shows them in the clear).
+struct SecretDoc {
+    file: PathBuf,
+    name: String,
+    keys: Vec<String>,
+}
+
+/// The repository's Secret manifests, read once per run (the root is fixed for a run).
+fn repo_secrets(root: &Path) -> &'static [SecretDoc] {
+    static SECRETS: std::sync::OnceLock<Vec<SecretDoc>> = std::sync::OnceLock::new();
+    SECRETS.get_or_init(|| {
+        let mut out = Vec::new();
+        let walk = ignore::WalkBuilder::new(root)
+            .hidden(false)
+            .filter_entry(|e| e.file_name() != ".git")
+            .build();
+        for e in walk.flatten() {
+            let p = e.path();
+            if !e.file_type().is_some_and(|t| t.is_file()) || Format::from_path(p) != Format::Yaml {
+                continue;
+            }
+            let Ok(bytes) = std::fs::read(p) else {
+                continue;
+            };
+            if memchr::memmem::find(&bytes, b"Secret").is_none() {
+                continue;
+            }
+            let Ok(parsed) = Format::Yaml.store().load_plain(&bytes) else {
+                continue;
+            };
+            for d in &parsed.docs {
+                use crate::tree::Value;
+                if !matches!(d.get("kind"), Some(Value::Str(k)) if k == "Secret") {
+                    continue;
+                }
+                let Some(Value::Branch(meta)) = d.get("metadata") else {
+                    continue;
+                };
+                let Some(Value::Str(name)) = meta.get("name") else {
+                    continue;
+                };
+                let mut keys = Vec::new();
+                for field in ["data", "stringData"] {
+                    if let Some(Value::Branch(b)) = d.get(field) {
+                        keys.extend(b.items.iter().filter_map(|i| match i {
+                            crate::tree::Item::Pair(k, _) => Some(k.clone()),
+                            _ => None,
+                        }));
+                    }
+                }
+                out.push(SecretDoc {
+                    file: rel(root, p),
+                    name: name.clone(),
+                    keys,
+                });
+            }
+        }
+        out
+    })
+}
+
+/// The PGP fingerprints among a file's recipients (`pgp:FP` as rules name them).
+fn pgp_fps(recipients: &[String]) -> Vec<&str> {
+    recipients
+        .iter()
+        .filter_map(|r| crate::keys::pgp::untag(r))
+        .collect()
+}
+
+/// Whether `secret` follows Flux's PGP convention for a file with PGP recipients: named
+/// sops-gpg, or a Secret manifest of that name here has a key ending in `.asc`.
+fn pgp_secret_ok(root: &Path, recipients: &[String], secret: &str) -> bool {
+    if pgp_fps(recipients).is_empty() {
+        return false;
+    }
+    if secret == PGP_SECRET_NAME {
+        return true;
+    }
+    repo_secrets(root)
+        .iter()
+        .any(|s| s.name == secret && s.keys.iter().any(|k| k.ends_with(".asc")))
+}
+
+/// Flux decrypts a file whose recipients are PGP keys only (no age key the cluster could
+/// hold) with an armored private key under a `.asc` key of the decryption Secret
+/// (conventionally flux-system/sops-gpg). The problem, with a command that fixes it,
+/// when the Kustomization's Secret is not such a Secret.
+fn pgp_secret_problem(
+    root: &Path,
+    recipients: &[String],
+    ks_name: &str,
+    ks_file: &Path,
+    secret: Option<&str>,
+) -> Option<(String, String)> {
+    let fps = pgp_fps(recipients);
+    let has_age = recipients
+        .iter()
+        .any(|r| crate::keys::pgp::untag(r).is_none());
+    if fps.is_empty() || has_age {
+        return None;
+    }
+    let fp = fps[0];
+    let export = format!(
+        "gpg --export-secret-keys --armor {fp} | kubectl create secret generic {PGP_SECRET_NAME} --namespace=flux-system --from-file=sops.asc=/dev/stdin (or: seal bootstrap flux --pgp {fp} --apply)"
+    );
+    let Some(secret) = secret else {
+        return Some((
+            format!(
+                "its recipients are PGP keys only ({}), but the Flux Kustomization {ks_name} ({}) names no decryption Secret",
+                fps.join(", "),
+                ks_file.display()
+            ),
+            format!(
+                "{export}; then set spec.decryption.secretRef.name: {PGP_SECRET_NAME} in {}",
+                ks_file.display()
+            ),
+        ));
+    };
+    if pgp_secret_ok(root, recipients, secret) {
+        return None;
+    }
+    let why = match repo_secrets(root).iter().find(|s| s.name == secret) {
+        Some(s) => format!(
+            "is defined in {} without a key ending in .asc",
+            s.file.display()
+        ),
+        None => format!(
+            "is not Flux's PGP Secret ({PGP_SECRET_NAME}, armored private keys under keys ending in .asc)"
+        ),
+    };
+    Some((
+        format!(
+            "its recipients are PGP keys only ({}), but the Flux Kustomization {ks_name} ({}) decrypts with the Secret {secret}, which {why}",
+            fps.join(", "),
+            ks_file.display()
+        ),
+        format!(
+            "{export}; then set spec.decryption.secretRef.name: {PGP_SECRET_NAME} in {} (a Kustomization that also decrypts age files needs both keys in one Secret: add sops.asc to {secret})",
+            ks_file.display()
+        ),
+    ))
 }
 
 /// Add the decryption block to every Kustomization that applies one of `files` and

@@ -28,6 +28,7 @@ pub mod http;
 mod identities;
 mod passphrase;
 pub mod pgp;
+mod pgp_keyring;
 
 pub use self::age::{unwrap_one, wrap};
 pub use identities::{

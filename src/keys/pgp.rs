@@ -1,7 +1,9 @@
-//! PGP master keys through the `gpg` binary, as sops does: the data key (or Shamir share)
-//! is wrapped with `gpg --encrypt --armor` for a fingerprint and unwrapped with
-//! `gpg --decrypt`, so gpg-agent does the private-key work (smartcards, passphrase caches).
-//! `SOPS_GPG_EXEC` names the binary (default `gpg`); `GNUPGHOME` is passed through.
+//! PGP master keys, in sops's order of attempts: first its built-in OpenPGP on the legacy
+//! keyrings (`pubring.gpg` / `secring.gpg` in the GnuPG home, [`super::pgp_keyring`]),
+//! then the `gpg` binary: the data key (or Shamir share) is wrapped with
+//! `gpg --encrypt --armor` for a fingerprint and unwrapped with `gpg -d`, so gpg-agent
+//! does the private-key work (smartcards, passphrase caches). `SOPS_GPG_EXEC` names the
+//! binary (default `gpg`); gpg finds `GNUPGHOME` in the environment, as under sops.
 //!
 //! A metadata entry is `created_at` (RFC 3339), `enc` (the armored PGP message) and `fp`
 //! (the fingerprint as written in the rule or flag, spaces removed).
@@ -94,29 +96,18 @@ pub fn entry_value(key: &PgpKey) -> Value {
     })
 }
 
-/// `SOPS_GPG_EXEC` when it is an absolute path (sops ignores a relative one), else `gpg`.
+/// `SOPS_GPG_EXEC` when set (a name is looked up on `PATH`, as sops 3.11 does), else `gpg`.
 fn gpg_binary() -> String {
     std::env::var("SOPS_GPG_EXEC")
         .ok()
-        .filter(|s| std::path::Path::new(s).is_absolute())
+        .filter(|s| !s.is_empty())
         .unwrap_or_else(|| "gpg".to_string())
 }
 
-/// The GnuPG home sops hands gpg: `GNUPGHOME`, else `~/.gnupg`.
-fn gnupg_home() -> Option<std::path::PathBuf> {
-    match std::env::var_os("GNUPGHOME") {
-        Some(d) if !d.is_empty() => Some(d.into()),
-        _ => std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".gnupg")),
-    }
-}
-
+/// Run gpg with exactly sops's arguments: no `--homedir` (gpg reads `GNUPGHOME` itself).
 fn run(args: &[&str], input: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
     let bin = gpg_binary();
-    let mut cmd = Command::new(&bin);
-    if let Some(home) = gnupg_home() {
-        cmd.arg("--no-default-keyring").arg("--homedir").arg(home);
-    }
-    let mut child = cmd
+    let mut child = Command::new(&bin)
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -160,21 +151,41 @@ fn run(args: &[&str], input: &[u8]) -> Result<Zeroizing<Vec<u8>>, String> {
     Ok(stdout)
 }
 
-/// Unwrap one PGP entry through `gpg --decrypt` (gpg-agent holds the private key).
+/// Unwrap one PGP entry: the legacy secret keyring first, then `gpg -d` (gpg-agent holds
+/// the private key). When both fail, both reasons are given, as sops does.
 pub fn unwrap(key: &PgpKey) -> Result<Zeroizing<Vec<u8>>, String> {
-    run(&["--use-agent", "-d"], key.enc.as_bytes())
+    let legacy = match super::pgp_keyring::decrypt(&key.enc) {
+        Ok(p) => return Ok(p),
+        Err(e) => e,
+    };
+    let gpg = match run(&["-d"], key.enc.as_bytes()) {
+        Ok(p) if p.is_empty() => "gpg decrypted it to zero bytes".to_string(),
+        Ok(p) => return Ok(p),
+        Err(e) => e,
+    };
+    Err(format!("built-in OpenPGP: {legacy}; gpg: {gpg}"))
 }
 
-/// Wrap a payload for a fingerprint through `gpg --encrypt --armor` (as sops: no default
-/// recipient, the key trusted for this call, no encrypt-to).
+/// Wrap a payload for a fingerprint: with the legacy public keyring when it holds the key,
+/// else through `gpg --encrypt --armor` (as sops: no default recipient, the key trusted
+/// for this call, no encrypt-to).
 pub fn wrap(fp: &str, payload: &[u8]) -> Result<String, String> {
     let fp = normalize_fp(fp);
-    let bare = fp.trim_end_matches('!');
-    let trusted = if bare.len() >= 16 {
-        &bare[bare.len() - 16..]
-    } else {
-        bare
+    let legacy = match super::pgp_keyring::encrypt(&fp, payload) {
+        Ok(text) => return Ok(text),
+        Err(e) => e,
     };
+    wrap_gpg(&fp, payload).map_err(|gpg| format!("built-in OpenPGP: {legacy}; gpg: {gpg}"))
+}
+
+/// sops's `--trusted-key` ID: the last 16 characters, with a pinning `!` kept after them.
+fn short_id(fp: &str) -> &str {
+    let keep = if fp.ends_with('!') { 17 } else { 16 };
+    fp.get(fp.len().saturating_sub(keep)..).unwrap_or(fp)
+}
+
+fn wrap_gpg(fp: &str, payload: &[u8]) -> Result<String, String> {
+    let trusted = short_id(fp);
     let out = run(
         &[
             "--no-default-recipient",
@@ -182,7 +193,7 @@ pub fn wrap(fp: &str, payload: &[u8]) -> Result<String, String> {
             "--encrypt",
             "-a",
             "-r",
-            &fp,
+            fp,
             "--trusted-key",
             trusted,
             "--no-encrypt-to",
@@ -195,6 +206,24 @@ pub fn wrap(fp: &str, payload: &[u8]) -> Result<String, String> {
     Ok(text.trim().to_string())
 }
 
+/// The armored secret key (with its subkeys) of a fingerprint, as Flux's `sops-gpg`
+/// Secret holds it: `gpg --export-secret-keys --armor FP`. gpg prints nothing (and
+/// succeeds) for a key it does not hold: that is an error here.
+pub fn export_secret_key(fp: &str) -> Result<Zeroizing<String>, String> {
+    let fp = normalize_fp(fp);
+    check_fp(&fp)?;
+    let out = run(&["--batch", "--export-secret-keys", "--armor", &fp], &[])?;
+    let text = Zeroizing::new(
+        String::from_utf8(out.to_vec()).map_err(|_| "gpg wrote non-text armor".to_string())?,
+    );
+    if !text.contains("-----BEGIN PGP PRIVATE KEY BLOCK-----") {
+        return Err(format!(
+            "gpg holds no secret key for {fp} (gpg --list-secret-keys shows the keys it has)"
+        ));
+    }
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +232,14 @@ mod tests {
     fn fingerprints_normalise_as_sops() {
         assert_eq!(normalize_fp("FBC7 B9E2 A4F9!"), "FBC7B9E2A4F9!");
         assert_eq!(parse_fp_list(" AB CD, EF01 ,,"), vec!["ABCD", "EF01"]);
+    }
+
+    #[test]
+    fn short_ids_keep_a_pinning_bang_as_sops() {
+        let fp = "71D962851765394F76DB9CFC25294A17CD90507F";
+        assert_eq!(short_id(fp), "25294A17CD90507F");
+        assert_eq!(short_id(&format!("{fp}!")), "25294A17CD90507F!");
+        assert_eq!(short_id("ABCD"), "ABCD");
     }
 
     #[test]
