@@ -388,6 +388,7 @@ fn gitignore_hides_no_tracked_kustomization_or_applied_file() {
     assert!(out.contains("1 ok, 0 need attention"), "{out}");
     assert!(!out.contains("applied by none"), "{out}");
     assert!(!out.contains("stray"), "{out}");
+}
 
 /// The sops functional suite's test key (tests/keys), imported into a GnuPG home of the
 /// test's own.

@@ -232,7 +232,9 @@ pub(super) fn parse_identity_line(line: &str, line_no: usize) -> Result<Identity
     } else if super::age_pq::is_identity(line) {
         line.parse::<super::age_pq::Identity>()
             .map(IdentityLine::Pq)
-            .map_err(|e| format!("line {line_no} is not a valid AGE-SECRET-KEY-PQ-1… identity ({e})"))
+            .map_err(|e| {
+                format!("line {line_no} is not a valid AGE-SECRET-KEY-PQ-1… identity ({e})")
+            })
     } else if line.starts_with("AGE-SECRET-KEY-1") {
         line.parse::<age::x25519::Identity>()
             .map(IdentityLine::X25519)

@@ -612,12 +612,7 @@ impl super::KeyType for KmsType {
     }
 
     /// Wrap `payload` with KMS (process environment) and add the entry to `group`.
-    fn wrap(
-        &self,
-        recipient: &str,
-        payload: &[u8],
-        group: &mut KeyGroup,
-    ) -> Result<(), KeyError> {
+    fn wrap(&self, recipient: &str, payload: &[u8], group: &mut KeyGroup) -> Result<(), KeyError> {
         let key = KmsKey::from_recipient(recipient).map_err(|reason| KeyError::BadRecipient {
             recipient: recipient.to_string(),
             reason,
@@ -671,10 +666,10 @@ impl super::KeyType for KmsType {
 
 #[cfg(test)]
 mod tests {
-    use crate::keys::KeyType as _;
     use super::credentials::*;
     use super::sigv4::*;
     use super::*;
+    use crate::keys::KeyType as _;
     use std::path::PathBuf;
 
     struct MapEnv(Vec<(&'static str, String)>, Option<PathBuf>);

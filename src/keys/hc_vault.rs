@@ -477,12 +477,7 @@ impl super::KeyType for VaultType {
     }
 
     /// Wrap `payload` with transit (process environment) and add the entry to `group`.
-    fn wrap(
-        &self,
-        recipient: &str,
-        payload: &[u8],
-        group: &mut KeyGroup,
-    ) -> Result<(), KeyError> {
+    fn wrap(&self, recipient: &str, payload: &[u8], group: &mut KeyGroup) -> Result<(), KeyError> {
         let key = VaultKey::from_uri(recipient).map_err(|e| KeyError::BadRecipient {
             recipient: recipient.to_string(),
             reason: e.message,
@@ -536,8 +531,8 @@ impl super::KeyType for VaultType {
 
 #[cfg(test)]
 mod tests {
-    use crate::keys::KeyType as _;
     use super::*;
+    use crate::keys::KeyType as _;
     use std::path::PathBuf;
 
     struct MapEnv(Vec<(&'static str, String)>, Option<PathBuf>);
