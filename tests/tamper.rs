@@ -179,6 +179,36 @@ fn doc_lines(text: &str) -> Vec<&str> {
         .collect()
 }
 
+/// Whether two `ENC[...]` values carry the same bytes: every field equal, or a base64 field
+/// spelled differently that decodes (ignoring the unused trailing bits) to the same bytes.
+fn same_bytes(a: &str, b: &str) -> bool {
+    use base64::Engine;
+    let lenient = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+    );
+    let fields = |s: &str| -> Vec<(String, String)> {
+        let inner = s.strip_prefix("ENC[").and_then(|s| s.strip_suffix(']')).unwrap_or(s);
+        inner
+            .split(',')
+            .map(|f| match f.split_once(':') {
+                Some((k, v)) => (k.to_string(), v.to_string()),
+                None => (f.to_string(), String::new()),
+            })
+            .collect()
+    };
+    let (fa, fb) = (fields(a), fields(b));
+    fa.len() == fb.len()
+        && fa.iter().zip(&fb).all(|((ka, va), (kb, vb))| {
+            ka == kb
+                && (va == vb
+                    || matches!(
+                        (lenient.decode(va), lenient.decode(vb)),
+                        (Ok(x), Ok(y)) if x == y
+                    ))
+        })
+}
+
 const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
 
 proptest! {
@@ -205,6 +235,14 @@ proptest! {
         let what = format!("byte {} of value {:?} -> {:?}", at - start, &enc[start..end], rep as char);
         if in_type {
             check(&text, &what)?;
+        } else if same_bytes(&enc[start..end], &text[start..end]) {
+            // The last base64 digit before `=` padding carries unused bits; a digit that
+            // differs only there encodes the same bytes. sops (Go's lenient decoder) reads
+            // it, so seal must too, with the same plaintext.
+            prop_assert_eq!(check(&text, &what)?, 0, "{}", what);
+            let s = seal_decrypt(&file_with(&text), &[]);
+            let o = seal_decrypt(&file_with(enc), &[]);
+            prop_assert_eq!(s.stdout, o.stdout, "{}", what);
         } else {
             rejected(&text, &what)?;
         }
@@ -350,4 +388,32 @@ fn proptest_ok<T>(r: Result<T, TestCaseError>) -> T {
         Ok(v) => v,
         Err(e) => panic!("{e}"),
     }
+}
+
+/// The case a CI run once drew at random: the tag's last digit before `==` changed only in
+/// its unused low bits. Both sops and seal read the file; the plaintext is unchanged.
+#[test]
+fn unused_base64_bits_are_not_tampering() {
+    let enc = &fixture().enc;
+    let (start, end) = enc_spans(enc)[0];
+    let value = &enc[start..end];
+    let at = start + value.find("==,type:").expect("a 16-byte tag ends in ==") - 1;
+    let digit = enc.as_bytes()[at];
+    let idx = B64.iter().position(|&c| c == digit).unwrap();
+    // Flip the lowest bit: the 2 bits that count (the top ones of 6) stay.
+    let rep = B64[idx ^ 1];
+    let mut b = enc.clone().into_bytes();
+    b[at] = rep;
+    let text = String::from_utf8(b).unwrap();
+    assert!(same_bytes(value, &text[start..end]));
+    assert_eq!(check(&text, "unused bits").unwrap(), 0);
+    let s = seal_decrypt(&file_with(&text), &[]);
+    let o = seal_decrypt(&file_with(enc), &[]);
+    assert_eq!(s.stdout, o.stdout);
+    // And a digit that changes a counted bit is tampering.
+    let mut b = enc.clone().into_bytes();
+    b[at] = B64[idx ^ 0b10_0000];
+    let text = String::from_utf8(b).unwrap();
+    assert!(!same_bytes(value, &text[start..end]));
+    assert_eq!(check(&text, "counted bits").unwrap(), 25);
 }
