@@ -26,6 +26,19 @@ pub struct Config {
     pub json_indent: Option<usize>,
     /// `stores.json_binary.indent` (None = tab).
     pub json_binary_indent: Option<usize>,
+    /// Worked out on the first [`Config::rule_for`]: the prefix of the config's directory
+    /// and each rule's compiled `path_regex` (`seal check` asks once per file).
+    matcher: OnceLock<Matcher>,
+}
+
+/// What [`Config::rule_for`] needs of the config, computed once.
+#[derive(Clone, Debug)]
+struct Matcher {
+    /// The config's directory, absolute, cleaned, with forward slashes and a final `/`
+    /// (empty when the config has no directory).
+    prefix: String,
+    /// Per creation rule: its compiled `path_regex` (`Some(None)`: invalid, never matches).
+    regexes: Vec<Option<Option<std::sync::Arc<regex::Regex>>>>,
 }
 
 /// One creation rule.
@@ -97,30 +110,57 @@ impl Config {
     /// The first rule whose `path_regex` matches `file` (absolute path; the config's
     /// directory prefix is removed before matching when `file` is below it).
     pub fn rule_for(&self, file: &Path) -> Option<&CreationRule> {
+        let m = self.matcher();
         let target = self.match_path(file);
+        if m.regexes.len() != self.creation_rules.len() {
+            // The rules changed after the first call (a hand-built config): match afresh.
+            return self
+                .creation_rules
+                .iter()
+                .find(|rule| match &rule.path_regex {
+                    None => true,
+                    Some(re) => cached_regex(re).is_some_and(|r| r.is_match(&target)),
+                });
+        }
         self.creation_rules
             .iter()
-            .find(|rule| match &rule.path_regex {
+            .zip(&m.regexes)
+            .find(|(_, re)| match re {
                 None => true,
-                Some(re) => cached_regex(re).is_some_and(|r| r.is_match(&target)),
+                Some(r) => r.as_ref().is_some_and(|r| r.is_match(&target)),
             })
+            .map(|(rule, _)| rule)
+    }
+
+    fn matcher(&self) -> &Matcher {
+        self.matcher.get_or_init(|| {
+            let dir = self
+                .path
+                .parent()
+                .map(|d| slash(&clean(&absolute(d))))
+                .unwrap_or_default();
+            let prefix = if dir.ends_with('/') {
+                dir
+            } else {
+                format!("{dir}/")
+            };
+            Matcher {
+                prefix,
+                regexes: self
+                    .creation_rules
+                    .iter()
+                    .map(|r| r.path_regex.as_deref().map(cached_regex))
+                    .collect(),
+            }
+        })
     }
 
     /// The text `path_regex` is matched against for `file`: its absolute, lexically
     /// cleaned path with forward slashes, relative to the config's directory when below it.
     pub fn match_path(&self, file: &Path) -> String {
         let file = slash(&clean(&absolute(file)));
-        let dir = self
-            .path
-            .parent()
-            .map(|d| slash(&clean(&absolute(d))))
-            .unwrap_or_default();
-        let prefix = if dir.ends_with('/') {
-            dir
-        } else {
-            format!("{dir}/")
-        };
-        match file.strip_prefix(&prefix) {
+        let prefix = &self.matcher().prefix;
+        match file.strip_prefix(prefix.as_str()) {
             Some(rest) if !prefix.is_empty() => rest.to_string(),
             _ => file,
         }
@@ -135,6 +175,7 @@ impl Config {
             yaml_indent: None,
             json_indent: None,
             json_binary_indent: None,
+            matcher: OnceLock::new(),
         };
         match get(tree, "creation_rules") {
             None | Some(Value::Null) => {}
@@ -445,12 +486,16 @@ fn dedup(group: Vec<String>) -> Vec<String> {
 }
 
 fn absolute(p: &Path) -> PathBuf {
+    // seal never changes its working directory, so it is asked once (`seal check` used to
+    // ask twice per file).
+    static CWD: OnceLock<Option<PathBuf>> = OnceLock::new();
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        std::env::current_dir()
-            .map(|d| d.join(p))
-            .unwrap_or_else(|_| p.to_path_buf())
+        match CWD.get_or_init(|| std::env::current_dir().ok()) {
+            Some(d) => d.join(p),
+            None => p.to_path_buf(),
+        }
     }
 }
 

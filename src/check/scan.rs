@@ -387,7 +387,7 @@ impl<'a> Scan<'a> {
             self.binary(maybe_sops);
             return;
         }
-        let parsed = match format.store().load_encrypted(self.src) {
+        let parsed = match format.store().load_for_reading(self.src) {
             Ok(p) => p,
             Err(StoreError::NoDocument { .. }) => return,
             Err(e) => {

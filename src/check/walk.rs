@@ -22,7 +22,7 @@
 //!    line that carries) `seal:allow <rule-id> <reason>` move to the summary's allowed list.
 //! 6. `--strict` turns warnings into errors. Findings are sorted by path, line, column.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::path::{Component, Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -362,19 +362,19 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The nearest `.sops.yaml` per directory, loaded once each.
 struct RuleFinder {
     explicit: Option<PathBuf>,
-    by_dir: Mutex<HashMap<PathBuf, Option<PathBuf>>>,
-    configs: Mutex<HashMap<PathBuf, Result<Arc<Config>, String>>>,
+    by_dir: Mutex<FxHashMap<PathBuf, Option<PathBuf>>>,
+    configs: Mutex<FxHashMap<PathBuf, Result<Arc<Config>, String>>>,
     /// Per (config, rule index): the rule as findings show it, decided once.
-    matches: Mutex<HashMap<(PathBuf, usize), Arc<RuleMatch>>>,
+    matches: Mutex<FxHashMap<(PathBuf, usize), Arc<RuleMatch>>>,
 }
 
 impl RuleFinder {
     fn new(explicit: Option<PathBuf>) -> RuleFinder {
         RuleFinder {
             explicit,
-            by_dir: Mutex::new(HashMap::new()),
-            configs: Mutex::new(HashMap::new()),
-            matches: Mutex::new(HashMap::new()),
+            by_dir: Mutex::new(FxHashMap::default()),
+            configs: Mutex::new(FxHashMap::default()),
+            matches: Mutex::new(FxHashMap::default()),
         }
     }
 

@@ -163,6 +163,14 @@ pub trait Store: Sync {
         self.load_plain(input)
     }
 
+    /// Parse a file (plain or encrypted) only to look at it: the same documents and
+    /// metadata as [`Store::load_encrypted`], and a layout that gives offsets
+    /// ([`yaml::leaf_offsets`]) but that the layout-preserving writer declines (YAML keeps
+    /// no copy of the tree for it). For readers that never write the file back.
+    fn load_for_reading(&self, input: &[u8]) -> Result<Parsed, StoreError> {
+        self.load_encrypted(input)
+    }
+
     /// Write plaintext documents. Any `sops` block in the layout's source is dropped.
     fn emit_plain(
         &self,

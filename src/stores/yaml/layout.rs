@@ -63,7 +63,7 @@ pub fn emit(
             removed: &mut removed,
             skipped: Vec::new(),
         };
-        w.branch(&dl.original, doc, true)?;
+        w.branch(dl.original.as_ref()?, doc, true)?;
         if w.next != dl.leaves.len()
             || w.next_pair != dl.pairs.len()
             || w.next_item != dl.items.len()

@@ -57,49 +57,58 @@ fn style(opts: EmitOptions) -> WStyle {
     }
 }
 
+/// [`Store::load_plain`] (`keep_original`) or [`Store::load_for_reading`].
+fn load(input: &[u8], keep_original: bool) -> Result<Parsed, StoreError> {
+    let src = reader::source_text(input)?;
+    let body = input.strip_prefix(BOM).unwrap_or(input);
+    let out = reader::read_source(&src, src.len() > body.len(), keep_original)?;
+    let mut metadata = None;
+    let mut docs = Vec::with_capacity(out.len());
+    let mut layouts = Vec::with_capacity(out.len());
+    let mut layout_ok = true;
+    for (i, d) in out.into_iter().enumerate() {
+        if i == 0 {
+            metadata = d.sops;
+        }
+        docs.push(d.branch);
+        match d.layout {
+            Some(l) => layouts.push(l),
+            None => layout_ok = false,
+        }
+    }
+    // A byte-order mark is kept (written again in front); offsets are in `src`, the text
+    // after it.
+    let bom = input.starts_with(BOM);
+    let layout = if layout_ok {
+        let orig_len = input.len() - if bom { BOM.len() } else { 0 };
+        Layout::new(YamlLayout {
+            crlf: layout::uses_crlf(&src),
+            src,
+            orig_len,
+            bom,
+            docs: layouts,
+        })
+    } else {
+        Layout::none()
+    };
+    Ok(Parsed {
+        docs,
+        metadata,
+        layout,
+    })
+}
+
 impl Store for YamlStore {
     fn format(&self) -> Format {
         Format::Yaml
     }
 
     fn load_plain(&self, input: &[u8]) -> Result<Parsed, StoreError> {
-        let src = reader::source_text(input)?;
-        let body = input.strip_prefix(BOM).unwrap_or(input);
-        let out = reader::read_source(&src, src.len() > body.len())?;
-        let mut metadata = None;
-        let mut docs = Vec::with_capacity(out.len());
-        let mut layouts = Vec::with_capacity(out.len());
-        let mut layout_ok = true;
-        for (i, d) in out.into_iter().enumerate() {
-            if i == 0 {
-                metadata = d.sops;
-            }
-            docs.push(d.branch);
-            match d.layout {
-                Some(l) => layouts.push(l),
-                None => layout_ok = false,
-            }
-        }
-        // A byte-order mark is kept (written again in front); offsets are in `src`, the text
-        // after it.
-        let bom = input.starts_with(BOM);
-        let layout = if layout_ok {
-            let orig_len = input.len() - if bom { BOM.len() } else { 0 };
-            Layout::new(YamlLayout {
-                crlf: layout::uses_crlf(&src),
-                src,
-                orig_len,
-                bom,
-                docs: layouts,
-            })
-        } else {
-            Layout::none()
-        };
-        Ok(Parsed {
-            docs,
-            metadata,
-            layout,
-        })
+        load(input, true)
+    }
+
+    fn load_for_reading(&self, input: &[u8]) -> Result<Parsed, StoreError> {
+        load(input, false)
     }
 
     fn emit_plain(

@@ -2,7 +2,7 @@
 //! from the gaps between events and attributed the way sops 3.11 (go-yaml v3) attributes
 //! them → the document tree, plus what the layout-preserving writer needs to know.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 
 use libyaml_safer::{EventData, MappingStyle, Parser, ScalarStyle, SequenceStyle};
 
@@ -30,6 +30,9 @@ pub const MAX_NODES: usize = 500_000;
 /// positions; 64 MiB of empty lines would otherwise cost 512 MiB).
 pub const MAX_LINES: usize = 2_000_000;
 
+/// Mappings with at most this many keys find duplicates by comparing with the keys so far.
+const SMALL_MAP: usize = 16;
+
 /// One parsed document.
 #[derive(Debug)]
 pub struct DocOut {
@@ -44,8 +47,10 @@ pub struct DocOut {
 /// The layout of one document.
 #[derive(Clone, Debug)]
 pub struct DocLayout {
-    /// The tree as read (including the leaves' original values).
-    pub original: Branch,
+    /// The tree as read (including the leaves' original values); `None` when the stream
+    /// was read only to be looked at (`Store::load_for_reading`): the layout then gives offsets, and
+    /// the layout writer declines it.
+    pub original: Option<Branch>,
     /// Every leaf of `original` in walk order.
     pub leaves: Vec<Leaf>,
     /// Byte range of the `sops:` block (key line start through the line break after it).
@@ -263,6 +268,8 @@ struct Composer<'a> {
     doc_loose: Vec<usize>,
     /// Whether [`source_text`] appended the final line break (the input had none).
     appended_break: bool,
+    /// Whether layouts keep a copy of the tree (see [`read_source`]).
+    keep_original: bool,
 }
 
 fn syntax(line: Option<usize>, column: Option<usize>, message: impl Into<String>) -> StoreError {
@@ -340,13 +347,19 @@ fn shallow_enough_for_fast(src: &str) -> bool {
 
 /// Parse a whole YAML stream (as returned by [`source_text`]) into documents.
 pub fn read(src: &str) -> Result<Vec<DocOut>, StoreError> {
-    read_source(src, false)
+    read_source(src, false, true)
 }
 
 /// [`read`], told whether [`source_text`] appended the last line break: a block scalar
 /// whose last line ended the input then has no final line break, as libyaml (and so
-/// sops) reads it (`a: |\n  x` is "x", not "x\n").
-pub fn read_source(src: &str, appended_break: bool) -> Result<Vec<DocOut>, StoreError> {
+/// sops) reads it (`a: |\n  x` is "x", not "x\n"). `keep_original`: keep a copy of each
+/// tree in its layout for the layout-preserving writer (a reader that only looks, such as
+/// `seal check`, saves the copy: it was a fifth of the gate's time).
+pub fn read_source(
+    src: &str,
+    appended_break: bool,
+    keep_original: bool,
+) -> Result<Vec<DocOut>, StoreError> {
     let lines = memchr::memchr_iter(b'\n', src.as_bytes()).count();
     if lines > MAX_LINES {
         return Err(StoreError::Limit {
@@ -355,6 +368,7 @@ pub fn read_source(src: &str, appended_break: bool) -> Result<Vec<DocOut>, Store
     }
     let mut comp = Composer::new(src);
     comp.appended_break = appended_break;
+    comp.keep_original = keep_original;
     // libyaml-safer has a few panics left on malformed input; never let one escape.
     let raw =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| comp.run())).map_err(|_| {
@@ -393,7 +407,7 @@ impl<'a> Composer<'a> {
             comments: Vec::new(),
             frames: Vec::new(),
             closing: Vec::new(),
-            anchors: HashMap::new(),
+            anchors: HashMap::default(),
             open_anchors: Vec::new(),
             scan_pos: 0,
             last_anchor: None,
@@ -402,6 +416,7 @@ impl<'a> Composer<'a> {
             for_next_collection: Vec::new(),
             doc_loose: Vec::new(),
             appended_break: false,
+            keep_original: true,
         }
     }
 
@@ -1162,7 +1177,7 @@ impl Composer<'_> {
             pairs: Vec::new(),
             items: Vec::new(),
             layout_ok: true,
-            steps: HashMap::new(),
+            steps: HashMap::default(),
             indentless: None,
         };
         let mut branch = Branch::default();
@@ -1191,7 +1206,7 @@ impl Composer<'_> {
                                 pairs: Vec::new(),
                                 items: Vec::new(),
                                 layout_ok: true,
-                                steps: HashMap::new(),
+                                steps: HashMap::default(),
                                 indentless: None,
                             };
                             let v2 = self.to_value(*v, 1, false, LeafCtx::Fixed, &mut c2)?;
@@ -1259,7 +1274,7 @@ impl Composer<'_> {
             .max_by_key(|(s, n)| (**n, usize::MAX - **s))
             .map(|(s, _)| *s);
         let layout = conv.layout_ok.then(|| DocLayout {
-            original: branch.clone(),
+            original: self.keep_original.then(|| branch.clone()),
             leaves: std::mem::take(&mut conv.leaves),
             sops_span,
             end: doc.end,
@@ -1374,7 +1389,13 @@ impl Composer<'_> {
         conv: &mut Conv<'_>,
     ) -> Result<Branch, StoreError> {
         let mut items = Vec::with_capacity(entries.len());
-        let mut seen: HashSet<String> = HashSet::with_capacity(entries.len());
+        // Keys already read, for the duplicate check: small mappings (nearly all of them)
+        // compare with the items so far; large ones keep a set.
+        let pairs = entries
+            .iter()
+            .filter(|e| matches!(e, MapChild::Pair(..)))
+            .count();
+        let mut seen: Option<FxHashSet<String>> = (pairs > SMALL_MAP).then(FxHashSet::default);
         let flow = matches!(self.nodes[map].data, NodeData::Map { flow: true, .. });
         // A mapping that starts on a list item's dash line: its nesting is measured from
         // the dash by go-yaml, so it says nothing reliable about the document's step.
@@ -1390,7 +1411,13 @@ impl Composer<'_> {
                 }
                 MapChild::Pair(k, v) => {
                     let key = self.key_string(k)?;
-                    if !seen.insert(key.clone()) {
+                    let duplicate = match &mut seen {
+                        Some(set) => !set.insert(key.clone()),
+                        None => items
+                            .iter()
+                            .any(|i| matches!(i, Item::Pair(other, _) if *other == key)),
+                    };
+                    if duplicate {
                         let kn = &self.nodes[k];
                         return Err(unsupported(
                             kn.line,
