@@ -289,7 +289,8 @@ fn generate(ctx: &Ctx, doc: &Branch, placeholders: bool) -> Result<String, CliEr
     for r in outputs {
         plain.push(r?);
     }
-    Ok(g.render(&jobs, &plain))
+    let stream = crate::commands::decrypt::join_stream(&g.render(&jobs, &plain));
+    Ok(String::from_utf8_lossy(&stream).into_owned())
 }
 
 /// Decrypt one listed file as `seal decrypt FILE` prints it (the format its name

@@ -188,11 +188,10 @@ impl Generator {
         Ok(jobs)
     }
 
-    /// The generated stream: each `files` entry's plaintext as it is, then each Secret,
-    /// separated by `---` lines (no trailing separator, which KRM readers would read as
-    /// an empty document). `outputs` are the decrypted bytes of [`Generator::jobs`], in
-    /// order.
-    pub fn render(&self, jobs: &[Job], outputs: &[Vec<u8>]) -> String {
+    /// The generated documents: each `files` entry's plaintext as it is, then each
+    /// Secret as YAML (the caller joins them into one stream). `outputs` are the decrypted
+    /// bytes of [`Generator::jobs`], in order.
+    pub fn render(&self, jobs: &[Job], outputs: &[Vec<u8>]) -> Vec<String> {
         let mut pieces: Vec<String> = Vec::new();
         let mut secrets: Vec<(BTreeMap<String, String>, BTreeMap<String, String>)> =
             vec![Default::default(); self.secret_from.len()];
@@ -217,7 +216,7 @@ impl Generator {
         for (sf, (string_data, data)) in self.secret_from.iter().zip(secrets) {
             pieces.push(secret_yaml(&sf.secret_doc(string_data, data)));
         }
-        join_documents(&pieces)
+        pieces
     }
 }
 
@@ -391,22 +390,6 @@ fn unescape(s: &str) -> String {
             Some('t') => out.push('\t'),
             Some(o) => out.push(o),
             None => out.push('\\'),
-        }
-    }
-    out
-}
-
-/// Join generated documents with `---` lines, each ending in a newline; a piece that
-/// already starts with `---` gets no extra separator.
-pub fn join_documents(pieces: &[String]) -> String {
-    let mut out = String::new();
-    for (i, p) in pieces.iter().enumerate() {
-        if i > 0 && !p.starts_with("---") {
-            out.push_str("---\n");
-        }
-        out.push_str(p);
-        if !p.ends_with('\n') {
-            out.push('\n');
         }
     }
     out
@@ -643,7 +626,9 @@ mod tests {
             &jobs,
             &[b"KEY".to_vec(), vec![0, 1, 2], b"A=1\nB='x y'\n".to_vec()],
         );
-        let secret = doc(&out);
+        assert_eq!(out.len(), 1);
+        let out = &out[0];
+        let secret = doc(out);
         let Some(Value::Branch(sd)) = secret.get("stringData") else {
             panic!("{out}")
         };
@@ -695,12 +680,6 @@ mod tests {
         for bad in ["0", "-1", "x"] {
             assert!(concurrency(Some(bad)).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn documents_join_without_a_trailing_separator() {
-        let out = join_documents(&["a: 1".into(), "---\nb: 2\n".into(), "c: 3\n".into()]);
-        assert_eq!(out, "a: 1\n---\nb: 2\n---\nc: 3\n");
     }
 
     #[test]
