@@ -539,3 +539,47 @@ fn seal_ksops_install_keeps_a_foreign_plugin_unless_forced() {
         .success();
     assert!(other.join("viaduct.ai/v1/ksops/ksops").exists());
 }
+
+#[test]
+fn every_item_of_a_resource_list_generates_and_placeholders_need_no_key() {
+    let sb = Sandbox::new();
+    app(&sb);
+    // Two generators in one ResourceList (KSOPS treats every item as one), through
+    // `seal ksops generate --placeholders` with no identity at all.
+    let one = resource_list("files:\n  - ./db.sops.yaml\n");
+    let two = "- apiVersion: viaduct.ai/v1\n  kind: ksops\n  metadata:\n    name: second\n  secretFrom:\n    - metadata:\n        name: env\n      envs:\n        - ./app.env\n";
+    let rl = one.replacen("functionConfig:", &format!("{two}functionConfig:"), 1);
+    let out = sb
+        .seal()
+        .env_remove("SOPS_AGE_KEY_FILE")
+        .args(["ksops", "generate", "--placeholders"])
+        .write_stdin(rl)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("placeholder mode"));
+    let docs = parse(&out.stdout);
+    let Value::List(items) = get(&docs[0], "items") else {
+        panic!()
+    };
+    let items: Vec<Branch> = items
+        .iter()
+        .map(|v| match v {
+            Value::Branch(b) => b.clone(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(items.len(), 2, "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        text(branch(named(&items, "db"), "stringData"), "password"),
+        "SEAL-PLACEHOLDER"
+    );
+    let env = branch(named(&items, "env"), "stringData");
+    assert_eq!(text(env, "USER"), "SEAL-PLACEHOLDER");
+    assert_eq!(text(env, "PASSWORD"), "SEAL-PLACEHOLDER");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("s3cr3t"));
+}
