@@ -21,11 +21,14 @@ fn main() -> ExitCode {
     // Panics are reported once, below, without a backtrace; a panic that a parser guard
     // catches (catch_unwind) stays silent and becomes an ordinary error.
     std::panic::set_hook(Box::new(|_| {}));
-    let sops_args = seal::sops_cli::sops_args(&std::env::args_os().collect::<Vec<_>>());
+    let argv: Vec<_> = std::env::args_os().collect();
+    let sops_args = seal::sops_cli::sops_args(&argv);
     let as_sops = sops_args.is_some();
-    let parsed = match sops_args {
-        // Run as `sops` (a link) or `seal sops …`: sops's command line, seal's commands.
-        Some(args) => match seal::sops_cli::plan(&args) {
+    // Run as `ksops` (a link): KSOPS's command line; as `sops` or `seal sops …`: sops's.
+    let plan = seal::commands::ksops::plan_as_ksops(&argv)
+        .or_else(|| sops_args.map(|args| seal::sops_cli::plan(&args)));
+    let parsed = match plan {
+        Some(plan) => match plan {
             seal::sops_cli::Plan::Seal(argv) => seal::cli::Cli::try_parse_from(argv),
             seal::sops_cli::Plan::Print { stdout } => {
                 print!("{stdout}");

@@ -25,11 +25,21 @@ pub const COMMAND_NOT_FOUND: u8 = 127;
 /// sops does (`seal exec-env s.env 'echo $TOKEN'`), or several arguments after `--` run
 /// directly (`seal exec-env s.env -- ./deploy.sh --prod`). The command's exit code becomes
 /// seal's. The values exist only in the child's environment; nothing is written to disk.
+///
+/// More files (--file, repeatable) are merged in order after FILE: each file's variables
+/// are read as above, and a name an earlier file already set takes the later file's value
+/// (later files override earlier ones, as with `--env-file` in docker), with a note on
+/// standard error naming the variable and both files, never the value. As `sops`, seal
+/// keeps sops's one-file command line.
 #[derive(Debug, Args)]
 pub struct ExecEnvArgs {
     /// The encrypted file.
     #[arg(value_name = "FILE")]
     file: PathBuf,
+
+    /// Another encrypted file to merge after FILE (repeatable; later files win).
+    #[arg(long = "file", value_name = "FILE")]
+    more: Vec<PathBuf>,
 
     /// The command (one argument: run by `sh -c`; several: run directly).
     #[arg(
@@ -106,17 +116,43 @@ pub struct ExecFileArgs {
 
 /// Run `seal exec-env`.
 pub fn run_env(ctx: &Ctx, args: &ExecEnvArgs) -> Result<(), CliError> {
-    let input = read(ctx, &args.file, args.input_type, None)?;
     let ids = ctx.identities();
-    let opened = common::open(&input, &ids, args.ignore_mac, false)?;
-    let empty = Branch::default();
-    let first = opened.docs.first().unwrap_or(&empty);
-    let vars = if args.secret || is_k8s_secret(first) {
-        secret_env_vars(&opened.docs)
-    } else {
-        env_vars(first)
+    let mut vars: Vec<(String, Zeroizing<String>)> = Vec::new();
+    // Which file set each variable (for the override note).
+    let mut origin: Vec<usize> = Vec::new();
+    let files: Vec<&PathBuf> = std::iter::once(&args.file).chain(&args.more).collect();
+    for (n, file) in files.iter().enumerate() {
+        let input = read(ctx, file, args.input_type, None)?;
+        let opened = common::open(&input, &ids, args.ignore_mac, false)?;
+        let empty = Branch::default();
+        let first = opened.docs.first().unwrap_or(&empty);
+        let these = if args.secret || is_k8s_secret(first) {
+            secret_env_vars(&opened.docs)
+        } else {
+            env_vars(first)
+        }
+        .map_err(|e| e.in_file(&input.display))?;
+        for (k, v) in these {
+            match vars.iter().position(|(name, _)| *name == k) {
+                Some(at) if origin[at] != n => {
+                    if crate::ui::verbosity() != crate::ui::Verbosity::Quiet {
+                        eprintln!(
+                            "seal: note: {k} from {} overrides the value from {}",
+                            file.display(),
+                            files[origin[at]].display()
+                        );
+                    }
+                    vars[at].1 = v;
+                    origin[at] = n;
+                }
+                Some(at) => vars[at].1 = v,
+                None => {
+                    vars.push((k, v));
+                    origin.push(n);
+                }
+            }
+        }
     }
-    .map_err(|e| e.in_file(&input.display))?;
     let mut cmd = command(&args.command, None);
     if args.pristine {
         cmd.env_clear();

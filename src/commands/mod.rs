@@ -20,6 +20,7 @@ pub mod external_secret;
 pub mod filestatus;
 pub mod git;
 pub mod key;
+pub mod ksops;
 pub mod man;
 pub mod new_key;
 pub mod rotate;
@@ -50,6 +51,7 @@ pub enum Command {
     Secret(secret::SecretArgs),
     Bootstrap(bootstrap::BootstrapArgs),
     Doctor(doctor::DoctorArgs),
+    Ksops(ksops::KsopsArgs),
     Demo(demo::DemoArgs),
     Completions(completions::CompletionsArgs),
     Man(man::ManArgs),
@@ -78,6 +80,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Secret(a) => secret::run(&ctx, &a),
         Command::Bootstrap(a) => bootstrap::run(&ctx, &a),
         Command::Doctor(a) => doctor::run(&ctx, &a),
+        Command::Ksops(a) => ksops::run(&ctx, &a),
         Command::Demo(a) => demo::run(&ctx, &a),
         Command::Completions(a) => completions::run(&ctx, &a),
         Command::Man(a) => man::run(&ctx, &a),
