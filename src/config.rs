@@ -35,9 +35,11 @@ pub struct CreationRule {
     pub index: usize,
     /// `path_regex` source text, if any.
     pub path_regex: Option<String>,
-    /// Key groups: each the list of age recipients (the flat fields form one group).
+    /// Key groups: each the list of recipient strings of every registered key type (age,
+    /// `pgp:FP`, KMS ARNs, Vault URLs; the flat fields form one group).
     pub key_groups: Vec<Vec<String>>,
-    /// Non-age key types the rule names (pgp, kms, …), for a clear "seal speaks age only".
+    /// Key types the rule names that no registered type reads (gcp_kms, …), for a clear
+    /// refusal.
     pub unsupported_keys: Vec<String>,
     /// `shamir_threshold` (0 = unset).
     pub shamir_threshold: usize,
@@ -204,8 +206,11 @@ fn invalid(path: &Path, message: String) -> ConfigError {
     }
 }
 
-/// The key types sops accepts in a rule besides `age` (flat form).
-const FLAT_OTHER_KEYS: [&str; 5] = [
+/// The key types sops accepts in a rule (flat form); those no registered key type reads
+/// (`keys::KeyType::rule_fields`) are recorded as unsupported.
+const FLAT_KEYS: [&str; 7] = [
+    "age",
+    "pgp",
     "kms",
     "gcp_kms",
     "azure_keyvault",
@@ -213,8 +218,54 @@ const FLAT_OTHER_KEYS: [&str; 5] = [
     "hckms",
 ];
 
-/// The key types of a `key_groups` entry besides `age` and `merge`.
-const GROUP_OTHER_KEYS: [&str; 5] = ["kms", "gcp_kms", "azure_keyvault", "hc_vault", "hckms"];
+/// The key types of a `key_groups` entry (besides `merge`).
+const GROUP_KEYS: [&str; 7] = [
+    "age",
+    "pgp",
+    "kms",
+    "gcp_kms",
+    "azure_keyvault",
+    "hc_vault",
+    "hckms",
+];
+
+/// The recipients of every registered key type a rule (`flat`) or key group names, type by
+/// type in registry order; the fields of `known` no registered type reads go to
+/// `unsupported`.
+fn registry_recipients(
+    fields: &Branch,
+    flat: bool,
+    name: &str,
+    known: &[&str],
+    unsupported: &mut Vec<String>,
+) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let which = usize::from(!flat);
+    for t in crate::keys::REGISTRY {
+        out.extend(t.rule_recipients(fields, flat, name)?);
+    }
+    for kind in known {
+        if crate::keys::REGISTRY
+            .iter()
+            .any(|t| t.rule_fields()[which] == *kind)
+        {
+            continue;
+        }
+        let named = if flat {
+            !key_list(get(fields, kind), &format!("{name}.{kind}"))?.is_empty()
+        } else {
+            match get(fields, kind) {
+                None | Some(Value::Null) => false,
+                Some(Value::List(l)) => !l.iter().all(|v| matches!(v, Value::Comment(_))),
+                Some(_) => true,
+            }
+        };
+        if named {
+            push_unique(unsupported, kind.to_string());
+        }
+    }
+    Ok(out)
+}
 
 fn parse_rule(rule: &Branch, index: usize) -> Result<CreationRule, String> {
     let name = format!("creation_rules[{index}]");
@@ -250,15 +301,9 @@ fn parse_rule(rule: &Branch, index: usize) -> Result<CreationRule, String> {
         Some(_) => return Err(format!("{name}: key_groups must be a list")),
     };
     if groups.is_empty() {
-        let mut age = key_list(get(rule, "age"), &format!("{name}.age"))?;
-        age.extend(pgp_list(get(rule, "pgp"), &format!("{name}.pgp"))?);
-        if !age.is_empty() {
-            out.key_groups.push(age);
-        }
-        for kind in FLAT_OTHER_KEYS {
-            if !key_list(get(rule, kind), &format!("{name}.{kind}"))?.is_empty() {
-                push_unique(&mut out.unsupported_keys, kind.to_string());
-            }
+        let keys = registry_recipients(rule, true, &name, &FLAT_KEYS, &mut out.unsupported_keys)?;
+        if !keys.is_empty() {
+            out.key_groups.push(dedup(keys));
         }
     } else {
         out.key_groups = groups;
@@ -318,29 +363,19 @@ fn parse_group(
         }
         Some(_) => return Err(format!("{name}.merge must be a list")),
     }
-    out.extend(key_list(get(group, "age"), &format!("{name}.age"))?);
-    out.extend(pgp_list(get(group, "pgp"), &format!("{name}.pgp"))?);
-    for kind in GROUP_OTHER_KEYS {
-        match get(group, kind) {
-            None | Some(Value::Null) => {}
-            Some(Value::List(l)) if l.iter().all(|v| matches!(v, Value::Comment(_))) => {}
-            Some(_) => push_unique(unsupported, kind.to_string()),
-        }
-    }
+    out.extend(registry_recipients(
+        group,
+        false,
+        name,
+        &GROUP_KEYS,
+        unsupported,
+    )?);
     Ok(out)
-}
-
-/// A `pgp` field: fingerprints (comma-separated string or list), normalised as sops does
-/// (spaces removed) and tagged as PGP recipients (`keys::pgp::tag`). Like sops, the
-/// fingerprint is not checked here: gpg judges it when a file is encrypted.
-fn pgp_list(value: Option<&Value>, name: &str) -> Result<Vec<String>, String> {
-    let fps = key_list(value, name)?;
-    fps.iter().map(|fp| Ok(crate::keys::pgp::tag(fp))).collect()
 }
 
 /// A key field: a comma-separated string or a list of strings (entries may themselves hold
 /// commas); entries are trimmed and empty ones dropped.
-fn key_list(value: Option<&Value>, name: &str) -> Result<Vec<String>, String> {
+pub(crate) fn key_list(value: Option<&Value>, name: &str) -> Result<Vec<String>, String> {
     let mut raw = Vec::new();
     match value {
         None | Some(Value::Null) => {}
@@ -400,6 +435,16 @@ fn json_indent(v: Option<i64>, name: &str) -> Result<Option<usize>, String> {
             .map(Some)
             .map_err(|_| format!("stores.{name}.indent is too large")),
     }
+}
+
+/// A rule field's value (for the key types' rule readers).
+pub(crate) fn field<'a>(branch: &'a Branch, key: &str) -> Option<&'a Value> {
+    get(branch, key)
+}
+
+/// A scalar's text (strings, numbers, booleans), as rule fields read it.
+pub(crate) fn scalar(value: &Value) -> Option<String> {
+    scalar_text(value)
 }
 
 fn get<'a>(branch: &'a Branch, key: &str) -> Option<&'a Value> {
@@ -667,6 +712,7 @@ mod tests {
                         ("merge", list(vec![map(&[("age", list(vec![s(B)]))])])),
                         ("age", list(vec![s(C), s(B)])),
                         ("kms", list(vec![map(&[("arn", s("arn:aws:kms:x"))])])),
+                        ("gcp_kms", list(vec![map(&[("resource_id", s("p/k"))])])),
                     ]),
                     map(&[("pgp", list(vec![s("ABCD 1234 EF56!")]))]),
                 ]),
@@ -679,29 +725,89 @@ mod tests {
             r.key_groups,
             vec![
                 vec![A.to_string()],
-                vec![B.to_string(), C.to_string()],
+                vec![B.to_string(), C.to_string(), "arn:aws:kms:x".to_string()],
                 vec!["pgp:ABCD1234EF56!".to_string()]
             ]
         );
-        assert_eq!(r.unsupported_keys, ["kms"]);
+        assert_eq!(r.unsupported_keys, ["gcp_kms"]);
     }
 
     #[test]
-    fn flat_unsupported_keys_are_recorded() {
+    fn flat_kms_and_vault_keys_are_recipients_and_other_types_unsupported() {
+        const ARN: &str = "arn:aws:kms:us-east-1:1:key/x";
         let c = config(vec![map(&[
-            ("kms", s("arn:aws:kms:us-east-1:1:key/x")),
+            ("kms", s(&format!("{ARN}, {ARN}+arn:aws:iam::1:role/r"))),
+            ("aws_profile", s("prof")),
             (
                 "hc_vault_transit_uri",
-                list(vec![s("https://v/transit/keys/k")]),
+                list(vec![s("https://v:8200/v1/transit/keys/k")]),
             ),
-            ("gcp_kms", s("")),
+            ("age", s(A)),
+            ("gcp_kms", s("projects/p/k")),
+            ("azure_keyvault", s("")),
         ])])
         .expect("config");
+        let r = &c.creation_rules[0];
+        assert_eq!(r.unsupported_keys, ["gcp_kms"]);
         assert_eq!(
-            c.creation_rules[0].unsupported_keys,
-            ["kms", "hc_vault_transit_uri"]
+            r.key_groups,
+            [vec![
+                A.to_string(),
+                format!("{ARN}||prof"),
+                format!("{ARN}+arn:aws:iam::1:role/r||prof"),
+                "https://v:8200/v1/transit/keys/k".to_string(),
+            ]]
         );
-        assert!(c.creation_rules[0].key_groups.is_empty());
+        for t in crate::keys::REGISTRY {
+            for k in &r.key_groups[0] {
+                if t.claims(k) {
+                    t.check(k).expect("a recipient the key type takes back");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn group_kms_entries_carry_role_context_and_profile() {
+        const ARN: &str = "arn:aws:kms:us-east-1:1:key/x";
+        let c = config(vec![map(&[(
+            "key_groups",
+            list(vec![map(&[
+                (
+                    "kms",
+                    list(vec![
+                        map(&[
+                            ("arn", s(ARN)),
+                            ("role", s("arn:aws:iam::1:role/r")),
+                            ("context", map(&[("z", Value::Int(1)), ("a", s("b"))])),
+                            ("aws_profile", s("p")),
+                        ]),
+                        map(&[("arn", s(ARN))]),
+                    ]),
+                ),
+                ("hc_vault", s("http://127.0.0.1:1/v1/a/b/keys/k")),
+            ])]),
+        )])])
+        .expect("config");
+        assert_eq!(
+            c.creation_rules[0].key_groups,
+            [vec![
+                format!("{ARN}+arn:aws:iam::1:role/r|a:b,z:1|p"),
+                ARN.to_string(),
+                "http://127.0.0.1:1/v1/a/b/keys/k".to_string(),
+            ]]
+        );
+        let bad = |kms: Value| {
+            config(vec![map(&[(
+                "key_groups",
+                list(vec![map(&[("kms", kms)])]),
+            )])])
+            .expect_err("bad kms")
+            .to_string()
+        };
+        assert!(bad(s(ARN)).contains("key_groups[0].kms must be a list"));
+        assert!(bad(list(vec![s(ARN)])).contains("kms[0] must be a mapping"));
+        assert!(bad(list(vec![map(&[("role", s("r"))])])).contains("kms[0] has no arn"));
     }
 
     #[test]

@@ -513,3 +513,200 @@ fn a_profile_from_the_shared_files_is_used_for_aws_profile_entries() {
     assert_eq!(e.kind, KmsErrorKind::Credentials);
     assert!(e.message.contains("\"nope\""), "{e}");
 }
+
+// ---------------------------------------------------------------------------------------
+// The seal CLI: creation rules, flags, rotate and updatekeys with KMS keys
+// ---------------------------------------------------------------------------------------
+
+impl Case {
+    /// `seal` with this case's AWS environment (and no age identity unless `with_age`).
+    fn seal(&self, with_age: bool) -> assert_cmd::Command {
+        let mut c = common::seal(&self.home);
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        if with_age {
+            c.env("SOPS_AGE_KEY_FILE", common::key_file("alice"));
+        }
+        c
+    }
+}
+
+fn cmd_out(c: &mut assert_cmd::Command) -> String {
+    out(c.output().unwrap())
+}
+
+#[test]
+fn rules_with_kms_keys_age_and_shamir_encrypt_as_sops_does_both_ways() {
+    let c = Case::new();
+    let arn = kms_key(moto());
+    let arn2 = kms_key(moto());
+    let role = "arn:aws:iam::123456789012:role/seal-rule";
+    let alice = common::recipient("alice");
+    c.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n\
+             \x20 - path_regex: flat\\.yaml$\n\
+             \x20   kms: \"{arn}, {arn2}+{role}\"\n\
+             \x20   aws_profile: \"\"\n\
+             \x20   age: {alice}\n\
+             \x20 - path_regex: groups\\.yaml$\n\
+             \x20   shamir_threshold: 2\n\
+             \x20   key_groups:\n\
+             \x20     - age: [{alice}]\n\
+             \x20       kms:\n\
+             \x20         - arn: {arn}\n\
+             \x20           role: {role}\n\
+             \x20           context: {{team: ops, app: \"1\"}}\n\
+             \x20     - kms:\n\
+             \x20         - arn: {arn2}\n"
+        ),
+    );
+    let plain = "token: s3cr3t\nlist:\n    - 1\n";
+    for name in ["flat.yaml", "groups.yaml"] {
+        c.write(name, plain);
+        let by_seal = cmd_out(c.seal(false).args(["encrypt", name]));
+        let by_sops = out(c.sops().args(["encrypt", name]).output().unwrap());
+        assert_eq!(
+            services::metadata_shape(&by_seal),
+            services::metadata_shape(&by_sops),
+            "{name}: seal's metadata differs from sops's\nseal:\n{by_seal}\nsops:\n{by_sops}"
+        );
+        // Each opens the other's file through KMS alone (no age identity anywhere).
+        let seal_file = c.write(&format!("seal-{name}"), &by_seal);
+        let sops_file = c.write(&format!("sops-{name}"), &by_sops);
+        let o = c.sops().arg("decrypt").arg(&seal_file).output().unwrap();
+        assert_eq!(out(o), plain, "{name}: sops decrypts seal's file");
+        let back = cmd_out(c.seal(false).arg("decrypt").arg(&sops_file));
+        assert_eq!(back, plain, "{name}: seal decrypts sops's file");
+    }
+    // The groups file needs both groups: without KMS, alice's age key opens only one.
+    let mut no_kms = c.seal(true);
+    no_kms.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    no_kms.env_remove("AWS_ACCESS_KEY_ID");
+    let o = no_kms
+        .arg("decrypt")
+        .arg(c.home.join("seal-groups.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(128), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("needs 2 of 2 key groups, opened 1"), "{err}");
+    assert!(
+        !err.contains("s3cr3t") && !err.contains("test-secret-not-real"),
+        "{err}"
+    );
+}
+
+#[test]
+fn kms_flags_and_sops_kms_arn_replace_the_rule_and_match_sops() {
+    let c = Case::new();
+    let arn = kms_key(moto());
+    c.write(
+        ".sops.yaml",
+        &format!("creation_rules:\n  - age: {}\n", common::recipient("alice")),
+    );
+    let plain = "a: 1\n";
+    c.write("f.yaml", plain);
+    let args = [
+        "encrypt",
+        "--kms",
+        &arn,
+        "--encryption-context",
+        "team:ops,env:prod",
+        "f.yaml",
+    ];
+    let by_seal = cmd_out(c.seal(false).args(args));
+    let by_sops = out(c.sops().args(args).output().unwrap());
+    assert_eq!(
+        services::metadata_shape(&by_seal),
+        services::metadata_shape(&by_sops)
+    );
+    assert!(
+        !by_seal.contains("age:"),
+        "--kms replaces the rule's keys:\n{by_seal}"
+    );
+    let (_, meta) = metadata(by_seal.as_bytes());
+    let keys = kms_entries(&meta);
+    assert_eq!(keys[0].describe(), format!("{arn}|env:prod,team:ops"));
+    let f = c.write("s.yaml", &by_seal);
+    assert_eq!(
+        out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+        plain
+    );
+    // SOPS_KMS_ARN does the same.
+    let by_env = cmd_out(
+        c.seal(false)
+            .env("SOPS_KMS_ARN", &arn)
+            .args(["encrypt", "f.yaml"]),
+    );
+    let (_, meta) = metadata(by_env.as_bytes());
+    assert_eq!(kms_entries(&meta)[0].describe(), arn);
+    // A malformed context is refused (sops warns and drops it), naming the flag.
+    let o = c
+        .seal(false)
+        .args([
+            "encrypt",
+            "--kms",
+            &arn,
+            "--encryption-context",
+            "nocolon",
+            "f.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--encryption-context"), "{err}");
+}
+
+#[test]
+fn rotate_adds_and_removes_kms_keys_and_updatekeys_follows_the_rule() {
+    let c = Case::new();
+    let arn = kms_key(moto());
+    let alice = common::recipient("alice");
+    let plain = "token: s3cr3t\n";
+    let bytes = sops_age_file(&c, "f.yaml", plain);
+    let f = c.write("f.yaml", std::str::from_utf8(&bytes).unwrap());
+    let rotate = |extra: &[&str]| {
+        let mut cmd = c.seal(true);
+        cmd.args(["rotate", "-i"]).args(extra).arg(&f);
+        cmd_out(&mut cmd);
+    };
+    rotate(&["--add-kms", &arn, "--encryption-context", "k:v"]);
+    let (_, meta) = metadata(&std::fs::read(&f).unwrap());
+    assert_eq!(kms_entries(&meta)[0].describe(), format!("{arn}|k:v"));
+    // sops opens it through the KMS entry alone.
+    assert_eq!(
+        out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+        plain
+    );
+    rotate(&["--rm-kms", &arn, "--encryption-context", "k:v"]);
+    let (_, meta) = metadata(&std::fs::read(&f).unwrap());
+    assert!(kms_entries(&meta).is_empty());
+    assert_eq!(meta.key_groups[0].age.len(), 1);
+    // updatekeys adds the rule's KMS key.
+    c.write(
+        ".sops.yaml",
+        &format!("creation_rules:\n  - age: {alice}\n    kms: {arn}\n"),
+    );
+    cmd_out(c.seal(true).args(["updatekeys", "-y"]).arg(&f));
+    let (_, meta) = metadata(&std::fs::read(&f).unwrap());
+    assert_eq!(kms_entries(&meta)[0].describe(), arn);
+    assert_eq!(
+        out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+        plain
+    );
+    // sops sees nothing left to update.
+    let o = c
+        .sops()
+        .env("SOPS_AGE_KEY_FILE", common::key_file("alice"))
+        .args(["updatekeys", "-y"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("already up to date"), "{err}");
+}

@@ -188,7 +188,10 @@ fn same_bytes(a: &str, b: &str) -> bool {
         base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
     );
     let fields = |s: &str| -> Vec<(String, String)> {
-        let inner = s.strip_prefix("ENC[").and_then(|s| s.strip_suffix(']')).unwrap_or(s);
+        let inner = s
+            .strip_prefix("ENC[")
+            .and_then(|s| s.strip_suffix(']'))
+            .unwrap_or(s);
         inner
             .split(',')
             .map(|f| match f.split_once(':') {

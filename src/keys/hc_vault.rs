@@ -18,8 +18,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use zeroize::Zeroizing;
 
 use super::http;
-use super::{Env, KeyError};
-use crate::metadata::KeyGroup;
+use super::{Env, ServiceKey, ServiceType};
 use crate::tree::{Branch, Item, Value};
 
 /// The metadata (and creation rule) field of this key type.
@@ -435,104 +434,64 @@ fn call(
 // ---------------------------------------------------------------------------------------
 
 /// Vault transit as a master-key type: recipients are key URLs
-/// (`https://HOST:PORT/v1/ENGINE/keys/NAME`), entries go to the group's `hc_vault` list. Registered in
-/// `keys::REGISTRY`.
-pub struct VaultType;
+/// (`https://HOST:PORT/v1/ENGINE/keys/NAME`), entries go to the group's `hc_vault` list.
+/// Registered in `keys::REGISTRY`.
+pub static VAULT: ServiceType<VaultKey> = ServiceType::new();
 
-impl VaultType {
-    fn keys(group: &KeyGroup) -> Vec<VaultKey> {
-        group
-            .other
-            .iter()
-            .filter(|(kind, _)| kind == TYPE)
-            .flat_map(|(_, list)| entries(list).unwrap_or_default())
-            .collect()
-    }
-}
+impl ServiceKey for VaultKey {
+    const TYPE: &'static str = TYPE;
+    const LABEL: &'static str = "Vault";
+    const RULE_FIELDS: [&'static str; 2] = ["hc_vault_transit_uri", "hc_vault"];
 
-impl super::KeyType for VaultType {
-    /// `hc_vault`.
-    fn name(&self) -> &'static str {
-        TYPE
-    }
-
-    /// `Vault`.
-    fn label(&self) -> &'static str {
-        "Vault"
-    }
-
-    /// Whether a recipient string is a Vault key URL.
-    fn claims(&self, recipient: &str) -> bool {
+    fn claims(recipient: &str) -> bool {
         VaultKey::claims(recipient)
     }
 
-    /// Validate a recipient string (a transit key URL).
-    fn check(&self, recipient: &str) -> Result<(), KeyError> {
-        VaultKey::from_uri(recipient)
-            .map(|_| ())
-            .map_err(|e| KeyError::BadRecipient {
-                recipient: recipient.to_string(),
-                reason: e.message,
-            })
+    fn from_recipient(recipient: &str) -> Result<VaultKey, String> {
+        VaultKey::from_uri(recipient).map_err(|e| e.message)
     }
 
-    /// Wrap `payload` with transit (process environment) and add the entry to `group`.
-    fn wrap(&self, recipient: &str, payload: &[u8], group: &mut KeyGroup) -> Result<(), KeyError> {
-        let key = VaultKey::from_uri(recipient).map_err(|e| KeyError::BadRecipient {
-            recipient: recipient.to_string(),
-            reason: e.message,
-        })?;
-        let made = encrypt(&key, payload, &super::ProcessEnv).map_err(|e| KeyError::Wrap {
-            recipient: format!("Vault key {}", key.describe()),
-            reason: e.message,
-        })?;
-        let entry = entry_value(&made);
-        match group.other.iter_mut().find(|(kind, _)| kind == TYPE) {
-            Some((_, list)) => list.push(entry),
-            None => group.other.push((TYPE.to_string(), vec![entry])),
-        }
-        Ok(())
+    fn recipient(&self) -> String {
+        self.describe()
     }
 
-    /// The group's Vault keys as recipient strings.
-    fn recipients(&self, group: &KeyGroup) -> Vec<String> {
-        Self::keys(group).iter().map(VaultKey::describe).collect()
+    fn entries(list: &[Value]) -> Result<Vec<VaultKey>, String> {
+        entries(list)
     }
 
-    /// The group's Vault keys as messages name them.
-    fn describe(&self, group: &KeyGroup) -> Vec<String> {
-        Self::keys(group)
-            .iter()
-            .map(|k| format!("Vault {}", k.describe()))
-            .collect()
+    fn entry(&self) -> Value {
+        entry_value(self)
     }
 
-    /// Try the group's Vault entries in order (process environment); why each failed goes to
-    /// `notes`.
-    fn unwrap(
-        &self,
-        group: &KeyGroup,
-        _ids: &super::Identities,
-        notes: &mut Vec<String>,
-    ) -> Option<Zeroizing<Vec<u8>>> {
-        for key in Self::keys(group) {
-            match decrypt(&key, &super::ProcessEnv) {
-                Ok(p) => return Some(p),
-                Err(e) => {
-                    if !notes.contains(&e.message) {
-                        notes.push(e.message);
-                    }
-                }
-            }
-        }
-        None
+    fn encrypt(&self, payload: &[u8], env: &dyn Env) -> Result<VaultKey, String> {
+        encrypt(self, payload, env).map_err(|e| e.message)
+    }
+
+    fn decrypt(&self, env: &dyn Env) -> Result<Zeroizing<Vec<u8>>, String> {
+        decrypt(self, env).map_err(|e| e.message)
+    }
+
+    /// A flat rule's `hc_vault_transit_uri` and a key group's `hc_vault`: key URLs (a
+    /// comma-separated string or a list), as [`VaultKey::describe`] writes them when they
+    /// parse (a malformed one is kept as written: wrapping names what is wrong with it).
+    fn rule_recipients(fields: &Branch, flat: bool, name: &str) -> Result<Vec<String>, String> {
+        let field = Self::RULE_FIELDS[usize::from(!flat)];
+        let uris = crate::config::key_list(
+            crate::config::field(fields, field),
+            &format!("{name}.{field}"),
+        )?;
+        Ok(uris
+            .into_iter()
+            .map(|u| VaultKey::from_uri(&u).map(|k| k.describe()).unwrap_or(u))
+            .collect())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::KeyType as _;
+    use crate::keys::{KeyError, KeyType as _};
+    use crate::metadata::KeyGroup;
     use std::path::PathBuf;
 
     struct MapEnv(Vec<(&'static str, String)>, Option<PathBuf>);
@@ -650,7 +609,7 @@ mod tests {
 
     #[test]
     fn as_a_key_type_names_and_checks_recipients() {
-        let t = VaultType;
+        let t = &VAULT;
         let k = VaultKey {
             enc: "vault:v1:x".into(),
             created_at: "2024-01-01T00:00:00Z".into(),

@@ -354,3 +354,41 @@ pub fn child_token(s: &Service, policies: &[&str]) -> String {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     v["auth"]["client_token"].as_str().unwrap().to_string()
 }
+
+// ---------------------------------------------------------------------------------------
+// Comparing what seal and sops write
+// ---------------------------------------------------------------------------------------
+
+/// The `sops:` block of an encrypted YAML file with what differs between any two runs
+/// masked: `enc`, `created_at`, `lastmodified`, `mac` and `version` values become `*`, the
+/// lines of an age armour are dropped. Two files with the same keys in the same layout
+/// have the same shape.
+pub fn metadata_shape(yaml: &str) -> String {
+    let block = yaml
+        .find("\nsops:\n")
+        .map(|i| &yaml[i + 1..])
+        .expect("a sops: block");
+    let mut out = String::new();
+    for line in block.lines() {
+        let t = line.trim_start();
+        if !t.contains(':') {
+            continue;
+        }
+        let key = t.trim_start_matches("- ");
+        let masked = ["enc:", "created_at:", "lastmodified:", "mac:", "version:"]
+            .iter()
+            .find(|k| key.starts_with(*k));
+        match masked {
+            Some(k) => {
+                let indent = &line[..line.len() - t.len()];
+                let dash = if t.starts_with("- ") { "- " } else { "" };
+                out.push_str(&format!("{indent}{dash}{k} *\n"));
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
