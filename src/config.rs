@@ -26,6 +26,56 @@ pub struct Config {
     pub json_indent: Option<usize>,
     /// `stores.json_binary.indent` (None = tab).
     pub json_binary_indent: Option<usize>,
+    /// `destination_rules` (for `publish`), in order, or why they do not parse: as in sops,
+    /// only `publish` reads them, so a bad one does not stop the other commands.
+    pub destination_rules: Result<Vec<DestinationRule>, String>,
+}
+
+/// One `destination_rules` entry: where `publish` sends a matching file.
+#[derive(Clone, Debug)]
+pub struct DestinationRule {
+    /// 0-based position in the file (for messages).
+    pub index: usize,
+    /// `path_regex` source text, if any.
+    pub path_regex: Option<String>,
+    /// Where to.
+    pub destination: Destination,
+    /// `recreation_rule`: the keys (and rule options) the published copy is re-encrypted
+    /// for; None (or no keys) publishes the file as it is.
+    pub recreation: Option<CreationRule>,
+    /// `omit_extensions`.
+    pub omit_extensions: bool,
+}
+
+/// A publish destination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// `s3_bucket` with `s3_prefix`.
+    S3 {
+        /// Bucket.
+        bucket: String,
+        /// Key prefix (as written: `dir/` puts files below `dir`).
+        prefix: String,
+    },
+    /// `gcs_bucket` with `gcs_prefix`.
+    Gcs {
+        /// Bucket.
+        bucket: String,
+        /// Object prefix.
+        prefix: String,
+    },
+    /// `vault_path` in the KV engine `vault_kv_mount_name` (default `secret/`), version
+    /// `vault_kv_version` (1, else 2 as sops defaults), at `vault_address` (else VAULT_ADDR).
+    Vault {
+        /// `vault_address`, when set.
+        address: Option<String>,
+        /// `vault_path` (the secret's path prefix).
+        path: String,
+        /// The mount, ending in `/`.
+        mount: String,
+        /// 1 or 2.
+        version: u8,
+    },
 }
 
 /// One creation rule.
@@ -108,6 +158,20 @@ impl Config {
             })
     }
 
+    /// The first destination rule whose `path_regex` matches `file` (as [`Config::rule_for`]).
+    /// Err: the destination rules do not parse (the message names the rule).
+    pub fn destination_for(&self, file: &Path) -> Result<Option<&DestinationRule>, ConfigError> {
+        let rules = self
+            .destination_rules
+            .as_ref()
+            .map_err(|m| invalid(&self.path, m.clone()))?;
+        let target = self.match_path(file);
+        Ok(rules.iter().find(|rule| match &rule.path_regex {
+            None => true,
+            Some(re) => cached_regex(re).is_some_and(|r| r.is_match(&target)),
+        }))
+    }
+
     /// The text `path_regex` is matched against for `file`: its absolute, lexically
     /// cleaned path with forward slashes, relative to the config's directory when below it.
     pub fn match_path(&self, file: &Path) -> String {
@@ -137,7 +201,9 @@ impl Config {
             yaml_indent: None,
             json_indent: None,
             json_binary_indent: None,
+            destination_rules: Ok(Vec::new()),
         };
+        config.destination_rules = parse_destinations(get(tree, "destination_rules"));
         match get(tree, "creation_rules") {
             None | Some(Value::Null) => {}
             Some(Value::List(items)) => {
@@ -333,6 +399,104 @@ fn parse_rule(rule: &Branch, index: usize) -> Result<CreationRule, String> {
         Some(_) => return Err(format!("{name}: mac_only_encrypted must be true or false")),
     };
     Ok(out)
+}
+
+fn parse_destinations(value: Option<&Value>) -> Result<Vec<DestinationRule>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::List(items)) => items
+            .iter()
+            .filter(|v| !matches!(v, Value::Comment(_)))
+            .enumerate()
+            .map(|(index, item)| match item {
+                Value::Branch(rule) => parse_destination(rule, index),
+                _ => Err(format!("destination_rules[{index}] must be a mapping")),
+            })
+            .collect(),
+        Some(_) => Err("destination_rules must be a list".to_string()),
+    }
+}
+
+/// One `destination_rules` entry (sops: exactly one of `s3_bucket`, `gcs_bucket`,
+/// `vault_path`).
+fn parse_destination(rule: &Branch, index: usize) -> Result<DestinationRule, String> {
+    let name = format!("destination_rules[{index}]");
+    let text = |key: &str| -> Result<String, String> {
+        match get(rule, key) {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(v) => scalar_text(v).ok_or_else(|| format!("{name}.{key} must be a string")),
+        }
+    };
+    let path_regex = Some(text("path_regex")?).filter(|t| !t.is_empty());
+    if let Some(re) = &path_regex {
+        regex::Regex::new(re).map_err(|e| {
+            format!("{name}: path_regex {re:?} is not a valid regular expression: {e}")
+        })?;
+    }
+    let (s3, gcs, vault) = (text("s3_bucket")?, text("gcs_bucket")?, text("vault_path")?);
+    let named = [&s3, &gcs, &vault].iter().filter(|t| !t.is_empty()).count();
+    if named > 1 {
+        return Err(format!(
+            "{name}: more than one destination (s3_bucket, gcs_bucket, vault_path): a rule has exactly one"
+        ));
+    }
+    let destination = if !s3.is_empty() {
+        Destination::S3 {
+            bucket: s3,
+            prefix: text("s3_prefix")?,
+        }
+    } else if !gcs.is_empty() {
+        Destination::Gcs {
+            bucket: gcs,
+            prefix: text("gcs_prefix")?,
+        }
+    } else if !vault.is_empty() {
+        let mut mount = text("vault_kv_mount_name")?;
+        if mount.is_empty() {
+            mount = "secret/".to_string();
+        }
+        if !mount.ends_with('/') {
+            mount.push('/');
+        }
+        let version = match get(rule, "vault_kv_version") {
+            Some(Value::Int(1)) => 1,
+            None | Some(Value::Null) | Some(Value::Int(_)) => 2,
+            Some(_) => return Err(format!("{name}.vault_kv_version must be 1 or 2")),
+        };
+        Destination::Vault {
+            address: Some(text("vault_address")?).filter(|t| !t.is_empty()),
+            path: vault,
+            mount,
+            version,
+        }
+    } else {
+        return Err(format!(
+            "{name}: no destination: set s3_bucket, gcs_bucket or vault_path"
+        ));
+    };
+    let recreation = match get(rule, "recreation_rule") {
+        None | Some(Value::Null) => None,
+        Some(Value::Branch(b)) => Some(parse_rule(b, index).map_err(|m| {
+            m.replacen(
+                &format!("creation_rules[{index}]"),
+                &format!("{name}.recreation_rule"),
+                1,
+            )
+        })?),
+        Some(_) => return Err(format!("{name}.recreation_rule must be a mapping")),
+    };
+    let omit_extensions = match get(rule, "omit_extensions") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(format!("{name}: omit_extensions must be true or false")),
+    };
+    Ok(DestinationRule {
+        index,
+        path_regex,
+        destination,
+        recreation,
+        omit_extensions,
+    })
 }
 
 /// One `key_groups` entry: `merge` groups first (flattened), then `age`; other key types

@@ -710,3 +710,175 @@ fn rotate_adds_and_removes_kms_keys_and_updatekeys_follows_the_rule() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("already up to date"), "{err}");
 }
+
+#[test]
+fn an_age_identity_opens_an_age_and_kms_file_before_any_aws_connection() {
+    let c = Case::new();
+    let arn = kms_key(moto());
+    let plain = "token: s3cr3t\n";
+    let p = c.write("both.yaml", plain);
+    let enc = out(c
+        .sops()
+        .args([
+            "encrypt",
+            "--age",
+            &common::recipient("alice"),
+            "--kms",
+            &arn,
+        ])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let f = c.write("both.yaml", &enc);
+    // No credentials and instance metadata not switched off: any KMS or IMDS attempt would
+    // reach a tripwire (never 169.254.169.254). The age key opens the file first.
+    let kms = Tripwire::new();
+    let imds = Tripwire::new();
+    let seal_with = |age: bool, imds_off: bool| {
+        let mut cmd = common::seal(&c.home);
+        cmd.env("AWS_ENDPOINT_URL", kms.url())
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url())
+            .env("AWS_REGION", services::AWS_REGION);
+        if age {
+            cmd.env("SOPS_AGE_KEY_FILE", common::key_file("alice"));
+        }
+        if imds_off {
+            cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+        }
+        cmd.arg("decrypt").arg(&f).output().unwrap()
+    };
+    assert_eq!(out(seal_with(true, false)), plain);
+    assert!(
+        !kms.touched() && !imds.touched(),
+        "seal tried AWS although the age key opened the file"
+    );
+    // Without the age key and with metadata off, the KMS path fails at once (sops's 128),
+    // naming what to set, and still connects nowhere.
+    let o = seal_with(false, true);
+    assert_eq!(o.status.code(), Some(128), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("AWS_ACCESS_KEY_ID"), "{err}");
+    assert!(!err.contains("s3cr3t"), "{err}");
+    assert!(
+        !kms.touched() && !imds.touched(),
+        "a connection was attempted"
+    );
+    // The tripwire does see the probe: with neither the age key nor the switch, seal asks
+    // the (fake) instance metadata endpoint.
+    let o = seal_with(false, false);
+    assert_eq!(o.status.code(), Some(128), "{o:?}");
+    assert!(
+        imds.touched(),
+        "the IMDS probe was expected at the tripwire"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// publish to S3 (moto)
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn publish_to_s3_re_encrypts_for_the_recreation_rule_and_walks_directories() {
+    let c = Case::new();
+    let bucket = "seal-publish";
+    services::s3_bucket(moto(), bucket);
+    let (alice, bob) = (common::recipient("alice"), common::recipient("bob"));
+    c.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - age: {alice}\n\
+             destination_rules:\n\
+             \x20 - s3_bucket: {bucket}\n\
+             \x20   s3_prefix: pub/\n\
+             \x20   path_regex: (\\.json|^d/.*)$\n\
+             \x20   recreation_rule:\n\
+             \x20     age: {bob}\n"
+        ),
+    );
+    let plain = "{\n\t\"foo\": 2,\n\t\"bar\": \"baz\"\n}\n";
+    c.write("a.json", plain);
+    cmd_out(c.seal(false).args(["encrypt", "-i", "a.json"]));
+    // Asked and refused: nothing is uploaded (sops's prompt and exit 1).
+    let o = c
+        .seal(true)
+        .args(["publish", "a.json"])
+        .write_stdin("n\n")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("to s3://seal-publish/pub/a.json ? (y/n)"));
+    assert!(services::s3_get(moto(), bucket, "pub/a.json").is_none());
+    // --yes: published, re-encrypted for bob only.
+    let o = cmd_out(c.seal(true).args(["publish", "--yes", "a.json"]));
+    assert!(
+        o.contains(&format!("+++ {bob}")) && o.contains(&format!("--- {alice}")),
+        "{o}"
+    );
+    let published = services::s3_get(moto(), bucket, "pub/a.json").expect("published");
+    let f = c.write("published.json", &published);
+    let bob_decrypts = c
+        .sops()
+        .env("SOPS_AGE_KEY_FILE", common::key_file("bob"))
+        .arg("decrypt")
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(out(bob_decrypts), plain);
+    let alice_fails = c
+        .sops()
+        .env("SOPS_AGE_KEY_FILE", common::key_file("alice"))
+        .arg("decrypt")
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(
+        alice_fails.status.code(),
+        Some(128),
+        "alice's key no longer opens it"
+    );
+    // --recursive with --omit-extensions, through the sops command line.
+    std::fs::create_dir_all(c.home.join("d/sub")).unwrap();
+    for (name, text) in [("d/x.yaml", "alpha: 1\n"), ("d/sub/y.yaml", "beta: 2\n")] {
+        c.write(name, text);
+        cmd_out(c.seal(false).args(["encrypt", "-i", name]));
+    }
+    let sops_link = c.home.join("bin/sops");
+    std::fs::create_dir_all(sops_link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("seal"), &sops_link).unwrap();
+    let mut as_sops = assert_cmd::Command::new(&sops_link);
+    as_sops
+        .env_clear()
+        .current_dir(&c.home)
+        .env("HOME", &c.home);
+    as_sops.env("SEAL_NO_KEYRING", "1");
+    as_sops.env("SOPS_AGE_KEY_FILE", common::key_file("alice"));
+    for (k, v) in &c.env {
+        as_sops.env(k, v);
+    }
+    cmd_out(as_sops.args(["publish", "--yes", "--recursive", "--omit-extensions", "d"]));
+    for (key, plain) in [("pub/x", "alpha: 1\n"), ("pub/sub/y", "beta: 2\n")] {
+        let body = services::s3_get(moto(), bucket, key).unwrap_or_else(|| panic!("{key}"));
+        let f = c.write("p.yaml", &body);
+        let o = c
+            .sops()
+            .env("SOPS_AGE_KEY_FILE", common::key_file("bob"))
+            .arg("decrypt")
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert_eq!(out(o), plain, "{key}");
+    }
+    // A directory needs --recursive; a file no rule matches names the config.
+    let o = c.seal(true).args(["publish", "-y", "d"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--recursive"));
+    c.write("other.yaml", "k: v\n");
+    cmd_out(c.seal(false).args(["encrypt", "-i", "other.yaml"]));
+    let o = c
+        .seal(true)
+        .args(["publish", "-y", "other.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no matching destination"));
+}

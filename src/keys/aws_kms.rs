@@ -30,6 +30,7 @@ use super::{Env, ServiceKey, ServiceType};
 use crate::tree::{Branch, Item, Value};
 
 mod credentials;
+pub mod s3;
 mod sigv4;
 
 use credentials::{Credentials, SharedConfig, assume_role, resolve_credentials};

@@ -268,7 +268,7 @@ pub fn decrypt(key: &VaultKey, env: &dyn Env) -> Result<Zeroizing<Vec<u8>>, Vaul
 
 /// The token: `VAULT_TOKEN`, else `~/.vault-token` (trimmed), as the Vault client and sops
 /// find it.
-fn token(env: &dyn Env, key: &VaultKey) -> Result<Zeroizing<String>, VaultError> {
+fn token(env: &dyn Env, what: &str) -> Result<Zeroizing<String>, VaultError> {
     if let Some(t) = env.var("VAULT_TOKEN").filter(|t| !t.is_empty()) {
         return Ok(Zeroizing::new(t));
     }
@@ -276,9 +276,8 @@ fn token(env: &dyn Env, key: &VaultKey) -> Result<Zeroizing<String>, VaultError>
         err(
             VaultErrorKind::Token,
             format!(
-                "no Vault token for {}: set VAULT_TOKEN or write the token to ~/.vault-token \
-                 (`vault login` / `bao login` does)",
-                key.describe()
+                "no Vault token for {what}: set VAULT_TOKEN or write the token to ~/.vault-token \
+                 (`vault login` / `bao login` does)"
             ),
         )
     };
@@ -298,6 +297,93 @@ fn token(env: &dyn Env, key: &VaultKey) -> Result<Zeroizing<String>, VaultError>
             ),
         )),
     }
+}
+
+/// Where `publish` writes a KV secret: `ADDRESS/v1/MOUNT[data/]PATH` (`data/` for KV
+/// version 2). The address is the destination's, else `VAULT_ADDR`, else the Vault
+/// client's default `https://127.0.0.1:8200` (as sops's publish finds it).
+pub fn kv_url(
+    address: Option<&str>,
+    mount: &str,
+    path: &str,
+    version: u8,
+    env: &dyn Env,
+) -> String {
+    let address = address
+        .map(str::to_string)
+        .or_else(|| env.var("VAULT_ADDR").filter(|a| !a.is_empty()))
+        .unwrap_or_else(|| "https://127.0.0.1:8200".to_string());
+    let data = if version == 1 { "" } else { "data/" };
+    format!(
+        "{}/v1/{}{data}{}",
+        address.trim_end_matches('/'),
+        mount.trim_start_matches('/'),
+        path.trim_start_matches('/')
+    )
+}
+
+/// Write `data` (a JSON object) as the KV secret at `url` ([`kv_url`]): KV version 1 takes
+/// the object, version 2 `{"data": object}`. The token is found as for transit.
+pub fn kv_put(
+    url: &str,
+    version: u8,
+    data: &serde_json::Value,
+    env: &dyn Env,
+) -> Result<(), VaultError> {
+    let token = token(env, url)?;
+    let body = Zeroizing::new(if version == 1 {
+        data.to_string()
+    } else {
+        serde_json::json!({ "data": data }).to_string()
+    });
+    let namespace = env.var("VAULT_NAMESPACE").filter(|n| !n.is_empty());
+    let mut headers: Vec<(&str, &str)> = vec![
+        ("x-vault-token", token.as_str()),
+        ("content-type", "application/json"),
+    ];
+    if let Some(ns) = &namespace {
+        headers.push(("x-vault-namespace", ns.as_str()));
+    }
+    let resp = http::send(
+        "Vault",
+        "PUT",
+        url,
+        &headers,
+        Some(body.as_bytes()),
+        http::Options::default(),
+    )
+    .map_err(|e| err(VaultErrorKind::Transport, format!("{e} (writing {url})")))?;
+    if resp.status == 200 || resp.status == 204 {
+        return Ok(());
+    }
+    let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
+    let errors: Vec<String> = json
+        .as_ref()
+        .and_then(|j| j.get("errors"))
+        .and_then(|e| e.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    Err(err(
+        if resp.status == 403 {
+            VaultErrorKind::Token
+        } else {
+            VaultErrorKind::Refused
+        },
+        format!(
+            "Vault refused writing {url}: HTTP {}{}; check the token, that a KV version {version} engine is mounted there, and the token's policy",
+            resp.status,
+            if errors.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", errors.join("; "))
+            }
+        ),
+    ))
 }
 
 /// `SOPS_HC_VAULT_ALLOWLIST` (sops 3.13): unset or empty = all; `all`; `none`; else
@@ -350,7 +436,7 @@ fn call(
             ),
         ));
     }
-    let token = token(env, key)?;
+    let token = token(env, &key.describe())?;
     let namespace = env.var("VAULT_NAMESPACE").filter(|n| !n.is_empty());
     let mut headers: Vec<(&str, &str)> = vec![
         ("x-vault-token", token.as_str()),
@@ -577,16 +663,16 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let k = VaultKey::from_uri("http://127.0.0.1:9/v1/transit/keys/k").unwrap();
         let none = MapEnv(vec![], Some(d.path().to_path_buf()));
-        let e = token(&none, &k).unwrap_err();
+        let e = token(&none, &k.describe()).unwrap_err();
         assert_eq!(e.kind, VaultErrorKind::Token);
         assert!(e.message.contains("VAULT_TOKEN"), "{e}");
         std::fs::write(d.path().join(".vault-token"), "s.fromfile\n").unwrap();
-        assert_eq!(token(&none, &k).unwrap().as_str(), "s.fromfile");
+        assert_eq!(token(&none, &k.describe()).unwrap().as_str(), "s.fromfile");
         let env = MapEnv(
             vec![("VAULT_TOKEN", "s.fromenv".into())],
             Some(d.path().into()),
         );
-        assert_eq!(token(&env, &k).unwrap().as_str(), "s.fromenv");
+        assert_eq!(token(&env, &k.describe()).unwrap().as_str(), "s.fromenv");
     }
 
     #[test]

@@ -442,6 +442,12 @@ impl<K> ServiceType<K> {
     }
 }
 
+impl<K> Default for ServiceType<K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<K: ServiceKey> ServiceType<K> {
     fn keys(group: &KeyGroup) -> Vec<K> {
         group

@@ -170,6 +170,10 @@ fn allowed(name: &str) -> Vec<&'static str> {
             KEYSERVICE,
             &["yes", "input-type", "shamir-secret-sharing-threshold"],
         ],
+        "publish" => &[
+            KEYSERVICE,
+            &["yes", "omit-extensions", "recursive", "verbose"],
+        ],
         _ => &[],
     };
     for g in groups {
@@ -213,7 +217,7 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
                 ),
             };
         }
-        "groups" | "publish" | "keyservice" => {
+        "groups" | "keyservice" => {
             return Plan::fail(
                 GENERIC,
                 format!(
@@ -348,6 +352,13 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
                 out.push(a.clone());
             }
             out.pass(&p, &["yes", "input-type"]);
+        }
+        "publish" => {
+            let [file] = p.args.as_slice() else {
+                return Plan::fail(100, "Error: no file specified");
+            };
+            out.push(file.clone());
+            out.pass(&p, &["yes", "omit-extensions", "recursive"]);
         }
         _ => unreachable!("is_subcommand covers the names"),
     }
