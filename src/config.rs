@@ -932,6 +932,72 @@ mod tests {
     }
 
     #[test]
+    fn destination_rules_parse_lazily_and_match_like_creation_rules() {
+        let tree = branch(&[
+            ("creation_rules", list(vec![map(&[("age", s(A))])])),
+            (
+                "destination_rules",
+                list(vec![
+                    map(&[
+                        ("s3_bucket", s("b")),
+                        ("s3_prefix", s("p/")),
+                        ("path_regex", s("\\.json$")),
+                        ("recreation_rule", map(&[("age", s(B))])),
+                        ("reencryption_rule", map(&[("age", s(C))])),
+                    ]),
+                    map(&[
+                        ("vault_path", s("team/")),
+                        ("vault_kv_mount_name", s("kv")),
+                        ("omit_extensions", Value::Bool(true)),
+                    ]),
+                ]),
+            ),
+        ]);
+        let c = Config::from_tree(&tree, Path::new("/r/.sops.yaml")).expect("config");
+        let json = c.destination_for(Path::new("/r/a.json")).unwrap().unwrap();
+        assert_eq!(
+            json.destination,
+            Destination::S3 {
+                bucket: "b".into(),
+                prefix: "p/".into()
+            }
+        );
+        assert_eq!(
+            json.recreation.as_ref().unwrap().key_groups,
+            [vec![B.to_string()]]
+        );
+        let other = c.destination_for(Path::new("/r/a.yaml")).unwrap().unwrap();
+        assert!(other.omit_extensions && other.recreation.is_none());
+        assert_eq!(
+            other.destination,
+            Destination::Vault {
+                address: None,
+                path: "team/".into(),
+                mount: "kv/".into(),
+                version: 2
+            }
+        );
+        // A bad destination rule fails publish only, naming the rule.
+        let tree = branch(&[
+            ("creation_rules", list(vec![map(&[("age", s(A))])])),
+            (
+                "destination_rules",
+                list(vec![map(&[("s3_bucket", s("b")), ("vault_path", s("v/"))])]),
+            ),
+        ]);
+        let c = Config::from_tree(&tree, Path::new("/r/.sops.yaml")).expect("creation rules load");
+        assert_eq!(c.creation_rules.len(), 1);
+        let e = c
+            .destination_for(Path::new("/r/a"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("destination_rules[0]") && e.contains("more than one"),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn group_kms_entries_carry_role_context_and_profile() {
         const ARN: &str = "arn:aws:kms:us-east-1:1:key/x";
         let c = config(vec![map(&[(
