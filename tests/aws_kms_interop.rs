@@ -882,3 +882,33 @@ fn publish_to_s3_re_encrypts_for_the_recreation_rule_and_walks_directories() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no matching destination"));
 }
+
+#[test]
+fn check_compares_kms_keys_of_the_rule_with_the_file() {
+    let c = Case::new();
+    let arn = kms_key(moto());
+    let alice = common::recipient("alice");
+    c.write(
+        ".sops.yaml",
+        &format!("creation_rules:\n  - age: {alice}\n    kms: {arn}\n"),
+    );
+    c.write("s.yaml", "password: hunter2\n");
+    cmd_out(c.seal(false).args(["encrypt", "-i", "s.yaml"]));
+    let check = || {
+        let o = c.seal(false).args(["check", "s.yaml"]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // Encrypted as the rule says (age and KMS): no drift.
+    let report = check();
+    assert!(!report.contains("recipient-drift"), "{report}");
+    // Without the KMS key, the drift names it.
+    cmd_out(
+        c.seal(true)
+            .args(["rotate", "-i", "--rm-kms", &arn, "s.yaml"]),
+    );
+    let report = check();
+    assert!(
+        report.contains("recipient-drift") && report.contains(&format!("missing: {arn}")),
+        "{report}"
+    );
+}
