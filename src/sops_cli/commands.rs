@@ -485,10 +485,22 @@ pub fn shared_checks(p: &Parsed, creates: bool, pgp_ok: bool) -> Option<Plan> {
                 continue;
             }
             if let Some(src) = from(&name) {
+                if WRAPPED_KEYS.contains(flag) {
+                    // A variable only matters to a new file, which seal's edit refuses anyway.
+                    if !src.starts_with("--") {
+                        continue;
+                    }
+                    return Some(Plan::fail(
+                        GENERIC,
+                        format!(
+                            "seal's edit does not create new files, so it takes no {what} keys ({src}): create the file with `sops encrypt --{flag} …` (or seal encrypt), then edit it"
+                        ),
+                    ));
+                }
                 return Some(Plan::fail(
                     GENERIC,
                     format!(
-                        "seal does not support {what} master keys yet ({src}); it encrypts for age recipients only, and never drops a master key: use the real sops for {what} keys"
+                        "seal does not support {what} master keys yet ({src}); it encrypts for age, PGP, AWS KMS and Vault transit keys only, and never drops a master key: use the real sops for {what} keys"
                     ),
                 ));
             }
