@@ -1,9 +1,12 @@
 //! `.sops.yaml`: finding it (as sops does: `--config`, `SOPS_CONFIG`, else the current
-//! directory and its parents), parsing `creation_rules` and `stores`, and picking the
-//! first rule whose `path_regex` matches a file.
+//! directory and its parents), parsing `creation_rules`, `destination_rules` (for
+//! `publish`) and `stores`, and picking the first rule whose `path_regex` matches a file.
 //!
-//! CONTRACT (keys/config helper). Recipients are not validated here (sops checks them
-//! only for the rule it uses); callers run `keys::check_recipient`/`keys::wrap`.
+//! CONTRACT (keys/config helper). A rule's keys are read by the key types themselves
+//! (`keys::KeyType::rule_recipients`, registry order), so a new key type needs no change
+//! here; fields no registered type reads are recorded as unsupported. Recipients are not
+//! validated here (sops checks them only for the rule it uses); callers run
+//! `keys::check_recipient`/`keys::wrap`.
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};

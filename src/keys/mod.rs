@@ -3,7 +3,9 @@
 //! what is generic over them: key groups, Shamir shares, recovering the data key, and the
 //! messages that name a file's keys.
 //!
-//! One module per type: [`age`] (recipients, wrapping, unwrapping), [`pgp`] (through gpg);
+//! One module per type: [`age`] (recipients, wrapping, unwrapping), [`pgp`] (through gpg),
+//! [`aws_kms`] and [`hc_vault`] (key services: one generic [`ServiceType`] over their
+//! [`ServiceKey`]s, requests through [`http`]);
 //! age identity discovery (where identities are found, passphrases, key commands) is apart
 //! in `identities` and `passphrase`. A new type is a new module plus one line in
 //! [`REGISTRY`]: the cipher, the stores and the commands only see recipient strings
@@ -166,12 +168,12 @@ pub fn wrap_groups(
     };
     if groups.is_empty() || groups.iter().all(|g| g.is_empty()) {
         return Err(shape_err(
-            "no age recipients or PGP fingerprints were given".to_string(),
+            "no keys were given (age, PGP, AWS KMS or Vault)".to_string(),
         ));
     }
     if let Some(i) = groups.iter().position(|g| g.is_empty()) {
         return Err(shape_err(format!(
-            "key group {} has no age recipients or PGP fingerprints, so its share could never be recovered",
+            "key group {} has no keys, so its share could never be recovered",
             i + 1
         )));
     }
