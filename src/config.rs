@@ -1,9 +1,12 @@
 //! `.sops.yaml`: finding it (as sops does: `--config`, `SOPS_CONFIG`, else the current
-//! directory and its parents), parsing `creation_rules` and `stores`, and picking the
-//! first rule whose `path_regex` matches a file.
+//! directory and its parents), parsing `creation_rules`, `destination_rules` (for
+//! `publish`) and `stores`, and picking the first rule whose `path_regex` matches a file.
 //!
-//! CONTRACT (keys/config helper). Recipients are not validated here (sops checks them
-//! only for the rule it uses); callers run `keys::check_recipient`/`keys::wrap`.
+//! CONTRACT (keys/config helper). A rule's keys are read by the key types themselves
+//! (`keys::KeyType::rule_recipients`, registry order), so a new key type needs no change
+//! here; fields no registered type reads are recorded as unsupported. Recipients are not
+//! validated here (sops checks them only for the rule it uses); callers run
+//! `keys::check_recipient`/`keys::wrap`.
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -29,6 +32,9 @@ pub struct Config {
     /// Worked out on the first [`Config::rule_for`]: the prefix of the config's directory
     /// and each rule's compiled `path_regex` (`seal check` asks once per file).
     matcher: OnceLock<Matcher>,
+    /// `destination_rules` (for `publish`), in order, or why they do not parse: as in sops,
+    /// only `publish` reads them, so a bad one does not stop the other commands.
+    pub destination_rules: Result<Vec<DestinationRule>, String>,
 }
 
 /// What [`Config::rule_for`] needs of the config, computed once.
@@ -41,6 +47,53 @@ struct Matcher {
     regexes: Vec<Option<Option<std::sync::Arc<regex::Regex>>>>,
 }
 
+/// One `destination_rules` entry: where `publish` sends a matching file.
+#[derive(Clone, Debug)]
+pub struct DestinationRule {
+    /// 0-based position in the file (for messages).
+    pub index: usize,
+    /// `path_regex` source text, if any.
+    pub path_regex: Option<String>,
+    /// Where to.
+    pub destination: Destination,
+    /// `recreation_rule`: the keys (and rule options) the published copy is re-encrypted
+    /// for; None (or no keys) publishes the file as it is.
+    pub recreation: Option<CreationRule>,
+    /// `omit_extensions`.
+    pub omit_extensions: bool,
+}
+
+/// A publish destination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Destination {
+    /// `s3_bucket` with `s3_prefix`.
+    S3 {
+        /// Bucket.
+        bucket: String,
+        /// Key prefix (as written: `dir/` puts files below `dir`).
+        prefix: String,
+    },
+    /// `gcs_bucket` with `gcs_prefix`.
+    Gcs {
+        /// Bucket.
+        bucket: String,
+        /// Object prefix.
+        prefix: String,
+    },
+    /// `vault_path` in the KV engine `vault_kv_mount_name` (default `secret/`), version
+    /// `vault_kv_version` (1, else 2 as sops defaults), at `vault_address` (else VAULT_ADDR).
+    Vault {
+        /// `vault_address`, when set.
+        address: Option<String>,
+        /// `vault_path` (the secret's path prefix).
+        path: String,
+        /// The mount, ending in `/`.
+        mount: String,
+        /// 1 or 2.
+        version: u8,
+    },
+}
+
 /// One creation rule.
 #[derive(Clone, Debug, Default)]
 pub struct CreationRule {
@@ -48,9 +101,11 @@ pub struct CreationRule {
     pub index: usize,
     /// `path_regex` source text, if any.
     pub path_regex: Option<String>,
-    /// Key groups: each the list of age recipients (the flat fields form one group).
+    /// Key groups: each the list of recipient strings of every registered key type (age,
+    /// `pgp:FP`, KMS ARNs, Vault URLs; the flat fields form one group).
     pub key_groups: Vec<Vec<String>>,
-    /// Non-age key types the rule names (pgp, kms, …), for a clear "seal speaks age only".
+    /// Key types the rule names that no registered type reads (gcp_kms, …), for a clear
+    /// refusal.
     pub unsupported_keys: Vec<String>,
     /// `shamir_threshold` (0 = unset).
     pub shamir_threshold: usize,
@@ -155,6 +210,20 @@ impl Config {
         })
     }
 
+    /// The first destination rule whose `path_regex` matches `file` (as [`Config::rule_for`]).
+    /// Err: the destination rules do not parse (the message names the rule).
+    pub fn destination_for(&self, file: &Path) -> Result<Option<&DestinationRule>, ConfigError> {
+        let rules = self
+            .destination_rules
+            .as_ref()
+            .map_err(|m| invalid(&self.path, m.clone()))?;
+        let target = self.match_path(file);
+        Ok(rules.iter().find(|rule| match &rule.path_regex {
+            None => true,
+            Some(re) => cached_regex(re).is_some_and(|r| r.is_match(&target)),
+        }))
+    }
+
     /// The text `path_regex` is matched against for `file`: its absolute, lexically
     /// cleaned path with forward slashes, relative to the config's directory when below it.
     pub fn match_path(&self, file: &Path) -> String {
@@ -176,7 +245,9 @@ impl Config {
             json_indent: None,
             json_binary_indent: None,
             matcher: OnceLock::new(),
+            destination_rules: Ok(Vec::new()),
         };
+        config.destination_rules = parse_destinations(get(tree, "destination_rules"));
         match get(tree, "creation_rules") {
             None | Some(Value::Null) => {}
             Some(Value::List(items)) => {
@@ -245,8 +316,11 @@ fn invalid(path: &Path, message: String) -> ConfigError {
     }
 }
 
-/// The key types sops accepts in a rule besides `age` (flat form).
-const FLAT_OTHER_KEYS: [&str; 5] = [
+/// The key types sops accepts in a rule (flat form); those no registered key type reads
+/// (`keys::KeyType::rule_fields`) are recorded as unsupported.
+const FLAT_KEYS: [&str; 7] = [
+    "age",
+    "pgp",
     "kms",
     "gcp_kms",
     "azure_keyvault",
@@ -254,8 +328,54 @@ const FLAT_OTHER_KEYS: [&str; 5] = [
     "hckms",
 ];
 
-/// The key types of a `key_groups` entry besides `age` and `merge`.
-const GROUP_OTHER_KEYS: [&str; 5] = ["kms", "gcp_kms", "azure_keyvault", "hc_vault", "hckms"];
+/// The key types of a `key_groups` entry (besides `merge`).
+const GROUP_KEYS: [&str; 7] = [
+    "age",
+    "pgp",
+    "kms",
+    "gcp_kms",
+    "azure_keyvault",
+    "hc_vault",
+    "hckms",
+];
+
+/// The recipients of every registered key type a rule (`flat`) or key group names, type by
+/// type in registry order; the fields of `known` no registered type reads go to
+/// `unsupported`.
+fn registry_recipients(
+    fields: &Branch,
+    flat: bool,
+    name: &str,
+    known: &[&str],
+    unsupported: &mut Vec<String>,
+) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let which = usize::from(!flat);
+    for t in crate::keys::REGISTRY {
+        out.extend(t.rule_recipients(fields, flat, name)?);
+    }
+    for kind in known {
+        if crate::keys::REGISTRY
+            .iter()
+            .any(|t| t.rule_fields()[which] == *kind)
+        {
+            continue;
+        }
+        let named = if flat {
+            !key_list(get(fields, kind), &format!("{name}.{kind}"))?.is_empty()
+        } else {
+            match get(fields, kind) {
+                None | Some(Value::Null) => false,
+                Some(Value::List(l)) => !l.iter().all(|v| matches!(v, Value::Comment(_))),
+                Some(_) => true,
+            }
+        };
+        if named {
+            push_unique(unsupported, kind.to_string());
+        }
+    }
+    Ok(out)
+}
 
 fn parse_rule(rule: &Branch, index: usize) -> Result<CreationRule, String> {
     let name = format!("creation_rules[{index}]");
@@ -291,15 +411,9 @@ fn parse_rule(rule: &Branch, index: usize) -> Result<CreationRule, String> {
         Some(_) => return Err(format!("{name}: key_groups must be a list")),
     };
     if groups.is_empty() {
-        let mut age = key_list(get(rule, "age"), &format!("{name}.age"))?;
-        age.extend(pgp_list(get(rule, "pgp"), &format!("{name}.pgp"))?);
-        if !age.is_empty() {
-            out.key_groups.push(age);
-        }
-        for kind in FLAT_OTHER_KEYS {
-            if !key_list(get(rule, kind), &format!("{name}.{kind}"))?.is_empty() {
-                push_unique(&mut out.unsupported_keys, kind.to_string());
-            }
+        let keys = registry_recipients(rule, true, &name, &FLAT_KEYS, &mut out.unsupported_keys)?;
+        if !keys.is_empty() {
+            out.key_groups.push(dedup(keys));
         }
     } else {
         out.key_groups = groups;
@@ -331,6 +445,104 @@ fn parse_rule(rule: &Branch, index: usize) -> Result<CreationRule, String> {
     Ok(out)
 }
 
+fn parse_destinations(value: Option<&Value>) -> Result<Vec<DestinationRule>, String> {
+    match value {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::List(items)) => items
+            .iter()
+            .filter(|v| !matches!(v, Value::Comment(_)))
+            .enumerate()
+            .map(|(index, item)| match item {
+                Value::Branch(rule) => parse_destination(rule, index),
+                _ => Err(format!("destination_rules[{index}] must be a mapping")),
+            })
+            .collect(),
+        Some(_) => Err("destination_rules must be a list".to_string()),
+    }
+}
+
+/// One `destination_rules` entry (sops: exactly one of `s3_bucket`, `gcs_bucket`,
+/// `vault_path`).
+fn parse_destination(rule: &Branch, index: usize) -> Result<DestinationRule, String> {
+    let name = format!("destination_rules[{index}]");
+    let text = |key: &str| -> Result<String, String> {
+        match get(rule, key) {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(v) => scalar_text(v).ok_or_else(|| format!("{name}.{key} must be a string")),
+        }
+    };
+    let path_regex = Some(text("path_regex")?).filter(|t| !t.is_empty());
+    if let Some(re) = &path_regex {
+        regex::Regex::new(re).map_err(|e| {
+            format!("{name}: path_regex {re:?} is not a valid regular expression: {e}")
+        })?;
+    }
+    let (s3, gcs, vault) = (text("s3_bucket")?, text("gcs_bucket")?, text("vault_path")?);
+    let named = [&s3, &gcs, &vault].iter().filter(|t| !t.is_empty()).count();
+    if named > 1 {
+        return Err(format!(
+            "{name}: more than one destination (s3_bucket, gcs_bucket, vault_path): a rule has exactly one"
+        ));
+    }
+    let destination = if !s3.is_empty() {
+        Destination::S3 {
+            bucket: s3,
+            prefix: text("s3_prefix")?,
+        }
+    } else if !gcs.is_empty() {
+        Destination::Gcs {
+            bucket: gcs,
+            prefix: text("gcs_prefix")?,
+        }
+    } else if !vault.is_empty() {
+        let mut mount = text("vault_kv_mount_name")?;
+        if mount.is_empty() {
+            mount = "secret/".to_string();
+        }
+        if !mount.ends_with('/') {
+            mount.push('/');
+        }
+        let version = match get(rule, "vault_kv_version") {
+            Some(Value::Int(1)) => 1,
+            None | Some(Value::Null) | Some(Value::Int(_)) => 2,
+            Some(_) => return Err(format!("{name}.vault_kv_version must be 1 or 2")),
+        };
+        Destination::Vault {
+            address: Some(text("vault_address")?).filter(|t| !t.is_empty()),
+            path: vault,
+            mount,
+            version,
+        }
+    } else {
+        return Err(format!(
+            "{name}: no destination: set s3_bucket, gcs_bucket or vault_path"
+        ));
+    };
+    let recreation = match get(rule, "recreation_rule") {
+        None | Some(Value::Null) => None,
+        Some(Value::Branch(b)) => Some(parse_rule(b, index).map_err(|m| {
+            m.replacen(
+                &format!("creation_rules[{index}]"),
+                &format!("{name}.recreation_rule"),
+                1,
+            )
+        })?),
+        Some(_) => return Err(format!("{name}.recreation_rule must be a mapping")),
+    };
+    let omit_extensions = match get(rule, "omit_extensions") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(format!("{name}: omit_extensions must be true or false")),
+    };
+    Ok(DestinationRule {
+        index,
+        path_regex,
+        destination,
+        recreation,
+        omit_extensions,
+    })
+}
+
 /// One `key_groups` entry: `merge` groups first (flattened), then `age`; other key types
 /// are recorded in `unsupported`.
 fn parse_group(
@@ -359,29 +571,19 @@ fn parse_group(
         }
         Some(_) => return Err(format!("{name}.merge must be a list")),
     }
-    out.extend(key_list(get(group, "age"), &format!("{name}.age"))?);
-    out.extend(pgp_list(get(group, "pgp"), &format!("{name}.pgp"))?);
-    for kind in GROUP_OTHER_KEYS {
-        match get(group, kind) {
-            None | Some(Value::Null) => {}
-            Some(Value::List(l)) if l.iter().all(|v| matches!(v, Value::Comment(_))) => {}
-            Some(_) => push_unique(unsupported, kind.to_string()),
-        }
-    }
+    out.extend(registry_recipients(
+        group,
+        false,
+        name,
+        &GROUP_KEYS,
+        unsupported,
+    )?);
     Ok(out)
-}
-
-/// A `pgp` field: fingerprints (comma-separated string or list), normalised as sops does
-/// (spaces removed) and tagged as PGP recipients (`keys::pgp::tag`). Like sops, the
-/// fingerprint is not checked here: gpg judges it when a file is encrypted.
-fn pgp_list(value: Option<&Value>, name: &str) -> Result<Vec<String>, String> {
-    let fps = key_list(value, name)?;
-    fps.iter().map(|fp| Ok(crate::keys::pgp::tag(fp))).collect()
 }
 
 /// A key field: a comma-separated string or a list of strings (entries may themselves hold
 /// commas); entries are trimmed and empty ones dropped.
-fn key_list(value: Option<&Value>, name: &str) -> Result<Vec<String>, String> {
+pub(crate) fn key_list(value: Option<&Value>, name: &str) -> Result<Vec<String>, String> {
     let mut raw = Vec::new();
     match value {
         None | Some(Value::Null) => {}
@@ -441,6 +643,16 @@ fn json_indent(v: Option<i64>, name: &str) -> Result<Option<usize>, String> {
             .map(Some)
             .map_err(|_| format!("stores.{name}.indent is too large")),
     }
+}
+
+/// A rule field's value (for the key types' rule readers).
+pub(crate) fn field<'a>(branch: &'a Branch, key: &str) -> Option<&'a Value> {
+    get(branch, key)
+}
+
+/// A scalar's text (strings, numbers, booleans), as rule fields read it.
+pub(crate) fn scalar(value: &Value) -> Option<String> {
+    scalar_text(value)
 }
 
 fn get<'a>(branch: &'a Branch, key: &str) -> Option<&'a Value> {
@@ -712,6 +924,7 @@ mod tests {
                         ("merge", list(vec![map(&[("age", list(vec![s(B)]))])])),
                         ("age", list(vec![s(C), s(B)])),
                         ("kms", list(vec![map(&[("arn", s("arn:aws:kms:x"))])])),
+                        ("gcp_kms", list(vec![map(&[("resource_id", s("p/k"))])])),
                     ]),
                     map(&[("pgp", list(vec![s("ABCD 1234 EF56!")]))]),
                 ]),
@@ -724,29 +937,155 @@ mod tests {
             r.key_groups,
             vec![
                 vec![A.to_string()],
-                vec![B.to_string(), C.to_string()],
+                vec![B.to_string(), C.to_string(), "arn:aws:kms:x".to_string()],
                 vec!["pgp:ABCD1234EF56!".to_string()]
             ]
         );
-        assert_eq!(r.unsupported_keys, ["kms"]);
+        assert_eq!(r.unsupported_keys, ["gcp_kms"]);
     }
 
     #[test]
-    fn flat_unsupported_keys_are_recorded() {
+    fn flat_kms_and_vault_keys_are_recipients_and_other_types_unsupported() {
+        const ARN: &str = "arn:aws:kms:us-east-1:1:key/x";
         let c = config(vec![map(&[
-            ("kms", s("arn:aws:kms:us-east-1:1:key/x")),
+            ("kms", s(&format!("{ARN}, {ARN}+arn:aws:iam::1:role/r"))),
+            ("aws_profile", s("prof")),
             (
                 "hc_vault_transit_uri",
-                list(vec![s("https://v/transit/keys/k")]),
+                list(vec![s("https://v:8200/v1/transit/keys/k")]),
             ),
-            ("gcp_kms", s("")),
+            ("age", s(A)),
+            ("gcp_kms", s("projects/p/k")),
+            ("azure_keyvault", s("")),
         ])])
         .expect("config");
+        let r = &c.creation_rules[0];
+        assert_eq!(r.unsupported_keys, ["gcp_kms"]);
         assert_eq!(
-            c.creation_rules[0].unsupported_keys,
-            ["kms", "hc_vault_transit_uri"]
+            r.key_groups,
+            [vec![
+                A.to_string(),
+                format!("{ARN}||prof"),
+                format!("{ARN}+arn:aws:iam::1:role/r||prof"),
+                "https://v:8200/v1/transit/keys/k".to_string(),
+            ]]
         );
-        assert!(c.creation_rules[0].key_groups.is_empty());
+        for t in crate::keys::REGISTRY {
+            for k in &r.key_groups[0] {
+                if t.claims(k) {
+                    t.check(k).expect("a recipient the key type takes back");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn destination_rules_parse_lazily_and_match_like_creation_rules() {
+        let tree = branch(&[
+            ("creation_rules", list(vec![map(&[("age", s(A))])])),
+            (
+                "destination_rules",
+                list(vec![
+                    map(&[
+                        ("s3_bucket", s("b")),
+                        ("s3_prefix", s("p/")),
+                        ("path_regex", s("\\.json$")),
+                        ("recreation_rule", map(&[("age", s(B))])),
+                        ("reencryption_rule", map(&[("age", s(C))])),
+                    ]),
+                    map(&[
+                        ("vault_path", s("team/")),
+                        ("vault_kv_mount_name", s("kv")),
+                        ("omit_extensions", Value::Bool(true)),
+                    ]),
+                ]),
+            ),
+        ]);
+        let c = Config::from_tree(&tree, Path::new("/r/.sops.yaml")).expect("config");
+        let json = c.destination_for(Path::new("/r/a.json")).unwrap().unwrap();
+        assert_eq!(
+            json.destination,
+            Destination::S3 {
+                bucket: "b".into(),
+                prefix: "p/".into()
+            }
+        );
+        assert_eq!(
+            json.recreation.as_ref().unwrap().key_groups,
+            [vec![B.to_string()]]
+        );
+        let other = c.destination_for(Path::new("/r/a.yaml")).unwrap().unwrap();
+        assert!(other.omit_extensions && other.recreation.is_none());
+        assert_eq!(
+            other.destination,
+            Destination::Vault {
+                address: None,
+                path: "team/".into(),
+                mount: "kv/".into(),
+                version: 2
+            }
+        );
+        // A bad destination rule fails publish only, naming the rule.
+        let tree = branch(&[
+            ("creation_rules", list(vec![map(&[("age", s(A))])])),
+            (
+                "destination_rules",
+                list(vec![map(&[("s3_bucket", s("b")), ("vault_path", s("v/"))])]),
+            ),
+        ]);
+        let c = Config::from_tree(&tree, Path::new("/r/.sops.yaml")).expect("creation rules load");
+        assert_eq!(c.creation_rules.len(), 1);
+        let e = c
+            .destination_for(Path::new("/r/a"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("destination_rules[0]") && e.contains("more than one"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn group_kms_entries_carry_role_context_and_profile() {
+        const ARN: &str = "arn:aws:kms:us-east-1:1:key/x";
+        let c = config(vec![map(&[(
+            "key_groups",
+            list(vec![map(&[
+                (
+                    "kms",
+                    list(vec![
+                        map(&[
+                            ("arn", s(ARN)),
+                            ("role", s("arn:aws:iam::1:role/r")),
+                            ("context", map(&[("z", Value::Int(1)), ("a", s("b"))])),
+                            ("aws_profile", s("p")),
+                        ]),
+                        map(&[("arn", s(ARN))]),
+                    ]),
+                ),
+                ("hc_vault", s("http://127.0.0.1:1/v1/a/b/keys/k")),
+            ])]),
+        )])])
+        .expect("config");
+        assert_eq!(
+            c.creation_rules[0].key_groups,
+            [vec![
+                format!("{ARN}+arn:aws:iam::1:role/r|a:b,z:1|p"),
+                ARN.to_string(),
+                "http://127.0.0.1:1/v1/a/b/keys/k".to_string(),
+            ]]
+        );
+        let bad = |kms: Value| {
+            config(vec![map(&[(
+                "key_groups",
+                list(vec![map(&[("kms", kms)])]),
+            )])])
+            .expect_err("bad kms")
+            .to_string()
+        };
+        assert!(bad(s(ARN)).contains("key_groups[0].kms must be a list"));
+        assert!(bad(list(vec![s(ARN)])).contains("kms[0] must be a mapping"));
+        assert!(bad(list(vec![map(&[("role", s("r"))])])).contains("kms[0] has no arn"));
     }
 
     #[test]

@@ -513,3 +513,402 @@ fn a_profile_from_the_shared_files_is_used_for_aws_profile_entries() {
     assert_eq!(e.kind, KmsErrorKind::Credentials);
     assert!(e.message.contains("\"nope\""), "{e}");
 }
+
+// ---------------------------------------------------------------------------------------
+// The seal CLI: creation rules, flags, rotate and updatekeys with KMS keys
+// ---------------------------------------------------------------------------------------
+
+impl Case {
+    /// `seal` with this case's AWS environment (and no age identity unless `with_age`).
+    fn seal(&self, with_age: bool) -> assert_cmd::Command {
+        let mut c = common::seal(&self.home);
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        if with_age {
+            c.env("SOPS_AGE_KEY_FILE", common::key_file("alice"));
+        }
+        c
+    }
+}
+
+fn cmd_out(c: &mut assert_cmd::Command) -> String {
+    out(c.output().unwrap())
+}
+
+#[test]
+fn rules_with_kms_keys_age_and_shamir_encrypt_as_sops_does_both_ways() {
+    let c = Case::new();
+    let arn = kms_key(moto());
+    let arn2 = kms_key(moto());
+    let role = "arn:aws:iam::123456789012:role/seal-rule";
+    let alice = common::recipient("alice");
+    c.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n\
+             \x20 - path_regex: flat\\.yaml$\n\
+             \x20   kms: \"{arn}, {arn2}+{role}\"\n\
+             \x20   aws_profile: \"\"\n\
+             \x20   age: {alice}\n\
+             \x20 - path_regex: groups\\.yaml$\n\
+             \x20   shamir_threshold: 2\n\
+             \x20   key_groups:\n\
+             \x20     - age: [{alice}]\n\
+             \x20       kms:\n\
+             \x20         - arn: {arn}\n\
+             \x20           role: {role}\n\
+             \x20           context: {{team: ops, app: \"1\"}}\n\
+             \x20     - kms:\n\
+             \x20         - arn: {arn2}\n"
+        ),
+    );
+    let plain = "token: s3cr3t\nlist:\n    - 1\n";
+    for name in ["flat.yaml", "groups.yaml"] {
+        c.write(name, plain);
+        let by_seal = cmd_out(c.seal(false).args(["encrypt", name]));
+        let by_sops = out(c.sops().args(["encrypt", name]).output().unwrap());
+        assert_eq!(
+            services::metadata_shape(&by_seal),
+            services::metadata_shape(&by_sops),
+            "{name}: seal's metadata differs from sops's\nseal:\n{by_seal}\nsops:\n{by_sops}"
+        );
+        // Each opens the other's file through KMS alone (no age identity anywhere).
+        let seal_file = c.write(&format!("seal-{name}"), &by_seal);
+        let sops_file = c.write(&format!("sops-{name}"), &by_sops);
+        let o = c.sops().arg("decrypt").arg(&seal_file).output().unwrap();
+        assert_eq!(out(o), plain, "{name}: sops decrypts seal's file");
+        let back = cmd_out(c.seal(false).arg("decrypt").arg(&sops_file));
+        assert_eq!(back, plain, "{name}: seal decrypts sops's file");
+    }
+    // The groups file needs both groups: without KMS, alice's age key opens only one.
+    let mut no_kms = c.seal(true);
+    no_kms.env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    no_kms.env_remove("AWS_ACCESS_KEY_ID");
+    let o = no_kms
+        .arg("decrypt")
+        .arg(c.home.join("seal-groups.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(128), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("needs 2 of 2 key groups, opened 1"), "{err}");
+    assert!(
+        !err.contains("s3cr3t") && !err.contains("test-secret-not-real"),
+        "{err}"
+    );
+}
+
+#[test]
+fn kms_flags_and_sops_kms_arn_replace_the_rule_and_match_sops() {
+    let c = Case::new();
+    let arn = kms_key(moto());
+    c.write(
+        ".sops.yaml",
+        &format!("creation_rules:\n  - age: {}\n", common::recipient("alice")),
+    );
+    let plain = "a: 1\n";
+    c.write("f.yaml", plain);
+    let args = [
+        "encrypt",
+        "--kms",
+        &arn,
+        "--encryption-context",
+        "team:ops,env:prod",
+        "f.yaml",
+    ];
+    let by_seal = cmd_out(c.seal(false).args(args));
+    let by_sops = out(c.sops().args(args).output().unwrap());
+    assert_eq!(
+        services::metadata_shape(&by_seal),
+        services::metadata_shape(&by_sops)
+    );
+    assert!(
+        !by_seal.contains("age:"),
+        "--kms replaces the rule's keys:\n{by_seal}"
+    );
+    let (_, meta) = metadata(by_seal.as_bytes());
+    let keys = kms_entries(&meta);
+    assert_eq!(keys[0].describe(), format!("{arn}|env:prod,team:ops"));
+    let f = c.write("s.yaml", &by_seal);
+    assert_eq!(
+        out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+        plain
+    );
+    // SOPS_KMS_ARN does the same.
+    let by_env = cmd_out(
+        c.seal(false)
+            .env("SOPS_KMS_ARN", &arn)
+            .args(["encrypt", "f.yaml"]),
+    );
+    let (_, meta) = metadata(by_env.as_bytes());
+    assert_eq!(kms_entries(&meta)[0].describe(), arn);
+    // A malformed context is refused (sops warns and drops it), naming the flag.
+    let o = c
+        .seal(false)
+        .args([
+            "encrypt",
+            "--kms",
+            &arn,
+            "--encryption-context",
+            "nocolon",
+            "f.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--encryption-context"), "{err}");
+}
+
+#[test]
+fn rotate_adds_and_removes_kms_keys_and_updatekeys_follows_the_rule() {
+    let c = Case::new();
+    let arn = kms_key(moto());
+    let alice = common::recipient("alice");
+    let plain = "token: s3cr3t\n";
+    let bytes = sops_age_file(&c, "f.yaml", plain);
+    let f = c.write("f.yaml", std::str::from_utf8(&bytes).unwrap());
+    let rotate = |extra: &[&str]| {
+        let mut cmd = c.seal(true);
+        cmd.args(["rotate", "-i"]).args(extra).arg(&f);
+        cmd_out(&mut cmd);
+    };
+    rotate(&["--add-kms", &arn, "--encryption-context", "k:v"]);
+    let (_, meta) = metadata(&std::fs::read(&f).unwrap());
+    assert_eq!(kms_entries(&meta)[0].describe(), format!("{arn}|k:v"));
+    // sops opens it through the KMS entry alone.
+    assert_eq!(
+        out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+        plain
+    );
+    rotate(&["--rm-kms", &arn, "--encryption-context", "k:v"]);
+    let (_, meta) = metadata(&std::fs::read(&f).unwrap());
+    assert!(kms_entries(&meta).is_empty());
+    assert_eq!(meta.key_groups[0].age.len(), 1);
+    // updatekeys adds the rule's KMS key.
+    c.write(
+        ".sops.yaml",
+        &format!("creation_rules:\n  - age: {alice}\n    kms: {arn}\n"),
+    );
+    cmd_out(c.seal(true).args(["updatekeys", "-y"]).arg(&f));
+    let (_, meta) = metadata(&std::fs::read(&f).unwrap());
+    assert_eq!(kms_entries(&meta)[0].describe(), arn);
+    assert_eq!(
+        out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+        plain
+    );
+    // sops sees nothing left to update.
+    let o = c
+        .sops()
+        .env("SOPS_AGE_KEY_FILE", common::key_file("alice"))
+        .args(["updatekeys", "-y"])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("already up to date"), "{err}");
+}
+
+#[test]
+fn an_age_identity_opens_an_age_and_kms_file_before_any_aws_connection() {
+    let c = Case::new();
+    let arn = kms_key(moto());
+    let plain = "token: s3cr3t\n";
+    let p = c.write("both.yaml", plain);
+    let enc = out(c
+        .sops()
+        .args([
+            "encrypt",
+            "--age",
+            &common::recipient("alice"),
+            "--kms",
+            &arn,
+        ])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let f = c.write("both.yaml", &enc);
+    // No credentials and instance metadata not switched off: any KMS or IMDS attempt would
+    // reach a tripwire (never 169.254.169.254). The age key opens the file first.
+    let kms = Tripwire::new();
+    let imds = Tripwire::new();
+    let seal_with = |age: bool, imds_off: bool| {
+        let mut cmd = common::seal(&c.home);
+        cmd.env("AWS_ENDPOINT_URL", kms.url())
+            .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.url())
+            .env("AWS_REGION", services::AWS_REGION);
+        if age {
+            cmd.env("SOPS_AGE_KEY_FILE", common::key_file("alice"));
+        }
+        if imds_off {
+            cmd.env("AWS_EC2_METADATA_DISABLED", "true");
+        }
+        cmd.arg("decrypt").arg(&f).output().unwrap()
+    };
+    assert_eq!(out(seal_with(true, false)), plain);
+    assert!(
+        !kms.touched() && !imds.touched(),
+        "seal tried AWS although the age key opened the file"
+    );
+    // Without the age key and with metadata off, the KMS path fails at once (sops's 128),
+    // naming what to set, and still connects nowhere.
+    let o = seal_with(false, true);
+    assert_eq!(o.status.code(), Some(128), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("AWS_ACCESS_KEY_ID"), "{err}");
+    assert!(!err.contains("s3cr3t"), "{err}");
+    assert!(
+        !kms.touched() && !imds.touched(),
+        "a connection was attempted"
+    );
+    // The tripwire does see the probe: with neither the age key nor the switch, seal asks
+    // the (fake) instance metadata endpoint.
+    let o = seal_with(false, false);
+    assert_eq!(o.status.code(), Some(128), "{o:?}");
+    assert!(
+        imds.touched(),
+        "the IMDS probe was expected at the tripwire"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// publish to S3 (moto)
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn publish_to_s3_re_encrypts_for_the_recreation_rule_and_walks_directories() {
+    let c = Case::new();
+    let bucket = "seal-publish";
+    services::s3_bucket(moto(), bucket);
+    let (alice, bob) = (common::recipient("alice"), common::recipient("bob"));
+    c.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - age: {alice}\n\
+             destination_rules:\n\
+             \x20 - s3_bucket: {bucket}\n\
+             \x20   s3_prefix: pub/\n\
+             \x20   path_regex: (\\.json|^d/.*)$\n\
+             \x20   recreation_rule:\n\
+             \x20     age: {bob}\n"
+        ),
+    );
+    let plain = "{\n\t\"foo\": 2,\n\t\"bar\": \"baz\"\n}\n";
+    c.write("a.json", plain);
+    cmd_out(c.seal(false).args(["encrypt", "-i", "a.json"]));
+    // Asked and refused: nothing is uploaded (sops's prompt and exit 1).
+    let o = c
+        .seal(true)
+        .args(["publish", "a.json"])
+        .write_stdin("n\n")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("to s3://seal-publish/pub/a.json ? (y/n)"));
+    assert!(services::s3_get(moto(), bucket, "pub/a.json").is_none());
+    // --yes: published, re-encrypted for bob only.
+    let o = cmd_out(c.seal(true).args(["publish", "--yes", "a.json"]));
+    assert!(
+        o.contains(&format!("+++ {bob}")) && o.contains(&format!("--- {alice}")),
+        "{o}"
+    );
+    let published = services::s3_get(moto(), bucket, "pub/a.json").expect("published");
+    let f = c.write("published.json", &published);
+    let bob_decrypts = c
+        .sops()
+        .env("SOPS_AGE_KEY_FILE", common::key_file("bob"))
+        .arg("decrypt")
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(out(bob_decrypts), plain);
+    let alice_fails = c
+        .sops()
+        .env("SOPS_AGE_KEY_FILE", common::key_file("alice"))
+        .arg("decrypt")
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(
+        alice_fails.status.code(),
+        Some(128),
+        "alice's key no longer opens it"
+    );
+    // --recursive with --omit-extensions, through the sops command line.
+    std::fs::create_dir_all(c.home.join("d/sub")).unwrap();
+    for (name, text) in [("d/x.yaml", "alpha: 1\n"), ("d/sub/y.yaml", "beta: 2\n")] {
+        c.write(name, text);
+        cmd_out(c.seal(false).args(["encrypt", "-i", name]));
+    }
+    let sops_link = c.home.join("bin/sops");
+    std::fs::create_dir_all(sops_link.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("seal"), &sops_link).unwrap();
+    let mut as_sops = assert_cmd::Command::new(&sops_link);
+    as_sops
+        .env_clear()
+        .current_dir(&c.home)
+        .env("HOME", &c.home);
+    as_sops.env("SEAL_NO_KEYRING", "1");
+    as_sops.env("SOPS_AGE_KEY_FILE", common::key_file("alice"));
+    for (k, v) in &c.env {
+        as_sops.env(k, v);
+    }
+    cmd_out(as_sops.args(["publish", "--yes", "--recursive", "--omit-extensions", "d"]));
+    for (key, plain) in [("pub/x", "alpha: 1\n"), ("pub/sub/y", "beta: 2\n")] {
+        let body = services::s3_get(moto(), bucket, key).unwrap_or_else(|| panic!("{key}"));
+        let f = c.write("p.yaml", &body);
+        let o = c
+            .sops()
+            .env("SOPS_AGE_KEY_FILE", common::key_file("bob"))
+            .arg("decrypt")
+            .arg(&f)
+            .output()
+            .unwrap();
+        assert_eq!(out(o), plain, "{key}");
+    }
+    // A directory needs --recursive; a file no rule matches names the config.
+    let o = c.seal(true).args(["publish", "-y", "d"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--recursive"));
+    c.write("other.yaml", "k: v\n");
+    cmd_out(c.seal(false).args(["encrypt", "-i", "other.yaml"]));
+    let o = c
+        .seal(true)
+        .args(["publish", "-y", "other.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no matching destination"));
+}
+
+#[test]
+fn check_compares_kms_keys_of_the_rule_with_the_file() {
+    let c = Case::new();
+    let arn = kms_key(moto());
+    let alice = common::recipient("alice");
+    c.write(
+        ".sops.yaml",
+        &format!("creation_rules:\n  - age: {alice}\n    kms: {arn}\n"),
+    );
+    c.write("s.yaml", "password: hunter2\n");
+    cmd_out(c.seal(false).args(["encrypt", "-i", "s.yaml"]));
+    let check = || {
+        let o = c.seal(false).args(["check", "s.yaml"]).output().unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    // Encrypted as the rule says (age and KMS): no drift.
+    let report = check();
+    assert!(!report.contains("recipient-drift"), "{report}");
+    // Without the KMS key, the drift names it.
+    cmd_out(
+        c.seal(true)
+            .args(["rotate", "-i", "--rm-kms", &arn, "s.yaml"]),
+    );
+    let report = check();
+    assert!(
+        report.contains("recipient-drift") && report.contains(&format!("missing: {arn}")),
+        "{report}"
+    );
+}

@@ -309,3 +309,262 @@ fn no_token_fails_before_any_connection() {
     assert!(e.message.contains("~/.vault-token"), "{e}");
     assert!(l.accept().is_err(), "a connection was attempted");
 }
+
+// ---------------------------------------------------------------------------------------
+// The seal CLI: creation rules, flags, rotate and updatekeys with Vault keys
+// ---------------------------------------------------------------------------------------
+
+impl Case {
+    /// `seal` with this case's token (and no age identity unless `with_age`).
+    fn seal(&self, with_age: bool) -> assert_cmd::Command {
+        let mut c = common::seal(&self.home);
+        c.env("VAULT_TOKEN", &self.token);
+        if with_age {
+            c.env("SOPS_AGE_KEY_FILE", common::key_file("alice"));
+        }
+        c
+    }
+}
+
+fn cmd_out(c: &mut assert_cmd::Command) -> String {
+    out(c.output().unwrap())
+}
+
+#[test]
+fn rules_with_vault_keys_age_and_shamir_encrypt_as_sops_does_both_ways() {
+    let c = Case::new();
+    let k1 = transit_key(bao(), "rule-one");
+    let k2 = transit_key(bao(), "rule-two");
+    let alice = common::recipient("alice");
+    c.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n\
+             \x20 - path_regex: flat\\.yaml$\n\
+             \x20   hc_vault_transit_uri: \"{k1},{k2}\"\n\
+             \x20   age: {alice}\n\
+             \x20 - path_regex: groups\\.yaml$\n\
+             \x20   shamir_threshold: 2\n\
+             \x20   key_groups:\n\
+             \x20     - age: [{alice}]\n\
+             \x20     - hc_vault: [{k1}]\n\
+             \x20     - hc_vault:\n\
+             \x20         - {k2}\n"
+        ),
+    );
+    let plain = "password: hunter2\n";
+    for name in ["flat.yaml", "groups.yaml"] {
+        c.write(name, plain);
+        let by_seal = cmd_out(c.seal(false).args(["encrypt", name]));
+        let by_sops = out(c.sops().args(["encrypt", name]).output().unwrap());
+        assert_eq!(
+            services::metadata_shape(&by_seal),
+            services::metadata_shape(&by_sops),
+            "{name}: seal's metadata differs from sops's\nseal:\n{by_seal}\nsops:\n{by_sops}"
+        );
+        let seal_file = c.write(&format!("seal-{name}"), &by_seal);
+        let sops_file = c.write(&format!("sops-{name}"), &by_sops);
+        let o = c.sops().arg("decrypt").arg(&seal_file).output().unwrap();
+        assert_eq!(out(o), plain, "{name}: sops decrypts seal's file");
+        let back = cmd_out(c.seal(false).arg("decrypt").arg(&sops_file));
+        assert_eq!(back, plain, "{name}: seal decrypts sops's file");
+    }
+    // 2 of 3 groups: alice's age key and one Vault group open it with the other key gone.
+    let (st, body) = vault(
+        bao(),
+        BAO_ROOT_TOKEN,
+        "POST",
+        "transit/keys/rule-two/config",
+        r#"{"deletion_allowed":true}"#,
+    );
+    assert!(st == 200 || st == 204, "{st} {body}");
+    let (st, body) = vault(bao(), BAO_ROOT_TOKEN, "DELETE", "transit/keys/rule-two", "");
+    assert!(st == 200 || st == 204, "{st} {body}");
+    let back = cmd_out(
+        c.seal(true)
+            .arg("decrypt")
+            .arg(c.home.join("seal-groups.yaml")),
+    );
+    assert_eq!(back, plain);
+}
+
+#[test]
+fn vault_flags_and_sops_vault_uris_replace_the_rule_and_match_sops() {
+    let c = Case::new();
+    let uri = transit_key(bao(), "flags");
+    c.write(
+        ".sops.yaml",
+        &format!("creation_rules:\n  - age: {}\n", common::recipient("alice")),
+    );
+    let plain = "a: 1\n";
+    c.write("f.yaml", plain);
+    let args = ["encrypt", "--hc-vault-transit", &uri, "f.yaml"];
+    let by_seal = cmd_out(c.seal(false).args(args));
+    let by_sops = out(c.sops().args(args).output().unwrap());
+    assert_eq!(
+        services::metadata_shape(&by_seal),
+        services::metadata_shape(&by_sops)
+    );
+    assert!(!by_seal.contains("age:"), "{by_seal}");
+    let f = c.write("s.yaml", &by_seal);
+    assert_eq!(
+        out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+        plain
+    );
+    let by_env = cmd_out(
+        c.seal(false)
+            .env("SOPS_VAULT_URIS", &uri)
+            .args(["encrypt", "f.yaml"]),
+    );
+    let (_, meta) = metadata(by_env.as_bytes());
+    assert_eq!(vault_entries(&meta)[0].describe(), uri);
+    let o = c
+        .seal(false)
+        .args([
+            "encrypt",
+            "--hc-vault-transit",
+            "https://v/transit/k",
+            "f.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not a Vault transit key URL"), "{err}");
+}
+
+#[test]
+fn rotate_adds_and_removes_vault_keys_and_updatekeys_follows_the_rule() {
+    let c = Case::new();
+    let uri = transit_key(bao(), "rotate");
+    let alice = common::recipient("alice");
+    let plain = "token: s3cr3t\n";
+    let p = c.write("f.yaml", plain);
+    let enc = out(c
+        .sops()
+        .args(["encrypt", "--age", &alice])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let f = c.write("f.yaml", &enc);
+    let rotate = |extra: &[&str]| {
+        let mut cmd = c.seal(true);
+        cmd.args(["rotate", "-i"]).args(extra).arg(&f);
+        cmd_out(&mut cmd);
+    };
+    rotate(&["--add-hc-vault-transit", &uri]);
+    let (_, meta) = metadata(&std::fs::read(&f).unwrap());
+    assert_eq!(vault_entries(&meta)[0].describe(), uri);
+    assert_eq!(
+        out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+        plain
+    );
+    rotate(&["--rm-hc-vault-transit", &uri]);
+    let (_, meta) = metadata(&std::fs::read(&f).unwrap());
+    assert!(vault_entries(&meta).is_empty());
+    c.write(
+        ".sops.yaml",
+        &format!("creation_rules:\n  - age: {alice}\n    hc_vault_transit_uri: {uri}\n"),
+    );
+    cmd_out(c.seal(true).args(["updatekeys", "-y"]).arg(&f));
+    let (_, meta) = metadata(&std::fs::read(&f).unwrap());
+    assert_eq!(vault_entries(&meta)[0].describe(), uri);
+    assert_eq!(
+        out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+        plain
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// publish to Vault KV (OpenBao)
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn publish_writes_the_decrypted_values_to_kv_version_1_and_2() {
+    let c = Case::new();
+    services::kv_mount(bao(), "pubkv1", 1);
+    services::kv_mount(bao(), "pubkv2", 2);
+    let alice = common::recipient("alice");
+    c.write(
+        ".sops.yaml",
+        &format!(
+            "creation_rules:\n  - age: {alice}\n\
+             destination_rules:\n\
+             \x20 - vault_path: team/\n\
+             \x20   vault_kv_mount_name: pubkv1/\n\
+             \x20   vault_kv_version: 1\n\
+             \x20   path_regex: v1\\.json$\n\
+             \x20 - vault_path: team/\n\
+             \x20   vault_kv_mount_name: pubkv2\n\
+             \x20   vault_address: {}\n\
+             \x20   omit_extensions: true\n\
+             \x20   path_regex: v2\\.yaml$\n",
+            bao().url
+        ),
+    );
+    c.write("v1.json", r#"{"foo": 2, "bar": "baz", "n": {"x": true}}"#);
+    c.write("v2.yaml", "password: hunter2\nport: 5432\n");
+    for f in ["v1.json", "v2.yaml"] {
+        cmd_out(c.seal(false).args(["encrypt", "-i", f]));
+    }
+    // v1: VAULT_ADDR gives the address; v2: the rule's vault_address (VAULT_ADDR unused).
+    cmd_out(
+        c.seal(true)
+            .env("VAULT_ADDR", &bao().url)
+            .args(["publish", "--yes", "v1.json"]),
+    );
+    cmd_out(
+        c.seal(true)
+            .env("VAULT_ADDR", "http://127.0.0.1:9")
+            .args(["publish", "--yes", "v2.yaml"]),
+    );
+    let get = |path: &str| -> serde_json::Value {
+        let (st, body) = vault(bao(), BAO_ROOT_TOKEN, "GET", path, "");
+        assert_eq!(st, 200, "{path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    assert_eq!(
+        get("pubkv1/team/v1.json")["data"],
+        serde_json::json!({"foo": 2, "bar": "baz", "n": {"x": true}})
+    );
+    assert_eq!(
+        get("pubkv2/data/team/v2")["data"]["data"],
+        serde_json::json!({"password": "hunter2", "port": 5432})
+    );
+    // sops reads the same rules and writes the same secret.
+    cmd_out(
+        c.seal(false)
+            .args(["decrypt", "-i", "v1.json"])
+            .env("SOPS_AGE_KEY_FILE", common::key_file("alice")),
+    );
+    let p = c.write("v1.json", r#"{"foo": 3}"#);
+    out(c.sops().args(["encrypt", "-i"]).arg(&p).output().unwrap());
+    let o = c
+        .sops()
+        .env("SOPS_AGE_KEY_FILE", common::key_file("alice"))
+        .env("VAULT_ADDR", &bao().url)
+        .args(["publish", "--yes", "v1.json"])
+        .output()
+        .unwrap();
+    out(o);
+    assert_eq!(
+        get("pubkv1/team/v1.json")["data"],
+        serde_json::json!({"foo": 3})
+    );
+    // A token whose policy does not cover the path is refused, naming the path, not the token.
+    let token = child_token(bao(), &["default"]);
+    let o = c
+        .seal(true)
+        .env("VAULT_TOKEN", &token)
+        .env("VAULT_ADDR", &bao().url)
+        .args(["publish", "--yes", "v1.json"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("pubkv1/team/v1.json") && err.contains("403"),
+        "{err}"
+    );
+    assert!(!err.contains(&token), "{err}");
+}

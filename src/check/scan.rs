@@ -965,11 +965,13 @@ impl<'a> Scan<'a> {
     }
 
     fn drift(&mut self, md: &Metadata, rm: &RuleMatch) {
-        let file: BTreeSet<&str> = md
+        // Every registered key type, as rules name them (age, `pgp:FP`, KMS, Vault).
+        let file_keys: Vec<String> = md
             .key_groups
             .iter()
-            .flat_map(|g| g.age.iter().map(|k| k.recipient.as_str()))
+            .flat_map(crate::keys::group_recipients)
             .collect();
+        let file: BTreeSet<&str> = file_keys.iter().map(String::as_str).collect();
         let rule: BTreeSet<&str> = rm
             .rule
             .key_groups

@@ -39,6 +39,25 @@ pub struct EncryptArgs {
     #[arg(long, env = "SOPS_PGP_FP", value_name = "FINGERPRINTS")]
     pgp: Option<String>,
 
+    /// Encrypt for these AWS KMS keys (comma-separated ARN[+ROLE_ARN]), with --age in one
+    /// key group; replaces the rule's keys.
+    #[arg(long, env = "SOPS_KMS_ARN", value_name = "ARNS")]
+    kms: Option<String>,
+
+    /// The AWS profile for the --kms keys.
+    #[arg(long, value_name = "PROFILE")]
+    aws_profile: Option<String>,
+
+    /// The KMS encryption context for the --kms keys (key1:value1,key2:value2).
+    #[arg(long, value_name = "CONTEXT")]
+    encryption_context: Option<String>,
+
+    /// Encrypt for these Vault/OpenBao transit keys (comma-separated
+    /// https://HOST:PORT/v1/ENGINE/keys/NAME), with --age in one key group; replaces the
+    /// rule's keys.
+    #[arg(long, env = "SOPS_VAULT_URIS", value_name = "URIS")]
+    hc_vault_transit: Option<String>,
+
     /// Encrypt only values under keys matching this regex.
     #[arg(long, value_name = "REGEX")]
     encrypted_regex: Option<String>,
@@ -169,8 +188,12 @@ fn encrypt_input(
     let rule = common::matching_rule(config, input)?;
 
     // Recipients: --age replaces the rule's key groups entirely (as in sops).
+    let flagged = args.age.is_some()
+        || args.pgp.is_some()
+        || args.kms.is_some()
+        || args.hc_vault_transit.is_some();
     let groups: Vec<Vec<String>> = match (&args.age, &args.pgp) {
-        (None, None) => match rule {
+        _ if !flagged => match rule {
             Some(r) => {
                 // A master key seal cannot wrap for is never dropped: the whole rule is
                 // refused, even when it also names age or PGP keys.
@@ -178,7 +201,7 @@ fn encrypt_input(
                     return Err(CliError::new(
                         exit::GENERIC,
                         format!(
-                            "the matching creation rule names key types seal does not support yet ({}); seal wraps data keys for age and PGP only, and does not drop a master key",
+                            "the matching creation rule names key types seal does not support yet ({}); seal wraps data keys for age, PGP, AWS KMS and Vault transit only, and does not drop a master key",
                             r.unsupported_keys.join(", ")
                         ),
                     )
@@ -210,6 +233,15 @@ fn encrypt_input(
                 pgp.iter()
                     .flat_map(|l| keys::pgp::parse_fp_list(l))
                     .map(|fp| keys::pgp::tag(&fp)),
+            );
+            rs.extend(
+                keys::service_flag_recipients(
+                    args.kms.as_slice(),
+                    args.encryption_context.as_deref(),
+                    args.aws_profile.as_deref(),
+                    args.hc_vault_transit.as_slice(),
+                )
+                .map_err(|e| CliError::from(e).in_file(&input.display))?,
             );
             vec![rs]
         }
@@ -336,19 +368,7 @@ fn recipients_of(groups: &[KeyGroup]) -> Vec<Vec<String>> {
     normalize(
         &groups
             .iter()
-            .map(|g| {
-                let mut v: Vec<String> = g.age.iter().map(|k| k.recipient.clone()).collect();
-                for (kind, list) in &g.other {
-                    if kind == "pgp" {
-                        v.extend(
-                            keys::pgp::entries(list)
-                                .iter()
-                                .map(|k| keys::pgp::tag(&k.fp)),
-                        );
-                    }
-                }
-                v
-            })
+            .map(keys::group_recipients)
             .collect::<Vec<_>>(),
     )
 }

@@ -23,6 +23,7 @@ pub mod key;
 pub mod ksops;
 pub mod man;
 pub mod new_key;
+pub mod publish;
 pub mod rotate;
 pub mod secret;
 pub mod set;
@@ -40,6 +41,7 @@ pub enum Command {
     Key(key::KeyArgs),
     Rotate(rotate::RotateArgs),
     Updatekeys(updatekeys::UpdatekeysArgs),
+    Publish(publish::PublishArgs),
     Check(check::CheckArgs),
     Edit(edit::EditArgs),
     Set(set::SetArgs),
@@ -69,6 +71,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Key(a) => key::run(&ctx, &a),
         Command::Rotate(a) => rotate::run(&ctx, &a),
         Command::Updatekeys(a) => updatekeys::run(&ctx, &a),
+        Command::Publish(a) => publish::run(&ctx, &a),
         Command::Check(a) => check::run(&ctx, &a),
         Command::Edit(a) => edit::run(&ctx, &a),
         Command::Set(a) => set::run_set(&ctx, &a),

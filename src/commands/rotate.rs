@@ -54,6 +54,30 @@ pub struct RotateArgs {
     #[arg(long = "rm-pgp", value_name = "FINGERPRINTS")]
     rm_pgp: Vec<String>,
 
+    /// Add these AWS KMS keys (comma-separated ARN[+ROLE_ARN], repeatable) to the first key
+    /// group.
+    #[arg(long = "add-kms", value_name = "ARNS")]
+    add_kms: Vec<String>,
+
+    /// Remove these AWS KMS keys (comma-separated ARN[+ROLE_ARN], repeatable) from every key
+    /// group.
+    #[arg(long = "rm-kms", value_name = "ARNS")]
+    rm_kms: Vec<String>,
+
+    /// The KMS encryption context of the --add-kms/--rm-kms keys (key1:value1,key2:value2).
+    #[arg(long, value_name = "CONTEXT")]
+    encryption_context: Option<String>,
+
+    /// Add these Vault transit keys (comma-separated URIs, repeatable) to the first key
+    /// group.
+    #[arg(long = "add-hc-vault-transit", value_name = "URIS")]
+    add_hc_vault_transit: Vec<String>,
+
+    /// Remove these Vault transit keys (comma-separated URIs, repeatable) from every key
+    /// group.
+    #[arg(long = "rm-hc-vault-transit", value_name = "URIS")]
+    rm_hc_vault_transit: Vec<String>,
+
     /// Read the input as this format instead of guessing from the file name.
     #[arg(long, value_name = "FORMAT", value_parser = common::parse_format)]
     input_type: Option<Format>,
@@ -107,6 +131,17 @@ impl RecipientChanges {
     /// empties dropped, duplicates kept once). Every added recipient must parse; a
     /// recipient both added and removed is refused.
     pub fn parse(add: &[String], remove: &[String]) -> Result<RecipientChanges, CliError> {
+        Self::parse_with(add, remove, Vec::new(), Vec::new())
+    }
+
+    /// [`RecipientChanges::parse`] with recipients already split (key-service keys, whose
+    /// recipient strings may hold commas) added to each side.
+    pub fn parse_with(
+        add: &[String],
+        remove: &[String],
+        more_add: Vec<String>,
+        more_remove: Vec<String>,
+    ) -> Result<RecipientChanges, CliError> {
         let split = |vals: &[String]| -> Vec<String> {
             let mut out: Vec<String> = Vec::new();
             for v in vals {
@@ -118,9 +153,17 @@ impl RecipientChanges {
             }
             out
         };
+        let joined = |mut v: Vec<String>, more: Vec<String>| {
+            for r in more {
+                if !v.contains(&r) {
+                    v.push(r);
+                }
+            }
+            v
+        };
         let changes = RecipientChanges {
-            add: split(add),
-            remove: split(remove),
+            add: joined(split(add), more_add),
+            remove: joined(split(remove), more_remove),
         };
         for r in &changes.add {
             keys::check_recipient(r).map_err(|e| CliError::from(e).hint("in --add-age"))?;
@@ -201,9 +244,15 @@ pub fn run(ctx: &Ctx, args: &RotateArgs) -> Result<(), CliError> {
         );
         v
     };
-    let changes = RecipientChanges::parse(
+    let service = |kms: &[String], vault: &[String]| {
+        keys::service_flag_recipients(kms, args.encryption_context.as_deref(), None, vault)
+            .map_err(CliError::from)
+    };
+    let changes = RecipientChanges::parse_with(
         &with_pgp(&args.add_age, &args.add_pgp),
         &with_pgp(&args.rm_age, &args.rm_pgp),
+        service(&args.add_kms, &args.add_hc_vault_transit)?,
+        service(&args.rm_kms, &args.rm_hc_vault_transit)?,
     )?;
     let many = args.all || args.files.len() > 1;
     if many && !args.output.in_place {
@@ -472,7 +521,7 @@ fn refuse_other_keys(input: &Input, opened: &Opened) -> Result<(), CliError> {
     {
         return Err(CliError::new(
             exit::GENERIC,
-            "the file also has master keys other than age and PGP (kms, …): seal can only re-wrap a new data key for age recipients and PGP fingerprints",
+            "the file also has master keys of a type seal cannot wrap for (gcp_kms, azure_kv, hckms): seal can only re-wrap a new data key for age, PGP, AWS KMS and Vault transit keys",
         )
         .in_file(&input.display)
         .hint("rotate this file with sops, or move it to age recipients"));

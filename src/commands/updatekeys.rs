@@ -133,7 +133,7 @@ fn plan_file(
         return Err(CliError::new(
             exit::GENERIC,
             format!(
-                "its creation rule (#{} in {}) also lists {} keys: seal speaks age and PGP only and would not add them",
+                "its creation rule (#{} in {}) also lists {} keys: seal does not wrap for those types and would not add them",
                 rule.index + 1,
                 config.path.display(),
                 rule.unsupported_keys.join(", ")
@@ -152,7 +152,7 @@ fn plan_file(
     if meta.key_groups.iter().any(keys::has_foreign_keys) {
         return Err(CliError::new(
             exit::GENERIC,
-            "the file also has master keys other than age and PGP (kms, …): seal cannot re-wrap its data key for those, and will not drop them",
+            "the file also has master keys of a type seal cannot wrap for (gcp_kms, azure_kv, hckms): seal cannot re-wrap its data key for those, and will not drop them",
         )
         .in_file(file)
         .hint("update this file's keys with sops"));

@@ -26,11 +26,11 @@ use base64::engine::general_purpose::STANDARD as B64;
 use zeroize::Zeroizing;
 
 use super::http;
-use super::{Env, KeyError};
-use crate::metadata::KeyGroup;
+use super::{Env, ServiceKey, ServiceType};
 use crate::tree::{Branch, Item, Value};
 
 mod credentials;
+pub mod s3;
 mod sigv4;
 
 use credentials::{Credentials, SharedConfig, assume_role, resolve_credentials};
@@ -572,95 +572,113 @@ fn endpoint_for(env: &dyn Env, shared: &SharedConfig, id: &str, prefix: &str, ar
 /// AWS KMS as a master-key type: recipients are ARNs as [`KmsKey::describe`] writes them
 /// (`ARN[+ROLE][|k:v,…][|PROFILE]`), entries go to the group's `kms` list. Registered in
 /// `keys::REGISTRY`.
-pub struct KmsType;
+pub static KMS: ServiceType<KmsKey> = ServiceType::new();
 
-impl KmsType {
-    fn keys(group: &KeyGroup) -> Vec<KmsKey> {
-        group
-            .other
-            .iter()
-            .filter(|(kind, _)| kind == TYPE)
-            .flat_map(|(_, list)| entries(list).unwrap_or_default())
-            .collect()
-    }
-}
+impl ServiceKey for KmsKey {
+    const TYPE: &'static str = TYPE;
+    const LABEL: &'static str = "AWS KMS";
+    const RULE_FIELDS: [&'static str; 2] = ["kms", "kms"];
 
-impl super::KeyType for KmsType {
-    /// `kms`.
-    fn name(&self) -> &'static str {
-        TYPE
-    }
-
-    /// `AWS KMS`.
-    fn label(&self) -> &'static str {
-        "AWS KMS"
-    }
-
-    /// Whether a recipient string is a KMS ARN.
-    fn claims(&self, recipient: &str) -> bool {
+    fn claims(recipient: &str) -> bool {
         KmsKey::claims(recipient)
     }
 
-    /// Validate a recipient string (ARN, role, context).
-    fn check(&self, recipient: &str) -> Result<(), KeyError> {
+    fn from_recipient(recipient: &str) -> Result<KmsKey, String> {
         KmsKey::from_recipient(recipient)
-            .map(|_| ())
-            .map_err(|reason| KeyError::BadRecipient {
-                recipient: recipient.to_string(),
-                reason,
-            })
     }
 
-    /// Wrap `payload` with KMS (process environment) and add the entry to `group`.
-    fn wrap(&self, recipient: &str, payload: &[u8], group: &mut KeyGroup) -> Result<(), KeyError> {
-        let key = KmsKey::from_recipient(recipient).map_err(|reason| KeyError::BadRecipient {
-            recipient: recipient.to_string(),
-            reason,
-        })?;
-        let made = encrypt(&key, payload, &super::ProcessEnv).map_err(|e| KeyError::Wrap {
-            recipient: format!("AWS KMS key {}", key.describe()),
-            reason: e.message,
-        })?;
-        let entry = entry_value(&made);
-        match group.other.iter_mut().find(|(kind, _)| kind == TYPE) {
-            Some((_, list)) => list.push(entry),
-            None => group.other.push((TYPE.to_string(), vec![entry])),
+    fn recipient(&self) -> String {
+        self.describe()
+    }
+
+    fn entries(list: &[Value]) -> Result<Vec<KmsKey>, String> {
+        entries(list)
+    }
+
+    fn entry(&self) -> Value {
+        entry_value(self)
+    }
+
+    fn encrypt(&self, payload: &[u8], env: &dyn Env) -> Result<KmsKey, String> {
+        encrypt(self, payload, env).map_err(|e| e.message)
+    }
+
+    fn decrypt(&self, env: &dyn Env) -> Result<Zeroizing<Vec<u8>>, String> {
+        decrypt(self, env).map_err(|e| e.message)
+    }
+
+    /// A flat rule's `kms` is a comma-separated string (or list) of `ARN[+ROLE]`, all with
+    /// the rule's `aws_profile`; a key group's `kms` is a list of `arn`/`role`/`context`/
+    /// `aws_profile` mappings. A flat rule has no context (sops's `--encryption-context`
+    /// applies to `--kms` keys only: measured with sops 3.11).
+    fn rule_recipients(fields: &Branch, flat: bool, name: &str) -> Result<Vec<String>, String> {
+        let field = |key: &str, what: &str| -> Result<String, String> {
+            match crate::config::field(fields, key) {
+                None | Some(Value::Null) => Ok(String::new()),
+                Some(v) => crate::config::scalar(v)
+                    .ok_or_else(|| format!("{name}.{key}: {what} must be a string")),
+            }
+        };
+        if flat {
+            let profile = field("aws_profile", "aws_profile")?;
+            let arns = crate::config::key_list(
+                crate::config::field(fields, "kms"),
+                &format!("{name}.kms"),
+            )?;
+            return Ok(arns
+                .iter()
+                .map(|arn| KmsKey::new(arn, BTreeMap::new(), &profile).describe())
+                .collect());
         }
-        Ok(())
-    }
-
-    /// The group's KMS keys as recipient strings.
-    fn recipients(&self, group: &KeyGroup) -> Vec<String> {
-        Self::keys(group).iter().map(KmsKey::describe).collect()
-    }
-
-    /// The group's KMS keys as messages name them.
-    fn describe(&self, group: &KeyGroup) -> Vec<String> {
-        Self::keys(group)
-            .iter()
-            .map(|k| format!("AWS KMS {}", k.describe()))
-            .collect()
-    }
-
-    /// Try the group's KMS entries in order (process environment); why each failed goes to
-    /// `notes`.
-    fn unwrap(
-        &self,
-        group: &KeyGroup,
-        _ids: &super::Identities,
-        notes: &mut Vec<String>,
-    ) -> Option<Zeroizing<Vec<u8>>> {
-        for key in Self::keys(group) {
-            match decrypt(&key, &super::ProcessEnv) {
-                Ok(p) => return Some(p),
-                Err(e) => {
-                    if !notes.contains(&e.message) {
-                        notes.push(e.message);
+        let items = match crate::config::field(fields, "kms") {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::List(items)) => items,
+            Some(_) => {
+                return Err(format!(
+                    "{name}.kms must be a list of keys (`- arn: ARN`, with optional role, context and aws_profile)"
+                ));
+            }
+        };
+        let mut out = Vec::new();
+        let items = items.iter().filter(|v| !matches!(v, Value::Comment(_)));
+        for (i, item) in items.enumerate() {
+            let at = format!("{name}.kms[{i}]");
+            let Value::Branch(b) = item else {
+                return Err(format!("{at} must be a mapping with an arn"));
+            };
+            let text = |key: &str| -> Result<String, String> {
+                match crate::config::field(b, key) {
+                    None | Some(Value::Null) => Ok(String::new()),
+                    Some(v) => crate::config::scalar(v)
+                        .ok_or_else(|| format!("{at}.{key} must be a string")),
+                }
+            };
+            let arn = text("arn")?;
+            if arn.is_empty() {
+                return Err(format!("{at} has no arn"));
+            }
+            let mut context = BTreeMap::new();
+            match crate::config::field(b, "context") {
+                None | Some(Value::Null) => {}
+                Some(Value::Branch(ctx)) => {
+                    for item in &ctx.items {
+                        let Item::Pair(k, v) = item else { continue };
+                        let v = crate::config::scalar(v)
+                            .ok_or_else(|| format!("{at}.context.{k} must be a string"))?;
+                        context.insert(k.clone(), v);
                     }
                 }
+                Some(_) => return Err(format!("{at}.context must be a mapping")),
             }
+            let role = text("role")?;
+            let arn = if role.is_empty() {
+                arn
+            } else {
+                format!("{arn}+{role}")
+            };
+            out.push(KmsKey::new(&arn, context, &text("aws_profile")?).describe());
         }
-        None
+        Ok(out)
     }
 }
 
@@ -669,7 +687,8 @@ mod tests {
     use super::credentials::*;
     use super::sigv4::*;
     use super::*;
-    use crate::keys::KeyType as _;
+    use crate::keys::{KeyError, KeyType as _};
+    use crate::metadata::KeyGroup;
     use std::path::PathBuf;
 
     struct MapEnv(Vec<(&'static str, String)>, Option<PathBuf>);
@@ -871,7 +890,7 @@ mod tests {
 
     #[test]
     fn as_a_key_type_names_and_checks_recipients() {
-        let t = KmsType;
+        let t = &KMS;
         let k = KmsKey {
             enc: "AQID".into(),
             created_at: "2024-01-01T00:00:00Z".into(),

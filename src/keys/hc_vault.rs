@@ -18,8 +18,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use zeroize::Zeroizing;
 
 use super::http;
-use super::{Env, KeyError};
-use crate::metadata::KeyGroup;
+use super::{Env, ServiceKey, ServiceType};
 use crate::tree::{Branch, Item, Value};
 
 /// The metadata (and creation rule) field of this key type.
@@ -269,7 +268,7 @@ pub fn decrypt(key: &VaultKey, env: &dyn Env) -> Result<Zeroizing<Vec<u8>>, Vaul
 
 /// The token: `VAULT_TOKEN`, else `~/.vault-token` (trimmed), as the Vault client and sops
 /// find it.
-fn token(env: &dyn Env, key: &VaultKey) -> Result<Zeroizing<String>, VaultError> {
+fn token(env: &dyn Env, what: &str) -> Result<Zeroizing<String>, VaultError> {
     if let Some(t) = env.var("VAULT_TOKEN").filter(|t| !t.is_empty()) {
         return Ok(Zeroizing::new(t));
     }
@@ -277,9 +276,8 @@ fn token(env: &dyn Env, key: &VaultKey) -> Result<Zeroizing<String>, VaultError>
         err(
             VaultErrorKind::Token,
             format!(
-                "no Vault token for {}: set VAULT_TOKEN or write the token to ~/.vault-token \
-                 (`vault login` / `bao login` does)",
-                key.describe()
+                "no Vault token for {what}: set VAULT_TOKEN or write the token to ~/.vault-token \
+                 (`vault login` / `bao login` does)"
             ),
         )
     };
@@ -299,6 +297,93 @@ fn token(env: &dyn Env, key: &VaultKey) -> Result<Zeroizing<String>, VaultError>
             ),
         )),
     }
+}
+
+/// Where `publish` writes a KV secret: `ADDRESS/v1/MOUNT[data/]PATH` (`data/` for KV
+/// version 2). The address is the destination's, else `VAULT_ADDR`, else the Vault
+/// client's default `https://127.0.0.1:8200` (as sops's publish finds it).
+pub fn kv_url(
+    address: Option<&str>,
+    mount: &str,
+    path: &str,
+    version: u8,
+    env: &dyn Env,
+) -> String {
+    let address = address
+        .map(str::to_string)
+        .or_else(|| env.var("VAULT_ADDR").filter(|a| !a.is_empty()))
+        .unwrap_or_else(|| "https://127.0.0.1:8200".to_string());
+    let data = if version == 1 { "" } else { "data/" };
+    format!(
+        "{}/v1/{}{data}{}",
+        address.trim_end_matches('/'),
+        mount.trim_start_matches('/'),
+        path.trim_start_matches('/')
+    )
+}
+
+/// Write `data` (a JSON object) as the KV secret at `url` ([`kv_url`]): KV version 1 takes
+/// the object, version 2 `{"data": object}`. The token is found as for transit.
+pub fn kv_put(
+    url: &str,
+    version: u8,
+    data: &serde_json::Value,
+    env: &dyn Env,
+) -> Result<(), VaultError> {
+    let token = token(env, url)?;
+    let body = Zeroizing::new(if version == 1 {
+        data.to_string()
+    } else {
+        serde_json::json!({ "data": data }).to_string()
+    });
+    let namespace = env.var("VAULT_NAMESPACE").filter(|n| !n.is_empty());
+    let mut headers: Vec<(&str, &str)> = vec![
+        ("x-vault-token", token.as_str()),
+        ("content-type", "application/json"),
+    ];
+    if let Some(ns) = &namespace {
+        headers.push(("x-vault-namespace", ns.as_str()));
+    }
+    let resp = http::send(
+        "Vault",
+        "PUT",
+        url,
+        &headers,
+        Some(body.as_bytes()),
+        http::Options::default(),
+    )
+    .map_err(|e| err(VaultErrorKind::Transport, format!("{e} (writing {url})")))?;
+    if resp.status == 200 || resp.status == 204 {
+        return Ok(());
+    }
+    let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
+    let errors: Vec<String> = json
+        .as_ref()
+        .and_then(|j| j.get("errors"))
+        .and_then(|e| e.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str())
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    Err(err(
+        if resp.status == 403 {
+            VaultErrorKind::Token
+        } else {
+            VaultErrorKind::Refused
+        },
+        format!(
+            "Vault refused writing {url}: HTTP {}{}; check the token, that a KV version {version} engine is mounted there, and the token's policy",
+            resp.status,
+            if errors.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", errors.join("; "))
+            }
+        ),
+    ))
 }
 
 /// `SOPS_HC_VAULT_ALLOWLIST` (sops 3.13): unset or empty = all; `all`; `none`; else
@@ -351,7 +436,7 @@ fn call(
             ),
         ));
     }
-    let token = token(env, key)?;
+    let token = token(env, &key.describe())?;
     let namespace = env.var("VAULT_NAMESPACE").filter(|n| !n.is_empty());
     let mut headers: Vec<(&str, &str)> = vec![
         ("x-vault-token", token.as_str()),
@@ -435,104 +520,64 @@ fn call(
 // ---------------------------------------------------------------------------------------
 
 /// Vault transit as a master-key type: recipients are key URLs
-/// (`https://HOST:PORT/v1/ENGINE/keys/NAME`), entries go to the group's `hc_vault` list. Registered in
-/// `keys::REGISTRY`.
-pub struct VaultType;
+/// (`https://HOST:PORT/v1/ENGINE/keys/NAME`), entries go to the group's `hc_vault` list.
+/// Registered in `keys::REGISTRY`.
+pub static VAULT: ServiceType<VaultKey> = ServiceType::new();
 
-impl VaultType {
-    fn keys(group: &KeyGroup) -> Vec<VaultKey> {
-        group
-            .other
-            .iter()
-            .filter(|(kind, _)| kind == TYPE)
-            .flat_map(|(_, list)| entries(list).unwrap_or_default())
-            .collect()
-    }
-}
+impl ServiceKey for VaultKey {
+    const TYPE: &'static str = TYPE;
+    const LABEL: &'static str = "Vault";
+    const RULE_FIELDS: [&'static str; 2] = ["hc_vault_transit_uri", "hc_vault"];
 
-impl super::KeyType for VaultType {
-    /// `hc_vault`.
-    fn name(&self) -> &'static str {
-        TYPE
-    }
-
-    /// `Vault`.
-    fn label(&self) -> &'static str {
-        "Vault"
-    }
-
-    /// Whether a recipient string is a Vault key URL.
-    fn claims(&self, recipient: &str) -> bool {
+    fn claims(recipient: &str) -> bool {
         VaultKey::claims(recipient)
     }
 
-    /// Validate a recipient string (a transit key URL).
-    fn check(&self, recipient: &str) -> Result<(), KeyError> {
-        VaultKey::from_uri(recipient)
-            .map(|_| ())
-            .map_err(|e| KeyError::BadRecipient {
-                recipient: recipient.to_string(),
-                reason: e.message,
-            })
+    fn from_recipient(recipient: &str) -> Result<VaultKey, String> {
+        VaultKey::from_uri(recipient).map_err(|e| e.message)
     }
 
-    /// Wrap `payload` with transit (process environment) and add the entry to `group`.
-    fn wrap(&self, recipient: &str, payload: &[u8], group: &mut KeyGroup) -> Result<(), KeyError> {
-        let key = VaultKey::from_uri(recipient).map_err(|e| KeyError::BadRecipient {
-            recipient: recipient.to_string(),
-            reason: e.message,
-        })?;
-        let made = encrypt(&key, payload, &super::ProcessEnv).map_err(|e| KeyError::Wrap {
-            recipient: format!("Vault key {}", key.describe()),
-            reason: e.message,
-        })?;
-        let entry = entry_value(&made);
-        match group.other.iter_mut().find(|(kind, _)| kind == TYPE) {
-            Some((_, list)) => list.push(entry),
-            None => group.other.push((TYPE.to_string(), vec![entry])),
-        }
-        Ok(())
+    fn recipient(&self) -> String {
+        self.describe()
     }
 
-    /// The group's Vault keys as recipient strings.
-    fn recipients(&self, group: &KeyGroup) -> Vec<String> {
-        Self::keys(group).iter().map(VaultKey::describe).collect()
+    fn entries(list: &[Value]) -> Result<Vec<VaultKey>, String> {
+        entries(list)
     }
 
-    /// The group's Vault keys as messages name them.
-    fn describe(&self, group: &KeyGroup) -> Vec<String> {
-        Self::keys(group)
-            .iter()
-            .map(|k| format!("Vault {}", k.describe()))
-            .collect()
+    fn entry(&self) -> Value {
+        entry_value(self)
     }
 
-    /// Try the group's Vault entries in order (process environment); why each failed goes to
-    /// `notes`.
-    fn unwrap(
-        &self,
-        group: &KeyGroup,
-        _ids: &super::Identities,
-        notes: &mut Vec<String>,
-    ) -> Option<Zeroizing<Vec<u8>>> {
-        for key in Self::keys(group) {
-            match decrypt(&key, &super::ProcessEnv) {
-                Ok(p) => return Some(p),
-                Err(e) => {
-                    if !notes.contains(&e.message) {
-                        notes.push(e.message);
-                    }
-                }
-            }
-        }
-        None
+    fn encrypt(&self, payload: &[u8], env: &dyn Env) -> Result<VaultKey, String> {
+        encrypt(self, payload, env).map_err(|e| e.message)
+    }
+
+    fn decrypt(&self, env: &dyn Env) -> Result<Zeroizing<Vec<u8>>, String> {
+        decrypt(self, env).map_err(|e| e.message)
+    }
+
+    /// A flat rule's `hc_vault_transit_uri` and a key group's `hc_vault`: key URLs (a
+    /// comma-separated string or a list), as [`VaultKey::describe`] writes them when they
+    /// parse (a malformed one is kept as written: wrapping names what is wrong with it).
+    fn rule_recipients(fields: &Branch, flat: bool, name: &str) -> Result<Vec<String>, String> {
+        let field = Self::RULE_FIELDS[usize::from(!flat)];
+        let uris = crate::config::key_list(
+            crate::config::field(fields, field),
+            &format!("{name}.{field}"),
+        )?;
+        Ok(uris
+            .into_iter()
+            .map(|u| VaultKey::from_uri(&u).map(|k| k.describe()).unwrap_or(u))
+            .collect())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::KeyType as _;
+    use crate::keys::{KeyError, KeyType as _};
+    use crate::metadata::KeyGroup;
     use std::path::PathBuf;
 
     struct MapEnv(Vec<(&'static str, String)>, Option<PathBuf>);
@@ -618,16 +663,16 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let k = VaultKey::from_uri("http://127.0.0.1:9/v1/transit/keys/k").unwrap();
         let none = MapEnv(vec![], Some(d.path().to_path_buf()));
-        let e = token(&none, &k).unwrap_err();
+        let e = token(&none, &k.describe()).unwrap_err();
         assert_eq!(e.kind, VaultErrorKind::Token);
         assert!(e.message.contains("VAULT_TOKEN"), "{e}");
         std::fs::write(d.path().join(".vault-token"), "s.fromfile\n").unwrap();
-        assert_eq!(token(&none, &k).unwrap().as_str(), "s.fromfile");
+        assert_eq!(token(&none, &k.describe()).unwrap().as_str(), "s.fromfile");
         let env = MapEnv(
             vec![("VAULT_TOKEN", "s.fromenv".into())],
             Some(d.path().into()),
         );
-        assert_eq!(token(&env, &k).unwrap().as_str(), "s.fromenv");
+        assert_eq!(token(&env, &k.describe()).unwrap().as_str(), "s.fromenv");
     }
 
     #[test]
@@ -650,7 +695,7 @@ mod tests {
 
     #[test]
     fn as_a_key_type_names_and_checks_recipients() {
-        let t = VaultType;
+        let t = &VAULT;
         let k = VaultKey {
             enc: "vault:v1:x".into(),
             created_at: "2024-01-01T00:00:00Z".into(),

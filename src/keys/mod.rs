@@ -3,7 +3,9 @@
 //! what is generic over them: key groups, Shamir shares, recovering the data key, and the
 //! messages that name a file's keys.
 //!
-//! One module per type: [`age`] (recipients, wrapping, unwrapping), [`pgp`] (through gpg);
+//! One module per type: [`age`] (recipients, wrapping, unwrapping), [`pgp`] (through gpg),
+//! [`aws_kms`] and [`hc_vault`] (key services: one generic [`ServiceType`] over their
+//! [`ServiceKey`]s, requests through [`http`]);
 //! age identity discovery (where identities are found, passphrases, key commands) is apart
 //! in `identities` and `passphrase`. A new type is a new module plus one line in
 //! [`REGISTRY`]: the cipher, the stores and the commands only see recipient strings
@@ -15,10 +17,13 @@
 //! Secrets never appear in messages: reports name sources, line numbers and public keys
 //! only.
 
+use std::marker::PhantomData;
+
 use zeroize::Zeroizing;
 
 use crate::cipher::DataKey;
 use crate::metadata::{KeyGroup, Metadata};
+use crate::tree::{Branch, Value};
 
 pub mod age;
 pub mod age_pq;
@@ -62,15 +67,29 @@ pub trait KeyType: Sync {
         ids: &Identities,
         notes: &mut Vec<String>,
     ) -> Option<Zeroizing<Vec<u8>>>;
+    /// The `.sops.yaml` fields this type's keys are named in: `[flat rule, key group]`.
+    fn rule_fields(&self) -> [&'static str; 2] {
+        [self.name(), self.name()]
+    }
+    /// The recipients (as [`KeyType::wrap`] takes them) a creation rule names for this type:
+    /// `fields` is the rule itself (`flat`) or one of its `key_groups` entries, `name` its
+    /// place for messages. Not validated here (sops checks keys only when it uses them).
+    fn rule_recipients(
+        &self,
+        fields: &Branch,
+        flat: bool,
+        name: &str,
+    ) -> Result<Vec<String>, String> {
+        let field = self.rule_fields()[usize::from(!flat)];
+        crate::config::key_list(
+            crate::config::field(fields, field),
+            &format!("{name}.{field}"),
+        )
+    }
 }
 
 /// The master-key types seal wraps for, in the order sops tries them when decrypting.
-pub static REGISTRY: &[&dyn KeyType] = &[
-    &age::AgeType,
-    &PgpType,
-    &aws_kms::KmsType,
-    &hc_vault::VaultType,
-];
+pub static REGISTRY: &[&dyn KeyType] = &[&age::AgeType, &PgpType, &aws_kms::KMS, &hc_vault::VAULT];
 
 /// The registered type of a metadata field name.
 pub fn key_type(name: &str) -> Option<&'static dyn KeyType> {
@@ -149,12 +168,12 @@ pub fn wrap_groups(
     };
     if groups.is_empty() || groups.iter().all(|g| g.is_empty()) {
         return Err(shape_err(
-            "no age recipients or PGP fingerprints were given".to_string(),
+            "no keys were given (age, PGP, AWS KMS or Vault)".to_string(),
         ));
     }
     if let Some(i) = groups.iter().position(|g| g.is_empty()) {
         return Err(shape_err(format!(
-            "key group {} has no age recipients or PGP fingerprints, so its share could never be recovered",
+            "key group {} has no keys, so its share could never be recovered",
             i + 1
         )));
     }
@@ -269,7 +288,7 @@ pub fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, Ke
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     /// A recipient string is not valid.
-    #[error("invalid age recipient {recipient:?}: {reason}")]
+    #[error("invalid recipient {recipient:?}: {reason}")]
     BadRecipient {
         /// The recipient as given.
         recipient: String,
@@ -338,6 +357,193 @@ fn needed_recipients(groups: &[KeyGroup]) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// The recipient strings of sops's key-service flags: `--kms` lists (comma-separated
+/// `ARN[+ROLE]`, each with `context` from `--encryption-context` and `profile` from
+/// `--aws-profile`) and `--hc-vault-transit` lists (comma-separated key URLs). A malformed
+/// context or URL is an error naming the flag.
+pub fn service_flag_recipients(
+    kms: &[String],
+    context: Option<&str>,
+    profile: Option<&str>,
+    vault: &[String],
+) -> Result<Vec<String>, KeyError> {
+    let mut out = Vec::new();
+    if !kms.is_empty() {
+        let ctx = aws_kms::parse_context(context.unwrap_or_default()).map_err(|reason| {
+            KeyError::Wrap {
+                recipient: "the --kms keys".to_string(),
+                reason: format!("--encryption-context: {reason}"),
+            }
+        })?;
+        for list in kms {
+            out.extend(
+                aws_kms::parse_arn_list(list, &ctx, profile.unwrap_or_default())
+                    .iter()
+                    .map(aws_kms::KmsKey::describe),
+            );
+        }
+    }
+    for list in vault {
+        let keys = hc_vault::parse_uri_list(list).map_err(|e| KeyError::BadRecipient {
+            recipient: list.clone(),
+            reason: e.message,
+        })?;
+        out.extend(keys.iter().map(hc_vault::VaultKey::describe));
+    }
+    Ok(out)
+}
+
+/// Add one metadata entry to the group's list of type `kind` (created after the group's
+/// other lists when it has none yet).
+pub fn push_entry(group: &mut KeyGroup, kind: &str, entry: Value) {
+    match group.other.iter_mut().find(|(k, _)| k == kind) {
+        Some((_, list)) => list.push(entry),
+        None => group.other.push((kind.to_string(), vec![entry])),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Key-service types (AWS KMS, Vault transit, …): one generic KeyType over their keys
+// ---------------------------------------------------------------------------------------
+
+/// A master key served by a key service (AWS KMS, Vault transit, …): what differs per
+/// type. [`ServiceType`] makes it a [`KeyType`]: wrapping and unwrapping go through the
+/// process environment, entries live in the group's list named [`ServiceKey::TYPE`].
+pub trait ServiceKey: Sized + 'static {
+    /// The metadata field (`kms`, `hc_vault`, …).
+    const TYPE: &'static str;
+    /// How messages name the type (`AWS KMS`, `Vault`, …).
+    const LABEL: &'static str;
+    /// The `.sops.yaml` fields: `[flat rule, key group]`.
+    const RULE_FIELDS: [&'static str; 2];
+    /// Whether a recipient string names a key of this type.
+    fn claims(recipient: &str) -> bool;
+    /// A key to wrap for from its recipient string, or why it is not one.
+    fn from_recipient(recipient: &str) -> Result<Self, String>;
+    /// The recipient string of a key (the inverse of [`ServiceKey::from_recipient`]).
+    fn recipient(&self) -> String;
+    /// The entries of the group's raw metadata list.
+    fn entries(list: &[Value]) -> Result<Vec<Self>, String>;
+    /// The metadata entry of a wrapped key.
+    fn entry(&self) -> Value;
+    /// Wrap `payload`: the key with its `enc` and `created_at` set.
+    fn encrypt(&self, payload: &[u8], env: &dyn Env) -> Result<Self, String>;
+    /// Unwrap the entry's `enc`.
+    fn decrypt(&self, env: &dyn Env) -> Result<Zeroizing<Vec<u8>>, String>;
+    /// The recipients a creation rule names (see [`KeyType::rule_recipients`]).
+    fn rule_recipients(fields: &Branch, flat: bool, name: &str) -> Result<Vec<String>, String>;
+}
+
+/// The [`KeyType`] of a [`ServiceKey`].
+pub struct ServiceType<K>(PhantomData<fn() -> K>);
+
+impl<K> ServiceType<K> {
+    /// The type (a value for [`REGISTRY`]).
+    pub const fn new() -> Self {
+        ServiceType(PhantomData)
+    }
+}
+
+impl<K> Default for ServiceType<K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K: ServiceKey> ServiceType<K> {
+    fn keys(group: &KeyGroup) -> Vec<K> {
+        group
+            .other
+            .iter()
+            .filter(|(kind, _)| kind == K::TYPE)
+            .flat_map(|(_, list)| K::entries(list).unwrap_or_default())
+            .collect()
+    }
+
+    fn parse(recipient: &str) -> Result<K, KeyError> {
+        K::from_recipient(recipient).map_err(|reason| KeyError::BadRecipient {
+            recipient: recipient.to_string(),
+            reason,
+        })
+    }
+}
+
+impl<K: ServiceKey> KeyType for ServiceType<K> {
+    fn name(&self) -> &'static str {
+        K::TYPE
+    }
+
+    fn label(&self) -> &'static str {
+        K::LABEL
+    }
+
+    fn claims(&self, recipient: &str) -> bool {
+        K::claims(recipient)
+    }
+
+    fn check(&self, recipient: &str) -> Result<(), KeyError> {
+        Self::parse(recipient).map(|_| ())
+    }
+
+    /// Wrap through the service (process environment) and add the entry to `group`.
+    fn wrap(&self, recipient: &str, payload: &[u8], group: &mut KeyGroup) -> Result<(), KeyError> {
+        let key = Self::parse(recipient)?;
+        let made = key
+            .encrypt(payload, &ProcessEnv)
+            .map_err(|reason| KeyError::Wrap {
+                recipient: format!("{} key {}", K::LABEL, key.recipient()),
+                reason,
+            })?;
+        push_entry(group, K::TYPE, made.entry());
+        Ok(())
+    }
+
+    fn recipients(&self, group: &KeyGroup) -> Vec<String> {
+        Self::keys(group).iter().map(K::recipient).collect()
+    }
+
+    fn describe(&self, group: &KeyGroup) -> Vec<String> {
+        Self::keys(group)
+            .iter()
+            .map(|k| format!("{} {}", K::LABEL, k.recipient()))
+            .collect()
+    }
+
+    /// Try the group's entries in order (process environment); why each failed goes to
+    /// `notes`, once.
+    fn unwrap(
+        &self,
+        group: &KeyGroup,
+        _ids: &Identities,
+        notes: &mut Vec<String>,
+    ) -> Option<Zeroizing<Vec<u8>>> {
+        for key in Self::keys(group) {
+            match key.decrypt(&ProcessEnv) {
+                Ok(p) => return Some(p),
+                Err(note) => {
+                    if !notes.contains(&note) {
+                        notes.push(note);
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    fn rule_fields(&self) -> [&'static str; 2] {
+        K::RULE_FIELDS
+    }
+
+    fn rule_recipients(
+        &self,
+        fields: &Branch,
+        flat: bool,
+        name: &str,
+    ) -> Result<Vec<String>, String> {
+        K::rule_recipients(fields, flat, name)
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // PGP as a key type (the gpg work is in `pgp`)
 // ---------------------------------------------------------------------------------------
@@ -388,10 +594,7 @@ impl KeyType for PgpType {
             enc,
             created_at: Metadata::now_lastmodified(),
         });
-        match group.other.iter_mut().find(|(kind, _)| kind == "pgp") {
-            Some((_, list)) => list.push(entry),
-            None => group.other.push(("pgp".to_string(), vec![entry])),
-        }
+        push_entry(group, "pgp", entry);
         Ok(())
     }
 
@@ -404,6 +607,19 @@ impl KeyType for PgpType {
             .iter()
             .map(|k| format!("PGP {}", k.fp))
             .collect()
+    }
+
+    /// Fingerprints (spaces removed by `pgp::tag`'s callers, as sops does), tagged `pgp:`.
+    /// Like sops, the fingerprint is not checked here: gpg judges it when a file is encrypted.
+    fn rule_recipients(
+        &self,
+        fields: &Branch,
+        _flat: bool,
+        name: &str,
+    ) -> Result<Vec<String>, String> {
+        let fps =
+            crate::config::key_list(crate::config::field(fields, "pgp"), &format!("{name}.pgp"))?;
+        Ok(fps.iter().map(|fp| pgp::tag(fp)).collect())
     }
 
     /// Through gpg, after the group's age keys (as sops tries age first).

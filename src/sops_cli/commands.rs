@@ -31,7 +31,8 @@ const SUB_SELECTORS: &[&str] = &[
     "unencrypted-regex",
     "encrypted-regex",
 ];
-/// Key types seal does not speak yet: (flag, what it is).
+/// Key types by flag: (flag, what it is). Those in [`WRAPPED_KEYS`] seal encrypts for
+/// (`sops encrypt`, rotate's --add-*/--rm-*); the others fail naming the type.
 const OTHER_KEYS: &[(&str, &str)] = &[
     ("pgp", "PGP"),
     ("kms", "AWS KMS"),
@@ -39,6 +40,20 @@ const OTHER_KEYS: &[(&str, &str)] = &[
     ("azure-kv", "Azure Key Vault"),
     ("hc-vault-transit", "HashiCorp Vault transit"),
     ("hckms", "HuaweiCloud KMS"),
+];
+/// The key-type flags seal wraps for.
+const WRAPPED_KEYS: &[&str] = &["pgp", "kms", "hc-vault-transit"];
+/// What `sops rotate` passes on to `seal rotate`.
+pub const ROTATE_KEYS: &[&str] = &[
+    "add-age",
+    "rm-age",
+    "add-pgp",
+    "rm-pgp",
+    "add-kms",
+    "rm-kms",
+    "add-hc-vault-transit",
+    "rm-hc-vault-transit",
+    "encryption-context",
 ];
 const CREATE_KEYS: &[&str] = &[
     "age",
@@ -155,6 +170,10 @@ fn allowed(name: &str) -> Vec<&'static str> {
             KEYSERVICE,
             &["yes", "input-type", "shamir-secret-sharing-threshold"],
         ],
+        "publish" => &[
+            KEYSERVICE,
+            &["yes", "omit-extensions", "recursive", "verbose"],
+        ],
         _ => &[],
     };
     for g in groups {
@@ -198,7 +217,7 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
                 ),
             };
         }
-        "groups" | "publish" | "keyservice" => {
+        "groups" | "keyservice" => {
             return Plan::fail(
                 GENERIC,
                 format!(
@@ -237,7 +256,7 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
             out.file(&p, name, false);
             out.io(&p);
             out.output(&p);
-            out.pass(&p, &["add-age", "rm-age", "add-pgp", "rm-pgp"]);
+            out.pass(&p, ROTATE_KEYS);
         }
         "edit" => {
             if let Some(f) = cannot(&p, name, &["output-type"]) {
@@ -334,6 +353,13 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
             }
             out.pass(&p, &["yes", "input-type"]);
         }
+        "publish" => {
+            let [file] = p.args.as_slice() else {
+                return Plan::fail(100, "Error: no file specified");
+            };
+            out.push(file.clone());
+            out.pass(&p, &["yes", "omit-extensions", "recursive"]);
+        }
         _ => unreachable!("is_subcommand covers the names"),
     }
     if let Some(g) = globals {
@@ -412,6 +438,10 @@ pub fn encrypt_flags(out: &mut Out, p: &Parsed) {
         &[
             "age",
             "pgp",
+            "kms",
+            "aws-profile",
+            "encryption-context",
+            "hc-vault-transit",
             "mac-only-encrypted",
             "shamir-secret-sharing-threshold",
         ],
@@ -422,7 +452,8 @@ pub fn encrypt_flags(out: &mut Out, p: &Parsed) {
 
 /// Checks every form shares: key services, and (when a file may be created) key types
 /// seal cannot encrypt for; --add-*/--rm-* of those types. `pgp_ok`: the command wraps
-/// for `--pgp`/`SOPS_PGP_FP` (encrypt).
+/// for the [`WRAPPED_KEYS`] flags and their variables (`--pgp`/`SOPS_PGP_FP`, `--kms`/
+/// `SOPS_KMS_ARN`, `--hc-vault-transit`/`SOPS_VAULT_URIS`: encrypt).
 pub fn shared_checks(p: &Parsed, creates: bool, pgp_ok: bool) -> Option<Plan> {
     if let Some(ks) = p.value_or_env("keyservice") {
         return Some(Plan::fail(
@@ -449,15 +480,27 @@ pub fn shared_checks(p: &Parsed, creates: bool, pgp_ok: bool) -> Option<Plan> {
             format!("add-{flag}"),
             format!("rm-{flag}"),
         ] {
-            // rotate wraps for --add-pgp/--rm-pgp; encrypt for --pgp/SOPS_PGP_FP.
-            if (pgp_ok && name == "pgp") || name == "add-pgp" || name == "rm-pgp" {
+            // rotate wraps for --add-X/--rm-X; encrypt for --X and its variable.
+            if WRAPPED_KEYS.contains(flag) && (pgp_ok || name != *flag) {
                 continue;
             }
             if let Some(src) = from(&name) {
+                if WRAPPED_KEYS.contains(flag) {
+                    // A variable only matters to a new file, which seal's edit refuses anyway.
+                    if !src.starts_with("--") {
+                        continue;
+                    }
+                    return Some(Plan::fail(
+                        GENERIC,
+                        format!(
+                            "seal's edit does not create new files, so it takes no {what} keys ({src}): create the file with `sops encrypt --{flag} …` (or seal encrypt), then edit it"
+                        ),
+                    ));
+                }
                 return Some(Plan::fail(
                     GENERIC,
                     format!(
-                        "seal does not support {what} master keys yet ({src}); it encrypts for age recipients only, and never drops a master key: use the real sops for {what} keys"
+                        "seal does not support {what} master keys yet ({src}); it encrypts for age, PGP, AWS KMS and Vault transit keys only, and never drops a master key: use the real sops for {what} keys"
                     ),
                 ));
             }
@@ -617,7 +660,7 @@ mod tests {
     #[test]
     fn other_key_types_fail_naming_the_type() {
         for (args, what) in [
-            (&["--kms", "arn", "f.yaml"][..], "AWS KMS"),
+            (&["--gcp-kms", "p/k", "f.yaml"][..], "GCP KMS"),
             (&["--hckms", "r:k", "f.yaml"], "HuaweiCloud KMS"),
         ] {
             match plan("encrypt", &os(args), None) {
@@ -637,14 +680,62 @@ mod tests {
             Plan::Fail { message, .. } => assert!(message.contains("PGP"), "{message}"),
             other => panic!("{other:?}"),
         }
-        match plan("rotate", &os(&["--add-kms", "arn", "f.yaml"]), None) {
-            Plan::Fail { message, .. } => assert!(message.contains("--add-kms")),
+        match plan("rotate", &os(&["--add-gcp-kms", "p/k", "f.yaml"]), None) {
+            Plan::Fail { message, .. } => assert!(message.contains("--add-gcp-kms")),
             other => panic!("{other:?}"),
         }
         assert_eq!(
             seal(plan("rotate", &os(&["--add-pgp", "ABC", "f.yaml"]), None)),
             ["seal", "rotate", "f.yaml", "--add-pgp", "ABC"]
         );
+        // AWS KMS and Vault transit: encrypt and rotate pass their flags on.
+        assert_eq!(
+            seal(plan(
+                "encrypt",
+                &os(&[
+                    "--kms",
+                    "arn:a",
+                    "--encryption-context",
+                    "a:b",
+                    "--aws-profile",
+                    "p",
+                    "--hc-vault-transit",
+                    "http://v/v1/t/keys/k",
+                    "f.yaml"
+                ]),
+                None
+            ))[3..11],
+            [
+                "--kms",
+                "arn:a",
+                "--aws-profile",
+                "p",
+                "--encryption-context",
+                "a:b",
+                "--hc-vault-transit",
+                "http://v/v1/t/keys/k"
+            ]
+        );
+        assert_eq!(
+            seal(plan(
+                "rotate",
+                &os(&["--rm-kms", "arn:a", "--add-hc-vault-transit", "u", "f.yaml"]),
+                None
+            )),
+            [
+                "seal",
+                "rotate",
+                "f.yaml",
+                "--rm-kms",
+                "arn:a",
+                "--add-hc-vault-transit",
+                "u"
+            ]
+        );
+        match plan("edit", &os(&["--kms", "arn:a", "f.yaml"]), None) {
+            Plan::Fail { message, .. } => assert!(message.contains("AWS KMS"), "{message}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -77,7 +77,7 @@ pub fn plan(args: &[OsString]) -> Plan {
             out.push(file);
             out.io(&p);
             out.output(&p);
-            out.pass(&p, &["add-age", "rm-age", "add-pgp", "rm-pgp"]);
+            out.pass(&p, commands::ROTATE_KEYS);
         }
         "set" => {
             let set = p.value("set").unwrap_or_default();

@@ -354,3 +354,82 @@ pub fn child_token(s: &Service, policies: &[&str]) -> String {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     v["auth"]["client_token"].as_str().unwrap().to_string()
 }
+
+// ---------------------------------------------------------------------------------------
+// Comparing what seal and sops write
+// ---------------------------------------------------------------------------------------
+
+/// The `sops:` block of an encrypted YAML file with what differs between any two runs
+/// masked: `enc`, `created_at`, `lastmodified`, `mac` and `version` values become `*`, the
+/// lines of an age armour are dropped. Two files with the same keys in the same layout
+/// have the same shape.
+pub fn metadata_shape(yaml: &str) -> String {
+    let block = yaml
+        .find("\nsops:\n")
+        .map(|i| &yaml[i + 1..])
+        .expect("a sops: block");
+    let mut out = String::new();
+    for line in block.lines() {
+        let t = line.trim_start();
+        if !t.contains(':') {
+            continue;
+        }
+        let key = t.trim_start_matches("- ");
+        let masked = ["enc:", "created_at:", "lastmodified:", "mac:", "version:"]
+            .iter()
+            .find(|k| key.starts_with(*k));
+        match masked {
+            Some(k) => {
+                let indent = &line[..line.len() - t.len()];
+                let dash = if t.starts_with("- ") { "- " } else { "" };
+                out.push_str(&format!("{indent}{dash}{k} *\n"));
+            }
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Publish destinations (set-up and read-back only)
+// ---------------------------------------------------------------------------------------
+
+/// A new S3 bucket on moto (moto's server does not check signatures).
+pub fn s3_bucket(moto: &Service, name: &str) {
+    let (st, body) = request(moto.port, "PUT", &format!("/{name}"), &[], "").expect("moto answers");
+    assert_eq!(st, 200, "create bucket {name}: {body}");
+}
+
+/// An object from moto's S3, if it exists (read as the tests' access key: moto checks who
+/// asks, not the signature).
+pub fn s3_get(moto: &Service, bucket: &str, key: &str) -> Option<String> {
+    let auth = format!(
+        "AWS4-HMAC-SHA256 Credential=AKIDTESTSEAL/20240101/{AWS_REGION}/s3/aws4_request, \
+         SignedHeaders=host, Signature=00"
+    );
+    let (st, body) = request(
+        moto.port,
+        "GET",
+        &format!("/{bucket}/{key}"),
+        &[("Authorization", &auth)],
+        "",
+    )
+    .expect("moto answers");
+    (st == 200).then_some(body)
+}
+
+/// A KV engine of `version` mounted at `mount` on the shared OpenBao server.
+pub fn kv_mount(s: &Service, mount: &str, version: u8) {
+    let body = format!(r#"{{"type":"kv","options":{{"version":"{version}"}}}}"#);
+    let (st, out) = vault(
+        s,
+        BAO_ROOT_TOKEN,
+        "POST",
+        &format!("sys/mounts/{mount}"),
+        &body,
+    );
+    assert!(st == 204 || st == 200, "mount kv {mount}: {st} {out}");
+}

@@ -1,4 +1,5 @@
-//! AWS Signature Version 4 for POST requests (KMS's JSON protocol, STS's query protocol),
+//! AWS Signature Version 4 (KMS's JSON protocol and STS's query protocol over POST, S3's
+//! PutObject over PUT),
 //! written on `hmac` + `sha2` rather than pulling the SDK's signer and its runtime crates.
 
 use hmac::{Hmac, Mac};
@@ -18,7 +19,7 @@ pub(super) fn form(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
-fn uri_encode(s: &str) -> String {
+pub(super) fn uri_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
@@ -30,7 +31,7 @@ fn uri_encode(s: &str) -> String {
     out
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(super) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -69,6 +70,21 @@ pub(super) fn sign(
     body: &[u8],
     now: time::OffsetDateTime,
 ) -> Vec<(String, String)> {
+    sign_method("POST", creds, region, service, url, headers, body, now)
+}
+
+/// [`sign`] for any method (the URL's path is used as written: already encoded).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn sign_method(
+    method: &str,
+    creds: &Credentials,
+    region: &str,
+    service: &str,
+    url: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+    now: time::OffsetDateTime,
+) -> Vec<(String, String)> {
     let amz_date = format!(
         "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
         now.year(),
@@ -93,7 +109,7 @@ pub(super) fn sign(
     let signed = signed.join(";");
     let canonical_headers: String = all.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
     let canonical = format!(
-        "POST\n{}\n\n{canonical_headers}\n{signed}\n{}",
+        "{method}\n{}\n\n{canonical_headers}\n{signed}\n{}",
         url_path(url),
         hex(&Sha256::digest(body))
     );
