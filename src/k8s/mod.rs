@@ -9,4 +9,5 @@ pub mod flux;
 pub mod flux_tree;
 pub mod generate;
 pub mod presets;
+pub mod sealed_secret;
 pub mod secret_templates;
