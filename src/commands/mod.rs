@@ -23,6 +23,7 @@ pub mod key;
 pub mod man;
 pub mod new_key;
 pub mod rotate;
+pub mod seal;
 pub mod secret;
 pub mod set;
 pub mod updatekeys;
@@ -48,6 +49,7 @@ pub enum Command {
     Git(git::GitArgs),
     ExternalSecret(external_secret::ExternalSecretArgs),
     Secret(secret::SecretArgs),
+    Seal(seal::SealArgs),
     Bootstrap(bootstrap::BootstrapArgs),
     Doctor(doctor::DoctorArgs),
     Demo(demo::DemoArgs),
@@ -76,6 +78,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Git(a) => git::run(&ctx, &a),
         Command::ExternalSecret(a) => external_secret::run(&ctx, &a),
         Command::Secret(a) => secret::run(&ctx, &a),
+        Command::Seal(a) => seal::run(&ctx, &a),
         Command::Bootstrap(a) => bootstrap::run(&ctx, &a),
         Command::Doctor(a) => doctor::run(&ctx, &a),
         Command::Demo(a) => demo::run(&ctx, &a),

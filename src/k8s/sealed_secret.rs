@@ -336,6 +336,15 @@ fn open_value(
     hybrid_decrypt(rng, keys, &raw, label).map_err(|e| format!("spec.encryptedData.{key}: {e}"))
 }
 
+/// What a SealedSecret opens to.
+#[derive(Debug)]
+pub enum Unsealed {
+    /// The Secret (from `spec.encryptedData`).
+    Secret(Branch),
+    /// The legacy `spec.data` form: the whole Secret manifest as it was sealed.
+    Legacy(Zeroizing<Vec<u8>>),
+}
+
 /// Open a SealedSecret document with `keys`: the Secret it stands for (values under `data`,
 /// base64), as the controller would create it. Templated `template.data` entries are copied
 /// as written (seal does not run Go templates).
@@ -343,7 +352,7 @@ pub fn unseal(
     rng: &mut impl CryptoRngCore,
     keys: &[RsaPrivateKey],
     doc: &Branch,
-) -> Result<Branch, String> {
+) -> Result<Unsealed, String> {
     let bind = binding(doc)?;
     let label = bind.scope.label(&bind.namespace, &bind.name);
     let spec = branch(doc, "spec").ok_or("the SealedSecret has no spec")?;
@@ -359,13 +368,9 @@ pub fn unseal(
         }
     } else if let Some(Value::Str(legacy)) = spec.get("data") {
         // The v1 form: the whole Secret sealed as one value (JSON or YAML of a Secret).
-        let plain = open_value(rng, keys, &label, legacy, "data")?;
-        return Ok(Branch {
-            items: vec![pair(
-                "legacySecret",
-                Value::Str(String::from_utf8_lossy(&plain).into_owned()),
-            )],
-        });
+        return Ok(Unsealed::Legacy(open_value(
+            rng, keys, &label, legacy, "data",
+        )?));
     } else {
         return Err("the SealedSecret has no spec.encryptedData".into());
     }
@@ -399,7 +404,7 @@ pub fn unseal(
     if let Some(v) = template.and_then(|t| t.get("type")) {
         items.push(pair("type", v.clone()));
     }
-    Ok(Branch { items })
+    Ok(Unsealed::Secret(Branch { items }))
 }
 
 #[cfg(test)]
@@ -441,13 +446,21 @@ mod tests {
         let text = String::from_utf8(
             Format::Yaml
                 .store()
-                .emit_plain(&[sealed.clone()], &Default::default(), Default::default())
+                .emit_plain(
+                    std::slice::from_ref(&sealed),
+                    &Default::default(),
+                    Default::default(),
+                )
                 .unwrap(),
         )
         .unwrap();
         assert!(!text.contains("last-applied"), "{text}");
         assert!(!text.contains("c2VjcmV0"), "{text}");
-        let back = unseal(&mut OsRng, std::slice::from_ref(key()), &sealed).unwrap();
+        let Unsealed::Secret(back) =
+            unseal(&mut OsRng, std::slice::from_ref(key()), &sealed).unwrap()
+        else {
+            panic!("not the legacy form")
+        };
         let data = branch(&back, "data").unwrap();
         assert_eq!(data.get("password"), Some(&Value::Str("c2VjcmV0".into())));
         assert_eq!(data.get("user"), Some(&Value::Str("cm9vdA==".into())));
@@ -506,6 +519,22 @@ mod tests {
         assert_eq!(after.get("password"), before.get("password"));
         assert_eq!(after.get("user"), Some(&Value::Str("X".into())));
         assert_eq!(after.get("new"), Some(&Value::Str("Y".into())));
+    }
+
+    #[test]
+    fn legacy_spec_data_is_read() {
+        let k = key();
+        let manifest =
+            b"{\"kind\":\"Secret\",\"metadata\":{\"name\":\"old\",\"namespace\":\"ns\"}}";
+        let sealed = hybrid_encrypt(&mut OsRng, &k.to_public_key(), manifest, "ns/old").unwrap();
+        let doc = docs(&format!(
+            "kind: SealedSecret\nmetadata:\n  name: old\n  namespace: ns\nspec:\n  data: {}\n",
+            STANDARD.encode(sealed)
+        ));
+        match unseal(&mut OsRng, std::slice::from_ref(k), &doc[0]).unwrap() {
+            Unsealed::Legacy(m) => assert_eq!(&m[..], &manifest[..]),
+            Unsealed::Secret(_) => panic!("read as encryptedData"),
+        }
     }
 
     #[test]
