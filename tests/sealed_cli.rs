@@ -2,7 +2,8 @@
 //! (installed into .venv by scripts/install-peers.sh; the test fails, never skips, without
 //! it). What seal seals, kubesealpy unseals with the controller's private key; what
 //! kubesealpy seals, `seal seal --recovery-unseal` opens; a changed name or namespace does
-//! not open; the manifests validate against the SealedSecret CRD. Keys and certificates are
+//! not open; the manifests validate against the SealedSecret CRD. A second sealer, npm
+//! `@linode/kubeseal-encrypt` (.venv/npm), seals values that seal opens. Keys and certificates are
 //! made by the test (Python `cryptography`, which kubesealpy brings).
 
 mod common;
@@ -38,6 +39,8 @@ if cmd == "gen":
     open(out + "/key.pem", "wb").write(key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption()))
+    open(out + "/pub.pem", "wb").write(key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     open(out + "/key-pkcs1.pem", "wb").write(key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
         serialization.NoEncryption()))
@@ -618,4 +621,77 @@ fn bad_inputs_name_the_file() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(100));
+}
+
+/// npm `@linode/kubeseal-encrypt` seals one value (its "namespace" argument is the OAEP label).
+fn linode_seal(pub_pem: &Path, label: &str, value: &str) -> std::process::Output {
+    let module = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".venv/npm/node_modules/@linode/kubeseal-encrypt");
+    assert!(
+        module.join("package.json").exists(),
+        "@linode/kubeseal-encrypt is required by this test but {} does not exist: run scripts/install-peers.sh",
+        module.display()
+    );
+    let script = "const [m, pem, label, value] = process.argv.slice(1);\n\
+        require(m).encryptSecretItem(require('fs').readFileSync(pem, 'utf8'), label, value)\n\
+        .then(x => process.stdout.write(x), e => { console.error(e.message); process.exit(3); });";
+    Command::new("node")
+        .arg("-e")
+        .arg(script)
+        .arg(&module)
+        .arg(pub_pem)
+        .arg(label)
+        .arg(value)
+        .output()
+        .unwrap_or_else(|e| panic!("node is required by this test (scripts/install-peers.sh): {e}"))
+}
+
+/// What @linode/kubeseal-encrypt seals for a namespace, seal opens as a namespace-wide
+/// SealedSecret of that namespace (any name), and not in another namespace. Its public
+/// function refuses labels that are not namespace names, so `namespace/name` (strict) and
+/// the empty label (cluster-wide) cannot be made with it: that refusal is checked too.
+#[test]
+fn linode_kubeseal_encrypt_seals_what_seal_opens() {
+    let f = fixture();
+    let out = linode_seal(&f.dir.join("pub.pem"), "prod", "from node");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let value = String::from_utf8(out.stdout).unwrap();
+    for (ns, opens) in [("prod", true), ("dev", false)] {
+        let manifest = format!(
+            "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: any\n  namespace: {ns}\n  annotations:\n    sealedsecrets.bitnami.com/namespace-wide: \"true\"\nspec:\n  encryptedData:\n    v: {value}\n"
+        );
+        std::fs::write(f.dir.join("node.yaml"), manifest).unwrap();
+        validate(&f.dir, &f.dir.join("node.yaml"));
+        let out = seal(&f.dir)
+            .args([
+                "seal",
+                "node.yaml",
+                "--recovery-unseal",
+                "--recovery-private-key",
+                "key.pem",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.success(),
+            opens,
+            "{ns}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if opens {
+            let text = String::from_utf8(out.stdout).unwrap();
+            assert!(text.contains(&STANDARD.encode("from node")), "{text}");
+        }
+    }
+    for label in ["prod/web", ""] {
+        let out = linode_seal(&f.dir.join("pub.pem"), label, "x");
+        assert!(
+            !out.status.success(),
+            "@linode/kubeseal-encrypt took the label {label:?}"
+        );
+    }
 }

@@ -65,7 +65,7 @@ pub struct SealArgs {
     raw: bool,
 
     /// The Secret's name (--raw).
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", requires = "raw")]
     name: Option<String>,
 
     /// The Secret's namespace (--raw; else used when the Secret names none).
