@@ -695,3 +695,60 @@ fn linode_kubeseal_encrypt_seals_what_seal_opens() {
         );
     }
 }
+
+#[test]
+fn secret_new_sealed_writes_a_sealed_secret_kubesealpy_opens() {
+    let f = fixture();
+    std::fs::write(f.dir.join("ca.crt"), "CERT BYTES").unwrap();
+    let out = seal(&f.dir)
+        .args([
+            "secret",
+            "new",
+            "postgres",
+            "--name",
+            "db",
+            "-n",
+            "apps",
+            "--sealed",
+            "--cert",
+            "cert.pem",
+            "--from-file",
+            "ca.crt=ca.crt",
+            "-o",
+            "db.sealed.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SealedSecret db"));
+    let path = f.dir.join("db.sealed.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        text.contains("kind: SealedSecret") && !text.contains("sops:"),
+        "{text}"
+    );
+    validate(&f.dir, &path);
+    let json = peer_ok(&["unseal", s(&f.dir.join("key.pem")), s(&path)]);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["data"]["ca.crt"], "CERT BYTES");
+    let pw = v["data"]["password"].as_str().unwrap();
+    assert!(pw.len() >= 16, "a generated password: {pw:?}");
+    assert!(!text.contains(pw), "the password is not in the manifest");
+    // --sealed without --cert, and --cert without --sealed, are usage errors.
+    seal(&f.dir)
+        .args([
+            "secret", "new", "redis", "--name", "r", "-n", "a", "--sealed",
+        ])
+        .assert()
+        .failure();
+    seal(&f.dir)
+        .args([
+            "secret", "new", "redis", "--name", "r", "-n", "a", "--cert", "cert.pem",
+        ])
+        .assert()
+        .failure();
+}

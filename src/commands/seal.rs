@@ -226,6 +226,28 @@ pub fn run(ctx: &Ctx, args: &SealArgs) -> Result<(), CliError> {
     write_result(dest.as_deref(), &bytes, Sensitivity::Public)
 }
 
+/// Seal a Secret document made in memory (`seal secret new --sealed`): the SealedSecret's
+/// YAML (JSON when `dest` ends in `.json`).
+pub fn seal_new_secret(
+    ctx: &Ctx,
+    doc: Branch,
+    cert_path: &Path,
+    scope: Option<&str>,
+    allow_invalid_cert: bool,
+    dest: Option<&Path>,
+) -> Result<Vec<u8>, CliError> {
+    let cert = read_cert(ctx, cert_path, allow_invalid_cert)?;
+    let mut secret = PlainSecret::from_docs(std::slice::from_ref(&doc))
+        .map_err(|e| CliError::new(exit::GENERIC, e))?;
+    drop(doc);
+    if let Some(s) = scope.and_then(Scope::parse) {
+        secret.set_scope(s);
+    }
+    let sealed = sealed_secret::seal(&mut OsRng, &cert.key, &secret)
+        .map_err(|e| CliError::new(exit::ERROR_ENCRYPTING_TREE, e))?;
+    emit(&[sealed], &Layout::none(), dest)
+}
+
 fn read_cert(ctx: &Ctx, p: &Path, allow_invalid: bool) -> Result<sealed::Certificate, CliError> {
     let bytes = read(ctx, p)?;
     let cert = sealed::parse_certificate(&bytes).map_err(|e| {
