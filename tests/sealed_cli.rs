@@ -752,3 +752,75 @@ fn secret_new_sealed_writes_a_sealed_secret_kubesealpy_opens() {
         .assert()
         .failure();
 }
+
+#[test]
+fn reseal_moves_a_sealed_secret_to_a_new_certificate() {
+    let f = fixture();
+    let new = tempfile::tempdir().unwrap();
+    keypair(new.path(), 0);
+    let yaml = peer_ok(&[
+        "seal",
+        s(&f.dir.join("cert.pem")),
+        "web",
+        "prod",
+        "strict",
+        "token=rotate-me",
+    ]);
+    std::fs::write(f.dir.join("web.yaml"), &yaml).unwrap();
+    // Without the old key it cannot be done, and says so.
+    let out = seal(&f.dir)
+        .args(["seal", "web.yaml", "--reseal", "--cert"])
+        .arg(new.path().join("cert.pem"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--recovery-private-key"));
+    let out = seal(&f.dir)
+        .args([
+            "seal",
+            "web.yaml",
+            "--reseal",
+            "--recovery-private-key",
+            "key.pem",
+            "-o",
+            "new.yaml",
+            "--cert",
+        ])
+        .arg(new.path().join("cert.pem"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let moved = f.dir.join("new.yaml");
+    validate(&f.dir, &moved);
+    assert!(
+        std::fs::read_to_string(&moved)
+            .unwrap()
+            .contains("app: web")
+    );
+    let json = peer_ok(&["unseal", s(&new.path().join("key.pem")), s(&moved)]);
+    assert!(json.contains("rotate-me"), "{json}");
+    let old = peer(&["unseal", s(&f.dir.join("key.pem")), s(&moved)]);
+    assert!(
+        !old.status.success(),
+        "the old key still opens the resealed values"
+    );
+    // A wrong old key: the values cannot be opened.
+    let out = seal(&f.dir)
+        .args(["seal", "web.yaml", "--reseal", "-o", "x.yaml"])
+        .arg("--recovery-private-key")
+        .arg(new.path().join("key.pem"))
+        .arg("--cert")
+        .arg(new.path().join("cert.pem"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(25),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

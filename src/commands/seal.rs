@@ -40,6 +40,8 @@ use crate::tree::{Branch, Value};
 /// --namespace. --recovery-unseal opens a SealedSecret with the controller's private keys
 /// (--recovery-private-key: a PEM key, or the key backup that `kubectl get secret -l
 /// sealedsecrets.bitnami.com/sealed-secrets-key -o yaml` writes) and prints the Secret.
+/// --reseal seals a SealedSecret's values again for a new --cert, opening them with the
+/// old key (--recovery-private-key); the rest of the document is kept.
 #[derive(Debug, Args)]
 pub struct SealArgs {
     /// The Secret manifest (`-`: standard input); with --raw, the value; with
@@ -76,8 +78,14 @@ pub struct SealArgs {
     #[arg(long)]
     allow_invalid_cert: bool,
 
+    /// Re-seal the SealedSecret FILE for a new certificate (--cert); it needs the old
+    /// private key (--recovery-private-key) to open the values first.
+    #[arg(long, requires = "recovery_private_key", requires = "cert",
+          conflicts_with_all = ["recovery_unseal", "raw", "merge_into", "scope"])]
+    reseal: bool,
+
     /// Open the SealedSecret FILE with the controller's private keys (disaster recovery).
-    #[arg(long, requires = "recovery_private_key")]
+    #[arg(long, requires = "recovery_private_key", conflicts_with = "cert")]
     recovery_unseal: bool,
 
     /// A PEM private key, or the controller's key backup (a Secret or a List of them, YAML
@@ -143,6 +151,9 @@ pub fn run(ctx: &Ctx, args: &SealArgs) -> Result<(), CliError> {
         .as_ref()
         .ok_or_else(|| usage("give the controller's certificate with --cert"))?;
     let cert = read_cert(ctx, cert_path, args.allow_invalid_cert)?;
+    if args.reseal {
+        return reseal(ctx, args, &cert);
+    }
     let scope_flag = args.scope.as_deref().and_then(Scope::parse);
     let dest = args.output.as_ref().map(|p| ctx.absolute(p));
 
@@ -335,6 +346,24 @@ fn collect_secrets<'a>(doc: &'a Branch, out: &mut Vec<&'a Branch>) {
         }
         _ => {}
     }
+}
+
+fn reseal(ctx: &Ctx, args: &SealArgs, cert: &sealed::Certificate) -> Result<(), CliError> {
+    let mut keys = Vec::new();
+    for p in &args.recovery_private_key {
+        keys.extend(read_private_keys(ctx, p)?);
+    }
+    let (mut docs, layout) = load(ctx, &args.file)?;
+    let bad = |e: String| CliError::new(exit::COULD_NOT_READ_INPUT, e).in_file(&args.file);
+    let idx = sealed_secret::find_sealed(&docs).map_err(bad)?;
+    sealed_secret::reseal(&mut OsRng, &keys, &cert.key, &mut docs[idx]).map_err(|e| {
+        CliError::new(exit::ERROR_DECRYPTING_TREE, e)
+            .in_file(&args.file)
+            .hint("--reseal opens each value with the old controller key (--recovery-private-key) before sealing it for --cert")
+    })?;
+    let dest = args.output.as_ref().map(|p| ctx.absolute(p));
+    let bytes = emit(&docs, &layout, dest.as_deref())?;
+    write_result(dest.as_deref(), &bytes, Sensitivity::Public)
 }
 
 fn recovery_unseal(ctx: &Ctx, args: &SealArgs) -> Result<(), CliError> {

@@ -336,6 +336,34 @@ fn open_value(
     hybrid_decrypt(rng, keys, &raw, label).map_err(|e| format!("spec.encryptedData.{key}: {e}"))
 }
 
+/// Re-seal every `spec.encryptedData` value for `new_key` (a new controller certificate):
+/// each value is opened with `keys` and sealed again under the same name, namespace and
+/// scope; everything else in the document stays as it is. Returns how many values.
+pub fn reseal(
+    rng: &mut impl CryptoRngCore,
+    keys: &[RsaPrivateKey],
+    new_key: &RsaPublicKey,
+    doc: &mut Branch,
+) -> Result<usize, String> {
+    let bind = binding(doc)?;
+    let label = bind.scope.label(&bind.namespace, &bind.name);
+    let spec = branch_mut(doc, "spec").ok_or("the SealedSecret has no spec")?;
+    let Some(enc) = branch_mut(spec, "encryptedData") else {
+        return Err("the SealedSecret has no spec.encryptedData (the legacy spec.data form: unseal it with --recovery-unseal and seal the Secret again)".into());
+    };
+    let mut n = 0;
+    for item in &mut enc.items {
+        let Item::Pair(k, Value::Str(v)) = item else {
+            continue;
+        };
+        let plain = open_value(rng, keys, &label, v, k)?;
+        let sealed = hybrid_encrypt(rng, new_key, &plain, &label).map_err(|e| e.to_string())?;
+        *v = STANDARD.encode(sealed);
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// What a SealedSecret opens to.
 #[derive(Debug)]
 pub enum Unsealed {
