@@ -824,3 +824,26 @@ fn reseal_moves_a_sealed_secret_to_a_new_certificate() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn standard_input_in_standard_output_out() {
+    let f = fixture();
+    let out = seal(&f.dir)
+        .args(["seal", "-", "--cert", "cert.pem"])
+        .write_stdin(SECRET)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(f.dir.join("piped.yaml"), &out.stdout).unwrap();
+    validate(&f.dir, &f.dir.join("piped.yaml"));
+    let json = peer_ok(&[
+        "unseal",
+        s(&f.dir.join("key.pem")),
+        s(&f.dir.join("piped.yaml")),
+    ]);
+    assert!(json.contains("hunter2"), "{json}");
+}
