@@ -2,7 +2,8 @@
 //! ([`secret_templates`]) with random values ([`generate`]), ExternalSecrets with presets
 //! such as Plane ([`external_secret`], [`presets`]), and the Flux `sops-age` Secret and
 //! Kustomization decryption blocks ([`flux`]), how a repository's Flux Kustomizations
-//! apply each other and its files ([`flux_tree`], for doctor). Knows nothing about AES.
+//! apply each other and its files ([`flux_tree`], for doctor), and Bitnami SealedSecrets
+//! ([`sealed_secret`], over the hybrid format in `crate::sealed`). Knows nothing about AES.
 
 pub mod external_secret;
 pub mod flux;
