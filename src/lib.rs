@@ -23,6 +23,7 @@ pub mod merge;
 pub mod metadata;
 pub mod repo;
 pub mod rules;
+pub mod sealed;
 pub mod shamir;
 pub mod sops_cli;
 pub mod stores;

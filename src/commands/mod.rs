@@ -25,6 +25,7 @@ pub mod man;
 pub mod new_key;
 pub mod publish;
 pub mod rotate;
+pub mod seal;
 pub mod secret;
 pub mod set;
 pub mod updatekeys;
@@ -51,6 +52,7 @@ pub enum Command {
     Git(git::GitArgs),
     ExternalSecret(external_secret::ExternalSecretArgs),
     Secret(secret::SecretArgs),
+    Seal(seal::SealArgs),
     Bootstrap(bootstrap::BootstrapArgs),
     Doctor(doctor::DoctorArgs),
     Ksops(ksops::KsopsArgs),
@@ -81,6 +83,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Git(a) => git::run(&ctx, &a),
         Command::ExternalSecret(a) => external_secret::run(&ctx, &a),
         Command::Secret(a) => secret::run(&ctx, &a),
+        Command::Seal(a) => seal::run(&ctx, &a),
         Command::Bootstrap(a) => bootstrap::run(&ctx, &a),
         Command::Doctor(a) => doctor::run(&ctx, &a),
         Command::Ksops(a) => ksops::run(&ctx, &a),

@@ -106,8 +106,25 @@ pub struct NewSecretArgs {
     filename_override: Option<PathBuf>,
 
     /// YAML indentation (default: .sops.yaml stores.yaml.indent, else 4 as sops).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "sealed")]
     indent: Option<usize>,
+
+    /// Write a SealedSecret for a sealed-secrets controller instead (see `seal seal`).
+    #[arg(long, requires = "cert", conflicts_with_all = ["age", "filename_override"])]
+    sealed: bool,
+
+    /// With --sealed: the controller's certificate (kubeseal --fetch-cert).
+    #[arg(long, value_name = "FILE", requires = "sealed")]
+    cert: Option<PathBuf>,
+
+    /// With --sealed: strict, namespace-wide or cluster-wide.
+    #[arg(long, value_name = "SCOPE", requires = "sealed",
+          value_parser = ["strict", "namespace-wide", "cluster-wide"])]
+    scope: Option<String>,
+
+    /// With --sealed: seal even though the certificate has expired or is not valid yet.
+    #[arg(long, requires = "sealed")]
+    allow_invalid_cert: bool,
 }
 
 fn template_names() -> Vec<&'static str> {
@@ -269,6 +286,34 @@ fn run_new(ctx: &Ctx, args: &NewSecretArgs) -> Result<(), CliError> {
         &values,
     );
     drop(values);
+    if args.sealed {
+        let cert = args
+            .cert
+            .as_ref()
+            .ok_or_else(|| usage("--sealed needs the controller's certificate: --cert FILE"))?;
+        let out = crate::commands::seal::seal_new_secret(
+            ctx,
+            doc,
+            cert,
+            args.scope.as_deref(),
+            args.allow_invalid_cert,
+            dest.as_deref(),
+        )?;
+        write_result(dest.as_deref(), &out, Sensitivity::Public)?;
+        if let Some(d) = &dest {
+            eprintln!(
+                "seal: wrote {} (SealedSecret {}{})",
+                d.display(),
+                args.name,
+                if generated.is_empty() {
+                    String::new()
+                } else {
+                    format!("; generated: {}", generated.join(", "))
+                }
+            );
+        }
+        return Ok(());
+    }
     let rules_path = dest
         .clone()
         .or_else(|| args.filename_override.as_ref().map(|p| ctx.absolute(p)));
