@@ -1,7 +1,7 @@
 //! seal as `sops` on the commands the generated table of tests/sops_cli.rs cannot compare
 //! by itself: `set --output-type` (the file changes format), `rotate --add-pgp/--rm-pgp`
 //! (which keys open the result), rules naming keys seal cannot wrap for, `completion` and
-//! per-command `--help`.
+//! per-command `--help`, `groups add|delete` with PGP.
 
 mod common;
 mod sops_harness;
@@ -207,4 +207,49 @@ fn completion_and_command_help() {
             "{args:?}: {out}"
         );
     }
+}
+
+/// `sops groups add --pgp FP` then `sops groups delete 0`: the file ends with one group
+/// holding the PGP key alone, which the real sops opens (with gpg) to the same values; the
+/// data key is the same throughout, so the MAC still verifies.
+#[test]
+fn groups_add_then_delete_moves_the_file_to_a_pgp_group() {
+    let fx = fixture();
+    let dir = fx._tmp.path().join("groups");
+    copy_dir(&fx.seed, &dir);
+    let file = dir.join("e.yaml");
+    let before = std::fs::read_to_string(&file).unwrap();
+    for args in [
+        &["groups", "add", "-i", "-f", "e.yaml", "--pgp", PGP_FP][..],
+        &[
+            "groups",
+            "delete",
+            "-f",
+            "e.yaml",
+            "-i",
+            "--shamir-secret-sharing-threshold",
+            "1",
+            "0",
+        ],
+    ] {
+        let o = Command::new(&fx.link)
+            .env_clear()
+            .current_dir(&dir)
+            .env("HOME", &fx.home)
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let after = std::fs::read_to_string(&file).unwrap();
+    assert!(!after.contains(&recipient("alice")), "{after}");
+    let mac = |t: &str| t.lines().find(|l| l.contains("mac:")).map(str::to_string);
+    assert_eq!(mac(&before), mac(&after), "values and MAC are untouched");
+    assert!(opens_with_pgp_only(&fx, &file));
 }

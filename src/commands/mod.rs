@@ -19,6 +19,7 @@ pub mod exec;
 pub mod external_secret;
 pub mod filestatus;
 pub mod git;
+pub mod groups;
 pub mod key;
 pub mod man;
 pub mod new_key;
@@ -39,6 +40,7 @@ pub enum Command {
     Key(key::KeyArgs),
     Rotate(rotate::RotateArgs),
     Updatekeys(updatekeys::UpdatekeysArgs),
+    Groups(groups::GroupsArgs),
     Check(check::CheckArgs),
     Edit(edit::EditArgs),
     Set(set::SetArgs),
@@ -67,6 +69,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Key(a) => key::run(&ctx, &a),
         Command::Rotate(a) => rotate::run(&ctx, &a),
         Command::Updatekeys(a) => updatekeys::run(&ctx, &a),
+        Command::Groups(a) => groups::run(&ctx, &a),
         Command::Check(a) => check::run(&ctx, &a),
         Command::Edit(a) => edit::run(&ctx, &a),
         Command::Set(a) => set::run_set(&ctx, &a),

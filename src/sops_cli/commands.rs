@@ -198,7 +198,8 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
                 ),
             };
         }
-        "groups" | "publish" | "keyservice" => {
+        "groups" => return super::groups::plan(rest, globals),
+        "publish" | "keyservice" => {
             return Plan::fail(
                 GENERIC,
                 format!(

@@ -129,6 +129,15 @@ pub fn fixture() -> Fixture {
         )
         .unwrap();
     }
+    // Three key groups, threshold 2 (alice; alice and bob; carol): alice opens two, so the
+    // groups add/delete cases can be decrypted with her key alone.
+    let o = sops(&home)
+        .current_dir(&seed)
+        .args(["--config", "fields.sops.yaml", "encrypt", "f-shamir.yaml"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(seed.join("g3.yaml"), o.stdout).unwrap();
     // The editor for the edit cases: changes one value in the decrypted buffer.
     let ed = seed.join("ed.sh");
     std::fs::write(&ed, "#!/bin/sh\nsed -i 's/two/three/' \"$1\"\n").unwrap();
