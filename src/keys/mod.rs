@@ -226,8 +226,8 @@ pub fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, Ke
                 ));
                 continue;
             }
-            let opened = REGISTRY
-                .iter()
+            let opened = decryption_order(&ids.decryption_order)
+                .into_iter()
                 .find_map(|t| t.unwrap(group, ids, &mut notes));
             if let Some(payload) = opened {
                 shares.push(payload);
@@ -263,6 +263,27 @@ pub fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, Ke
             key_bytes.len()
         ))
     })
+}
+
+/// The registered types in the order a group's keys are tried: those `order` names
+/// (`SOPS_DECRYPTION_ORDER`, sops's default `age,pgp` when empty) first, in its order, then
+/// the others in registry order (sops sorts a group's keys the same way, stably).
+fn decryption_order(order: &[String]) -> Vec<&'static dyn KeyType> {
+    let default = ["age".to_string(), "pgp".to_string()];
+    let order = if order.is_empty() {
+        &default[..]
+    } else {
+        order
+    };
+    let rank = |t: &&'static dyn KeyType| {
+        order
+            .iter()
+            .position(|n| n == t.name())
+            .unwrap_or(order.len())
+    };
+    let mut types: Vec<&'static dyn KeyType> = REGISTRY.to_vec();
+    types.sort_by_key(rank);
+    types
 }
 
 /// Errors of the key layer.
