@@ -478,6 +478,38 @@ fn cases() -> Vec<Case> {
             env: vec![("EDITOR", "./ed.sh".to_string())],
         });
     }
+    // edit of a file that does not exist yet, for the keys the flags name.
+    let fp = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
+    for (name, args, editor) in [
+        (
+            "edit/new-pgp/yaml",
+            s(&["edit", "--pgp", fp, "n.yaml"]),
+            "./wr.sh",
+        ),
+        (
+            "edit/new-pgp-age-legacy/yaml",
+            s(&["--pgp", fp, "--age", &alice, "n.yaml"]),
+            "./wr.sh",
+        ),
+        (
+            "edit/new-age/yaml",
+            s(&["edit", "--age", &alice, "m.yaml"]),
+            "./wr.sh",
+        ),
+        (
+            "edit/new-unchanged/yaml",
+            s(&["edit", "--pgp", fp, "n.yaml"]),
+            "./noop.sh",
+        ),
+    ] {
+        v.push(Case {
+            name: name.to_string(),
+            args,
+            kind: Kind::Plain,
+            stdin: None,
+            env: vec![("EDITOR", editor.to_string())],
+        });
+    }
     v.push(Case {
         name: "encrypt/env-recipients/yaml".into(),
         args: s(&["-e", "p.yaml"]),
@@ -644,6 +676,58 @@ fn cases() -> Vec<Case> {
         ),
     ] {
         v.push(case(name.to_string(), args, kind));
+    }
+    // Flags sops 3.13 does not define for these commands: usage errors, as in sops.
+    for (name, args) in [
+        (
+            "usage/set-filename-override",
+            s(&[
+                "set",
+                "--filename-override",
+                "x.yaml",
+                "e.yaml",
+                r#"["a"]"#,
+                "2",
+            ]),
+        ),
+        (
+            "usage/exec-env-ignore-mac",
+            s(&["exec-env", "--ignore-mac", "e.yaml", "true"]),
+        ),
+        (
+            "usage/exec-env-input-type",
+            s(&["exec-env", "--input-type", "yaml", "e.yaml", "true"]),
+        ),
+        (
+            "usage/exec-file-ignore-mac",
+            s(&["exec-file", "--ignore-mac", "e.yaml", "true"]),
+        ),
+        (
+            "usage/encrypt-decryption-order",
+            s(&[
+                "encrypt",
+                "--decryption-order",
+                "age",
+                "--age",
+                &alice,
+                "p.yaml",
+            ]),
+        ),
+        (
+            "usage/groups-add-input-type",
+            s(&[
+                "groups",
+                "add",
+                "--input-type",
+                "yaml",
+                "-f",
+                "e.yaml",
+                "--age",
+                &alice,
+            ]),
+        ),
+    ] {
+        v.push(case(name.to_string(), args, Kind::Plain));
     }
     v.push(Case {
         name: "groups/no-key/yaml".into(),

@@ -15,7 +15,12 @@ const IO: &[&str] = &["input-type", "output-type", "filename-override"];
 const OUT: &[&str] = &["in-place", "output", "indent"];
 /// The output flags of the subcommands (sops 3.11 measured: no --indent there).
 const SUB_OUT: &[&str] = &["in-place", "output"];
-const KEYSERVICE: &[&str] = &["enable-local-keyservice", "keyservice", "decryption-order"];
+const KEYSERVICE: &[&str] = &["enable-local-keyservice", "keyservice"];
+/// `--decryption-order` ($SOPS_DECRYPTION_ORDER): the commands that open a data key
+/// (sops 3.13: not encrypt, filestatus, updatekeys or groups).
+const ORDER: &[&str] = &["decryption-order"];
+/// --input-type and --output-type (set and unset have no --filename-override in sops 3.13).
+const TYPES: &[&str] = &["input-type", "output-type"];
 const SELECTORS: &[&str] = &[
     "unencrypted-suffix",
     "encrypted-suffix",
@@ -98,18 +103,27 @@ fn allowed(name: &str) -> Vec<&'static str> {
     let mut v: Vec<&'static str> = vec!["help"];
     let groups: &[&[&str]] = match name {
         "encrypt" => &[IO, SUB_OUT, CREATE_KEYS, SUB_SELECTORS, KEYSERVICE],
-        "decrypt" => &[IO, SUB_OUT, KEYSERVICE, &["extract", "ignore-mac"]],
-        "rotate" => &[IO, SUB_OUT, KEYSERVICE, ADD_RM, &["encryption-context"]],
+        "decrypt" => &[IO, SUB_OUT, KEYSERVICE, ORDER, &["extract", "ignore-mac"]],
+        "rotate" => &[
+            IO,
+            SUB_OUT,
+            KEYSERVICE,
+            ORDER,
+            ADD_RM,
+            &["encryption-context"],
+        ],
         "edit" => &[
             &["input-type", "output-type"],
             CREATE_KEYS,
             SUB_SELECTORS,
             KEYSERVICE,
+            ORDER,
             &["show-master-keys", "ignore-mac"],
         ],
         "set" => &[
-            IO,
+            TYPES,
             KEYSERVICE,
+            ORDER,
             &[
                 "value-file",
                 "value-stdin",
@@ -119,8 +133,9 @@ fn allowed(name: &str) -> Vec<&'static str> {
             ],
         ],
         "unset" => &[
-            IO,
+            TYPES,
             KEYSERVICE,
+            ORDER,
             &[
                 "idempotent",
                 "ignore-mac",
@@ -129,17 +144,12 @@ fn allowed(name: &str) -> Vec<&'static str> {
         ],
         "exec-env" => &[
             KEYSERVICE,
-            &[
-                "background",
-                "pristine",
-                "user",
-                "same-process",
-                "input-type",
-                "ignore-mac",
-            ],
+            ORDER,
+            &["background", "pristine", "user", "same-process"],
         ],
         "exec-file" => &[
             KEYSERVICE,
+            ORDER,
             &[
                 "background",
                 "no-fifo",
@@ -147,7 +157,6 @@ fn allowed(name: &str) -> Vec<&'static str> {
                 "input-type",
                 "output-type",
                 "filename",
-                "ignore-mac",
             ],
         ],
         "filestatus" => &[&["input-type"]],
@@ -219,7 +228,11 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
             stdout: help_for(name),
         };
     }
-    if let Some(fail) = shared_checks(&p, name == "encrypt" || name == "edit", name == "encrypt") {
+    if let Some(fail) = shared_checks(
+        &p,
+        name == "encrypt" || name == "edit",
+        name == "encrypt" || name == "edit",
+    ) {
         return fail;
     }
     let mut out = Out::new(name);
@@ -248,7 +261,9 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
                 return f;
             }
             out.file(&p, name, true);
-            out.pass(&p, &["input-type", "age", "ignore-mac", "indent"]);
+            out.pass(&p, &["input-type", "age", "pgp", "ignore-mac", "indent"]);
+            // sops exits 200 when the editor left the file unchanged (new or existing).
+            out.push("--exit-code".into());
         }
         "set" => {
             if p.args.len() < 2 || (p.args.len() < 3 && !p.on("value-stdin")) {
@@ -629,15 +644,15 @@ mod tests {
                 other => panic!("{args:?}: {other:?}"),
             }
         }
-        // encrypt wraps for PGP; edit (a new file) does not yet.
+        // encrypt and edit (a new file) wrap for PGP.
         assert!(!matches!(
             plan("encrypt", &os(&["--pgp", "ABC", "f.yaml"]), None),
             Plan::Fail { .. }
         ));
-        match plan("edit", &os(&["--pgp", "ABC", "f.yaml"]), None) {
-            Plan::Fail { message, .. } => assert!(message.contains("PGP"), "{message}"),
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(
+            seal(plan("edit", &os(&["--pgp", "ABC", "f.yaml"]), None)),
+            ["seal", "edit", "f.yaml", "--pgp", "ABC", "--exit-code"]
+        );
         match plan("rotate", &os(&["--add-kms", "arn", "f.yaml"]), None) {
             Plan::Fail { message, .. } => assert!(message.contains("--add-kms")),
             other => panic!("{other:?}"),

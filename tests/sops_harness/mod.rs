@@ -145,6 +145,15 @@ pub fn fixture() -> Fixture {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&ed, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
+    // An editor that writes a whole document (for new files), and one that changes nothing.
+    for (name, body) in [
+        ("wr.sh", "#!/bin/sh\nprintf 'a: 1\\nb: two\\n' > \"$1\"\n"),
+        ("noop.sh", "#!/bin/sh\ntrue\n"),
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(seed.join(name), body).unwrap();
+        std::fs::set_permissions(seed.join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     std::fs::write(seed.join("rules/p.yaml"), PLAIN[0].1).unwrap();
     std::fs::write(
         seed.join("rules/.sops.yaml"),
