@@ -1007,14 +1007,14 @@ fn lazy_key_command_runs_for_each_key_with_its_recipient() {
     assert!(!log.exists(), "discovery does not run the command");
     assert!(!ids.is_empty() && ids.identities.is_empty());
     let extra = ids.for_key(&public).expect("a deferred command");
-    assert_eq!(extra.public_keys, [public.clone()]);
+    assert_eq!(extra.public_keys, std::slice::from_ref(&public));
     assert_eq!(
         std::fs::read_to_string(&log).unwrap(),
         format!("{public}\n")
     );
     // Eager discovery (seal key list) runs it once, without a recipient.
     let ids = Identities::discover(&env);
-    assert_eq!(ids.public_keys, [public.clone()]);
+    assert_eq!(ids.public_keys, std::slice::from_ref(&public));
     assert!(ids.for_key(&public).is_none());
     assert_eq!(
         std::fs::read_to_string(&log).unwrap(),
