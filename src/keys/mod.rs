@@ -28,7 +28,23 @@ pub mod http;
 mod identities;
 mod passphrase;
 pub mod pgp;
+#[cfg(feature = "pgp-native")]
 mod pgp_keyring;
+/// Without the `pgp-native` feature: no built-in OpenPGP, PGP keys go through gpg only.
+#[cfg(not(feature = "pgp-native"))]
+mod pgp_keyring {
+    use zeroize::Zeroizing;
+
+    const ABSENT: &str = "not built in (seal was compiled without the pgp-native feature)";
+
+    pub fn decrypt(_armored: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+        Err(ABSENT.to_string())
+    }
+
+    pub fn encrypt(_fp: &str, _payload: &[u8]) -> Result<String, String> {
+        Err(ABSENT.to_string())
+    }
+}
 
 pub use self::age::{unwrap_one, wrap};
 pub use identities::{
