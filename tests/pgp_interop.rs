@@ -59,6 +59,7 @@ impl Gpg {
 
     /// A GnuPG 1 home (legacy `pubring.gpg` and `secring.gpg`) made by the real `gpg1`;
     /// with `public_only` its secret keyring is removed.
+    #[cfg_attr(not(feature = "pgp-native"), allow(dead_code))]
     fn legacy(public_only: bool) -> Gpg {
         use std::os::unix::fs::PermissionsExt;
         let tmp = tempfile::tempdir().unwrap();
@@ -485,6 +486,7 @@ fn one_group_of_pgp_and_age_opens_with_either_in_both_tools() {
 }
 
 #[test]
+#[cfg(feature = "pgp-native")]
 fn legacy_secring_decrypts_without_gpg_as_sops_does() {
     let g = Gpg::legacy(false);
     let path = g.no_gpg_path();
@@ -514,6 +516,7 @@ fn legacy_secring_decrypts_without_gpg_as_sops_does() {
 }
 
 #[test]
+#[cfg(feature = "pgp-native")]
 fn legacy_secring_decrypts_a_gpg2_made_entry() {
     // gpg 2 encrypts (its own keybox home); seal opens the entry with the legacy secring.
     let modern = Gpg::new();
@@ -535,6 +538,7 @@ fn legacy_secring_decrypts_a_gpg2_made_entry() {
 }
 
 #[test]
+#[cfg(feature = "pgp-native")]
 fn legacy_pubring_encrypts_without_gpg_and_sops_decrypts() {
     let g = Gpg::legacy(true);
     g.write("p.yaml", PLAIN);
@@ -579,6 +583,7 @@ fn legacy_pubring_encrypts_without_gpg_and_sops_decrypts() {
 }
 
 #[test]
+#[cfg(feature = "pgp-native")]
 fn without_legacy_keyrings_or_gpg_both_attempts_are_named() {
     let g = Gpg::new();
     g.write("p.yaml", PLAIN);

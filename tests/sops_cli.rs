@@ -28,6 +28,16 @@ const ALLOWED: &[(&str, Aspect, &str)] = &[
         "encrypting an encrypted file with no recipients: sops reports the missing keys (1), seal that the file is already encrypted (203); seal checks the file first",
     ),
     (
+        "groups/refused/",
+        Aspect::ExitCode,
+        "sops groups writes a file no key can open (an empty group, a dropped bad recipient, a Shamir threshold above the number of groups, no group at all) or panics (an index out of range); seal refuses with exit 1",
+    ),
+    (
+        "groups/refused/",
+        Aspect::Stdout,
+        "sops prints the broken file; seal prints nothing",
+    ),
+    (
         "usage/",
         Aspect::Stdout,
         "on a usage error sops prints its whole help text on stdout; seal prints the error on stderr only",
@@ -468,6 +478,38 @@ fn cases() -> Vec<Case> {
             env: vec![("EDITOR", "./ed.sh".to_string())],
         });
     }
+    // edit of a file that does not exist yet, for the keys the flags name.
+    let fp = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
+    for (name, args, editor) in [
+        (
+            "edit/new-pgp/yaml",
+            s(&["edit", "--pgp", fp, "n.yaml"]),
+            "./wr.sh",
+        ),
+        (
+            "edit/new-pgp-age-legacy/yaml",
+            s(&["--pgp", fp, "--age", &alice, "n.yaml"]),
+            "./wr.sh",
+        ),
+        (
+            "edit/new-age/yaml",
+            s(&["edit", "--age", &alice, "m.yaml"]),
+            "./wr.sh",
+        ),
+        (
+            "edit/new-unchanged/yaml",
+            s(&["edit", "--pgp", fp, "n.yaml"]),
+            "./noop.sh",
+        ),
+    ] {
+        v.push(Case {
+            name: name.to_string(),
+            args,
+            kind: Kind::Plain,
+            stdin: None,
+            env: vec![("EDITOR", editor.to_string())],
+        });
+    }
     v.push(Case {
         name: "encrypt/env-recipients/yaml".into(),
         args: s(&["-e", "p.yaml"]),
@@ -485,6 +527,215 @@ fn cases() -> Vec<Case> {
             "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4".to_string(),
         )],
     });
+    // sops groups add|delete: the same data key wrapped for one more or one fewer group.
+    let pgp = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
+    for (ext, _) in PLAIN {
+        v.push(case(
+            format!("groups/add/{ext}"),
+            s(&["groups", "add", "-f", &format!("e.{ext}"), "--age", &alice]),
+            Kind::Encrypted(ext),
+        ));
+    }
+    for (name, args, kind) in [
+        (
+            "groups/add-in-place/yaml",
+            s(&["groups", "add", "--age", &alice, "-i", "--file", "e.yaml"]),
+            Kind::Plain,
+        ),
+        (
+            "groups/add-two-keys/yaml",
+            s(&[
+                "groups", "add", "-f", "e.yaml", "--age", &bob, "--age", &alice,
+            ]),
+            Kind::Encrypted("yaml"),
+        ),
+        (
+            "groups/add-pgp/yaml",
+            s(&[
+                "groups", "add", "-f", "e.yaml", "--pgp", pgp, "--age", &alice,
+            ]),
+            Kind::Encrypted("yaml"),
+        ),
+        (
+            "groups/add-threshold/yaml",
+            s(&[
+                "groups",
+                "add",
+                "-f",
+                "g3.yaml",
+                "--age",
+                &alice,
+                "--shamir-secret-sharing-threshold",
+                "3",
+            ]),
+            Kind::Encrypted("yaml"),
+        ),
+        (
+            "groups/add-indent/yaml",
+            s(&[
+                "--indent", "2", "groups", "add", "-f", "e.yaml", "--age", &alice,
+            ]),
+            Kind::Encrypted("yaml"),
+        ),
+        (
+            "groups/add-positional/yaml",
+            s(&["groups", "add", "-f", "e.yaml", "--age", &alice, "e.yaml"]),
+            Kind::Plain,
+        ),
+        (
+            "groups/add-no-file/yaml",
+            s(&["groups", "add", "--age", &alice]),
+            Kind::Plain,
+        ),
+        (
+            "groups/add-missing-file/yaml",
+            s(&["groups", "add", "-f", "nope.yaml", "--age", &alice]),
+            Kind::Plain,
+        ),
+        (
+            "groups/add-not-encrypted/yaml",
+            s(&["groups", "add", "-f", "p.yaml", "--age", &alice]),
+            Kind::Plain,
+        ),
+        (
+            "groups/delete/yaml",
+            s(&["groups", "delete", "-f", "g3.yaml", "2"]),
+            Kind::Encrypted("yaml"),
+        ),
+        (
+            "groups/delete-in-place-flags-after/yaml",
+            s(&["groups", "delete", "2", "-f", "g3.yaml", "-i"]),
+            Kind::Plain,
+        ),
+        (
+            "groups/delete-threshold-impossible/yaml",
+            s(&[
+                "groups",
+                "delete",
+                "-f",
+                "g3.yaml",
+                "--shamir-secret-sharing-threshold",
+                "3",
+                "0",
+            ]),
+            Kind::Plain,
+        ),
+        (
+            "groups/delete-bad-index/yaml",
+            s(&["groups", "delete", "-f", "g3.yaml", "x"]),
+            Kind::Plain,
+        ),
+        (
+            "groups/delete-no-index/yaml",
+            s(&["groups", "delete", "-f", "g3.yaml"]),
+            Kind::Plain,
+        ),
+        (
+            "usage/groups-delete-key-flag/yaml",
+            s(&["groups", "delete", "-f", "g3.yaml", "--age", &alice, "0"]),
+            Kind::Plain,
+        ),
+        (
+            "groups/remove-is-not-a-command/yaml",
+            s(&["groups", "remove", "-f", "g3.yaml", "2"]),
+            Kind::Plain,
+        ),
+        (
+            "groups/refused/out-of-range/yaml",
+            s(&["groups", "delete", "-f", "g3.yaml", "7"]),
+            Kind::Plain,
+        ),
+        (
+            "groups/refused/last-group/yaml",
+            s(&["groups", "delete", "-f", "e.yaml", "0"]),
+            Kind::Encrypted("yaml"),
+        ),
+        (
+            "groups/refused/no-keys/yaml",
+            s(&["groups", "add", "-f", "e.yaml"]),
+            Kind::Encrypted("yaml"),
+        ),
+        (
+            "groups/refused/bad-age/yaml",
+            s(&["groups", "add", "-f", "e.yaml", "--age", "age1bogus"]),
+            Kind::Encrypted("yaml"),
+        ),
+        (
+            "groups/refused/threshold/yaml",
+            s(&[
+                "groups",
+                "add",
+                "-f",
+                "e.yaml",
+                "--age",
+                &alice,
+                "--shamir-secret-sharing-threshold",
+                "5",
+            ]),
+            Kind::Encrypted("yaml"),
+        ),
+    ] {
+        v.push(case(name.to_string(), args, kind));
+    }
+    // Flags sops 3.13 does not define for these commands: usage errors, as in sops.
+    for (name, args) in [
+        (
+            "usage/set-filename-override",
+            s(&[
+                "set",
+                "--filename-override",
+                "x.yaml",
+                "e.yaml",
+                r#"["a"]"#,
+                "2",
+            ]),
+        ),
+        (
+            "usage/exec-env-ignore-mac",
+            s(&["exec-env", "--ignore-mac", "e.yaml", "true"]),
+        ),
+        (
+            "usage/exec-env-input-type",
+            s(&["exec-env", "--input-type", "yaml", "e.yaml", "true"]),
+        ),
+        (
+            "usage/exec-file-ignore-mac",
+            s(&["exec-file", "--ignore-mac", "e.yaml", "true"]),
+        ),
+        (
+            "usage/encrypt-decryption-order",
+            s(&[
+                "encrypt",
+                "--decryption-order",
+                "age",
+                "--age",
+                &alice,
+                "p.yaml",
+            ]),
+        ),
+        (
+            "usage/groups-add-input-type",
+            s(&[
+                "groups",
+                "add",
+                "--input-type",
+                "yaml",
+                "-f",
+                "e.yaml",
+                "--age",
+                &alice,
+            ]),
+        ),
+    ] {
+        v.push(case(name.to_string(), args, Kind::Plain));
+    }
+    v.push(Case {
+        name: "groups/no-key/yaml".into(),
+        args: s(&["groups", "add", "-f", "e.yaml", "--age", &bob]),
+        kind: Kind::Plain,
+        stdin: None,
+        env: vec![("SOPS_AGE_KEY_FILE", key_file("bob").display().to_string())],
+    });
     v.push(Case {
         name: "decrypt/env-config/yaml".into(),
         args: s(&["-e", "p.yaml"]),
@@ -493,6 +744,16 @@ fn cases() -> Vec<Case> {
         env: vec![("SOPS_CONFIG", "other.sops.yaml".to_string())],
     });
     v
+}
+
+fn case(name: String, args: Vec<String>, kind: Kind) -> Case {
+    Case {
+        name,
+        args,
+        kind,
+        stdin: None,
+        env: Vec::new(),
+    }
 }
 
 fn ext_type(ext: &str) -> &'static str {

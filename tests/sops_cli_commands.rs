@@ -1,7 +1,7 @@
 //! seal as `sops` on the commands the generated table of tests/sops_cli.rs cannot compare
 //! by itself: `set --output-type` (the file changes format), `rotate --add-pgp/--rm-pgp`
 //! (which keys open the result), rules naming keys seal cannot wrap for, `completion` and
-//! per-command `--help`.
+//! per-command `--help`, `groups add|delete` with PGP.
 
 mod common;
 mod sops_harness;
@@ -207,4 +207,142 @@ fn completion_and_command_help() {
             "{args:?}: {out}"
         );
     }
+}
+
+/// `sops groups add --pgp FP` then `sops groups delete 0`: the file ends with one group
+/// holding the PGP key alone, which the real sops opens (with gpg) to the same values; the
+/// data key is the same throughout, so the MAC still verifies.
+#[test]
+fn groups_add_then_delete_moves_the_file_to_a_pgp_group() {
+    let fx = fixture();
+    let dir = fx._tmp.path().join("groups");
+    copy_dir(&fx.seed, &dir);
+    let file = dir.join("e.yaml");
+    let before = std::fs::read_to_string(&file).unwrap();
+    for args in [
+        &["groups", "add", "-i", "-f", "e.yaml", "--pgp", PGP_FP][..],
+        &[
+            "groups",
+            "delete",
+            "-f",
+            "e.yaml",
+            "-i",
+            "--shamir-secret-sharing-threshold",
+            "1",
+            "0",
+        ],
+    ] {
+        let o = Command::new(&fx.link)
+            .env_clear()
+            .current_dir(&dir)
+            .env("HOME", &fx.home)
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let after = std::fs::read_to_string(&file).unwrap();
+    assert!(!after.contains(&recipient("alice")), "{after}");
+    let mac = |t: &str| t.lines().find(|l| l.contains("mac:")).map(str::to_string);
+    assert_eq!(mac(&before), mac(&after), "values and MAC are untouched");
+    assert!(opens_with_pgp_only(&fx, &file));
+}
+
+/// (arguments, whose key the command prints, extra environment).
+type KeyCmdCase<'a> = (&'a [&'a str], &'a str, &'a [(&'a str, &'a str)]);
+
+/// `SOPS_AGE_KEY_CMD` as sops 3.12+ runs it: once for every age key tried, in the file's
+/// order, with `SOPS_AGE_RECIPIENT` set to that key's recipient; not at all when no age key
+/// has to be opened (encrypting; a PGP key tried first under `SOPS_DECRYPTION_ORDER`).
+/// The recipients the command sees are logged and must be the same for both tools.
+#[test]
+fn key_command_runs_per_age_key_with_sops_age_recipient() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = fixture();
+    let dir = fx._tmp.path().join("keycmd");
+    copy_dir(&fx.seed, &dir);
+    let (a, b, c) = (recipient("alice"), recipient("bob"), recipient("carol"));
+    let script = dir.join("keys.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho \"${SOPS_AGE_RECIPIENT-unset}\" >> \"$LOG\"\ncat \"$KEYS\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let sops_run = |args: &[&str], extra: &[(&str, String)]| {
+        Command::new(common::sops_bin())
+            .env_clear()
+            .current_dir(&dir)
+            .env("HOME", &fx.home)
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+            .envs(extra.iter().map(|(k, v)| (*k, v)))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = sops_run(
+        &["encrypt", "--age", &format!("{c},{a},{b}"), "p.yaml"],
+        &[],
+    );
+    assert!(o.status.success());
+    std::fs::write(dir.join("three.yaml"), o.stdout).unwrap();
+    let o = sops_run(&["encrypt", "--pgp", PGP_FP, "--age", &a, "p.yaml"], &[]);
+    assert!(o.status.success());
+    std::fs::write(dir.join("mixed.yaml"), o.stdout).unwrap();
+    let cases: [KeyCmdCase; 5] = [
+        (&["decrypt", "three.yaml"], "bob", &[]),
+        (&["decrypt", "three.yaml"], "carol", &[]),
+        (&["decrypt", "mixed.yaml"], "alice", &[]),
+        (
+            &["decrypt", "mixed.yaml"],
+            "alice",
+            &[("SOPS_DECRYPTION_ORDER", "pgp,age")],
+        ),
+        (&["encrypt", "--age", &b, "p.yaml"], "alice", &[]),
+    ];
+    let mut logs: Vec<Vec<String>> = Vec::new();
+    for (tool, program) in [("sops", common::sops_bin()), ("seal", fx.link.clone())] {
+        for (i, (args, key, env)) in cases.iter().enumerate() {
+            let log = dir.join(format!("{tool}-{i}.log"));
+            std::fs::write(&log, "").unwrap();
+            let o = Command::new(&program)
+                .env_clear()
+                .current_dir(&dir)
+                .env("HOME", &fx.home)
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("SOPS_AGE_KEY_CMD", &script)
+                .env("LOG", &log)
+                .env("KEYS", key_file(key))
+                .envs(env.iter().copied())
+                .args(*args)
+                .output()
+                .unwrap();
+            assert!(
+                o.status.success(),
+                "{tool} {args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            logs.push(
+                std::fs::read_to_string(&log)
+                    .unwrap()
+                    .lines()
+                    .map(str::to_string)
+                    .collect(),
+            );
+        }
+    }
+    let (sops_logs, seal_logs) = logs.split_at(cases.len());
+    assert_eq!(sops_logs, seal_logs);
+    // What sops did (so that the comparison is not of two empty logs).
+    assert_eq!(sops_logs[0], [c.clone(), a.clone(), b.clone()]);
+    assert_eq!(sops_logs[1], [c]);
+    assert_eq!(sops_logs[2], [a]);
+    assert!(sops_logs[3].is_empty() && sops_logs[4].is_empty());
 }

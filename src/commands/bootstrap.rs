@@ -647,8 +647,7 @@ fn plan_config(
         .unwrap_or_else(|| ctx.cwd.join(".sops.yaml"));
     let me = match &args.me {
         Some(m) => Some(m.clone()),
-        None => ctx
-            .identities()
+        None => crate::keys::Identities::discover(ctx.env.as_ref())
             .entries()
             .into_iter()
             .filter_map(|e| e.public_key)

@@ -63,9 +63,10 @@ impl Ctx {
         }
     }
 
-    /// Load every identity the sops sources offer.
+    /// Load every identity the sops sources offer; key commands run later, for each age
+    /// key opened (with `SOPS_AGE_RECIPIENT`, as sops).
     pub fn identities(&self) -> Identities {
-        Identities::discover(self.env.as_ref())
+        Identities::discover_lazy(self.env.as_ref())
     }
 
     /// Make a path absolute against the current directory.

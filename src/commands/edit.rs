@@ -58,6 +58,11 @@ pub struct EditArgs {
     )]
     age: Option<String>,
 
+    /// For a new file: encrypt for these PGP fingerprints (comma-separated, through gpg),
+    /// with --age in one key group, instead of the .sops.yaml rule's.
+    #[arg(long, env = "SOPS_PGP_FP", value_name = "FINGERPRINTS")]
+    pgp: Option<String>,
+
     /// Show Kubernetes Secret `data` values base64-decoded and encode them again on save.
     /// Values that are not UTF-8 text stay base64, marked by a `# seal: kept as base64`
     /// comment (leave the comment in place).
@@ -447,13 +452,26 @@ fn create_new(
     };
     let rule = common::matching_rule(config, &input)?;
     // Recipients are checked before the editor opens, so no edit is lost to a missing key.
-    let Some(groups) = common::recipient_groups(args.age.as_deref(), rule)? else {
+    // --age and --pgp together make one key group (as `encrypt`), replacing the rule's.
+    let explicit: Option<String> = match (&args.age, &args.pgp) {
+        (None, None) => None,
+        (age, pgp) => {
+            let mut list: Vec<String> = age.iter().cloned().collect();
+            list.extend(
+                pgp.iter()
+                    .flat_map(|l| keys::pgp::parse_fp_list(l))
+                    .map(|fp| keys::pgp::tag(&fp)),
+            );
+            Some(list.join(","))
+        }
+    };
+    let Some(groups) = common::recipient_groups(explicit.as_deref(), rule)? else {
         return Err(CliError::new(
             exit::GENERIC,
-            "the file does not exist, and there is nobody to encrypt a new one for: no --age and no matching .sops.yaml rule with age recipients",
+            "the file does not exist, and there is nobody to encrypt a new one for: no --age, no --pgp and no matching .sops.yaml rule with keys",
         )
         .in_file(file)
-        .hint("pass --age age1… (or set SOPS_AGE_RECIPIENTS), or add a creation rule to .sops.yaml"));
+        .hint("pass --age age1… (or set SOPS_AGE_RECIPIENTS) or --pgp FINGERPRINT, or add a creation rule to .sops.yaml"));
     };
     let threshold = rule.map(|r| r.shamir_threshold).unwrap_or(0);
     let threshold = if groups.len() > 1 { threshold } else { 0 };

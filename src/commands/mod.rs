@@ -19,6 +19,7 @@ pub mod exec;
 pub mod external_secret;
 pub mod filestatus;
 pub mod git;
+pub mod groups;
 pub mod key;
 pub mod ksops;
 pub mod man;
@@ -43,6 +44,7 @@ pub enum Command {
     Rotate(rotate::RotateArgs),
     Updatekeys(updatekeys::UpdatekeysArgs),
     Publish(publish::PublishArgs),
+    Groups(groups::GroupsArgs),
     Check(check::CheckArgs),
     Edit(edit::EditArgs),
     Set(set::SetArgs),
@@ -74,6 +76,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Rotate(a) => rotate::run(&ctx, &a),
         Command::Updatekeys(a) => updatekeys::run(&ctx, &a),
         Command::Publish(a) => publish::run(&ctx, &a),
+        Command::Groups(a) => groups::run(&ctx, &a),
         Command::Check(a) => check::run(&ctx, &a),
         Command::Edit(a) => edit::run(&ctx, &a),
         Command::Set(a) => set::run_set(&ctx, &a),

@@ -287,9 +287,15 @@ fn open_group(
         .filter_map(|i| i.recipient.as_deref())
         .collect();
     let mut order: Vec<&AgeKey> = Vec::with_capacity(group.age.len());
-    let held = |k: &AgeKey| known.contains(&normalize_recipient(&k.recipient).as_str());
-    order.extend(group.age.iter().filter(|k| held(k)));
-    order.extend(group.age.iter().filter(|k| !held(k)));
+    if ids.deferred.is_empty() {
+        let held = |k: &AgeKey| known.contains(&normalize_recipient(&k.recipient).as_str());
+        order.extend(group.age.iter().filter(|k| held(k)));
+        order.extend(group.age.iter().filter(|k| !held(k)));
+    } else {
+        // Key commands run once per key tried: try the keys in the file's order, as sops
+        // does, so that they see the same SOPS_AGE_RECIPIENT values.
+        order.extend(group.age.iter());
+    }
     for key in order {
         match try_key(key, ids, notes) {
             KeyAttempt::Opened(p) => return Some(p),
@@ -303,6 +309,8 @@ fn open_group(
 /// Try every identity on one age key: first the identity whose public key is the key's
 /// recipient, then the other identities with a known public key, then those without
 /// one (passphrase-protected files, which may prompt).
+/// Deferred key commands run first, for this key (sops 3.12+ runs them for every age key
+/// it tries, with `SOPS_AGE_RECIPIENT` set), and their identities are tried after the others.
 pub(super) fn try_key(key: &AgeKey, ids: &Identities, notes: &mut Vec<String>) -> KeyAttempt {
     let raw = match dearmor(&key.enc) {
         Ok(r) => r,
@@ -313,6 +321,31 @@ pub(super) fn try_key(key: &AgeKey, ids: &Identities, notes: &mut Vec<String>) -
             ));
         }
     };
+    let from_commands = ids.for_key(key.recipient.trim());
+    let attempt = try_identities(key, &raw, ids, notes);
+    match (attempt, from_commands) {
+        (KeyAttempt::NoMatch, Some(extra)) => {
+            let attempt = try_identities(key, &raw, &extra, notes);
+            if matches!(attempt, KeyAttempt::NoMatch) {
+                for r in &extra.report {
+                    let note = format!("{}: {}", r.source, r.outcome);
+                    if !notes.contains(&note) {
+                        notes.push(note);
+                    }
+                }
+            }
+            attempt
+        }
+        (attempt, _) => attempt,
+    }
+}
+
+fn try_identities(
+    key: &AgeKey,
+    raw: &[u8],
+    ids: &Identities,
+    notes: &mut Vec<String>,
+) -> KeyAttempt {
     let target = normalize_recipient(&key.recipient);
     let info = |i: usize| ids.info.get(i);
     let mut order: Vec<usize> = Vec::with_capacity(ids.identities.len());
@@ -328,7 +361,7 @@ pub(super) fn try_key(key: &AgeKey, ids: &Identities, notes: &mut Vec<String>) -
         let Some(identity) = ids.identities.get(i) else {
             continue;
         };
-        let decryptor = match age::Decryptor::new_buffered(&raw[..]) {
+        let decryptor = match age::Decryptor::new_buffered(raw) {
             Ok(d) => d,
             Err(e) => {
                 return KeyAttempt::Malformed(format!(

@@ -344,14 +344,21 @@ mod kem {
             let mut xof = Shake256::default();
             xof.update(seed);
             xof.finalize_xof().read(expanded.as_mut());
-            let d: [u8; 32] = expanded[0..32].try_into().expect("32 bytes");
-            let z: [u8; 32] = expanded[32..64].try_into().expect("32 bytes");
-            let x: [u8; 32] = expanded[64..96].try_into().expect("32 bytes");
-            let (dk_m, ek_m) = MlKem768::generate_deterministic(&d.into(), &z.into());
-            let (mut d, mut z) = (d, z);
-            d.zeroize();
-            z.zeroize();
+            // Every copy of the seed's expansion is cleared here; the decapsulation key
+            // and the X25519 secret clear themselves on drop (ml-kem's and x25519-dalek's
+            // `zeroize` features).
+            let mut d: ml_kem::B32 = <[u8; 32]>::try_from(&expanded[0..32])
+                .expect("32 bytes")
+                .into();
+            let mut z: ml_kem::B32 = <[u8; 32]>::try_from(&expanded[32..64])
+                .expect("32 bytes")
+                .into();
+            let mut x: [u8; 32] = expanded[64..96].try_into().expect("32 bytes");
+            let (dk_m, ek_m) = MlKem768::generate_deterministic(&d, &z);
+            d.as_mut_slice().zeroize();
+            z.as_mut_slice().zeroize();
             let sk_x = x25519_dalek::StaticSecret::from(x);
+            x.zeroize();
             let pk_x = x25519_dalek::PublicKey::from(&sk_x);
             let mut bytes = Box::new([0u8; PK_BYTES]);
             bytes[..MLKEM_EK_BYTES].copy_from_slice(&ek_m.as_bytes());
@@ -475,7 +482,7 @@ mod kem {
             if pk_sender_id.is_some() {
                 return Err(HpkeError::DecapError); // age uses base mode only
             }
-            let ss_m = sk
+            let mut ss_m = sk
                 .dk_m
                 .decapsulate(&enc.ct_m)
                 .map_err(|()| HpkeError::DecapError)?;
@@ -483,10 +490,14 @@ mod kem {
                 .sk_x
                 .diffie_hellman(&x25519_dalek::PublicKey::from(enc.ct_x));
             if !ss_x.was_contributory() {
+                ss_m.as_mut_slice().zeroize();
                 return Err(HpkeError::DecapError);
             }
-            let ss = combine(&ss_m, ss_x.as_bytes(), &enc.ct_x, sk.public.pk_x.as_bytes());
-            Ok(SharedSecret(ss.into()))
+            let mut ss = combine(&ss_m, ss_x.as_bytes(), &enc.ct_x, sk.public.pk_x.as_bytes());
+            ss_m.as_mut_slice().zeroize();
+            let out = SharedSecret(ss.into());
+            ss.zeroize();
+            Ok(out)
         }
 
         fn encap<R: CryptoRng + RngCore>(
@@ -497,21 +508,26 @@ mod kem {
             if sender_id_keypair.is_some() {
                 return Err(HpkeError::EncapError);
             }
-            let (ct_m, ss_m) = pk
+            let (ct_m, mut ss_m) = pk
                 .ek_m
                 .encapsulate(csprng)
                 .map_err(|()| HpkeError::EncapError)?;
-            let mut ek_x = [0u8; 32];
-            csprng.fill_bytes(&mut ek_x);
-            let ek_x = x25519_dalek::StaticSecret::from(ek_x);
+            let mut ek_bytes = [0u8; 32];
+            csprng.fill_bytes(&mut ek_bytes);
+            let ek_x = x25519_dalek::StaticSecret::from(ek_bytes);
+            ek_bytes.zeroize();
             let ct_x = x25519_dalek::PublicKey::from(&ek_x);
             let ss_x = ek_x.diffie_hellman(&pk.pk_x);
             if !ss_x.was_contributory() {
+                ss_m.as_mut_slice().zeroize();
                 return Err(HpkeError::EncapError);
             }
-            let ss = combine(&ss_m, ss_x.as_bytes(), ct_x.as_bytes(), pk.pk_x.as_bytes());
+            let mut ss = combine(&ss_m, ss_x.as_bytes(), ct_x.as_bytes(), pk.pk_x.as_bytes());
+            ss_m.as_mut_slice().zeroize();
+            let shared = SharedSecret(ss.into());
+            ss.zeroize();
             Ok((
-                SharedSecret(ss.into()),
+                shared,
                 EncappedKey {
                     ct_m,
                     ct_x: ct_x.to_bytes(),

@@ -103,13 +103,53 @@ pub struct Identities {
     /// Per identity (same index), its public key and source. May be shorter than
     /// `identities` when callers push identities directly; missing entries are "unknown".
     pub(super) info: Vec<IdentityInfo>,
+    /// Key commands not run yet ([`Identities::discover_lazy`]): run for each age key
+    /// opened, with `SOPS_AGE_RECIPIENT` set to its recipient, as sops 3.12+ does.
+    pub(super) deferred: Vec<KeyCommand>,
+    /// `SOPS_DECRYPTION_ORDER`: the key types a group's keys are tried in (empty: sops's
+    /// default, age then PGP).
+    pub decryption_order: Vec<String>,
 }
+
+/// A key command whose output holds identities (`SOPS_AGE_KEY_CMD`) or one SSH private
+/// key (`SOPS_AGE_SSH_PRIVATE_KEY_CMD`).
+#[derive(Clone)]
+pub(super) enum KeyCommand {
+    /// `SOPS_AGE_KEY_CMD`.
+    Age(String, PassphraseCallbacks),
+    /// `SOPS_AGE_SSH_PRIVATE_KEY_CMD`.
+    Ssh(String),
+}
+
+/// The variable sops sets for a key command: the recipient of the age key being opened.
+pub const RECIPIENT_VAR: &str = "SOPS_AGE_RECIPIENT";
 
 impl Identities {
     /// Load from the sops sources in sops order (sops-format.md §11). A source that fails to
     /// parse is reported (not fatal unless no identity at all is found).
     pub fn discover(env: &dyn Env) -> Identities {
-        let mut ids = Identities::default();
+        Identities::discover_with(env, false)
+    }
+
+    /// Like [`Identities::discover`], but the key commands are not run here: as in sops
+    /// (3.12+), each runs when an age key has to be opened, once per key tried, with
+    /// `SOPS_AGE_RECIPIENT` set to that key's recipient, and never for a file no age key
+    /// of which is tried (one a PGP key opens, for instance).
+    pub fn discover_lazy(env: &dyn Env) -> Identities {
+        Identities::discover_with(env, true)
+    }
+
+    fn discover_with(env: &dyn Env, lazy: bool) -> Identities {
+        let mut ids = Identities {
+            decryption_order: env
+                .var("SOPS_DECRYPTION_ORDER")
+                .unwrap_or_default()
+                .split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect(),
+            ..Identities::default()
+        };
         let pass = PassphraseCallbacks::from_env(env);
         let home = env.home();
 
@@ -127,24 +167,7 @@ impl Identities {
         }
         // sops 3.12: a command whose stdout is one unencrypted SSH private key.
         match env.var("SOPS_AGE_SSH_PRIVATE_KEY_CMD") {
-            Some(cmd) => {
-                let label = format!("SOPS_AGE_SSH_PRIVATE_KEY_CMD={cmd}");
-                let outcome = match run_key_command(&cmd) {
-                    Ok(out) => {
-                        let out = Zeroizing::new(out);
-                        if is_encrypted_ssh_key(&out) {
-                            "the SSH key it printed is passphrase-protected, which sops does not \
-                             support for a key command (print an unencrypted key)"
-                                .to_string()
-                        } else {
-                            let no_prompt = PassphraseCallbacks::without_sources();
-                            ids.load_ssh_bytes(&label, &out, &no_prompt)
-                        }
-                    }
-                    Err(e) => e,
-                };
-                ids.note(label, outcome);
-            }
+            Some(cmd) => ids.command(KeyCommand::Ssh(cmd), lazy, None),
             None => ids.note("SOPS_AGE_SSH_PRIVATE_KEY_CMD", "not set".to_string()),
         }
         for name in ["id_ed25519", "id_rsa"] {
@@ -179,13 +202,7 @@ impl Identities {
 
         // 4. SOPS_AGE_KEY_CMD: a command whose stdout holds identities.
         match env.var("SOPS_AGE_KEY_CMD") {
-            Some(cmd) => {
-                let label = format!("SOPS_AGE_KEY_CMD={cmd}");
-                match run_key_command(&cmd) {
-                    Ok(out) => ids.load_text(label, out, &pass, false),
-                    Err(e) => ids.note(label, e),
-                }
-            }
+            Some(cmd) => ids.command(KeyCommand::Age(cmd, pass.clone()), lazy, None),
             None => ids.note("SOPS_AGE_KEY_CMD", "not set".to_string()),
         }
 
@@ -207,6 +224,59 @@ impl Identities {
             ids.load_keyring(env);
         }
         ids
+    }
+
+    /// A key command: deferred (`lazy`), or run now (with `SOPS_AGE_RECIPIENT` set to
+    /// `recipient`, when given) and its identities loaded.
+    fn command(&mut self, kc: KeyCommand, lazy: bool, recipient: Option<&str>) {
+        let (var, cmd) = match &kc {
+            KeyCommand::Age(c, _) => ("SOPS_AGE_KEY_CMD", c.clone()),
+            KeyCommand::Ssh(c) => ("SOPS_AGE_SSH_PRIVATE_KEY_CMD", c.clone()),
+        };
+        let label = match recipient {
+            Some(r) => format!("{var}={cmd} ({RECIPIENT_VAR}={r})"),
+            None => format!("{var}={cmd}"),
+        };
+        if lazy {
+            self.note(
+                label,
+                format!("run for each age key to open, with {RECIPIENT_VAR} set"),
+            );
+            self.deferred.push(kc);
+            return;
+        }
+        let out = match run_key_command(&cmd, recipient) {
+            Ok(out) => out,
+            Err(e) => return self.note(label, e),
+        };
+        match kc {
+            KeyCommand::Age(_, pass) => self.load_text(label, out, &pass, false),
+            KeyCommand::Ssh(_) => {
+                let out = Zeroizing::new(out);
+                let outcome = if is_encrypted_ssh_key(&out) {
+                    "the SSH key it printed is passphrase-protected, which sops does not \
+                     support for a key command (print an unencrypted key)"
+                        .to_string()
+                } else {
+                    let no_prompt = PassphraseCallbacks::without_sources();
+                    self.load_ssh_bytes(&label, &out, &no_prompt)
+                };
+                self.note(label, outcome);
+            }
+        }
+    }
+
+    /// The identities the deferred key commands give for the age key of `recipient`
+    /// (each command run once, with `SOPS_AGE_RECIPIENT` set); None when there are none.
+    pub(super) fn for_key(&self, recipient: &str) -> Option<Identities> {
+        if self.deferred.is_empty() {
+            return None;
+        }
+        let mut out = Identities::default();
+        for kc in &self.deferred {
+            out.command(kc.clone(), false, Some(recipient));
+        }
+        Some(out)
     }
 
     /// Load every identity stored in the OS keyring under the configured service.
@@ -294,7 +364,7 @@ impl Identities {
 
     /// True when no identity was found in any source.
     pub fn is_empty(&self) -> bool {
-        self.identities.is_empty()
+        self.identities.is_empty() && self.deferred.is_empty()
     }
 
     /// The report as indented lines, one source per line (for error messages).
@@ -767,13 +837,17 @@ fn is_encrypted_ssh_key(bytes: &[u8]) -> bool {
     )
 }
 
-fn run_key_command(cmd: &str) -> Result<Vec<u8>, String> {
+fn run_key_command(cmd: &str, recipient: Option<&str>) -> Result<Vec<u8>, String> {
     let args = shlex::split(cmd)
         .ok_or_else(|| "cannot split the command (unbalanced quotes or escape)".to_string())?;
     let Some((program, rest)) = args.split_first() else {
         return Err("the command is empty".to_string());
     };
-    let output = std::process::Command::new(program)
+    let mut command = std::process::Command::new(program);
+    if let Some(r) = recipient {
+        command.env(RECIPIENT_VAR, r);
+    }
+    let output = command
         .args(rest)
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::inherit())

@@ -33,7 +33,23 @@ pub mod http;
 mod identities;
 mod passphrase;
 pub mod pgp;
+#[cfg(feature = "pgp-native")]
 mod pgp_keyring;
+/// Without the `pgp-native` feature: no built-in OpenPGP, PGP keys go through gpg only.
+#[cfg(not(feature = "pgp-native"))]
+mod pgp_keyring {
+    use zeroize::Zeroizing;
+
+    const ABSENT: &str = "not built in (seal was compiled without the pgp-native feature)";
+
+    pub fn decrypt(_armored: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+        Err(ABSENT.to_string())
+    }
+
+    pub fn encrypt(_fp: &str, _payload: &[u8]) -> Result<String, String> {
+        Err(ABSENT.to_string())
+    }
+}
 
 pub use self::age::{unwrap_one, wrap};
 pub use identities::{
@@ -245,8 +261,8 @@ pub fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, Ke
                 ));
                 continue;
             }
-            let opened = REGISTRY
-                .iter()
+            let opened = decryption_order(&ids.decryption_order)
+                .into_iter()
                 .find_map(|t| t.unwrap(group, ids, &mut notes));
             if let Some(payload) = opened {
                 shares.push(payload);
@@ -282,6 +298,27 @@ pub fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, Ke
             key_bytes.len()
         ))
     })
+}
+
+/// The registered types in the order a group's keys are tried: those `order` names
+/// (`SOPS_DECRYPTION_ORDER`, sops's default `age,pgp` when empty) first, in its order, then
+/// the others in registry order (sops sorts a group's keys the same way, stably).
+fn decryption_order(order: &[String]) -> Vec<&'static dyn KeyType> {
+    let default = ["age".to_string(), "pgp".to_string()];
+    let order = if order.is_empty() {
+        &default[..]
+    } else {
+        order
+    };
+    let rank = |t: &&'static dyn KeyType| {
+        order
+            .iter()
+            .position(|n| n == t.name())
+            .unwrap_or(order.len())
+    };
+    let mut types: Vec<&'static dyn KeyType> = REGISTRY.to_vec();
+    types.sort_by_key(rank);
+    types
 }
 
 /// Errors of the key layer.

@@ -985,3 +985,39 @@ fn group_or_world_access_to_an_own_identity_file_warns() {
         assert!(exposure_warning(&p, &m, Some(me.wrapping_add(1))).is_none());
     }
 }
+
+#[test]
+fn lazy_key_command_runs_for_each_key_with_its_recipient() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().expect("tempdir");
+    let (secret, public) = gen_identity();
+    let log = home.path().join("log");
+    let script = home.path().join("cmd.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"${{SOPS_AGE_RECIPIENT-unset}}\" >> '{}'\necho '{secret}'\n",
+            log.display()
+        ),
+    )
+    .expect("write");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let env = FakeEnv::new(home.path()).set("SOPS_AGE_KEY_CMD", script.to_string_lossy());
+    let ids = Identities::discover_lazy(&env);
+    assert!(!log.exists(), "discovery does not run the command");
+    assert!(!ids.is_empty() && ids.identities.is_empty());
+    let extra = ids.for_key(&public).expect("a deferred command");
+    assert_eq!(extra.public_keys, std::slice::from_ref(&public));
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!("{public}\n")
+    );
+    // Eager discovery (seal key list) runs it once, without a recipient.
+    let ids = Identities::discover(&env);
+    assert_eq!(ids.public_keys, std::slice::from_ref(&public));
+    assert!(ids.for_key(&public).is_none());
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!("{public}\nunset\n")
+    );
+}

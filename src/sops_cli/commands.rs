@@ -15,7 +15,12 @@ const IO: &[&str] = &["input-type", "output-type", "filename-override"];
 const OUT: &[&str] = &["in-place", "output", "indent"];
 /// The output flags of the subcommands (sops 3.11 measured: no --indent there).
 const SUB_OUT: &[&str] = &["in-place", "output"];
-const KEYSERVICE: &[&str] = &["enable-local-keyservice", "keyservice", "decryption-order"];
+const KEYSERVICE: &[&str] = &["enable-local-keyservice", "keyservice"];
+/// `--decryption-order` ($SOPS_DECRYPTION_ORDER): the commands that open a data key
+/// (sops 3.13: not encrypt, filestatus, updatekeys or groups).
+const ORDER: &[&str] = &["decryption-order"];
+/// --input-type and --output-type (set and unset have no --filename-override in sops 3.13).
+const TYPES: &[&str] = &["input-type", "output-type"];
 const SELECTORS: &[&str] = &[
     "unencrypted-suffix",
     "encrypted-suffix",
@@ -113,18 +118,27 @@ fn allowed(name: &str) -> Vec<&'static str> {
     let mut v: Vec<&'static str> = vec!["help"];
     let groups: &[&[&str]] = match name {
         "encrypt" => &[IO, SUB_OUT, CREATE_KEYS, SUB_SELECTORS, KEYSERVICE],
-        "decrypt" => &[IO, SUB_OUT, KEYSERVICE, &["extract", "ignore-mac"]],
-        "rotate" => &[IO, SUB_OUT, KEYSERVICE, ADD_RM, &["encryption-context"]],
+        "decrypt" => &[IO, SUB_OUT, KEYSERVICE, ORDER, &["extract", "ignore-mac"]],
+        "rotate" => &[
+            IO,
+            SUB_OUT,
+            KEYSERVICE,
+            ORDER,
+            ADD_RM,
+            &["encryption-context"],
+        ],
         "edit" => &[
             &["input-type", "output-type"],
             CREATE_KEYS,
             SUB_SELECTORS,
             KEYSERVICE,
+            ORDER,
             &["show-master-keys", "ignore-mac"],
         ],
         "set" => &[
-            IO,
+            TYPES,
             KEYSERVICE,
+            ORDER,
             &[
                 "value-file",
                 "value-stdin",
@@ -134,8 +148,9 @@ fn allowed(name: &str) -> Vec<&'static str> {
             ],
         ],
         "unset" => &[
-            IO,
+            TYPES,
             KEYSERVICE,
+            ORDER,
             &[
                 "idempotent",
                 "ignore-mac",
@@ -144,17 +159,12 @@ fn allowed(name: &str) -> Vec<&'static str> {
         ],
         "exec-env" => &[
             KEYSERVICE,
-            &[
-                "background",
-                "pristine",
-                "user",
-                "same-process",
-                "input-type",
-                "ignore-mac",
-            ],
+            ORDER,
+            &["background", "pristine", "user", "same-process"],
         ],
         "exec-file" => &[
             KEYSERVICE,
+            ORDER,
             &[
                 "background",
                 "no-fifo",
@@ -162,7 +172,6 @@ fn allowed(name: &str) -> Vec<&'static str> {
                 "input-type",
                 "output-type",
                 "filename",
-                "ignore-mac",
             ],
         ],
         "filestatus" => &[&["input-type"]],
@@ -217,7 +226,8 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
                 ),
             };
         }
-        "groups" | "keyservice" => {
+        "groups" => return super::groups::plan(rest, globals),
+        "keyservice" => {
             return Plan::fail(
                 GENERIC,
                 format!(
@@ -237,7 +247,11 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
             stdout: help_for(name),
         };
     }
-    if let Some(fail) = shared_checks(&p, name == "encrypt" || name == "edit", name == "encrypt") {
+    if let Some(fail) = shared_checks(
+        &p,
+        name == "encrypt" || name == "edit",
+        name == "encrypt" || name == "edit",
+    ) {
         return fail;
     }
     let mut out = Out::new(name);
@@ -265,8 +279,24 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
             if let Some(f) = new_file_options(&p, name) {
                 return f;
             }
+            // seal edit makes a new file for age and PGP keys only: never drop a key flag.
+            for (flag, what) in [
+                ("kms", "AWS KMS"),
+                ("hc-vault-transit", "HashiCorp Vault transit"),
+            ] {
+                if p.value(flag).is_some_and(|v| !v.is_empty()) {
+                    return Plan::fail(
+                        GENERIC,
+                        format!(
+                            "seal's edit takes no {what} keys for a new file yet (--{flag}): create the file with `sops encrypt --{flag} …` (or seal encrypt), then edit it"
+                        ),
+                    );
+                }
+            }
             out.file(&p, name, true);
-            out.pass(&p, &["input-type", "age", "ignore-mac", "indent"]);
+            out.pass(&p, &["input-type", "age", "pgp", "ignore-mac", "indent"]);
+            // sops exits 200 when the editor left the file unchanged (new or existing).
+            out.push("--exit-code".into());
         }
         "set" => {
             if p.args.len() < 2 || (p.args.len() < 3 && !p.on("value-stdin")) {
@@ -671,15 +701,15 @@ mod tests {
                 other => panic!("{args:?}: {other:?}"),
             }
         }
-        // encrypt wraps for PGP; edit (a new file) does not yet.
+        // encrypt and edit (a new file) wrap for PGP.
         assert!(!matches!(
             plan("encrypt", &os(&["--pgp", "ABC", "f.yaml"]), None),
             Plan::Fail { .. }
         ));
-        match plan("edit", &os(&["--pgp", "ABC", "f.yaml"]), None) {
-            Plan::Fail { message, .. } => assert!(message.contains("PGP"), "{message}"),
-            other => panic!("{other:?}"),
-        }
+        assert_eq!(
+            seal(plan("edit", &os(&["--pgp", "ABC", "f.yaml"]), None)),
+            ["seal", "edit", "f.yaml", "--pgp", "ABC", "--exit-code"]
+        );
         match plan("rotate", &os(&["--add-gcp-kms", "p/k", "f.yaml"]), None) {
             Plan::Fail { message, .. } => assert!(message.contains("--add-gcp-kms")),
             other => panic!("{other:?}"),

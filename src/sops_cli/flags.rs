@@ -111,6 +111,7 @@ pub static FLAGS: &[Flag] = &[
     b(&["same-process"]),
     b(&["no-fifo"]),
     v(&["filename"]),
+    v(&["file", "f"]),
     b(&["yes", "y"]),
     b(&["omit-extensions"]),
     b(&["recursive"]),

@@ -56,9 +56,11 @@ pub fn plan(args: &[OsString]) -> Plan {
     };
     // sops runs the modes in this order and shows the last one's result.
     let mode = modes.last().copied().unwrap_or("edit");
-    if let Some(fail) =
-        commands::shared_checks(&p, mode == "encrypt" || mode == "edit", mode == "encrypt")
-    {
+    if let Some(fail) = commands::shared_checks(
+        &p,
+        mode == "encrypt" || mode == "edit",
+        mode == "encrypt" || mode == "edit",
+    ) {
         return fail;
     }
     let mut out = Out::new(mode);
@@ -95,7 +97,9 @@ pub fn plan(args: &[OsString]) -> Plan {
         }
         _ => {
             out.push(file);
-            out.pass(&p, &["input-type", "age", "ignore-mac", "indent"]);
+            out.pass(&p, &["input-type", "age", "pgp", "ignore-mac", "indent"]);
+            // sops exits 200 when the editor left the file unchanged (new or existing).
+            out.push("--exit-code".into());
         }
     }
     out.config(&p);
@@ -131,7 +135,10 @@ mod tests {
 
     #[test]
     fn bare_file_is_edit_and_no_file_is_100() {
-        assert_eq!(argv(plan(&os(&["f.yaml"]))), ["seal", "edit", "f.yaml"]);
+        assert_eq!(
+            argv(plan(&os(&["f.yaml"]))),
+            ["seal", "edit", "f.yaml", "--exit-code"]
+        );
         assert_eq!(
             plan(&os(&["-d"])),
             Plan::fail(NO_FILE, "Error: no file specified")

@@ -3,7 +3,7 @@
 //! the legacy top-level flags, sops's environment variables) and turns it into the
 //! equivalent `seal` command line, which the one clap definition of each command then
 //! parses and runs. Nothing here encrypts or decrypts: the same command code serves both
-//! names. What seal cannot do yet (other key types, key services, `groups`, `publish`)
+//! names. What seal cannot do yet (other key types, key services, `publish`)
 //! fails with sops's exit code and a message that names it, before anything is read.
 
 use std::ffi::{OsStr, OsString};
@@ -12,6 +12,7 @@ use std::path::Path;
 pub mod commands;
 pub mod completion;
 pub mod flags;
+pub mod groups;
 pub mod legacy;
 
 /// What to do with a sops command line.
@@ -111,7 +112,8 @@ pub fn help() -> String {
         "seal {} running as sops (sops {} command line)\n\n\
          usage: sops [options] FILE            edit FILE (or -e/-d/-r/--set FILE)\n\
          \x20      sops COMMAND [options] FILE    encrypt, decrypt, rotate, edit, set, unset,\n\
-         \x20                                     exec-env, exec-file, filestatus, updatekeys\n\n\
+         \x20                                     exec-env, exec-file, filestatus, updatekeys,\n\
+         \x20                                     groups add|delete\n\n\
          Flags after FILE are ignored at the top level (as in sops); after a command they\n\
          apply. `seal help` and `seal COMMAND --help` describe each option; what differs from\n\
          sops is listed in docs/sops-compat.md.\n",

@@ -129,12 +129,30 @@ pub fn fixture() -> Fixture {
         )
         .unwrap();
     }
+    // Three key groups, threshold 2 (alice; alice and bob; carol): alice opens two, so the
+    // groups add/delete cases can be decrypted with her key alone.
+    let o = sops(&home)
+        .current_dir(&seed)
+        .args(["--config", "fields.sops.yaml", "encrypt", "f-shamir.yaml"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::write(seed.join("g3.yaml"), o.stdout).unwrap();
     // The editor for the edit cases: changes one value in the decrypted buffer.
     let ed = seed.join("ed.sh");
     std::fs::write(&ed, "#!/bin/sh\nsed -i 's/two/three/' \"$1\"\n").unwrap();
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&ed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    // An editor that writes a whole document (for new files), and one that changes nothing.
+    for (name, body) in [
+        ("wr.sh", "#!/bin/sh\nprintf 'a: 1\\nb: two\\n' > \"$1\"\n"),
+        ("noop.sh", "#!/bin/sh\ntrue\n"),
+    ] {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(seed.join(name), body).unwrap();
+        std::fs::set_permissions(seed.join(name), std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     std::fs::write(seed.join("rules/p.yaml"), PLAIN[0].1).unwrap();
     std::fs::write(

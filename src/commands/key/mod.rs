@@ -90,7 +90,8 @@ pub fn run(ctx: &Ctx, args: &KeyArgs) -> Result<(), CliError> {
 }
 
 fn list(ctx: &Ctx) -> Result<(), CliError> {
-    let ids = ctx.identities();
+    // Listing runs the key commands now (without SOPS_AGE_RECIPIENT).
+    let ids = crate::keys::Identities::discover(ctx.env.as_ref());
     let mut out = String::new();
     for e in ids.entries() {
         let public = e.public_key.as_deref().unwrap_or("(locked)");
