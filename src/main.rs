@@ -16,11 +16,6 @@ const COMMAND_STACK: usize = 64 << 20;
 /// rayon's default is 2 MiB).
 const WORKER_STACK: usize = 16 << 20;
 
-/// mimalloc instead of glibc's malloc: the readers build and drop a tree per file, and
-/// glibc's malloc and free were 30 % of `seal check`'s instructions (docs/performance.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     harden_process();
     // Panics are reported once, below, without a backtrace; a panic that a parser guard
