@@ -72,6 +72,21 @@ pub fn plan(rest: &[OsString], globals: Option<&Parsed>) -> Plan {
     if let Some(fail) = shared_checks(&p, false, true) {
         return fail;
     }
+    // `shared_checks` lets through the service keys that `sops encrypt` wraps for; seal's
+    // groups command takes age and PGP keys only, so never drop one silently.
+    for (flag, what) in [
+        ("kms", "AWS KMS"),
+        ("hc-vault-transit", "HashiCorp Vault transit"),
+    ] {
+        if p.value(flag).is_some_and(|v| !v.is_empty()) {
+            return Plan::fail(
+                GENERIC,
+                format!(
+                    "seal's groups command takes age and PGP keys only, not {what} keys yet (--{flag}): add the group with the real sops, or encrypt the file again with seal encrypt --{flag} …"
+                ),
+            );
+        }
+    }
     let threshold = match p.value("shamir-secret-sharing-threshold") {
         None => None,
         Some(v) => match v.parse::<i64>() {
