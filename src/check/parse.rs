@@ -163,7 +163,11 @@ pub fn is_utf16_text(bytes: &[u8]) -> bool {
 /// unless it is spelled with an escape (`\u0053ecret`, `\x53`, or a word split by an
 /// escaped line break), which YAML and JSON allow only after a backslash.
 pub fn may_hold(text: &str) -> bool {
-    let b = text.as_bytes();
+    may_hold_bytes(text.as_bytes())
+}
+
+/// [`may_hold`] on the undecoded bytes of UTF-8 text.
+pub fn may_hold_bytes(b: &[u8]) -> bool {
     let secret_token = memmem::find_iter(b, b"Secret").any(|i| {
         !b.get(i + 6)
             .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')

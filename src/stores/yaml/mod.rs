@@ -6,11 +6,13 @@ mod fast;
 mod layout;
 mod reader;
 pub mod resolve;
+mod syntax;
 mod writer;
 
 use super::{EmitOptions, Format, Layout, Parsed, Store, StoreError};
 use crate::tree::{Branch, Value};
 use layout::YamlLayout;
+pub use syntax::surely_readable;
 use writer::WStyle;
 pub use writer::double_quoted;
 

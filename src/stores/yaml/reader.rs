@@ -345,6 +345,14 @@ fn shallow_enough_for_fast(src: &str) -> bool {
     true
 }
 
+/// The fast producer's events for `src` when the reader would use it (see [`Composer::run`]).
+pub(super) fn fast_events(src: &str) -> Option<Vec<libyaml_safer::Event>> {
+    let lines = memchr::memchr_iter(b'\n', src.as_bytes()).count() + 1;
+    (shallow_enough_for_fast(src) && lines <= MAX_NODES)
+        .then(|| super::fast::events(src))
+        .flatten()
+}
+
 /// Parse a whole YAML stream (as returned by [`source_text`]) into documents.
 pub fn read(src: &str) -> Result<Vec<DocOut>, StoreError> {
     read_source(src, false, true)
