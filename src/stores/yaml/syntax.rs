@@ -173,7 +173,7 @@ fn insert_key(keys: &mut Vec<String>, set: &mut Option<FxHashSet<String>>, key: 
     if let Some(s) = set {
         return s.insert(key);
     }
-    if keys.iter().any(|k| *k == key) {
+    if keys.contains(&key) {
         return false;
     }
     keys.push(key);
