@@ -1021,3 +1021,20 @@ fn lazy_key_command_runs_for_each_key_with_its_recipient() {
         format!("{public}\nunset\n")
     );
 }
+
+/// The types an order does not name are tried in the order sops reads a group (AWS KMS,
+/// Vault, PGP, age), as sops's stable sort leaves them; unknown names and sops's exact
+/// split (`" age"` is not `age`) rank nothing.
+#[test]
+fn decryption_order_leaves_unnamed_types_in_sops_group_order() {
+    let names = |order: &[&str]| -> Vec<&'static str> {
+        let order: Vec<String> = order.iter().map(|s| s.to_string()).collect();
+        decryption_order(&order).iter().map(|t| t.name()).collect()
+    };
+    assert_eq!(names(&[]), ["age", "pgp", "kms", "hc_vault"]);
+    assert_eq!(names(&["pgp", "age"]), ["pgp", "age", "kms", "hc_vault"]);
+    assert_eq!(names(&["kms"]), ["kms", "hc_vault", "pgp", "age"]);
+    assert_eq!(names(&["PGP"]), ["kms", "hc_vault", "pgp", "age"]);
+    assert_eq!(names(&["pgp", " age"]), ["pgp", "kms", "hc_vault", "age"]);
+    assert_eq!(names(&["hc_vault", ""]), ["hc_vault", "kms", "pgp", "age"]);
+}

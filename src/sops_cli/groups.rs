@@ -157,6 +157,7 @@ pub fn plan(rest: &[OsString], globals: Option<&Parsed>) -> Plan {
         out.push("--shamir-secret-sharing-threshold".into());
         out.push(t.into());
     }
+    out.file_order();
     if let Some(g) = globals {
         out.config(g);
         out.pass(g, &["indent"]);
@@ -262,7 +263,9 @@ mod tests {
                 "B",
                 "--pgp",
                 "P",
-                "--in-place"
+                "--in-place",
+                "--decryption-order",
+                "kms,gcp_kms,hckms,azure_kv,hc_vault,pgp,age"
             ]
         );
     }
@@ -271,7 +274,15 @@ mod tests {
     fn delete_takes_one_index_parsed_as_sops_does() {
         assert_eq!(
             seal(plan(&os(&["delete", "1", "--file", "f.json"]), None)),
-            ["seal", "groups", "remove", "f.json", "1"]
+            [
+                "seal",
+                "groups",
+                "remove",
+                "f.json",
+                "1",
+                "--decryption-order",
+                "kms,gcp_kms,hckms,azure_kv,hc_vault,pgp,age"
+            ]
         );
         for bad in ["x", "-1", "+1", ""] {
             let (code, msg) = fail(plan(&os(&["delete", "-f", "f", "--", bad]), None));
