@@ -1055,3 +1055,67 @@ fn groups_add_with_kms_keys_wraps_the_data_key_as_sops_does() {
         assert!(err.contains(what) && err.contains(flag), "{flag}: {err}");
     }
 }
+
+/// `sops edit --kms ARN NEW_FILE` (and `SOPS_KMS_ARN`) creates the file for the KMS key, as
+/// the real sops does: the same `sops:` block, and the real sops opens it through KMS alone.
+#[test]
+fn edit_of_a_new_file_takes_kms_keys_as_sops_does() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = Case::new();
+    let arn = kms_key(moto());
+    let plain = "a: 1\nb: two\n";
+    let ed = c.write(
+        "ed.sh",
+        &format!(
+            "#!/bin/sh\nprintf '{}' > \"$1\"\n",
+            plain.replace('\n', "\\n")
+        ),
+    );
+    std::fs::set_permissions(&ed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let args = |f: &str| {
+        ["edit", "--kms", &arn, "--encryption-context", "app:seal", f].map(str::to_string)
+    };
+    let o = c
+        .sops()
+        .current_dir(&c.home)
+        .env("EDITOR", &ed)
+        .args(args("by-sops.yaml"))
+        .output()
+        .unwrap();
+    out(o);
+    cmd_out(
+        c.seal_as_sops(false)
+            .env("EDITOR", &ed)
+            .args(args("by-seal.yaml")),
+    );
+    let by_sops = std::fs::read_to_string(c.home.join("by-sops.yaml")).unwrap();
+    let by_seal = std::fs::read_to_string(c.home.join("by-seal.yaml")).unwrap();
+    assert_eq!(
+        services::metadata_shape(&by_seal),
+        services::metadata_shape(&by_sops),
+        "seal:\n{by_seal}\nsops:\n{by_sops}"
+    );
+    assert!(
+        !by_seal.contains("age:") && by_seal.contains("app: seal"),
+        "{by_seal}"
+    );
+    let f = c.home.join("by-seal.yaml");
+    assert_eq!(
+        out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+        plain
+    );
+    // The variable, on the legacy form (`sops NEW_FILE`).
+    cmd_out(
+        c.seal_as_sops(false)
+            .env("EDITOR", &ed)
+            .env("SOPS_KMS_ARN", &arn)
+            .arg("by-env.yaml"),
+    );
+    let f = c.home.join("by-env.yaml");
+    let (_, meta) = metadata(&std::fs::read(&f).unwrap());
+    assert_eq!(kms_entries(&meta)[0].describe(), arn);
+    assert_eq!(
+        out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+        plain
+    );
+}

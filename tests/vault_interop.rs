@@ -697,3 +697,65 @@ fn groups_add_with_vault_keys_wraps_the_data_key_as_sops_does() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("not a Vault transit key URL"), "{err}");
 }
+
+/// `sops edit --hc-vault-transit URI NEW_FILE` creates the file for the transit key, as
+/// the real sops does: the same `sops:` block, and the real sops opens it through Vault
+/// alone; seal's own `edit --hc-vault-transit` too.
+#[test]
+fn edit_of_a_new_file_takes_vault_keys_as_sops_does() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = Case::new();
+    let uri = transit_key(bao(), "edit-new");
+    let plain = "a: 1\nb: two\n";
+    let ed = c.write(
+        "ed.sh",
+        &format!(
+            "#!/bin/sh\nprintf '{}' > \"$1\"\n",
+            plain.replace('\n', "\\n")
+        ),
+    );
+    std::fs::set_permissions(&ed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let args = |f: &str| ["edit", "--hc-vault-transit", &uri, f].map(str::to_string);
+    let o = c
+        .sops()
+        .current_dir(&c.home)
+        .env("EDITOR", &ed)
+        .args(args("by-sops.yaml"))
+        .output()
+        .unwrap();
+    out(o);
+    cmd_out(
+        c.seal_as_sops(false)
+            .env("EDITOR", &ed)
+            .args(args("by-seal.yaml")),
+    );
+    let by_sops = std::fs::read_to_string(c.home.join("by-sops.yaml")).unwrap();
+    let by_seal = std::fs::read_to_string(c.home.join("by-seal.yaml")).unwrap();
+    assert_eq!(
+        services::metadata_shape(&by_seal),
+        services::metadata_shape(&by_sops),
+        "seal:\n{by_seal}\nsops:\n{by_sops}"
+    );
+    for name in ["by-seal.yaml", "by-sops.yaml"] {
+        let f = c.home.join(name);
+        assert_eq!(
+            out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+            plain,
+            "{name}"
+        );
+    }
+    // seal's own command line.
+    cmd_out(c.seal(false).env("EDITOR", &ed).args([
+        "edit",
+        "--hc-vault-transit",
+        &uri,
+        "own.yaml",
+    ]));
+    let f = c.home.join("own.yaml");
+    let (_, meta) = metadata(&std::fs::read(&f).unwrap());
+    assert_eq!(vault_entries(&meta)[0].describe(), uri);
+    assert_eq!(
+        out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+        plain
+    );
+}

@@ -291,22 +291,21 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
             if let Some(f) = new_file_options(&p, name) {
                 return f;
             }
-            // seal edit makes a new file for age and PGP keys only: never drop a key flag.
-            for (flag, what) in [
-                ("kms", "AWS KMS"),
-                ("hc-vault-transit", "HashiCorp Vault transit"),
-            ] {
-                if p.value(flag).is_some_and(|v| !v.is_empty()) {
-                    return Plan::fail(
-                        GENERIC,
-                        format!(
-                            "seal's edit takes no {what} keys for a new file yet (--{flag}): create the file with `sops encrypt --{flag} …` (or seal encrypt), then edit it"
-                        ),
-                    );
-                }
-            }
             out.file(&p, name, true);
-            out.pass(&p, &["input-type", "age", "pgp", "ignore-mac", "indent"]);
+            out.pass(
+                &p,
+                &[
+                    "input-type",
+                    "age",
+                    "pgp",
+                    "kms",
+                    "aws-profile",
+                    "encryption-context",
+                    "hc-vault-transit",
+                    "ignore-mac",
+                    "indent",
+                ],
+            );
             // sops exits 200 when the editor left the file unchanged (new or existing).
             out.push("--exit-code".into());
         }
@@ -810,10 +809,24 @@ mod tests {
                 "u"
             ]
         );
-        match plan("edit", &os(&["--kms", "arn:a", "f.yaml"]), None) {
-            Plan::Fail { message, .. } => assert!(message.contains("AWS KMS"), "{message}"),
-            other => panic!("{other:?}"),
-        }
+        // edit (a new file) takes them too.
+        assert_eq!(
+            seal(plan(
+                "edit",
+                &os(&["--kms", "arn:a", "--hc-vault-transit", "u", "f.yaml"]),
+                None
+            )),
+            [
+                "seal",
+                "edit",
+                "f.yaml",
+                "--kms",
+                "arn:a",
+                "--hc-vault-transit",
+                "u",
+                "--exit-code"
+            ]
+        );
     }
 
     #[test]
