@@ -33,6 +33,12 @@ pub struct Cli {
     /// Print more detail where a command has some (check: info-level findings too).
     #[arg(long, short = 'v', global = true)]
     pub verbose: bool,
+
+    /// The key types to try first, in this order, in each key group when opening a file
+    /// (comma-separated sops names: age, pgp, kms, hc_vault; the others follow). Without it,
+    /// $SOPS_DECRYPTION_ORDER, else age,pgp. A type named twice is an error (exit 112).
+    #[arg(long, global = true, value_name = "TYPES")]
+    pub decryption_order: Option<String>,
 }
 
 /// The exit-code table shown at the end of `--help` (sops's numbers).
@@ -51,6 +57,7 @@ Exit codes (the same numbers as sops):
   91   invalid --extract path
   92   the file has no document
   100  the file does not exist
+  112  --decryption-order names a key type twice
   127  exec-env/exec-file: the command could not be started
   128  no available identity can decrypt the data key
   200  edit --exit-code: the file was not changed

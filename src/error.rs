@@ -37,6 +37,9 @@ pub mod exit {
     pub const NO_DOCUMENT: u8 = 92;
     /// No file given, or the file does not exist.
     pub const NO_FILE: u8 = 100;
+    /// `--decryption-order` (or `SOPS_DECRYPTION_ORDER` as sops reads it) names a key type
+    /// twice.
+    pub const DUPLICATE_DECRYPTION_KEY_TYPE: u8 = 112;
     /// The data key could not be recovered with the available identities.
     pub const COULD_NOT_RETRIEVE_KEY: u8 = 128;
     /// `edit`: the file was not modified.

@@ -912,3 +912,210 @@ fn check_compares_kms_keys_of_the_rule_with_the_file() {
         "{report}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// groups add and edit of a new file with KMS keys (seal as sops and seal's own CLI)
+// ---------------------------------------------------------------------------------------
+
+impl Case {
+    /// seal run as `sops` (a link named sops) with this case's AWS environment.
+    fn seal_as_sops(&self, with_age: bool) -> assert_cmd::Command {
+        let link = self.home.join("bin/sops");
+        if !link.exists() {
+            std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("seal"), &link).unwrap();
+        }
+        let mut c = assert_cmd::Command::new(&link);
+        c.env_clear()
+            .current_dir(&self.home)
+            .env("HOME", &self.home)
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SEAL_NO_KEYRING", "1")
+            .env("SOPS_DISABLE_VERSION_CHECK", "1");
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        if with_age {
+            c.env("SOPS_AGE_KEY_FILE", common::key_file("alice"));
+        }
+        c
+    }
+}
+
+/// The `mac:` line of a file (values and MAC stay the same when groups change).
+fn mac_line(text: &str) -> String {
+    text.lines()
+        .find(|l| l.trim_start().starts_with("mac:"))
+        .expect("a mac line")
+        .to_string()
+}
+
+/// `sops groups add --kms ARN --encryption-context …` wraps the file's data key for a new
+/// group with the KMS key, on the sops command line (against the real sops doing the same)
+/// and on seal's own: the same metadata as sops writes, the same values and MAC. With the
+/// age group deleted afterwards, the KMS group alone opens the file in both tools, with no
+/// age key anywhere.
+#[test]
+fn groups_add_with_kms_keys_wraps_the_data_key_as_sops_does() {
+    let c = Case::new();
+    let arn = kms_key(moto());
+    let plain = "token: s3cr3t\n";
+    let before = String::from_utf8(sops_age_file(&c, "orig.yaml", plain)).unwrap();
+    c.write("orig.yaml", &before);
+    let add: &[&str] = &[
+        "groups",
+        "add",
+        "--kms",
+        &arn,
+        "--encryption-context",
+        "team:ops",
+        "-i",
+        "-f",
+    ];
+    let delete: &[&str] = &[
+        "groups",
+        "delete",
+        "-i",
+        "--shamir-secret-sharing-threshold",
+        "1",
+        "0",
+        "-f",
+    ];
+    let mut shapes = Vec::new();
+    for (tool, name) in [("sops", "by-sops.yaml"), ("seal", "by-seal.yaml")] {
+        let f = c.write(name, &before);
+        let run = |args: &[&str]| {
+            if tool == "sops" {
+                out(c
+                    .sops()
+                    .env("SOPS_AGE_KEY_FILE", common::key_file("alice"))
+                    .current_dir(&c.home)
+                    .args(args)
+                    .arg(name)
+                    .output()
+                    .unwrap())
+            } else {
+                cmd_out(c.seal_as_sops(true).args(args).arg(name))
+            }
+        };
+        run(add);
+        let added = std::fs::read_to_string(&f).unwrap();
+        assert_eq!(mac_line(&added), mac_line(&before), "{tool}");
+        shapes.push(services::metadata_shape(&added));
+        run(delete);
+        let after = std::fs::read_to_string(&f).unwrap();
+        assert!(!after.contains(&common::recipient("alice")), "{after}");
+        // Through KMS alone, in both tools.
+        assert_eq!(
+            out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+            plain,
+            "sops opens the file {tool} changed"
+        );
+        assert_eq!(cmd_out(c.seal(false).arg("decrypt").arg(&f)), plain);
+    }
+    assert_eq!(
+        shapes[0], shapes[1],
+        "sops (left) and seal (right) metadata"
+    );
+    assert!(shapes[1].contains("team: ops"), "{}", shapes[1]);
+    // seal's own command line: a KMS key with a role, printed (no -i); both groups are
+    // needed, so sops opening it proves the KMS entry.
+    let role = "arn:aws:iam::123456789012:role/seal-groups";
+    let printed = cmd_out(c.seal(true).args([
+        "groups",
+        "add",
+        "orig.yaml",
+        "--kms",
+        &format!("{arn}+{role}"),
+    ]));
+    let (_, meta) = metadata(printed.as_bytes());
+    assert_eq!((meta.key_groups.len(), meta.shamir_threshold), (2, 2));
+    let f = c.write("own.yaml", &printed);
+    let o = c
+        .sops()
+        .env("SOPS_AGE_KEY_FILE", common::key_file("alice"))
+        .arg("decrypt")
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(out(o), plain);
+    // GCP, Azure and HuaweiCloud keys are still refused, naming the type (exit 1).
+    for (flag, what) in [
+        ("--gcp-kms", "GCP KMS"),
+        ("--azure-kv", "Azure Key Vault"),
+        ("--hckms", "HuaweiCloud KMS"),
+    ] {
+        let o = c
+            .seal_as_sops(true)
+            .args(["groups", "add", "-f", "orig.yaml", flag, "x"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{flag}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(what) && err.contains(flag), "{flag}: {err}");
+    }
+}
+
+/// `sops edit --kms ARN NEW_FILE` (and `SOPS_KMS_ARN`) creates the file for the KMS key, as
+/// the real sops does: the same `sops:` block, and the real sops opens it through KMS alone.
+#[test]
+fn edit_of_a_new_file_takes_kms_keys_as_sops_does() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = Case::new();
+    let arn = kms_key(moto());
+    let plain = "a: 1\nb: two\n";
+    let ed = c.write(
+        "ed.sh",
+        &format!(
+            "#!/bin/sh\nprintf '{}' > \"$1\"\n",
+            plain.replace('\n', "\\n")
+        ),
+    );
+    std::fs::set_permissions(&ed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let args = |f: &str| {
+        ["edit", "--kms", &arn, "--encryption-context", "app:seal", f].map(str::to_string)
+    };
+    let o = c
+        .sops()
+        .current_dir(&c.home)
+        .env("EDITOR", &ed)
+        .args(args("by-sops.yaml"))
+        .output()
+        .unwrap();
+    out(o);
+    cmd_out(
+        c.seal_as_sops(false)
+            .env("EDITOR", &ed)
+            .args(args("by-seal.yaml")),
+    );
+    let by_sops = std::fs::read_to_string(c.home.join("by-sops.yaml")).unwrap();
+    let by_seal = std::fs::read_to_string(c.home.join("by-seal.yaml")).unwrap();
+    assert_eq!(
+        services::metadata_shape(&by_seal),
+        services::metadata_shape(&by_sops),
+        "seal:\n{by_seal}\nsops:\n{by_sops}"
+    );
+    assert!(
+        !by_seal.contains("age:") && by_seal.contains("app: seal"),
+        "{by_seal}"
+    );
+    let f = c.home.join("by-seal.yaml");
+    assert_eq!(
+        out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+        plain
+    );
+    // The variable, on the legacy form (`sops NEW_FILE`).
+    cmd_out(
+        c.seal_as_sops(false)
+            .env("EDITOR", &ed)
+            .env("SOPS_KMS_ARN", &arn)
+            .arg("by-env.yaml"),
+    );
+    let f = c.home.join("by-env.yaml");
+    let (_, meta) = metadata(&std::fs::read(&f).unwrap());
+    assert_eq!(kms_entries(&meta)[0].describe(), arn);
+    assert_eq!(
+        out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+        plain
+    );
+}

@@ -484,3 +484,65 @@ fn pgp_only_files_need_a_sops_gpg_style_secret() {
     let (code, out) = r.doctor(&[]);
     assert_eq!(code, 0, "{out}");
 }
+
+/// `--fix` for files whose recipients are PGP keys only: the decryption block it adds
+/// names Flux's PGP Secret (sops-gpg), and it prints the command that makes that Secret
+/// from the private key (which --fix never needs or reads); a Kustomization that also
+/// builds an age file gets the age Secret, as before, with the hint to add the PGP key to
+/// it. A Secret a Kustomization already names is left alone, and --fix says so.
+#[test]
+fn fix_gives_pgp_only_files_the_sops_gpg_secret() {
+    let r = repo();
+    let gnupg = gnupg_home(&r);
+    let plain = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  A: b\n";
+    for rel in ["kubernetes/pgp/s.sops.yaml", "kubernetes/mixed/p.sops.yaml"] {
+        write(&r.root, rel, plain);
+        seal(&r.home)
+            .current_dir(&r.root)
+            .env("GNUPGHOME", &gnupg)
+            .args(["encrypt", "-i", "--pgp", FP, rel])
+            .assert()
+            .success();
+    }
+    r.secret("kubernetes/mixed/a.sops.yaml");
+    write(
+        &r.root,
+        "kubernetes/flux/apps.yaml",
+        &format!(
+            "{}{}",
+            ks("pgp", "./kubernetes/pgp", ""),
+            ks("mixed", "./kubernetes/mixed", "")
+        ),
+    );
+    let (code, out) = r.doctor(&["--fix"]);
+    let ks_text = std::fs::read_to_string(r.root.join("kubernetes/flux/apps.yaml")).unwrap();
+    let (pgp_ks, mixed_ks) = ks_text.split_at(ks_text.find("name: mixed").unwrap());
+    assert!(
+        pgp_ks.contains("secretRef:\n      name: sops-gpg"),
+        "{ks_text}"
+    );
+    assert!(
+        mixed_ks.contains("secretRef:\n      name: sops-age"),
+        "{ks_text}"
+    );
+    assert!(
+        out.contains("added spec.decryption to pgp (secretRef sops-gpg), mixed (secretRef sops-age)")
+            && out.contains(&format!("gpg --export-secret-keys --armor {FP} | kubectl create secret generic sops-gpg --namespace=flux-system")),
+        "{out}"
+    );
+    // The mixed Kustomization's PGP-only file still needs the PGP key in sops-age.
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("decrypts with the Secret sops-age")
+            && out.contains("add sops.asc to sops-age")
+            && out.contains("does not change a Secret a Kustomization already names"),
+        "{out}"
+    );
+    // Run again: nothing left to add, and the Secret it named is not changed.
+    let (_, out) = r.doctor(&["--fix"]);
+    assert!(out.contains("nothing to fix"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(r.root.join("kubernetes/flux/apps.yaml")).unwrap(),
+        ks_text
+    );
+}

@@ -96,6 +96,7 @@ impl Gpg {
     }
 
     /// A PATH directory with no gpg in it.
+    #[cfg_attr(not(feature = "pgp-native"), allow(dead_code))]
     fn no_gpg_path(&self) -> PathBuf {
         let d = self.home.join("empty-bin");
         std::fs::create_dir_all(&d).unwrap();

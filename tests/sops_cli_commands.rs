@@ -346,3 +346,188 @@ fn key_command_runs_per_age_key_with_sops_age_recipient() {
     assert_eq!(sops_logs[2], [a]);
     assert!(sops_logs[3].is_empty() && sops_logs[4].is_empty());
 }
+
+/// (arguments, extra environment).
+type OrderCase<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)]);
+
+/// `--decryption-order` on the commands sops 3.13 gives it (decrypt, exec-env, exec-file,
+/// set, rotate, edit and the top level; unset and publish read it the same way), after the
+/// file name too; ignored before a
+/// subcommand (sops's global flags do not reach it); the flag over the variable; a type
+/// named twice (flag or variable) is exit 112 with sops's words; and updatekeys and groups
+/// add, which pass sops no order at all, try a group's keys in the file's order (PGP before
+/// age) whatever `SOPS_DECRYPTION_ORDER` says. Which key opened the file shows in the log of
+/// an age key command: it runs only when the age key is tried first.
+#[test]
+fn decryption_order_flag_as_sops() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = fixture();
+    let dir = fx._tmp.path().join("order");
+    copy_dir(&fx.seed, &dir);
+    let script = dir.join("keys.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho \"${SOPS_AGE_RECIPIENT-unset}\" >> \"$LOG\"\ncat \"$KEYS\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (alice, bob) = (recipient("alice"), recipient("bob"));
+    // Flat, so that exec-env can export every value.
+    std::fs::write(dir.join("flat.yaml"), "a: 1\nb: two\n").unwrap();
+    let o = Command::new(common::sops_bin())
+        .env_clear()
+        .current_dir(&dir)
+        .env("HOME", &fx.home)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .args(["encrypt", "--pgp", PGP_FP, "--age", &alice, "flat.yaml"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mixed = o.stdout;
+    let cases: &[OrderCase] = &[
+        (&["decrypt", "m.yaml"], &[]),
+        (&["decrypt", "--decryption-order", "pgp,age", "m.yaml"], &[]),
+        (&["-d", "--decryption-order", "pgp,age", "m.yaml"], &[]),
+        (&["--decryption-order", "pgp,age", "decrypt", "m.yaml"], &[]),
+        (&["decrypt", "--decryption-order", "PGP", "m.yaml"], &[]),
+        (
+            &["decrypt", "--decryption-order", "age,pgp", "m.yaml"],
+            &[("SOPS_DECRYPTION_ORDER", "pgp")],
+        ),
+        (
+            &["exec-env", "--decryption-order", "pgp", "m.yaml", "true"],
+            &[],
+        ),
+        // A command that reads the file: sops's FIFO writer fails now and then (exit 1,
+        // "open …/tmp-file: no such file") when the command exits without opening it.
+        (
+            &["exec-file", "m.yaml", "cat {}", "--decryption-order", "pgp"],
+            &[],
+        ),
+        (
+            &[
+                "set",
+                "--decryption-order",
+                "pgp",
+                "m.yaml",
+                r#"["a"]"#,
+                "3",
+            ],
+            &[],
+        ),
+        (
+            &["rotate", "-i", "--decryption-order", "pgp", "m.yaml"],
+            &[],
+        ),
+        (&["edit", "--decryption-order", "pgp", "m.yaml"], &[]),
+        (
+            &["--config", "other.sops.yaml", "updatekeys", "-y", "m.yaml"],
+            &[("SOPS_DECRYPTION_ORDER", "age,pgp")],
+        ),
+        (
+            &["groups", "add", "-f", "m.yaml", "--age", &bob],
+            &[("SOPS_DECRYPTION_ORDER", "age")],
+        ),
+        (&["decrypt", "--decryption-order", "age,age", "m.yaml"], &[]),
+        (
+            &["decrypt", "m.yaml"],
+            &[("SOPS_DECRYPTION_ORDER", "pgp,age,pgp")],
+        ),
+        (
+            &["-e", "--decryption-order", "age,,", "--age", &bob, "p.yaml"],
+            &[],
+        ),
+    ];
+    // Both tools at once, each in its own copy of the seed.
+    let run_all = |k: usize, program: &Path| -> Vec<(Option<i32>, Vec<String>, String)> {
+        let work = fx._tmp.path().join(format!("order-{k}"));
+        copy_dir(&fx.seed, &work);
+        let mut seen = Vec::new();
+        for (i, (args, env)) in cases.iter().enumerate() {
+            std::fs::write(work.join("m.yaml"), &mixed).unwrap();
+            let log = work.join(format!("{i}.log"));
+            std::fs::write(&log, "").unwrap();
+            let o = Command::new(program)
+                .env_clear()
+                .current_dir(&work)
+                .env("HOME", &fx.home)
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("SOPS_DISABLE_VERSION_CHECK", "1")
+                .env("SOPS_AGE_KEY_CMD", &script)
+                .env("EDITOR", "true")
+                .env("LOG", &log)
+                .env("KEYS", key_file("alice"))
+                .envs(env.iter().copied())
+                .args(*args)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .unwrap();
+            let code = o.status.code();
+            // (exit code, age key command log, stderr when the exit code is 112).
+            let stderr = if code == Some(112) {
+                String::from_utf8_lossy(&o.stderr).into_owned()
+            } else {
+                String::new()
+            };
+            let lines = std::fs::read_to_string(&log)
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect();
+            seen.push((code, lines, stderr));
+        }
+        seen
+    };
+    let real = common::sops_bin();
+    let results = std::thread::scope(|s| {
+        let a = s.spawn(|| run_all(0, &real));
+        let b = run_all(1, &fx.link);
+        [a.join().unwrap(), b]
+    });
+    for (i, (args, env)) in cases.iter().enumerate() {
+        assert_eq!(
+            results[0][i], results[1][i],
+            "{args:?} {env:?}: sops (left) and seal as sops (right) differ"
+        );
+    }
+    // What sops did, so that the comparison is not of two empty logs.
+    let sops = &results[0];
+    let opened_with_age = |i: usize| sops[i].1 == [alice.clone()];
+    assert!(opened_with_age(0) && opened_with_age(3) && opened_with_age(5));
+    for i in [1, 2, 4, 6, 7, 8, 9, 11, 12] {
+        assert_eq!(sops[i].0, Some(0), "{:?}", cases[i].0);
+        assert!(sops[i].1.is_empty(), "{:?}: {:?}", cases[i].0, sops[i].1);
+    }
+    assert_eq!(sops[10].0, Some(200));
+    for (i, t) in [(13, "age"), (14, "pgp"), (15, "")] {
+        assert_eq!(sops[i].0, Some(112), "{:?}", cases[i].0);
+        assert_eq!(sops[i].2, format!("Duplicate decryption key type: {t}\n"));
+    }
+}
+
+/// seal's own command line takes the flag too (a global option), and refuses a type named
+/// twice with sops's exit code and a message that says what to do.
+#[test]
+fn seal_decrypt_takes_decryption_order() {
+    let sb = common::Sandbox::new();
+    sb.encrypted("e.yaml", "a: 1\n");
+    let o = sb
+        .seal()
+        .args(["decrypt", "e.yaml", "--decryption-order", "pgp,age"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "a: 1\n");
+    let o = sb
+        .seal()
+        .args(["--decryption-order", "age,pgp,age", "decrypt", "e.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(112));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("names the key type \"age\" twice") && err.contains("name each type once"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty());
+}

@@ -568,3 +568,194 @@ fn publish_writes_the_decrypted_values_to_kv_version_1_and_2() {
     );
     assert!(!err.contains(&token), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------
+// groups add and edit of a new file with Vault keys (seal as sops and seal's own CLI)
+// ---------------------------------------------------------------------------------------
+
+impl Case {
+    /// seal run as `sops` (a link named sops) with this case's token.
+    fn seal_as_sops(&self, with_age: bool) -> assert_cmd::Command {
+        let link = self.home.join("bin/sops");
+        if !link.exists() {
+            std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("seal"), &link).unwrap();
+        }
+        let mut c = assert_cmd::Command::new(&link);
+        c.env_clear()
+            .current_dir(&self.home)
+            .env("HOME", &self.home)
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SEAL_NO_KEYRING", "1")
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .env("VAULT_TOKEN", &self.token);
+        if with_age {
+            c.env("SOPS_AGE_KEY_FILE", common::key_file("alice"));
+        }
+        c
+    }
+}
+
+/// The `mac:` line of a file (values and MAC stay the same when groups change).
+fn mac_line(text: &str) -> String {
+    text.lines()
+        .find(|l| l.trim_start().starts_with("mac:"))
+        .expect("a mac line")
+        .to_string()
+}
+
+/// `sops groups add --hc-vault-transit URI` wraps the file's data key for a new group
+/// with the transit key, as the real sops does (same metadata, same values and MAC); with
+/// the age group deleted afterwards the Vault group alone opens the file in both tools.
+#[test]
+fn groups_add_with_vault_keys_wraps_the_data_key_as_sops_does() {
+    let c = Case::new();
+    let uri = transit_key(bao(), "groups-add");
+    let plain = "token: s3cr3t\n";
+    let p = c.write("orig.yaml", plain);
+    let o = c
+        .sops()
+        .args(["encrypt", "--age", &common::recipient("alice")])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let before = out(o);
+    c.write("orig.yaml", &before);
+    let add: &[&str] = &["groups", "add", "--hc-vault-transit", &uri, "-i", "-f"];
+    let delete: &[&str] = &[
+        "groups",
+        "delete",
+        "-i",
+        "--shamir-secret-sharing-threshold",
+        "1",
+        "0",
+        "-f",
+    ];
+    let mut shapes = Vec::new();
+    for (tool, name) in [("sops", "by-sops.yaml"), ("seal", "by-seal.yaml")] {
+        let f = c.write(name, &before);
+        let run = |args: &[&str]| {
+            if tool == "sops" {
+                out(c
+                    .sops()
+                    .env("SOPS_AGE_KEY_FILE", common::key_file("alice"))
+                    .current_dir(&c.home)
+                    .args(args)
+                    .arg(name)
+                    .output()
+                    .unwrap())
+            } else {
+                cmd_out(c.seal_as_sops(true).args(args).arg(name))
+            }
+        };
+        run(add);
+        let added = std::fs::read_to_string(&f).unwrap();
+        assert_eq!(mac_line(&added), mac_line(&before), "{tool}");
+        shapes.push(services::metadata_shape(&added));
+        run(delete);
+        let after = std::fs::read_to_string(&f).unwrap();
+        assert!(!after.contains(&common::recipient("alice")), "{after}");
+        assert_eq!(
+            out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+            plain,
+            "sops opens the file {tool} changed"
+        );
+        assert_eq!(cmd_out(c.seal(false).arg("decrypt").arg(&f)), plain);
+    }
+    assert_eq!(
+        shapes[0], shapes[1],
+        "sops (left) and seal (right) metadata"
+    );
+    assert!(shapes[1].contains(&uri.replace("/v1/transit/keys/groups-add", "")));
+    // seal's own command line; a URL that is not a transit key is refused, naming it.
+    let printed =
+        cmd_out(
+            c.seal(true)
+                .args(["groups", "add", "orig.yaml", "--hc-vault-transit", &uri]),
+        );
+    let f = c.write("own.yaml", &printed);
+    let o = c
+        .sops()
+        .env("SOPS_AGE_KEY_FILE", common::key_file("alice"))
+        .arg("decrypt")
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(out(o), plain);
+    let o = c
+        .seal(true)
+        .args([
+            "groups",
+            "add",
+            "orig.yaml",
+            "--hc-vault-transit",
+            "https://v/transit/k",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("not a Vault transit key URL"), "{err}");
+}
+
+/// `sops edit --hc-vault-transit URI NEW_FILE` creates the file for the transit key, as
+/// the real sops does: the same `sops:` block, and the real sops opens it through Vault
+/// alone; seal's own `edit --hc-vault-transit` too.
+#[test]
+fn edit_of_a_new_file_takes_vault_keys_as_sops_does() {
+    use std::os::unix::fs::PermissionsExt;
+    let c = Case::new();
+    let uri = transit_key(bao(), "edit-new");
+    let plain = "a: 1\nb: two\n";
+    let ed = c.write(
+        "ed.sh",
+        &format!(
+            "#!/bin/sh\nprintf '{}' > \"$1\"\n",
+            plain.replace('\n', "\\n")
+        ),
+    );
+    std::fs::set_permissions(&ed, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let args = |f: &str| ["edit", "--hc-vault-transit", &uri, f].map(str::to_string);
+    let o = c
+        .sops()
+        .current_dir(&c.home)
+        .env("EDITOR", &ed)
+        .args(args("by-sops.yaml"))
+        .output()
+        .unwrap();
+    out(o);
+    cmd_out(
+        c.seal_as_sops(false)
+            .env("EDITOR", &ed)
+            .args(args("by-seal.yaml")),
+    );
+    let by_sops = std::fs::read_to_string(c.home.join("by-sops.yaml")).unwrap();
+    let by_seal = std::fs::read_to_string(c.home.join("by-seal.yaml")).unwrap();
+    assert_eq!(
+        services::metadata_shape(&by_seal),
+        services::metadata_shape(&by_sops),
+        "seal:\n{by_seal}\nsops:\n{by_sops}"
+    );
+    for name in ["by-seal.yaml", "by-sops.yaml"] {
+        let f = c.home.join(name);
+        assert_eq!(
+            out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+            plain,
+            "{name}"
+        );
+    }
+    // seal's own command line.
+    cmd_out(c.seal(false).env("EDITOR", &ed).args([
+        "edit",
+        "--hc-vault-transit",
+        &uri,
+        "own.yaml",
+    ]));
+    let f = c.home.join("own.yaml");
+    let (_, meta) = metadata(&std::fs::read(&f).unwrap());
+    assert_eq!(vault_entries(&meta)[0].describe(), uri);
+    assert_eq!(
+        out(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+        plain
+    );
+}

@@ -25,6 +25,9 @@ pub struct Ctx {
     pub config_flag: Option<PathBuf>,
     /// The environment used for key discovery.
     pub env: Box<dyn Env>,
+    /// `--decryption-order`, split as sops splits it (at every comma, nothing trimmed; an
+    /// empty value is sops's default): when given, it replaces `SOPS_DECRYPTION_ORDER`.
+    pub decryption_order: Option<Vec<String>>,
 }
 
 impl Ctx {
@@ -43,7 +46,31 @@ impl Ctx {
             cwd,
             config_flag,
             env: Box::new(ProcessEnv),
+            decryption_order: None,
         })
+    }
+
+    /// Use `--decryption-order` (the flag's value as given). A key type named twice is
+    /// refused with sops's exit code (112) and, as `sops`, sops's words.
+    pub fn with_decryption_order(mut self, flag: Option<&str>) -> Result<Ctx, CliError> {
+        if let Some(flag) = flag {
+            let order = split_decryption_order(flag);
+            let mut seen: Vec<&str> = Vec::new();
+            for t in &order {
+                if seen.contains(&t.as_str()) {
+                    return Err(CliError::new(
+                        exit::DUPLICATE_DECRYPTION_KEY_TYPE,
+                        format!(
+                            "--decryption-order {flag:?} names the key type {t:?} twice: name each type once (age, pgp, kms, hc_vault)"
+                        ),
+                    )
+                    .sops_text(format!("Duplicate decryption key type: {t}")));
+                }
+                seen.push(t);
+            }
+            self.decryption_order = Some(order);
+        }
+        Ok(self)
     }
 
     /// Find and load `.sops.yaml`, if any.
@@ -66,7 +93,11 @@ impl Ctx {
     /// Load every identity the sops sources offer; key commands run later, for each age
     /// key opened (with `SOPS_AGE_RECIPIENT`, as sops).
     pub fn identities(&self) -> Identities {
-        Identities::discover_lazy(self.env.as_ref())
+        let mut ids = Identities::discover_lazy(self.env.as_ref());
+        if let Some(order) = &self.decryption_order {
+            ids.decryption_order = order.clone();
+        }
+        ids
     }
 
     /// Make a path absolute against the current directory.
@@ -77,6 +108,15 @@ impl Ctx {
             self.cwd.join(p)
         }
     }
+}
+
+/// A decryption order as sops reads one: split at every comma, nothing trimmed; an empty
+/// value is sops's default (no list).
+pub fn split_decryption_order(value: &str) -> Vec<String> {
+    if value.is_empty() {
+        return Vec::new();
+    }
+    value.split(',').map(str::to_string).collect()
 }
 
 /// The input file arguments shared by the file commands.

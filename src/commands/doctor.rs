@@ -34,9 +34,11 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "AGE1…")]
     cluster_key: Option<String>,
 
-    /// Add `spec.decryption` (provider sops, secretRef sops-age) to every Flux
-    /// Kustomization that builds a sops file and has none (neither its own nor from a
-    /// parent's spec.patches), then check again. Needs no key.
+    /// Add `spec.decryption` (provider sops, secretRef sops-age; sops-gpg for a
+    /// Kustomization whose sops files all have PGP keys only) to every Flux Kustomization
+    /// that builds a sops file and has none (neither its own nor from a parent's
+    /// spec.patches), then check again. Needs no key; a Secret a Kustomization already
+    /// names is not changed.
     #[arg(long)]
     fix: bool,
 
@@ -156,6 +158,11 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> Result<(), CliError> {
     if args.cluster_key.is_none() {
         println!(
             "(pass --cluster-key age1… to check that the cluster's key can decrypt each file)"
+        );
+    }
+    if bad > 0 && args.fix {
+        println!(
+            "--fix adds only missing decryption blocks (it needs no key and does not change a Secret a Kustomization already names): the problems above need the steps shown"
         );
     }
     if bad > 0 {
@@ -450,26 +457,109 @@ fn pgp_secret_problem(
     ))
 }
 
+/// The master keys of an encrypted file as rules name them (`pgp:FP` for PGP), or None
+/// when it cannot be read as one (check_file reports why).
+fn file_recipients(root: &Path, file: &Path) -> Option<Vec<String>> {
+    let bytes = std::fs::read(file).ok()?;
+    let input = Input {
+        display: rel(root, file),
+        file: Some(file.to_path_buf()),
+        rules_path: Some(file.to_path_buf()),
+        format: Format::from_path(file),
+        out_format: Format::from_path(file),
+        bytes,
+    };
+    let (_, meta) = common::load_encrypted(&input).ok()?;
+    Some(
+        meta.key_groups
+            .iter()
+            .flat_map(crate::keys::group_recipients)
+            .collect(),
+    )
+}
+
+/// Whether a file's recipients are PGP keys only (no age key the cluster could hold).
+fn pgp_only(recipients: &[String]) -> bool {
+    !recipients.is_empty()
+        && recipients
+            .iter()
+            .all(|r| crate::keys::pgp::untag(r).is_some())
+}
+
+/// A Kustomization `--fix` gives a decryption block, and what its files need.
+struct FixTarget {
+    file: PathBuf,
+    name: String,
+    /// Every sops file it builds has PGP keys only: Flux's sops-gpg convention.
+    pgp_only: bool,
+    /// The PGP fingerprints of those files (for the command that makes the Secret).
+    fps: Vec<String>,
+}
+
 /// Add the decryption block to every Kustomization that applies one of `files` and
-/// decrypts by no means; returns how many files were changed.
+/// decrypts by no means; returns how many files were changed. The block names Flux's
+/// age Secret (sops-age), or its PGP Secret (sops-gpg) for a Kustomization whose files
+/// all have PGP keys only; making that Secret needs the private key, so the command that
+/// does it is printed, not run.
 fn fix_decryption(root: &Path, tree: &FluxTree, files: &[PathBuf]) -> Result<usize, CliError> {
-    let mut targets: Vec<PathBuf> = Vec::new();
+    let mut targets: Vec<FixTarget> = Vec::new();
     for f in files {
         let relp = rel(root, f);
-        if let Some(i) = tree.building(&relp, None)
-            && matches!(tree.decryption(i), Decryption::Missing { .. })
-            && !targets.contains(&tree.nodes[i].ks.file)
+        let Some(i) = tree.building(&relp, None) else {
+            continue;
+        };
+        if !matches!(tree.decryption(i), Decryption::Missing { .. }) {
+            continue;
+        }
+        let ks = &tree.nodes[i].ks;
+        let recipients = file_recipients(root, f).unwrap_or_default();
+        let only = pgp_only(&recipients);
+        let at = match targets
+            .iter()
+            .position(|t| t.file == ks.file && t.name == ks.name)
         {
-            targets.push(tree.nodes[i].ks.file.clone());
+            Some(at) => at,
+            None => {
+                targets.push(FixTarget {
+                    file: ks.file.clone(),
+                    name: ks.name.clone(),
+                    pgp_only: true,
+                    fps: Vec::new(),
+                });
+                targets.len() - 1
+            }
+        };
+        let t = &mut targets[at];
+        t.pgp_only &= only;
+        for fp in pgp_fps(&recipients) {
+            if !t.fps.iter().any(|x| x == fp) {
+                t.fps.push(fp.to_string());
+            }
         }
     }
+    let mut files_done: Vec<&PathBuf> = Vec::new();
     let mut changed = 0;
     for t in &targets {
-        let abs = root.join(t);
+        if files_done.contains(&&t.file) {
+            continue;
+        }
+        files_done.push(&t.file);
+        let abs = root.join(&t.file);
         let text = std::fs::read_to_string(&abs).map_err(|e| CliError::read_io(&abs, e))?;
-        let (out, names) = flux::patch_decryption(&text).map_err(|why| {
+        let secret_for = |name: &str| -> String {
+            let pgp = targets
+                .iter()
+                .any(|x| x.file == t.file && x.name == name && x.pgp_only);
+            if pgp {
+                PGP_SECRET_NAME
+            } else {
+                flux::SECRET_NAME
+            }
+            .to_string()
+        };
+        let (out, names) = flux::patch_decryption_named(&text, &secret_for).map_err(|why| {
             CliError::new(exit::GENERIC, why)
-                .in_file(t)
+                .in_file(&t.file)
                 .hint("add `decryption: {provider: sops, secretRef: {name: sops-age}}` under its spec by hand")
         })?;
         if names.is_empty() {
@@ -477,11 +567,26 @@ fn fix_decryption(root: &Path, tree: &FluxTree, files: &[PathBuf]) -> Result<usi
         }
         crate::fsio::write_atomic(&abs, out.as_bytes(), crate::fsio::Sensitivity::Public)
             .map_err(|e| CliError::write_io(&abs, e))?;
+        let shown: Vec<String> = names
+            .iter()
+            .map(|n| format!("{n} (secretRef {})", secret_for(n)))
+            .collect();
         println!(
             "fixed    {}: added spec.decryption to {}",
-            t.display(),
-            names.join(", ")
+            t.file.display(),
+            shown.join(", ")
         );
+        for x in targets
+            .iter()
+            .filter(|x| x.file == t.file && x.pgp_only && names.contains(&x.name))
+        {
+            let fp = x.fps.first().map(String::as_str).unwrap_or("FINGERPRINT");
+            println!(
+                "         note: the sops files {} builds have PGP keys only, so it decrypts with Flux's PGP Secret {ns}/{PGP_SECRET_NAME}; --fix cannot make that Secret (it needs the private key): gpg --export-secret-keys --armor {fp} | kubectl create secret generic {PGP_SECRET_NAME} --namespace={ns} --from-file=sops.asc=/dev/stdin (or: seal bootstrap flux --pgp {fp} --apply)",
+                x.name,
+                ns = flux::SECRET_NAMESPACE,
+            );
+        }
         changed += 1;
     }
     Ok(changed)

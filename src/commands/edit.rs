@@ -37,7 +37,8 @@ pub const NO_EDITOR: u8 = 201;
 /// parse, seal says where and, on a terminal, offers to re-open the editor; otherwise it exits non-zero and the
 /// file is unchanged. When nothing changed, nothing is written and seal exits 0, or 200
 /// with --exit-code (what sops 3.11 always does, for scripts that test for it). A FILE that does not exist is created from a template (a
-/// Kubernetes Secret for YAML) for the recipients of --age or the matching .sops.yaml rule.
+/// Kubernetes Secret for YAML) for the keys of --age, --pgp, --kms and --hc-vault-transit
+/// (one key group) or of the matching .sops.yaml rule.
 #[derive(Debug, Args)]
 pub struct EditArgs {
     /// The encrypted file to edit (created when it does not exist).
@@ -62,6 +63,26 @@ pub struct EditArgs {
     /// with --age in one key group, instead of the .sops.yaml rule's.
     #[arg(long, env = "SOPS_PGP_FP", value_name = "FINGERPRINTS")]
     pgp: Option<String>,
+
+    /// For a new file: encrypt for these AWS KMS keys (comma-separated ARN[+ROLE_ARN]), with
+    /// --age in one key group, instead of the .sops.yaml rule's.
+    #[arg(long, env = "SOPS_KMS_ARN", value_name = "ARNS")]
+    kms: Option<String>,
+
+    /// For a new file: the AWS profile for the --kms keys.
+    #[arg(long, value_name = "PROFILE")]
+    aws_profile: Option<String>,
+
+    /// For a new file: the KMS encryption context for the --kms keys
+    /// (key1:value1,key2:value2).
+    #[arg(long, value_name = "CONTEXT")]
+    encryption_context: Option<String>,
+
+    /// For a new file: encrypt for these Vault/OpenBao transit keys (comma-separated
+    /// https://HOST:PORT/v1/ENGINE/keys/NAME), with --age in one key group, instead of the
+    /// .sops.yaml rule's.
+    #[arg(long, env = "SOPS_VAULT_URIS", value_name = "URIS")]
+    hc_vault_transit: Option<String>,
 
     /// Show Kubernetes Secret `data` values base64-decoded and encode them again on save.
     /// Values that are not UTF-8 text stay base64, marked by a `# seal: kept as base64`
@@ -452,26 +473,49 @@ fn create_new(
     };
     let rule = common::matching_rule(config, &input)?;
     // Recipients are checked before the editor opens, so no edit is lost to a missing key.
-    // --age and --pgp together make one key group (as `encrypt`), replacing the rule's.
-    let explicit: Option<String> = match (&args.age, &args.pgp) {
-        (None, None) => None,
-        (age, pgp) => {
-            let mut list: Vec<String> = age.iter().cloned().collect();
-            list.extend(
-                pgp.iter()
-                    .flat_map(|l| keys::pgp::parse_fp_list(l))
-                    .map(|fp| keys::pgp::tag(&fp)),
-            );
-            Some(list.join(","))
+    // --age, --pgp, --kms and --hc-vault-transit together make one key group (as
+    // `encrypt`), replacing the rule's.
+    let explicit = args.age.is_some()
+        || args.pgp.is_some()
+        || args.kms.is_some()
+        || args.hc_vault_transit.is_some();
+    let groups = if explicit {
+        let mut list: Vec<String> = args
+            .age
+            .iter()
+            .flat_map(|l| l.split(','))
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty())
+            .collect();
+        list.extend(
+            args.pgp
+                .iter()
+                .flat_map(|l| keys::pgp::parse_fp_list(l))
+                .map(|fp| keys::pgp::tag(&fp)),
+        );
+        list.extend(
+            keys::service_flag_recipients(
+                args.kms.as_slice(),
+                args.encryption_context.as_deref(),
+                args.aws_profile.as_deref(),
+                args.hc_vault_transit.as_slice(),
+            )
+            .map_err(|e| CliError::from(e).in_file(file))?,
+        );
+        for r in &list {
+            keys::check_recipient(r).map_err(|e| CliError::from(e).in_file(file))?;
         }
+        (!list.is_empty()).then(|| vec![list])
+    } else {
+        common::recipient_groups(None, rule)?
     };
-    let Some(groups) = common::recipient_groups(explicit.as_deref(), rule)? else {
+    let Some(groups) = groups else {
         return Err(CliError::new(
             exit::GENERIC,
-            "the file does not exist, and there is nobody to encrypt a new one for: no --age, no --pgp and no matching .sops.yaml rule with keys",
+            "the file does not exist, and there is nobody to encrypt a new one for: no --age, --pgp, --kms or --hc-vault-transit and no matching .sops.yaml rule with keys",
         )
         .in_file(file)
-        .hint("pass --age age1… (or set SOPS_AGE_RECIPIENTS) or --pgp FINGERPRINT, or add a creation rule to .sops.yaml"));
+        .hint("pass --age age1… (or set SOPS_AGE_RECIPIENTS), --pgp FINGERPRINT, --kms ARN or --hc-vault-transit URI, or add a creation rule to .sops.yaml"));
     };
     let threshold = rule.map(|r| r.shamir_threshold).unwrap_or(0);
     let threshold = if groups.len() > 1 { threshold } else { 0 };

@@ -1,4 +1,5 @@
-//! `seal groups add|remove`: add a key group to an encrypted file, or remove one (by its
+//! `seal groups add|remove`: add a key group (age, PGP, AWS KMS, Vault transit keys) to an
+//! encrypted file, or remove one (by its
 //! index, counted from 0 as `sops groups add|delete` count). The data key stays the same:
 //! it is opened, then wrapped again for every group (split anew with Shamir when there are
 //! several). Values, `lastmodified` and the MAC are untouched, as in sops. Unlike sops,
@@ -36,7 +37,7 @@ pub enum GroupsCommand {
     Remove(RemoveArgs),
 }
 
-/// Add a key group of age recipients and PGP fingerprints to an encrypted file
+/// Add a key group (age, PGP, AWS KMS and Vault transit keys) to an encrypted file
 ///
 /// The result is printed unless -i or --output is given.
 #[derive(Debug, Args)]
@@ -52,6 +53,23 @@ pub struct AddArgs {
     /// A PGP fingerprint of the new group (comma-separated, repeatable).
     #[arg(long, value_name = "FINGERPRINTS")]
     pub pgp: Vec<String>,
+
+    /// An AWS KMS key of the new group (ARN[+ROLE_ARN], comma-separated, repeatable).
+    #[arg(long, value_name = "ARNS")]
+    pub kms: Vec<String>,
+
+    /// The AWS profile for the --kms keys.
+    #[arg(long, value_name = "PROFILE")]
+    pub aws_profile: Option<String>,
+
+    /// The KMS encryption context for the --kms keys (key1:value1,key2:value2).
+    #[arg(long, value_name = "CONTEXT")]
+    pub encryption_context: Option<String>,
+
+    /// A Vault/OpenBao transit key of the new group
+    /// (https://HOST:PORT/v1/ENGINE/keys/NAME, comma-separated, repeatable).
+    #[arg(long, value_name = "URIS")]
+    pub hc_vault_transit: Vec<String>,
 
     #[command(flatten)]
     shared: Shared,
@@ -111,13 +129,25 @@ pub fn run(ctx: &Ctx, args: &GroupsArgs) -> Result<(), CliError> {
                     group.push(tagged);
                 }
             }
+            let services = keys::service_flag_recipients(
+                &a.kms,
+                a.encryption_context.as_deref(),
+                a.aws_profile.as_deref(),
+                &a.hc_vault_transit,
+            )
+            .map_err(|e| CliError::from(e).in_file(&a.file))?;
+            for r in services {
+                if !group.contains(&r) {
+                    group.push(r);
+                }
+            }
             if group.is_empty() {
                 return Err(CliError::new(
                     exit::GENERIC,
                     "the new key group would be empty: nobody could open its share of the data key",
                 )
                 .in_file(&a.file)
-                .hint("name its keys with --age RECIPIENT or --pgp FINGERPRINT"));
+                .hint("name its keys with --age RECIPIENT, --pgp FINGERPRINT, --kms ARN or --hc-vault-transit URI"));
             }
             change(ctx, &a.file, &a.shared, true, |groups| {
                 groups.push(group);

@@ -66,7 +66,8 @@ pub enum Command {
 /// Run the parsed command line.
 pub fn run(cli: Cli) -> Result<(), CliError> {
     crate::ui::set_verbosity(crate::ui::Verbosity::from_flags(cli.quiet, cli.verbose));
-    let ctx = common::Ctx::from_process(cli.config)?;
+    let ctx = common::Ctx::from_process(cli.config)?
+        .with_decryption_order(cli.decryption_order.as_deref())?;
     match cli.command {
         Command::Encrypt(a) => encrypt::run(&ctx, &a),
         Command::Decrypt(a) => decrypt::run(&ctx, &a),

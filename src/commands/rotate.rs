@@ -472,6 +472,7 @@ pub(crate) fn read_input(
         cwd: cwd.to_path_buf(),
         config_flag: None,
         env: Box::new(ProcessEnv),
+        decryption_order: None,
     };
     Input::read(
         &ctx,

@@ -37,10 +37,13 @@ pub fn sops_age_secret(identity_text: &str) -> Zeroizing<String> {
 
 /// The `decryption` block, indented for a child of `spec` at `indent` spaces.
 pub fn decryption_block(indent: usize) -> String {
+    decryption_block_named(indent, SECRET_NAME)
+}
+
+/// The `decryption` block naming the Secret `secret`.
+pub fn decryption_block_named(indent: usize, secret: &str) -> String {
     let p = " ".repeat(indent);
-    format!(
-        "{p}decryption:\n{p}{p}provider: sops\n{p}{p}secretRef:\n{p}{p}{p}name: {SECRET_NAME}\n"
-    )
+    format!("{p}decryption:\n{p}{p}provider: sops\n{p}{p}secretRef:\n{p}{p}{p}name: {secret}\n")
 }
 
 /// A Flux Kustomization found in the repository.
@@ -139,6 +142,14 @@ pub fn find_kustomizations(root: &Path) -> Vec<FluxKustomization> {
 /// Refuses when a Kustomization has a `decryption` that is not sops, or the result does
 /// not parse to the expected block.
 pub fn patch_decryption(text: &str) -> Result<(String, Vec<String>), String> {
+    patch_decryption_named(text, &|_| SECRET_NAME.to_string())
+}
+
+/// Like [`patch_decryption`], with the Secret each Kustomization (by name) is given.
+pub fn patch_decryption_named(
+    text: &str,
+    secret_for: &dyn Fn(&str) -> String,
+) -> Result<(String, Vec<String>), String> {
     let before = kustomizations_in(Path::new("-"), text.as_bytes());
     if before.is_empty() {
         return Err("no Flux Kustomization (kustomize.toolkit.fluxcd.io) found".into());
@@ -166,7 +177,7 @@ pub fn patch_decryption(text: &str) -> Result<(String, Vec<String>), String> {
                         k.name
                     ));
                 }
-                out.push_str(&insert_under_spec(doc)?);
+                out.push_str(&insert_under_spec(doc, &secret_for(&k.name))?);
                 patched.push(k.name.clone());
             }
             _ => out.push_str(doc),
@@ -197,7 +208,7 @@ pub fn patch_decryption(text: &str) -> Result<(String, Vec<String>), String> {
 }
 
 /// Insert the block right after the top-level `spec:` line of one document.
-fn insert_under_spec(doc: &str) -> Result<String, String> {
+fn insert_under_spec(doc: &str, secret: &str) -> Result<String, String> {
     let lines: Vec<&str> = doc.split_inclusive('\n').collect();
     let Some(i) = lines.iter().position(|l| l.trim_end() == "spec:") else {
         return Err(
@@ -219,7 +230,7 @@ fn insert_under_spec(doc: &str) -> Result<String, String> {
             if !l.ends_with('\n') {
                 out.push('\n');
             }
-            out.push_str(&decryption_block(indent));
+            out.push_str(&decryption_block_named(indent, secret));
         }
     }
     Ok(out)

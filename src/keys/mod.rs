@@ -300,15 +300,29 @@ pub fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, Ke
     })
 }
 
+/// The order in which sops reads a key group's entries from a file (its stores put the keys
+/// of each type together in this order), and so the order it tries the types that
+/// `SOPS_DECRYPTION_ORDER` does not name.
+pub const SOPS_GROUP_ORDER: &[&str] = &[
+    "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault", "pgp", "age",
+];
+
 /// The registered types in the order a group's keys are tried: those `order` names
-/// (`SOPS_DECRYPTION_ORDER`, sops's default `age,pgp` when empty) first, in its order, then
-/// the others in registry order (sops sorts a group's keys the same way, stably).
+/// (`--decryption-order`/`SOPS_DECRYPTION_ORDER`, sops's default `age,pgp` when empty)
+/// first, in its order, then the others in the order sops reads a group
+/// ([`SOPS_GROUP_ORDER`]; sops sorts a group's keys the same way, stably).
 fn decryption_order(order: &[String]) -> Vec<&'static dyn KeyType> {
     let default = ["age".to_string(), "pgp".to_string()];
     let order = if order.is_empty() {
         &default[..]
     } else {
         order
+    };
+    let in_group = |t: &&'static dyn KeyType| {
+        SOPS_GROUP_ORDER
+            .iter()
+            .position(|n| *n == t.name())
+            .unwrap_or(SOPS_GROUP_ORDER.len())
     };
     let rank = |t: &&'static dyn KeyType| {
         order
@@ -317,6 +331,7 @@ fn decryption_order(order: &[String]) -> Vec<&'static dyn KeyType> {
             .unwrap_or(order.len())
     };
     let mut types: Vec<&'static dyn KeyType> = REGISTRY.to_vec();
+    types.sort_by_key(in_group);
     types.sort_by_key(rank);
     types
 }

@@ -1021,3 +1021,93 @@ fn lazy_key_command_runs_for_each_key_with_its_recipient() {
         format!("{public}\nunset\n")
     );
 }
+
+/// The types an order does not name are tried in the order sops reads a group (AWS KMS,
+/// Vault, PGP, age), as sops's stable sort leaves them; unknown names and sops's exact
+/// split (`" age"` is not `age`) rank nothing.
+#[test]
+fn decryption_order_leaves_unnamed_types_in_sops_group_order() {
+    let names = |order: &[&str]| -> Vec<&'static str> {
+        let order: Vec<String> = order.iter().map(|s| s.to_string()).collect();
+        decryption_order(&order).iter().map(|t| t.name()).collect()
+    };
+    assert_eq!(names(&[]), ["age", "pgp", "kms", "hc_vault"]);
+    assert_eq!(names(&["pgp", "age"]), ["pgp", "age", "kms", "hc_vault"]);
+    assert_eq!(names(&["kms"]), ["kms", "hc_vault", "pgp", "age"]);
+    assert_eq!(names(&["PGP"]), ["kms", "hc_vault", "pgp", "age"]);
+    assert_eq!(names(&["pgp", " age"]), ["pgp", "kms", "hc_vault", "age"]);
+    assert_eq!(names(&["hc_vault", ""]), ["hc_vault", "kms", "pgp", "age"]);
+}
+
+/// The build without the `pgp-native` feature (no rpgp: `cargo check --no-default-features`)
+/// is not compiled by the test run: measured, it costs more than CI has left (its
+/// dependencies build with other features: syn and the proc macros, the elliptic-curve
+/// crates; 139 s wall, 94 CPU-s after the default build's clippy). This guards what that
+/// build relies on instead: the stub `pgp_keyring` module offers every function the rest
+/// of seal calls, with the real module's signature, and no other file uses the rpgp crate.
+#[test]
+fn the_build_without_pgp_native_has_the_same_keyring_interface() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let real = std::fs::read_to_string(src.join("keys/pgp_keyring.rs")).unwrap();
+    let mod_rs = std::fs::read_to_string(src.join("keys/mod.rs")).unwrap();
+    let stub = mod_rs
+        .split("#[cfg(not(feature = \"pgp-native\"))]\nmod pgp_keyring {")
+        .nth(1)
+        .and_then(|rest| rest.split("\n}\n").next())
+        .expect("the stub pgp_keyring module in keys/mod.rs");
+    // `pub fn NAME(…) -> …` up to the body, parameter names without a leading `_`.
+    let signature = |text: &str, name: &str| -> Option<String> {
+        let start = text.find(&format!("pub fn {name}("))?;
+        let sig = text[start..].split('{').next()?;
+        Some(
+            sig.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .replace("(_", "(")
+                .replace(", _", ", "),
+        )
+    };
+    // Spelled in pieces, so that this file does not match itself.
+    let crate_path = format!("::{}::composed", "pgp");
+    let mut called = Vec::new();
+    let mut stack = vec![src.clone()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            if p.extension().is_none_or(|x| x != "rs") || p.ends_with("keys/pgp_keyring.rs") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&p).unwrap();
+            for line in text.lines() {
+                let code = line.trim_start();
+                assert!(
+                    !code.starts_with("use pgp::") && !code.contains(&crate_path),
+                    "{} uses the rpgp crate outside keys/pgp_keyring.rs: {line}",
+                    p.display()
+                );
+            }
+            for (i, _) in text.match_indices("pgp_keyring::") {
+                let name: String = text[i + "pgp_keyring::".len()..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                if !name.is_empty() && !called.contains(&name) {
+                    called.push(name);
+                }
+            }
+        }
+    }
+    assert!(called.contains(&"decrypt".to_string()), "{called:?}");
+    for name in &called {
+        let want = signature(&real, name).unwrap_or_else(|| panic!("pgp_keyring::{name}"));
+        assert_eq!(
+            signature(stub, name).as_deref(),
+            Some(want.as_str()),
+            "the stub pgp_keyring (no pgp-native) must offer `{want}`"
+        );
+    }
+}

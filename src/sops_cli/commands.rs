@@ -17,8 +17,11 @@ const OUT: &[&str] = &["in-place", "output", "indent"];
 const SUB_OUT: &[&str] = &["in-place", "output"];
 const KEYSERVICE: &[&str] = &["enable-local-keyservice", "keyservice"];
 /// `--decryption-order` ($SOPS_DECRYPTION_ORDER): the commands that open a data key
-/// (sops 3.13: not encrypt, filestatus, updatekeys or groups).
+/// (sops 3.13: decrypt, rotate, edit, set, unset, exec-env, exec-file, publish and the top
+/// level; not encrypt, filestatus, updatekeys or groups).
 const ORDER: &[&str] = &["decryption-order"];
+/// sops's exit code for a key type named twice in the decryption order.
+pub const DUPLICATE_DECRYPTION_KEY_TYPE: u8 = 112;
 /// --input-type and --output-type (set and unset have no --filename-override in sops 3.13).
 const TYPES: &[&str] = &["input-type", "output-type"];
 const SELECTORS: &[&str] = &[
@@ -181,6 +184,7 @@ fn allowed(name: &str) -> Vec<&'static str> {
         ],
         "publish" => &[
             KEYSERVICE,
+            ORDER,
             &["yes", "omit-extensions", "recursive", "verbose"],
         ],
         _ => &[],
@@ -255,6 +259,14 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
         return fail;
     }
     let mut out = Out::new(name);
+    if allow.contains(&"decryption-order") {
+        match decryption_order(&p) {
+            Ok(order) => out.decryption_order(order),
+            Err(fail) => return fail,
+        }
+    } else if matches!(name, "updatekeys") {
+        out.file_order();
+    }
     match name {
         "encrypt" => {
             out.file(&p, name, false);
@@ -279,22 +291,21 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
             if let Some(f) = new_file_options(&p, name) {
                 return f;
             }
-            // seal edit makes a new file for age and PGP keys only: never drop a key flag.
-            for (flag, what) in [
-                ("kms", "AWS KMS"),
-                ("hc-vault-transit", "HashiCorp Vault transit"),
-            ] {
-                if p.value(flag).is_some_and(|v| !v.is_empty()) {
-                    return Plan::fail(
-                        GENERIC,
-                        format!(
-                            "seal's edit takes no {what} keys for a new file yet (--{flag}): create the file with `sops encrypt --{flag} …` (or seal encrypt), then edit it"
-                        ),
-                    );
-                }
-            }
             out.file(&p, name, true);
-            out.pass(&p, &["input-type", "age", "pgp", "ignore-mac", "indent"]);
+            out.pass(
+                &p,
+                &[
+                    "input-type",
+                    "age",
+                    "pgp",
+                    "kms",
+                    "aws-profile",
+                    "encryption-context",
+                    "hc-vault-transit",
+                    "ignore-mac",
+                    "indent",
+                ],
+            );
             // sops exits 200 when the editor left the file unchanged (new or existing).
             out.push("--exit-code".into());
         }
@@ -480,6 +491,26 @@ pub fn encrypt_flags(out: &mut Out, p: &Parsed) {
     out.push("--sops-defaults".into());
 }
 
+/// `--decryption-order`, else `$SOPS_DECRYPTION_ORDER` (urfave/cli reads the variable for
+/// the flag), for a command that takes it: passed on to seal as the flag, which seal splits
+/// as sops does. A type named twice fails as in sops (112, sops's words), before anything
+/// is read.
+pub fn decryption_order(p: &Parsed) -> Result<Option<String>, Plan> {
+    let Some(value) = p.value_or_env("decryption-order") else {
+        return Ok(None);
+    };
+    let order = crate::commands::common::split_decryption_order(&value);
+    for (i, t) in order.iter().enumerate() {
+        if order[..i].contains(t) {
+            return Err(Plan::fail(
+                DUPLICATE_DECRYPTION_KEY_TYPE,
+                format!("Duplicate decryption key type: {t}"),
+            ));
+        }
+    }
+    Ok(Some(value))
+}
+
 /// Checks every form shares: key services, and (when a file may be created) key types
 /// seal cannot encrypt for; --add-*/--rm-* of those types. `pgp_ok`: the command wraps
 /// for the [`WRAPPED_KEYS`] flags and their variables (`--pgp`/`SOPS_PGP_FP`, `--kms`/
@@ -646,6 +677,22 @@ impl Out {
     pub fn config(&mut self, p: &Parsed) {
         self.pass(p, &["config"]);
     }
+
+    /// `--decryption-order VALUE` (from [`decryption_order`]).
+    pub fn decryption_order(&mut self, value: Option<String>) {
+        if let Some(v) = value {
+            self.insert("--decryption-order".into());
+            self.insert(v.into());
+        }
+    }
+
+    /// sops's `updatekeys` and `groups` pass no decryption order (whatever
+    /// `SOPS_DECRYPTION_ORDER` says): a group's keys are tried in the order sops reads
+    /// them from the file, by type ([`crate::keys::SOPS_GROUP_ORDER`]).
+    pub fn file_order(&mut self) {
+        self.insert("--decryption-order".into());
+        self.insert(crate::keys::SOPS_GROUP_ORDER.join(",").into());
+    }
 }
 
 #[cfg(test)]
@@ -762,10 +809,24 @@ mod tests {
                 "u"
             ]
         );
-        match plan("edit", &os(&["--kms", "arn:a", "f.yaml"]), None) {
-            Plan::Fail { message, .. } => assert!(message.contains("AWS KMS"), "{message}"),
-            other => panic!("{other:?}"),
-        }
+        // edit (a new file) takes them too.
+        assert_eq!(
+            seal(plan(
+                "edit",
+                &os(&["--kms", "arn:a", "--hc-vault-transit", "u", "f.yaml"]),
+                None
+            )),
+            [
+                "seal",
+                "edit",
+                "f.yaml",
+                "--kms",
+                "arn:a",
+                "--hc-vault-transit",
+                "u",
+                "--exit-code"
+            ]
+        );
     }
 
     #[test]
@@ -778,6 +839,49 @@ mod tests {
         assert_eq!(
             argv,
             ["seal", "exec-env", "f.yaml", "--pristine", "--", "echo $A"]
+        );
+    }
+
+    #[test]
+    fn decryption_order_goes_on_to_seal_and_duplicates_are_112() {
+        assert_eq!(
+            seal(plan(
+                "exec-env",
+                &os(&["f.yaml", "env", "--decryption-order", "pgp,age"]),
+                None
+            )),
+            [
+                "seal",
+                "exec-env",
+                "--decryption-order",
+                "pgp,age",
+                "f.yaml",
+                "--",
+                "env"
+            ]
+        );
+        assert_eq!(
+            seal(plan(
+                "publish",
+                &os(&["--decryption-order=", "f.yaml"]),
+                None
+            )),
+            ["seal", "publish", "--decryption-order", "", "f.yaml"]
+        );
+        assert_eq!(
+            plan("set", &os(&["--decryption-order", "age,pgp,age"]), None),
+            Plan::fail(
+                DUPLICATE_DECRYPTION_KEY_TYPE,
+                "Duplicate decryption key type: age"
+            )
+        );
+        // updatekeys: no order in sops, so the file's (by type, as sops reads a group).
+        assert_eq!(
+            seal(plan("updatekeys", &os(&["-y", "f.yaml"]), None))[2..4],
+            [
+                "--decryption-order",
+                "kms,gcp_kms,hckms,azure_kv,hc_vault,pgp,age"
+            ]
         );
     }
 

@@ -1,6 +1,7 @@
 //! `sops groups add|delete`: sops's flags (`--file/-f`, one flag per key, `-i`,
 //! `--shamir-secret-sharing-threshold`), its argument checks and their words, turned into
-//! `seal groups add|remove`. Key types seal cannot wrap for are refused by the shared
+//! `seal groups add|remove`. age, PGP, AWS KMS and Vault transit keys are passed on; the
+//! key types seal cannot wrap for (GCP, Azure, HuaweiCloud) are refused by the shared
 //! checks, naming the type.
 
 use std::ffi::OsString;
@@ -69,23 +70,10 @@ pub fn plan(rest: &[OsString], globals: Option<&Parsed>) -> Plan {
             stdout: help(Some(name)),
         };
     }
+    // GCP KMS, Azure Key Vault and HuaweiCloud KMS are refused here, naming the type; age,
+    // PGP, AWS KMS and Vault transit keys go on to seal groups add.
     if let Some(fail) = shared_checks(&p, false, true) {
         return fail;
-    }
-    // `shared_checks` lets through the service keys that `sops encrypt` wraps for; seal's
-    // groups command takes age and PGP keys only, so never drop one silently.
-    for (flag, what) in [
-        ("kms", "AWS KMS"),
-        ("hc-vault-transit", "HashiCorp Vault transit"),
-    ] {
-        if p.value(flag).is_some_and(|v| !v.is_empty()) {
-            return Plan::fail(
-                GENERIC,
-                format!(
-                    "seal's groups command takes age and PGP keys only, not {what} keys yet (--{flag}): add the group with the real sops, or encrypt the file again with seal encrypt --{flag} …"
-                ),
-            );
-        }
     }
     let threshold = match p.value("shamir-secret-sharing-threshold") {
         None => None,
@@ -117,11 +105,14 @@ pub fn plan(rest: &[OsString], globals: Option<&Parsed>) -> Plan {
                 return no_file(name);
             };
             out.push(file);
-            for (flag, values) in [("age", p.flags.get("age")), ("pgp", p.flags.get("pgp"))] {
-                for v in values.into_iter().flatten() {
+            for flag in ["age", "pgp", "kms", "hc-vault-transit"] {
+                for v in p.flags.get(flag).into_iter().flatten() {
                     out.push(format!("--{flag}").into());
                     out.push(v.into());
                 }
+            }
+            if !p.flags.get("kms").is_none_or(Vec::is_empty) {
+                out.pass(&p, &["aws-profile", "encryption-context"]);
             }
         }
         _ => {
@@ -157,6 +148,7 @@ pub fn plan(rest: &[OsString], globals: Option<&Parsed>) -> Plan {
         out.push("--shamir-secret-sharing-threshold".into());
         out.push(t.into());
     }
+    out.file_order();
     if let Some(g) = globals {
         out.config(g);
         out.pass(g, &["indent"]);
@@ -193,7 +185,8 @@ pub fn help(sub: Option<&str>) -> String {
     match sub {
         None => format!(
             "sops groups (seal {version} running as sops)\n\n\
-             usage: sops groups add --file FILE [--age R]... [--pgp FP]... [-i]\n\
+             usage: sops groups add --file FILE [--age R]... [--pgp FP]... [--kms ARN]...\n\
+             \x20                        [--hc-vault-transit URI]... [-i]\n\
              \x20      sops groups delete --file FILE [-i] INDEX\n\n\
              commands:\n   add     add a new group to a SOPS file\n   \
              delete  delete a key group from a SOPS file (INDEX counted from 0)\n"
@@ -262,7 +255,9 @@ mod tests {
                 "B",
                 "--pgp",
                 "P",
-                "--in-place"
+                "--in-place",
+                "--decryption-order",
+                "kms,gcp_kms,hckms,azure_kv,hc_vault,pgp,age"
             ]
         );
     }
@@ -271,7 +266,15 @@ mod tests {
     fn delete_takes_one_index_parsed_as_sops_does() {
         assert_eq!(
             seal(plan(&os(&["delete", "1", "--file", "f.json"]), None)),
-            ["seal", "groups", "remove", "f.json", "1"]
+            [
+                "seal",
+                "groups",
+                "remove",
+                "f.json",
+                "1",
+                "--decryption-order",
+                "kms,gcp_kms,hckms,azure_kv,hc_vault,pgp,age"
+            ]
         );
         for bad in ["x", "-1", "+1", ""] {
             let (code, msg) = fail(plan(&os(&["delete", "-f", "f", "--", bad]), None));
@@ -314,15 +317,42 @@ mod tests {
     #[test]
     fn key_types_seal_cannot_wrap_for_are_refused_naming_them() {
         for (flag, what) in [
-            ("--kms", "AWS KMS"),
             ("--gcp-kms", "GCP KMS"),
             ("--azure-kv", "Azure Key Vault"),
-            ("--hc-vault-transit", "Vault"),
             ("--hckms", "HuaweiCloud"),
         ] {
             let (code, msg) = fail(plan(&os(&["add", "-f", "f.yaml", flag, "x"]), None));
             assert_eq!(code, GENERIC);
             assert!(msg.contains(what) && msg.contains(flag), "{flag}: {msg}");
         }
+        // AWS KMS and Vault transit keys go on to seal groups add.
+        let argv = seal(plan(
+            &os(&[
+                "add",
+                "-f",
+                "f.yaml",
+                "--kms",
+                "arn:k",
+                "--encryption-context",
+                "a:b",
+                "--hc-vault-transit",
+                "http://v/v1/transit/keys/k",
+            ]),
+            None,
+        ));
+        assert_eq!(
+            argv[3..12],
+            [
+                "f.yaml",
+                "--kms",
+                "arn:k",
+                "--hc-vault-transit",
+                "http://v/v1/transit/keys/k",
+                "--encryption-context",
+                "a:b",
+                "--decryption-order",
+                "kms,gcp_kms,hckms,azure_kv,hc_vault,pgp,age"
+            ]
+        );
     }
 }

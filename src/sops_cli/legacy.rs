@@ -63,7 +63,15 @@ pub fn plan(args: &[OsString]) -> Plan {
     ) {
         return fail;
     }
+    // sops reads the decryption order (and refuses a type named twice) in every mode.
+    let order = match commands::decryption_order(&p) {
+        Ok(order) => order,
+        Err(fail) => return fail,
+    };
     let mut out = Out::new(mode);
+    if mode != "encrypt" {
+        out.decryption_order(order);
+    }
     match mode {
         "encrypt" => {
             out.push(file);
@@ -97,7 +105,20 @@ pub fn plan(args: &[OsString]) -> Plan {
         }
         _ => {
             out.push(file);
-            out.pass(&p, &["input-type", "age", "pgp", "ignore-mac", "indent"]);
+            out.pass(
+                &p,
+                &[
+                    "input-type",
+                    "age",
+                    "pgp",
+                    "kms",
+                    "aws-profile",
+                    "encryption-context",
+                    "hc-vault-transit",
+                    "ignore-mac",
+                    "indent",
+                ],
+            );
             // sops exits 200 when the editor left the file unchanged (new or existing).
             out.push("--exit-code".into());
         }
@@ -131,6 +152,23 @@ mod tests {
             argv(plan(&os(&["-d", "f.yaml", "--output-type", "json"]))),
             ["seal", "decrypt", "f.yaml"]
         );
+    }
+
+    #[test]
+    fn decryption_order_is_read_in_every_mode() {
+        assert_eq!(
+            argv(plan(&os(&["-d", "--decryption-order", "pgp", "f.yaml"]))),
+            ["seal", "decrypt", "--decryption-order", "pgp", "f.yaml"]
+        );
+        // encrypt opens no data key: checked, not passed on.
+        assert_eq!(
+            argv(plan(&os(&["-e", "--decryption-order", "pgp", "f.yaml"])))[..3],
+            ["seal", "encrypt", "f.yaml"]
+        );
+        assert!(matches!(
+            plan(&os(&["-e", "--decryption-order", "age,age", "f.yaml"])),
+            Plan::Fail { code: 112, .. }
+        ));
     }
 
     #[test]
