@@ -924,7 +924,11 @@ mod tests {
                         ("merge", list(vec![map(&[("age", list(vec![s(B)]))])])),
                         ("age", list(vec![s(C), s(B)])),
                         ("kms", list(vec![map(&[("arn", s("arn:aws:kms:x"))])])),
-                        ("gcp_kms", list(vec![map(&[("resource_id", s("p/k"))])])),
+                        (
+                            "gcp_kms",
+                            list(vec![map(&[("resource_id", s("projects/p/k"))])]),
+                        ),
+                        ("hckms", list(vec![map(&[("key_id", s("r:k"))])])),
                     ]),
                     map(&[("pgp", list(vec![s("ABCD 1234 EF56!")]))]),
                 ]),
@@ -937,11 +941,16 @@ mod tests {
             r.key_groups,
             vec![
                 vec![A.to_string()],
-                vec![B.to_string(), C.to_string(), "arn:aws:kms:x".to_string()],
+                vec![
+                    B.to_string(),
+                    C.to_string(),
+                    "arn:aws:kms:x".to_string(),
+                    "projects/p/k".to_string()
+                ],
                 vec!["pgp:ABCD1234EF56!".to_string()]
             ]
         );
-        assert_eq!(r.unsupported_keys, ["gcp_kms"]);
+        assert_eq!(r.unsupported_keys, ["hckms"]);
     }
 
     #[test]
@@ -955,18 +964,24 @@ mod tests {
                 list(vec![s("https://v:8200/v1/transit/keys/k")]),
             ),
             ("age", s(A)),
-            ("gcp_kms", s("projects/p/k")),
-            ("azure_keyvault", s("")),
+            (
+                "gcp_kms",
+                s("projects/p/locations/l/keyRings/r/cryptoKeys/k"),
+            ),
+            ("azure_keyvault", s("https://v.vault.azure.net/keys/k/1")),
+            ("hckms", s("r:k")),
         ])])
         .expect("config");
         let r = &c.creation_rules[0];
-        assert_eq!(r.unsupported_keys, ["gcp_kms"]);
+        assert_eq!(r.unsupported_keys, ["hckms"]);
         assert_eq!(
             r.key_groups,
             [vec![
                 A.to_string(),
                 format!("{ARN}||prof"),
                 format!("{ARN}+arn:aws:iam::1:role/r||prof"),
+                "projects/p/locations/l/keyRings/r/cryptoKeys/k".to_string(),
+                "https://v.vault.azure.net/keys/k/1".to_string(),
                 "https://v:8200/v1/transit/keys/k".to_string(),
             ]]
         );

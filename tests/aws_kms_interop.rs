@@ -1119,3 +1119,17 @@ fn edit_of_a_new_file_takes_kms_keys_as_sops_does() {
         plain
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// gcp: GCP Cloud KMS keys against a fake Cloud KMS on 127.0.0.1 (tests/key_services/gcp_kms.rs)
+// ---------------------------------------------------------------------------------------
+
+#[path = "key_services/gcp_kms.rs"]
+mod gcp;
+
+// ---------------------------------------------------------------------------------------
+// azure: Azure Key Vault keys through the same fake (tests/key_services/azure_kv.rs)
+// ---------------------------------------------------------------------------------------
+
+#[path = "key_services/azure_kv.rs"]
+mod azure;

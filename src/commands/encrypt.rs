@@ -58,6 +58,18 @@ pub struct EncryptArgs {
     #[arg(long, env = "SOPS_VAULT_URIS", value_name = "URIS")]
     hc_vault_transit: Option<String>,
 
+    /// Encrypt for these GCP Cloud KMS keys (comma-separated
+    /// projects/P/locations/L/keyRings/R/cryptoKeys/K), with --age in one key group;
+    /// replaces the rule's keys.
+    #[arg(long, env = "SOPS_GCP_KMS_IDS", value_name = "RESOURCE_IDS")]
+    gcp_kms: Option<String>,
+
+    /// Encrypt for these Azure Key Vault keys (comma-separated
+    /// https://VAULT.vault.azure.net/keys/NAME/VERSION), with --age in one key group;
+    /// replaces the rule's keys.
+    #[arg(long, env = "SOPS_AZURE_KEYVAULT_URLS", value_name = "URLS")]
+    azure_kv: Option<String>,
+
     /// Encrypt only values under keys matching this regex.
     #[arg(long, value_name = "REGEX")]
     encrypted_regex: Option<String>,
@@ -191,7 +203,9 @@ fn encrypt_input(
     let flagged = args.age.is_some()
         || args.pgp.is_some()
         || args.kms.is_some()
-        || args.hc_vault_transit.is_some();
+        || args.hc_vault_transit.is_some()
+        || args.gcp_kms.is_some()
+        || args.azure_kv.is_some();
     let groups: Vec<Vec<String>> = match (&args.age, &args.pgp) {
         _ if !flagged => match rule {
             Some(r) => {
@@ -201,7 +215,7 @@ fn encrypt_input(
                     return Err(CliError::new(
                         exit::GENERIC,
                         format!(
-                            "the matching creation rule names key types seal does not support yet ({}); seal wraps data keys for age, PGP, AWS KMS and Vault transit only, and does not drop a master key",
+                            "the matching creation rule names key types seal does not support yet ({}); seal wraps data keys for age, PGP, AWS KMS, GCP KMS, Azure Key Vault and Vault transit only, and does not drop a master key",
                             r.unsupported_keys.join(", ")
                         ),
                     )
@@ -243,6 +257,8 @@ fn encrypt_input(
                 )
                 .map_err(|e| CliError::from(e).in_file(&input.display))?,
             );
+            rs.extend(keys::gcp_kms::flag_recipients(args.gcp_kms.as_slice()));
+            rs.extend(keys::azure_kv::flag_recipients(args.azure_kv.as_slice()));
             vec![rs]
         }
     };

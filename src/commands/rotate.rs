@@ -78,6 +78,26 @@ pub struct RotateArgs {
     #[arg(long = "rm-hc-vault-transit", value_name = "URIS")]
     rm_hc_vault_transit: Vec<String>,
 
+    /// Add these GCP Cloud KMS keys (comma-separated resource IDs, repeatable) to the first
+    /// key group.
+    #[arg(long = "add-gcp-kms", value_name = "RESOURCE_IDS")]
+    add_gcp_kms: Vec<String>,
+
+    /// Remove these GCP Cloud KMS keys (comma-separated resource IDs, repeatable) from every
+    /// key group.
+    #[arg(long = "rm-gcp-kms", value_name = "RESOURCE_IDS")]
+    rm_gcp_kms: Vec<String>,
+
+    /// Add these Azure Key Vault keys (comma-separated key URLs, repeatable) to the first
+    /// key group.
+    #[arg(long = "add-azure-kv", value_name = "URLS")]
+    add_azure_kv: Vec<String>,
+
+    /// Remove these Azure Key Vault keys (comma-separated key URLs, repeatable) from every
+    /// key group.
+    #[arg(long = "rm-azure-kv", value_name = "URLS")]
+    rm_azure_kv: Vec<String>,
+
     /// Read the input as this format instead of guessing from the file name.
     #[arg(long, value_name = "FORMAT", value_parser = common::parse_format)]
     input_type: Option<Format>,
@@ -244,15 +264,30 @@ pub fn run(ctx: &Ctx, args: &RotateArgs) -> Result<(), CliError> {
         );
         v
     };
-    let service = |kms: &[String], vault: &[String]| {
+    let service = |kms: &[String], vault: &[String], gcp: &[String], azure: &[String]| {
         keys::service_flag_recipients(kms, args.encryption_context.as_deref(), None, vault)
+            .map(|mut v| {
+                v.extend(keys::gcp_kms::flag_recipients(gcp));
+                v.extend(keys::azure_kv::flag_recipients(azure));
+                v
+            })
             .map_err(CliError::from)
     };
     let changes = RecipientChanges::parse_with(
         &with_pgp(&args.add_age, &args.add_pgp),
         &with_pgp(&args.rm_age, &args.rm_pgp),
-        service(&args.add_kms, &args.add_hc_vault_transit)?,
-        service(&args.rm_kms, &args.rm_hc_vault_transit)?,
+        service(
+            &args.add_kms,
+            &args.add_hc_vault_transit,
+            &args.add_gcp_kms,
+            &args.add_azure_kv,
+        )?,
+        service(
+            &args.rm_kms,
+            &args.rm_hc_vault_transit,
+            &args.rm_gcp_kms,
+            &args.rm_azure_kv,
+        )?,
     )?;
     let many = args.all || args.files.len() > 1;
     if many && !args.output.in_place {
@@ -522,7 +557,7 @@ fn refuse_other_keys(input: &Input, opened: &Opened) -> Result<(), CliError> {
     {
         return Err(CliError::new(
             exit::GENERIC,
-            "the file also has master keys of a type seal cannot wrap for (gcp_kms, azure_kv, hckms): seal can only re-wrap a new data key for age, PGP, AWS KMS and Vault transit keys",
+            "the file also has master keys of a type seal cannot wrap for (hckms): seal can only re-wrap a new data key for age, PGP, AWS KMS, GCP KMS, Azure Key Vault and Vault transit keys",
         )
         .in_file(&input.display)
         .hint("rotate this file with sops, or move it to age recipients"));

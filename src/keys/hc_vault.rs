@@ -128,10 +128,11 @@ impl VaultKey {
     }
 
     /// Whether a recipient string names a Vault key (an `http(s)://` URL: never an age,
-    /// PGP or KMS key).
+    /// PGP or KMS key, nor an Azure Key Vault key URL, `https://HOST/keys/…`).
     pub fn claims(recipient: &str) -> bool {
         let r = recipient.trim_start();
-        r.starts_with("https://") || r.starts_with("http://")
+        (r.starts_with("https://") || r.starts_with("http://"))
+            && !super::azure_kv::AzureKey::claims(r)
     }
 
     /// The key as sops names it: `ADDRESS/v1/ENGINE/keys/NAME`.

@@ -4,7 +4,7 @@
 //! messages that name a file's keys.
 //!
 //! One module per type: [`age`] (recipients, wrapping, unwrapping), [`pgp`] (through gpg),
-//! [`aws_kms`] and [`hc_vault`] (key services: one generic [`ServiceType`] over their
+//! [`aws_kms`], [`gcp_kms`], [`azure_kv`] and [`hc_vault`] (key services: one generic [`ServiceType`] over their
 //! [`ServiceKey`]s, requests through [`http`]);
 //! age identity discovery (where identities are found, passphrases, key commands) is apart
 //! in `identities` and `passphrase`. A new type is a new module plus one line in
@@ -28,6 +28,8 @@ use crate::tree::{Branch, Value};
 pub mod age;
 pub mod age_pq;
 pub mod aws_kms;
+pub mod azure_kv;
+pub mod gcp_kms;
 pub mod hc_vault;
 pub mod http;
 mod identities;
@@ -105,7 +107,14 @@ pub trait KeyType: Sync {
 }
 
 /// The master-key types seal wraps for, in the order sops tries them when decrypting.
-pub static REGISTRY: &[&dyn KeyType] = &[&age::AgeType, &PgpType, &aws_kms::KMS, &hc_vault::VAULT];
+pub static REGISTRY: &[&dyn KeyType] = &[
+    &age::AgeType,
+    &PgpType,
+    &aws_kms::KMS,
+    &gcp_kms::GCP,
+    &azure_kv::AZURE,
+    &hc_vault::VAULT,
+];
 
 /// The registered type of a metadata field name.
 pub fn key_type(name: &str) -> Option<&'static dyn KeyType> {
@@ -183,9 +192,10 @@ pub fn wrap_groups(
         reason,
     };
     if groups.is_empty() || groups.iter().all(|g| g.is_empty()) {
-        return Err(shape_err(
-            "no keys were given (age, PGP, AWS KMS or Vault)".to_string(),
-        ));
+        return Err(shape_err(format!(
+            "no keys were given ({})",
+            type_labels().replace(" and ", " or ")
+        )));
     }
     if let Some(i) = groups.iter().position(|g| g.is_empty()) {
         return Err(shape_err(format!(

@@ -1,0 +1,510 @@
+//! Azure Key Vault master keys, as sops's `azure_kv` key source: a data key (or Shamir
+//! share) is wrapped by the key's `encrypt` operation with RSA-OAEP-256 and unwrapped by
+//! `decrypt` (`POST {vault}/keys/{name}/{version}/encrypt?api-version=7.6`, body
+//! `{"alg":"RSA-OAEP-256","value":base64url}`: the request sops 3.11 sends, measured).
+//!
+//! A key is named by its URL, `https://VAULT.vault.azure.net/keys/NAME/VERSION` (sops's
+//! pattern `^(https://[^/]+)/keys/([^/]+)(/[^/]*)?$`; seal needs the version, where sops
+//! would look the latest one up). A metadata entry is sops's: `vault_url`, `name`,
+//! `version`, `created_at`, `enc` (unpadded base64url of the wrapped key).
+//!
+//! Credentials: a service principal's client secret (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`,
+//! `AZURE_CLIENT_SECRET`), exchanged with the client-credentials grant at
+//! `AZURE_AUTHORITY_HOST` (default `https://login.microsoftonline.com`) for the scope
+//! `https://vault.azure.net/.default`. Other credentials of Azure's default chain
+//! (certificates, workload and managed identity, the az CLI) are not read yet: the message
+//! says so. A proxy (`HTTPS_PROXY`) and CA roots (`SSL_CERT_FILE`) come from
+//! [`super::http`]. Secrets and data keys never appear in messages.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use zeroize::Zeroizing;
+
+use super::gcp_kms::{form_escape, one_line};
+use super::http;
+use super::{Env, ServiceKey, ServiceType};
+use crate::tree::{Branch, Item, Value};
+
+/// The metadata field of this key type.
+pub const TYPE: &str = "azure_kv";
+/// The `.sops.yaml` field.
+pub const RULE_FIELD: &str = "azure_keyvault";
+/// The Key Vault API version sops 3.11 sends (measured).
+const API_VERSION: &str = "7.6";
+
+/// One `azure_kv:` entry of a key group (or, with `enc` empty, a key to wrap for).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AzureKey {
+    /// `https://VAULT.vault.azure.net`.
+    pub vault_url: String,
+    /// The key's name.
+    pub name: String,
+    /// The key's version.
+    pub version: String,
+    /// When the entry was made (RFC 3339 text as stored).
+    pub created_at: String,
+    /// Unpadded base64url of the wrapped key.
+    pub enc: String,
+}
+
+const URL_SHAPE: &str = "https://VAULT.vault.azure.net/keys/NAME/VERSION";
+
+impl AzureKey {
+    /// A key from its URL, checked as sops checks it (and with a version).
+    pub fn from_url(url: &str) -> Result<AzureKey, String> {
+        let url = url.trim();
+        let bad = |why: &str| {
+            format!("{url:?} is not an Azure Key Vault key URL: {why} (expected {URL_SHAPE})")
+        };
+        let rest = url
+            .strip_prefix("https://")
+            .ok_or_else(|| bad("it does not start with https://"))?;
+        let (host, path) = rest
+            .split_once('/')
+            .ok_or_else(|| bad("it has no key path"))?;
+        let parts: Vec<&str> = path.split('/').collect();
+        if host.is_empty() || parts.len() < 2 || parts.len() > 3 || parts[0] != "keys" {
+            return Err(bad("the path is not /keys/NAME/VERSION"));
+        }
+        if parts[1].is_empty() {
+            return Err(bad("the key name is empty"));
+        }
+        let version = parts.get(2).copied().unwrap_or_default();
+        if version.is_empty() {
+            return Err(bad(
+                "it names no key version (sops looks the latest one up; seal needs it written: `az keyvault key show` gives it)",
+            ));
+        }
+        Ok(AzureKey {
+            vault_url: format!("https://{host}"),
+            name: parts[1].to_string(),
+            version: version.to_string(),
+            ..AzureKey::default()
+        })
+    }
+
+    /// Whether a recipient string names an Azure Key Vault key (`https://HOST/keys/…`;
+    /// Vault transit URLs have `/v1/` there).
+    pub fn claims(recipient: &str) -> bool {
+        recipient
+            .trim()
+            .strip_prefix("https://")
+            .and_then(|r| r.split_once('/'))
+            .is_some_and(|(_, path)| path.starts_with("keys/"))
+    }
+
+    /// The key as sops names it: `VAULT_URL/keys/NAME/VERSION`.
+    pub fn describe(&self) -> String {
+        format!("{}/keys/{}/{}", self.vault_url, self.name, self.version)
+    }
+
+    fn url(&self, op: &str) -> String {
+        format!("{}/{op}?api-version={API_VERSION}", self.describe())
+    }
+}
+
+/// The recipient strings of `--azure-kv` lists (each comma-separated); a malformed URL is
+/// named when the key is wrapped.
+pub fn flag_recipients(lists: &[String]) -> Vec<String> {
+    lists
+        .iter()
+        .flat_map(|l| l.split(','))
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(|u| {
+            AzureKey::from_url(u)
+                .map(|k| k.describe())
+                .unwrap_or(u.to_string())
+        })
+        .collect()
+}
+
+/// The entries of a raw `azure_kv:` metadata list.
+pub fn entries(list: &[Value]) -> Result<Vec<AzureKey>, String> {
+    let mut out = Vec::new();
+    for (i, v) in list.iter().enumerate() {
+        let Value::Branch(b) = v else {
+            if matches!(v, Value::Comment(_)) {
+                continue;
+            }
+            return Err(format!("azure_kv entry {} is not a mapping", i + 1));
+        };
+        let text = |k: &str| match b.get(k) {
+            Some(Value::Str(s)) => Some(s.clone()),
+            Some(Value::Time(t)) => Some(t.0.clone()),
+            _ => None,
+        };
+        let need = |k: &str| {
+            text(k).ok_or_else(|| format!("azure_kv entry {} has no string {k:?}", i + 1))
+        };
+        out.push(AzureKey {
+            vault_url: need("vault_url")?,
+            name: need("name")?,
+            version: need("version")?,
+            created_at: text("created_at").unwrap_or_default(),
+            enc: need("enc")?,
+        });
+    }
+    Ok(out)
+}
+
+/// The raw metadata entry sops writes, in sops's field order.
+pub fn entry_value(key: &AzureKey) -> Value {
+    let s = |v: &str| Value::Str(v.to_string());
+    Value::Branch(Branch {
+        items: vec![
+            Item::Pair("vault_url".into(), s(&key.vault_url)),
+            Item::Pair("name".into(), s(&key.name)),
+            Item::Pair("version".into(), s(&key.version)),
+            Item::Pair("created_at".into(), s(&key.created_at)),
+            Item::Pair("enc".into(), s(&key.enc)),
+        ],
+    })
+}
+
+/// Wrap `payload` with the key (RSA-OAEP-256).
+pub fn encrypt(key: &AzureKey, payload: &[u8], env: &dyn Env) -> Result<AzureKey, String> {
+    let body = Zeroizing::new(
+        serde_json::json!({ "alg": "RSA-OAEP-256", "value": B64URL.encode(payload) }).to_string(),
+    );
+    let value = call(key, "encrypt", body.as_bytes(), env)?;
+    let wrapped = B64URL
+        .decode(value.trim_end_matches('='))
+        .ok()
+        .filter(|w| !w.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "Azure Key Vault answered encrypt for {} without a base64url value",
+                key.describe()
+            )
+        })?;
+    let mut made = key.clone();
+    made.enc = B64URL.encode(wrapped);
+    made.created_at = crate::metadata::Metadata::now_lastmodified();
+    Ok(made)
+}
+
+/// Unwrap an entry with the key.
+pub fn decrypt(key: &AzureKey, env: &dyn Env) -> Result<Zeroizing<Vec<u8>>, String> {
+    B64URL.decode(key.enc.trim()).map_err(|_| {
+        format!(
+            "the azure_kv entry of {} has an enc that is not unpadded base64url: the file was altered",
+            key.describe()
+        )
+    })?;
+    let body = serde_json::json!({ "alg": "RSA-OAEP-256", "value": key.enc.trim() }).to_string();
+    let value = Zeroizing::new(call(key, "decrypt", body.as_bytes(), env)?);
+    B64URL
+        .decode(value.trim_end_matches('='))
+        .map(Zeroizing::new)
+        .map_err(|_| {
+            format!(
+                "Azure Key Vault answered decrypt for {} without a base64url value",
+                key.describe()
+            )
+        })
+}
+
+/// A token for Key Vault from the service principal's client secret.
+fn token(env: &dyn Env, what: &str) -> Result<Zeroizing<String>, String> {
+    let var = |n: &str| env.var(n).filter(|v| !v.trim().is_empty());
+    let (Some(tenant), Some(client), Some(secret)) = (
+        var("AZURE_TENANT_ID"),
+        var("AZURE_CLIENT_ID"),
+        var("AZURE_CLIENT_SECRET").map(Zeroizing::new),
+    ) else {
+        return Err(format!(
+            "no Azure credentials for {what}: set AZURE_TENANT_ID, AZURE_CLIENT_ID and \
+             AZURE_CLIENT_SECRET (a service principal's client secret; certificates, managed \
+             identity and the az CLI are not read by seal yet)"
+        ));
+    };
+    let authority = var("AZURE_AUTHORITY_HOST")
+        .unwrap_or_else(|| "https://login.microsoftonline.com".to_string());
+    let url = format!(
+        "{}/{}/oauth2/v2.0/token",
+        authority.trim().trim_end_matches('/'),
+        tenant.trim()
+    );
+    let form = Zeroizing::new(format!(
+        "client_id={}&client_secret={}&grant_type=client_credentials&scope={}",
+        form_escape(client.trim()),
+        form_escape(&secret),
+        form_escape("https://vault.azure.net/.default")
+    ));
+    let resp = http::post(
+        "Microsoft Entra ID",
+        &url,
+        &[("content-type", "application/x-www-form-urlencoded")],
+        form.as_bytes(),
+        http::Options::default(),
+    )
+    .map_err(|e| format!("{e} (getting a token for {what})"))?;
+    let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
+    let got = json
+        .as_ref()
+        .filter(|_| resp.status == 200)
+        .and_then(|j| j.get("access_token"))
+        .and_then(|t| t.as_str())
+        .filter(|t| !t.is_empty());
+    if let Some(t) = got {
+        return Ok(Zeroizing::new(t.to_string()));
+    }
+    let text = |k: &str| {
+        json.as_ref()
+            .and_then(|j| j.get(k))
+            .and_then(|v| v.as_str())
+            .map(one_line)
+            .filter(|s| !s.is_empty())
+    };
+    Err(format!(
+        "{} refused the client secret of AZURE_CLIENT_ID for {what}: HTTP {}{}; check the \
+         tenant, the client ID and that the secret has not expired",
+        http::origin(&url),
+        resp.status,
+        text("error_description")
+            .or_else(|| text("error"))
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default()
+    ))
+}
+
+fn call(key: &AzureKey, op: &str, body: &[u8], env: &dyn Env) -> Result<String, String> {
+    let what = format!("Azure Key Vault key {}", key.describe());
+    let token = token(env, &what)?;
+    let bearer = Zeroizing::new(format!("Bearer {}", token.as_str()));
+    let url = key.url(op);
+    let resp = http::post(
+        "Azure Key Vault",
+        &url,
+        &[
+            ("authorization", bearer.as_str()),
+            ("content-type", "application/json"),
+        ],
+        body,
+        http::Options::default(),
+    )
+    .map_err(|e| format!("{e} (key {})", key.describe()))?;
+    let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
+    if resp.status == 200 {
+        return json
+            .as_ref()
+            .and_then(|j| j.get("value"))
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                format!(
+                    "Azure Key Vault answered {op} for {} without a value",
+                    key.describe()
+                )
+            });
+    }
+    let error = json.as_ref().and_then(|j| j.get("error"));
+    let text = |k: &str| {
+        error
+            .and_then(|e| e.get(k))
+            .and_then(|v| v.as_str())
+            .map(one_line)
+            .filter(|s| !s.is_empty())
+    };
+    let what = match (text("code"), text("message")) {
+        (Some(c), Some(m)) => format!("HTTP {} {c}: {m}", resp.status),
+        (Some(c), None) => format!("HTTP {} {c}", resp.status),
+        (None, Some(m)) => format!("HTTP {}: {m}", resp.status),
+        (None, None) => format!("HTTP {}", resp.status),
+    };
+    let hint = match resp.status {
+        401 => "the token was not accepted: check the tenant and the service principal",
+        403 => {
+            "check the key vault's access policy or RBAC role (Key Vault Crypto User) for this principal"
+        }
+        404 => "check the vault URL, the key name and its version",
+        400 if op == "decrypt" => {
+            "the wrapped key does not open under this key: check the entry was not altered and names the key version that wrapped it"
+        }
+        _ => "check the key, the credentials and the vault",
+    };
+    Err(format!(
+        "Azure Key Vault refused {op} with {}: {what}; {hint}",
+        key.describe()
+    ))
+}
+
+/// Azure Key Vault as a master-key type: recipients are key URLs
+/// (`https://VAULT/keys/NAME/VERSION`), entries go to the group's `azure_kv` list.
+/// Registered in `keys::REGISTRY`.
+pub static AZURE: ServiceType<AzureKey> = ServiceType::new();
+
+impl ServiceKey for AzureKey {
+    const TYPE: &'static str = TYPE;
+    const LABEL: &'static str = "Azure Key Vault";
+    const RULE_FIELDS: [&'static str; 2] = [RULE_FIELD, RULE_FIELD];
+
+    fn claims(recipient: &str) -> bool {
+        AzureKey::claims(recipient)
+    }
+
+    fn from_recipient(recipient: &str) -> Result<AzureKey, String> {
+        AzureKey::from_url(recipient)
+    }
+
+    fn recipient(&self) -> String {
+        self.describe()
+    }
+
+    fn entries(list: &[Value]) -> Result<Vec<AzureKey>, String> {
+        entries(list)
+    }
+
+    fn entry(&self) -> Value {
+        entry_value(self)
+    }
+
+    fn encrypt(&self, payload: &[u8], env: &dyn Env) -> Result<AzureKey, String> {
+        encrypt(self, payload, env)
+    }
+
+    fn decrypt(&self, env: &dyn Env) -> Result<Zeroizing<Vec<u8>>, String> {
+        decrypt(self, env)
+    }
+
+    /// A flat rule's `azure_keyvault` is a comma-separated string (or list) of key URLs; a
+    /// key group's is a list of `vaultUrl`/`key`/`version` mappings (sops's config).
+    fn rule_recipients(fields: &Branch, flat: bool, name: &str) -> Result<Vec<String>, String> {
+        if flat {
+            let urls = crate::config::key_list(
+                crate::config::field(fields, RULE_FIELD),
+                &format!("{name}.{RULE_FIELD}"),
+            )?;
+            return Ok(flag_recipients(&urls));
+        }
+        let items = match crate::config::field(fields, RULE_FIELD) {
+            None | Some(Value::Null) => return Ok(Vec::new()),
+            Some(Value::List(items)) => items,
+            Some(_) => {
+                return Err(format!(
+                    "{name}.{RULE_FIELD} must be a list of keys (`- vaultUrl: https://…`, with key and version)"
+                ));
+            }
+        };
+        let mut out = Vec::new();
+        let items = items.iter().filter(|v| !matches!(v, Value::Comment(_)));
+        for (i, item) in items.enumerate() {
+            let at = format!("{name}.{RULE_FIELD}[{i}]");
+            let Value::Branch(b) = item else {
+                return Err(format!(
+                    "{at} must be a mapping with vaultUrl, key and version"
+                ));
+            };
+            let text = |k: &str| -> Result<String, String> {
+                match crate::config::field(b, k) {
+                    None | Some(Value::Null) => Ok(String::new()),
+                    Some(v) => {
+                        crate::config::scalar(v).ok_or_else(|| format!("{at}.{k} must be a string"))
+                    }
+                }
+            };
+            let (url, key, version) = (text("vaultUrl")?, text("key")?, text("version")?);
+            if url.is_empty() || key.is_empty() {
+                return Err(format!("{at} needs vaultUrl and key"));
+            }
+            out.push(format!(
+                "{}/keys/{key}/{version}",
+                url.trim().trim_end_matches('/')
+            ));
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::KeyType as _;
+    use crate::metadata::KeyGroup;
+
+    const URL: &str = "https://sealtest.vault.azure.net/keys/k/0123abcd";
+
+    #[test]
+    fn urls_parse_as_sops_and_stay_apart_from_vault_transit() {
+        let k = AzureKey::from_url(URL).unwrap();
+        assert_eq!(k.vault_url, "https://sealtest.vault.azure.net");
+        assert_eq!((k.name.as_str(), k.version.as_str()), ("k", "0123abcd"));
+        assert_eq!(k.describe(), URL);
+        assert_eq!(k.url("encrypt"), format!("{URL}/encrypt?api-version=7.6"));
+        for bad in [
+            "http://v.vault.azure.net/keys/k/1",
+            "https://v.vault.azure.net/keys/k",
+            "https://v.vault.azure.net/secrets/k/1",
+            "https://v.vault.azure.net/keys//1",
+        ] {
+            assert!(AzureKey::from_url(bad).is_err(), "{bad}");
+        }
+        assert!(AzureKey::claims(URL));
+        assert!(!AzureKey::claims("https://v:8200/v1/transit/keys/k"));
+        assert_eq!(crate::keys::type_of(URL).name(), TYPE);
+        assert_eq!(
+            crate::keys::type_of("https://v:8200/v1/transit/keys/k").name(),
+            "hc_vault"
+        );
+    }
+
+    #[test]
+    fn entries_round_trip_and_rules_read_both_forms() {
+        let k = AzureKey {
+            enc: "AAAA_-8".into(),
+            created_at: "2024-01-01T00:00:00Z".into(),
+            ..AzureKey::from_url(URL).unwrap()
+        };
+        let v = entry_value(&k);
+        assert_eq!(entries(std::slice::from_ref(&v)).unwrap(), vec![k.clone()]);
+        let group = KeyGroup {
+            age: vec![],
+            other: vec![(TYPE.into(), vec![v])],
+        };
+        assert_eq!(AZURE.recipients(&group), [URL]);
+        let s = |v: &str| Value::Str(v.into());
+        let flat = Branch {
+            items: vec![Item::Pair(RULE_FIELD.into(), s(&format!("{URL}, {URL}x")))],
+        };
+        assert_eq!(
+            AZURE.rule_recipients(&flat, true, "r").unwrap(),
+            [URL.to_string(), format!("{URL}x")]
+        );
+        let grouped = Branch {
+            items: vec![Item::Pair(
+                RULE_FIELD.into(),
+                Value::List(vec![Value::Branch(Branch {
+                    items: vec![
+                        Item::Pair("vaultUrl".into(), s("https://sealtest.vault.azure.net")),
+                        Item::Pair("key".into(), s("k")),
+                        Item::Pair("version".into(), s("0123abcd")),
+                    ],
+                })]),
+            )],
+        };
+        assert_eq!(AZURE.rule_recipients(&grouped, false, "g").unwrap(), [URL]);
+    }
+
+    #[test]
+    fn no_credentials_are_named_before_any_connection() {
+        struct NoEnv;
+        impl Env for NoEnv {
+            fn var(&self, _: &str) -> Option<String> {
+                None
+            }
+            fn home(&self) -> Option<std::path::PathBuf> {
+                None
+            }
+        }
+        let k = AzureKey {
+            enc: "AAAA".into(),
+            ..AzureKey::from_url("https://127.0.0.1:9/keys/k/1").unwrap()
+        };
+        let e = decrypt(&k, &NoEnv).unwrap_err();
+        assert!(
+            e.contains("AZURE_CLIENT_SECRET") && e.contains("no Azure credentials"),
+            "{e}"
+        );
+    }
+}
