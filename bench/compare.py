@@ -185,9 +185,24 @@ def sops_encrypt(a, env, pub, plain, out):
                                cwd=os.path.dirname(out)).stdout)
 
 
-def file_workloads(b, a, env, work, pub):
-    for name, n in [("small Secret (5 keys)", 5), ("Secret, 2,000 keys", 2000),
-                    ("Secret, 6,000 keys", 6000), ("Secret, 20,000 keys", 20000)]:
+def small_workloads(b, a, env, work, pub):
+    """The small-file part of `files` alone (decrypt, encrypt, filestatus of the 5-key
+    Secret). With --baseline, that seal binary is measured the same way right after
+    (rows marked "baseline", each interleaved with its own sops runs), for before/after
+    figures from one session."""
+    file_workloads(b, a, env, work, pub, sizes=[("small Secret (5 keys)", 5)])
+    if a.baseline:
+        base = argparse.Namespace(**vars(a))
+        base.seal = os.path.abspath(a.baseline)
+        rows = len(b.rows)
+        file_workloads(b, base, env, work, pub, sizes=[("small Secret (5 keys)", 5)])
+        for r in b.rows[rows:]:
+            r["workload"] += " (baseline)"
+
+
+def file_workloads(b, a, env, work, pub, sizes=None):
+    for name, n in sizes or [("small Secret (5 keys)", 5), ("Secret, 2,000 keys", 2000),
+                             ("Secret, 6,000 keys", 6000), ("Secret, 20,000 keys", 20000)]:
         plain = os.path.join(work, f"plain-{n}.yaml")
         with open(plain, "w") as f:
             f.write(secret(n))
@@ -517,7 +532,9 @@ def main():
     ap.add_argument("--repo-runs", type=int, default=3, help="runs of the slow peers and repo workloads")
     ap.add_argument("--repo-files", type=int, default=1000)
     ap.add_argument("--sample", type=int, default=500, help="files in the sops filestatus sample")
-    ap.add_argument("--only", help="comma-separated groups: files,multidoc,helm,keys,check,repo")
+    ap.add_argument("--only", help="comma-separated groups: files,multidoc,helm,keys,check,repo; "
+                    "small (the small-file part of files, not in the default set)")
+    ap.add_argument("--baseline", help="with the small group: another seal binary timed in the same run")
     ap.add_argument("--markdown", help="also write the table as Markdown to this file")
     ap.add_argument("--json", help="also write the raw figures as JSON to this file")
     ap.add_argument("--keep", action="store_true", help="keep the generated workloads (else removed)")
@@ -551,6 +568,8 @@ def main():
     b = Bench(a)
     if "files" in groups:
         file_workloads(b, a, env, work, pub)
+    if "small" in groups:
+        small_workloads(b, a, env, work, pub)
     if "multidoc" in groups:
         multidoc_workloads(b, a, env, work, pub)
     if "helm" in groups:

@@ -2,8 +2,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 /// Exit code for a bug in seal (a panic): never a backtrace, never partial output.
 const INTERNAL_ERROR: u8 = 70;
 
@@ -29,7 +27,7 @@ fn main() -> ExitCode {
         .or_else(|| sops_args.map(|args| seal::sops_cli::plan(&args)));
     let parsed = match plan {
         Some(plan) => match plan {
-            seal::sops_cli::Plan::Seal(argv) => seal::cli::Cli::try_parse_from(argv),
+            seal::sops_cli::Plan::Seal(argv) => parse(argv),
             seal::sops_cli::Plan::Print { stdout } => {
                 print!("{stdout}");
                 return ExitCode::SUCCESS;
@@ -39,7 +37,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(code);
             }
         },
-        None => seal::cli::Cli::try_parse(),
+        None => parse(argv),
     };
     let cli = match parsed {
         Ok(cli) => cli,
@@ -86,6 +84,23 @@ fn main() -> ExitCode {
             ExitCode::from(INTERNAL_ERROR)
         }
     }
+}
+
+/// Parse the command line as `Cli::try_parse_from` does, but the clap command tree (every
+/// subcommand's arguments, built to parse) is not dropped: freeing it was about a fifth of
+/// clap's start-up instructions, and the process ends after one command anyway.
+fn parse<I, T>(argv: I) -> Result<seal::cli::Cli, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    use clap::{CommandFactory, FromArgMatches};
+    let mut cmd = seal::cli::Cli::command();
+    let parsed = cmd.try_get_matches_from_mut(argv).and_then(|mut m| {
+        seal::cli::Cli::from_arg_matches_mut(&mut m).map_err(|e| e.format(&mut cmd))
+    });
+    std::mem::forget(cmd);
+    parsed
 }
 
 /// Whether the command may run work on rayon's pool (repo-wide walks and plans). Building

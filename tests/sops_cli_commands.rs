@@ -531,3 +531,60 @@ fn seal_decrypt_takes_decryption_order() {
     );
     assert!(o.stdout.is_empty());
 }
+
+/// Issue 25: identity sources are read lazily. When `SOPS_AGE_KEY_FILE` opens the data key,
+/// seal never runs `SOPS_AGE_KEY_CMD`. The real sops (3.11, measured here) loads every
+/// source before it tries one, so it runs the command anyway; the decrypted output is
+/// the same. This is a deliberate difference in side effects only.
+#[test]
+fn key_command_is_not_run_when_the_key_file_opens() {
+    use std::os::unix::fs::PermissionsExt;
+    let fx = fixture();
+    let dir = fx._tmp.path().join("lazy-keycmd");
+    copy_dir(&fx.seed, &dir);
+    let script = dir.join("keys.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho \"${SOPS_AGE_RECIPIENT-unset}\" >> \"$LOG\"\ncat \"$KEYS\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let run_tool = |program: &Path, log: &Path, args: &[&str]| {
+        std::fs::write(log, "").unwrap();
+        let o = Command::new(program)
+            .env_clear()
+            .current_dir(&dir)
+            .env("HOME", &fx.home)
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+            .env("SOPS_AGE_KEY_CMD", &script)
+            .env("LOG", log)
+            .env("KEYS", key_file("bob"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{} {args:?}: {}",
+            program.display(),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (o.stdout, std::fs::read_to_string(log).unwrap())
+    };
+    let (a, b) = (recipient("alice"), recipient("bob"));
+    let (encrypted, _) = run_tool(
+        &common::sops_bin(),
+        &dir.join("enc.log"),
+        &["encrypt", "--age", &format!("{a},{b}"), "p.yaml"],
+    );
+    std::fs::write(dir.join("two.yaml"), encrypted).unwrap();
+    let (sops_out, sops_log) = run_tool(
+        &common::sops_bin(),
+        &dir.join("sops.log"),
+        &["decrypt", "two.yaml"],
+    );
+    let (seal_out, seal_log) = run_tool(&fx.link, &dir.join("seal.log"), &["decrypt", "two.yaml"]);
+    assert_eq!(seal_out, sops_out);
+    assert_eq!(sops_log, format!("{a}\n"), "what sops 3.11 does");
+    assert_eq!(seal_log, "", "seal ran the key command");
+}

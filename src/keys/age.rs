@@ -7,6 +7,7 @@ use std::io::{Read, Write};
 
 use zeroize::Zeroizing;
 
+use super::identities::Stage;
 use super::passphrase::PluginCallbacks;
 use super::{Identities, KeyError, KeyType};
 use crate::metadata::{AgeKey, KeyGroup};
@@ -98,7 +99,7 @@ pub fn unwrap_one(key: &AgeKey, ids: &Identities) -> Result<Option<Zeroizing<Vec
         KeyAttempt::NoMatch => Ok(None),
         KeyAttempt::Malformed(reason) => Err(KeyError::NoMatchingIdentity {
             needed: vec![vec![key.recipient.clone()]],
-            report: ids.report.clone(),
+            report: ids.full_report(),
             detail: reason,
         }),
     }
@@ -274,72 +275,120 @@ pub(super) enum KeyAttempt {
     Malformed(String),
 }
 
-/// Try the keys of one group (those whose recipient we hold first); the first that
-/// opens wins.
+/// Try the keys of one group; the first that opens wins. Why keys did not open goes to
+/// `notes`.
 fn open_group(
     group: &KeyGroup,
     ids: &Identities,
     notes: &mut Vec<String>,
 ) -> Option<Zeroizing<Vec<u8>>> {
-    let known: Vec<&str> = ids
-        .info
+    let keys: Vec<&AgeKey> = group.age.iter().collect();
+    let mut malformed = Vec::new();
+    let opened = open_keys(&keys, ids, notes, &mut malformed);
+    notes.append(&mut malformed);
+    opened
+}
+
+/// Try the identities on the keys source by source ([`Identities::stages`]): every key
+/// with the identities of one source (those whose recipient the source holds first) before
+/// the next source is read, so that a source after the one that opens is never touched.
+/// A key command runs once per key, in the file's order, with `SOPS_AGE_RECIPIENT` set to
+/// the key's recipient (as sops 3.12+ runs it for each age key it tries); its identities
+/// are tried on that key. A key that is not a valid age file is reported in `malformed`
+/// once and not tried again.
+fn open_keys(
+    keys: &[&AgeKey],
+    ids: &Identities,
+    notes: &mut Vec<String>,
+    malformed: &mut Vec<String>,
+) -> Option<Zeroizing<Vec<u8>>> {
+    let mut raws: Vec<Option<Vec<u8>>> = keys
         .iter()
-        .filter_map(|i| i.recipient.as_deref())
+        .map(|key| match dearmor(&key.enc) {
+            Ok(raw) => Some(raw),
+            Err(reason) => {
+                malformed.push(format!(
+                    "the age key for {} is not a valid armored age file: {reason}",
+                    key.recipient
+                ));
+                None
+            }
+        })
         .collect();
-    let mut order: Vec<&AgeKey> = Vec::with_capacity(group.age.len());
-    if ids.deferred.is_empty() {
-        let held = |k: &AgeKey| known.contains(&normalize_recipient(&k.recipient).as_str());
-        order.extend(group.age.iter().filter(|k| held(k)));
-        order.extend(group.age.iter().filter(|k| !held(k)));
-    } else {
-        // Key commands run once per key tried: try the keys in the file's order, as sops
-        // does, so that they see the same SOPS_AGE_RECIPIENT values.
-        order.extend(group.age.iter());
-    }
-    for key in order {
-        match try_key(key, ids, notes) {
-            KeyAttempt::Opened(p) => return Some(p),
-            KeyAttempt::NoMatch => {}
-            KeyAttempt::Malformed(reason) => notes.push(reason),
+    for stage in ids.stages() {
+        if raws.iter().all(Option::is_none) {
+            break;
+        }
+        match stage {
+            Stage::Loaded(source) => {
+                if source.identities.is_empty() {
+                    continue;
+                }
+                let known: Vec<&str> = source
+                    .info
+                    .iter()
+                    .filter_map(|i| i.recipient.as_deref())
+                    .collect();
+                let held = |k: &AgeKey| known.contains(&normalize_recipient(&k.recipient).as_str());
+                let mut order: Vec<usize> = (0..keys.len()).filter(|&i| held(keys[i])).collect();
+                order.extend((0..keys.len()).filter(|&i| !held(keys[i])));
+                for i in order {
+                    let Some(raw) = raws[i].as_deref() else {
+                        continue;
+                    };
+                    match try_identities(keys[i], raw, source, notes) {
+                        KeyAttempt::Opened(p) => return Some(p),
+                        KeyAttempt::NoMatch => {}
+                        KeyAttempt::Malformed(reason) => {
+                            malformed.push(reason);
+                            raws[i] = None;
+                        }
+                    }
+                }
+            }
+            Stage::Command(kc) => {
+                for i in 0..keys.len() {
+                    let Some(raw) = raws[i].as_deref() else {
+                        continue;
+                    };
+                    let extra = Identities::run_for_key(kc, keys[i].recipient.trim());
+                    match try_identities(keys[i], raw, &extra, notes) {
+                        KeyAttempt::Opened(p) => return Some(p),
+                        KeyAttempt::NoMatch => {
+                            for r in &extra.report {
+                                let note = format!("{}: {}", r.source, r.outcome);
+                                if !notes.contains(&note) {
+                                    notes.push(note);
+                                }
+                            }
+                        }
+                        KeyAttempt::Malformed(reason) => {
+                            malformed.push(reason);
+                            raws[i] = None;
+                        }
+                    }
+                }
+            }
         }
     }
     None
 }
 
-/// Try every identity on one age key: first the identity whose public key is the key's
-/// recipient, then the other identities with a known public key, then those without
-/// one (passphrase-protected files, which may prompt).
-/// Deferred key commands run first, for this key (sops 3.12+ runs them for every age key
-/// it tries, with `SOPS_AGE_RECIPIENT` set), and their identities are tried after the others.
+/// Try every identity on one age key, source by source as [`open_keys`] does.
 pub(super) fn try_key(key: &AgeKey, ids: &Identities, notes: &mut Vec<String>) -> KeyAttempt {
-    let raw = match dearmor(&key.enc) {
-        Ok(r) => r,
-        Err(reason) => {
-            return KeyAttempt::Malformed(format!(
-                "the age key for {} is not a valid armored age file: {reason}",
-                key.recipient
-            ));
-        }
-    };
-    let from_commands = ids.for_key(key.recipient.trim());
-    let attempt = try_identities(key, &raw, ids, notes);
-    match (attempt, from_commands) {
-        (KeyAttempt::NoMatch, Some(extra)) => {
-            let attempt = try_identities(key, &raw, &extra, notes);
-            if matches!(attempt, KeyAttempt::NoMatch) {
-                for r in &extra.report {
-                    let note = format!("{}: {}", r.source, r.outcome);
-                    if !notes.contains(&note) {
-                        notes.push(note);
-                    }
-                }
-            }
-            attempt
-        }
-        (attempt, _) => attempt,
+    let mut malformed = Vec::new();
+    match open_keys(&[key], ids, notes, &mut malformed) {
+        Some(p) => KeyAttempt::Opened(p),
+        None => match malformed.into_iter().next() {
+            Some(reason) => KeyAttempt::Malformed(reason),
+            None => KeyAttempt::NoMatch,
+        },
     }
 }
 
+/// Within one source: first the identity whose public key is the key's recipient, then
+/// the other identities with a known public key, then those without one
+/// (passphrase-protected files, which may prompt).
 fn try_identities(
     key: &AgeKey,
     raw: &[u8],

@@ -3,13 +3,20 @@
 //! `SOPS_AGE_KEY_FILE`, `SOPS_AGE_KEY_CMD`, the default keys.txt, then seal's OS keyring;
 //! what each source gave (for messages), and the public keys of identity files.
 //!
+//! Decrypting reads the sources lazily ([`Identities::discover_lazy`]): `SOPS_AGE_KEY`,
+//! `SOPS_AGE_KEY_FILE` and the default keys.txt first, then the key commands (per age key,
+//! with `SOPS_AGE_RECIPIENT`), the SSH keys and the keyring, each only when the sources
+//! before it did not open the data key. sops loads them all before trying any; the result
+//! is the same, minus the commands, prompts and keyring calls that were not needed. The
+//! report still lists every source, in sops's order.
+//!
 //! Discovery takes an environment lookup ([`Env`]) and a home directory so tests never
 //! touch the real process environment. Reports name sources, line numbers and public keys,
 //! never a secret.
 
 use std::io::{BufReader, Cursor, IsTerminal, Read};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use age::secrecy::SecretString;
 use zeroize::Zeroizing;
@@ -103,9 +110,10 @@ pub struct Identities {
     /// Per identity (same index), its public key and source. May be shorter than
     /// `identities` when callers push identities directly; missing entries are "unknown".
     pub(super) info: Vec<IdentityInfo>,
-    /// Key commands not run yet ([`Identities::discover_lazy`]): run for each age key
-    /// opened, with `SOPS_AGE_RECIPIENT` set to its recipient, as sops 3.12+ does.
-    pub(super) deferred: Vec<KeyCommand>,
+    /// The sources of [`Identities::discover_lazy`], in report order, each read when
+    /// [`Identities::stages`] reaches it. Key commands among them run for each age key
+    /// tried, with `SOPS_AGE_RECIPIENT` set to its recipient, as sops 3.12+ does.
+    pending: Vec<Pending>,
     /// `SOPS_DECRYPTION_ORDER`: the key types a group's keys are tried in (empty: sops's
     /// default, age then PGP).
     pub decryption_order: Vec<String>,
@@ -121,6 +129,82 @@ pub(super) enum KeyCommand {
     Ssh(String),
 }
 
+/// One identity source of lazy discovery, read at most once.
+struct Pending {
+    /// Its place in the order sources are read (lower first).
+    rank: u8,
+    what: Source,
+    pass: PassphraseCallbacks,
+    loaded: OnceLock<Identities>,
+}
+
+/// Where a source's identities are.
+enum Source {
+    /// Nothing to read; the report says why (`not set`, …).
+    Note { label: String, outcome: String },
+    /// `SOPS_AGE_KEY`: the identities themselves.
+    Text {
+        label: String,
+        text: Zeroizing<String>,
+    },
+    /// An identities file (`SOPS_AGE_KEY_FILE`, the default keys.txt).
+    File { label: String, path: PathBuf },
+    /// An SSH private key file; `optional`: a missing file is no error.
+    Ssh {
+        label: String,
+        path: PathBuf,
+        optional: bool,
+    },
+    /// A key command, run per age key (never loaded as a whole).
+    Command(KeyCommand),
+    /// The OS keyring under this service name.
+    Keyring { service: String },
+}
+
+/// What [`Identities::stages`] gives: identities to try, or a key command to run per key.
+pub(super) enum Stage<'a> {
+    Loaded(&'a Identities),
+    Command(&'a KeyCommand),
+}
+
+impl Pending {
+    /// What the source gave, reading it the first time.
+    fn get(&self) -> &Identities {
+        self.loaded.get_or_init(|| self.load())
+    }
+
+    fn stage(&self) -> Option<Stage<'_>> {
+        match &self.what {
+            Source::Note { .. } => None,
+            Source::Command(kc) => Some(Stage::Command(kc)),
+            _ => Some(Stage::Loaded(self.get())),
+        }
+    }
+
+    fn load(&self) -> Identities {
+        let mut ids = Identities::default();
+        match &self.what {
+            Source::Note { label, outcome } => ids.note(label.clone(), outcome.clone()),
+            Source::Text { label, text } => {
+                ids.load_text(label.clone(), text.as_bytes().to_vec(), &self.pass, true)
+            }
+            Source::File { label, path } => match read_limited(path) {
+                Ok(bytes) => ids.load_text(label.clone(), bytes, &self.pass, false),
+                Err(e) => ids.note(label.clone(), e),
+            },
+            Source::Ssh {
+                label,
+                path,
+                optional,
+            } => ids.load_ssh_file(label.clone(), path, &self.pass, *optional),
+            // Its report line only: a command runs per key (`Stage::Command`).
+            Source::Command(kc) => ids.command(kc.clone(), true, None),
+            Source::Keyring { service } => ids.load_keyring(service),
+        }
+        ids
+    }
+}
+
 /// The variable sops sets for a key command: the recipient of the age key being opened.
 pub const RECIPIENT_VAR: &str = "SOPS_AGE_RECIPIENT";
 
@@ -131,10 +215,12 @@ impl Identities {
         Identities::discover_with(env, false)
     }
 
-    /// Like [`Identities::discover`], but the key commands are not run here: as in sops
-    /// (3.12+), each runs when an age key has to be opened, once per key tried, with
-    /// `SOPS_AGE_RECIPIENT` set to that key's recipient, and never for a file no age key
-    /// of which is tried (one a PGP key opens, for instance).
+    /// Like [`Identities::discover`], but nothing is read here: each source is read when
+    /// unwrapping reaches it ([`Identities::stages`]), and not at all once an earlier
+    /// source opened the key. Key commands run as in sops (3.12+) when an age key has to be
+    /// opened, once per key tried, with `SOPS_AGE_RECIPIENT` set to that key's recipient,
+    /// and never for a file no age key of which is tried (one a PGP key opens, for
+    /// instance).
     pub fn discover_lazy(env: &dyn Env) -> Identities {
         Identities::discover_with(env, true)
     }
@@ -152,78 +238,187 @@ impl Identities {
         };
         let pass = PassphraseCallbacks::from_env(env);
         let home = env.home();
+        // The sources in report order (sops's, sops-format.md §11), each with its rank in
+        // the order they are read when lazy: the age sources first, then the key command,
+        // the SSH keys and the keyring (a command may be slow or prompt; an SSH key may ask
+        // for a passphrase; the keyring is seal's own source).
+        let mut pending: Vec<Pending> = Vec::new();
+        let mut add = |rank: u8, what: Source| {
+            pending.push(Pending {
+                rank,
+                what,
+                pass: pass.clone(),
+                loaded: OnceLock::new(),
+            });
+        };
+        let note = |label: &str, outcome: &str| Source::Note {
+            label: label.to_string(),
+            outcome: outcome.to_string(),
+        };
 
         // 1. SSH keys.
         match env.var("SOPS_AGE_SSH_PRIVATE_KEY_FILE") {
-            Some(p) => {
-                let label = format!("SOPS_AGE_SSH_PRIVATE_KEY_FILE={p}");
-                if p.is_empty() {
-                    ids.note(label, "set but empty".to_string());
-                } else {
-                    ids.load_ssh_file(label, Path::new(&p), &pass, false);
-                }
-            }
-            None => ids.note("SOPS_AGE_SSH_PRIVATE_KEY_FILE", "not set".to_string()),
+            Some(p) if p.is_empty() => add(
+                4,
+                note(
+                    &format!("SOPS_AGE_SSH_PRIVATE_KEY_FILE={p}"),
+                    "set but empty",
+                ),
+            ),
+            Some(p) => add(
+                4,
+                Source::Ssh {
+                    label: format!("SOPS_AGE_SSH_PRIVATE_KEY_FILE={p}"),
+                    path: PathBuf::from(p),
+                    optional: false,
+                },
+            ),
+            None => add(4, note("SOPS_AGE_SSH_PRIVATE_KEY_FILE", "not set")),
         }
         // sops 3.12: a command whose stdout is one unencrypted SSH private key.
         match env.var("SOPS_AGE_SSH_PRIVATE_KEY_CMD") {
-            Some(cmd) => ids.command(KeyCommand::Ssh(cmd), lazy, None),
-            None => ids.note("SOPS_AGE_SSH_PRIVATE_KEY_CMD", "not set".to_string()),
+            Some(cmd) => add(5, Source::Command(KeyCommand::Ssh(cmd))),
+            None => add(5, note("SOPS_AGE_SSH_PRIVATE_KEY_CMD", "not set")),
         }
-        for name in ["id_ed25519", "id_rsa"] {
+        for (rank, name) in [(6, "id_ed25519"), (7, "id_rsa")] {
             let label = format!("~/.ssh/{name}");
             match &home {
-                Some(h) => ids.load_ssh_file(label, &h.join(".ssh").join(name), &pass, true),
-                None => ids.note(label, "the home directory is unknown".to_string()),
+                Some(h) => add(
+                    rank,
+                    Source::Ssh {
+                        label,
+                        path: h.join(".ssh").join(name),
+                        optional: true,
+                    },
+                ),
+                None => add(rank, note(&label, "the home directory is unknown")),
             }
         }
 
         // 2. SOPS_AGE_KEY: the identities themselves.
         match env.var("SOPS_AGE_KEY") {
-            Some(text) => ids.load_text("SOPS_AGE_KEY".to_string(), text.into_bytes(), &pass, true),
-            None => ids.note("SOPS_AGE_KEY", "not set".to_string()),
+            Some(text) => add(
+                0,
+                Source::Text {
+                    label: "SOPS_AGE_KEY".to_string(),
+                    text: Zeroizing::new(text),
+                },
+            ),
+            None => add(0, note("SOPS_AGE_KEY", "not set")),
         }
 
         // 3. SOPS_AGE_KEY_FILE: a path.
         match env.var("SOPS_AGE_KEY_FILE") {
-            Some(p) => {
-                let label = format!("SOPS_AGE_KEY_FILE={p}");
-                if p.is_empty() {
-                    ids.note(label, "set but empty".to_string());
-                } else {
-                    match read_limited(Path::new(&p)) {
-                        Ok(bytes) => ids.load_text(label, bytes, &pass, false),
-                        Err(e) => ids.note(label, e),
-                    }
-                }
+            Some(p) if p.is_empty() => {
+                add(1, note(&format!("SOPS_AGE_KEY_FILE={p}"), "set but empty"))
             }
-            None => ids.note("SOPS_AGE_KEY_FILE", "not set".to_string()),
+            Some(p) => add(
+                1,
+                Source::File {
+                    label: format!("SOPS_AGE_KEY_FILE={p}"),
+                    path: PathBuf::from(p),
+                },
+            ),
+            None => add(1, note("SOPS_AGE_KEY_FILE", "not set")),
         }
 
         // 4. SOPS_AGE_KEY_CMD: a command whose stdout holds identities.
         match env.var("SOPS_AGE_KEY_CMD") {
-            Some(cmd) => ids.command(KeyCommand::Age(cmd, pass.clone()), lazy, None),
-            None => ids.note("SOPS_AGE_KEY_CMD", "not set".to_string()),
+            Some(cmd) => add(3, Source::Command(KeyCommand::Age(cmd, pass.clone()))),
+            None => add(3, note("SOPS_AGE_KEY_CMD", "not set")),
         }
 
         // 5. The default keys.txt, read whenever it exists.
         match default_keys_file(env) {
-            Some((path, label)) => match read_limited(&path) {
-                Ok(bytes) => ids.load_text(label, bytes, &pass, false),
-                Err(e) => ids.note(label, e),
-            },
-            None => ids.note(
-                "default keys.txt",
-                "cannot locate it: neither XDG_CONFIG_HOME nor the home directory is known"
-                    .to_string(),
+            Some((path, label)) => add(2, Source::File { label, path }),
+            None => add(
+                2,
+                note(
+                    "default keys.txt",
+                    "cannot locate it: neither XDG_CONFIG_HOME nor the home directory is known",
+                ),
             ),
         }
 
         // 6. The OS keyring (seal's own source, after the sops ones).
         if env.use_keyring() {
-            ids.load_keyring(env);
+            add(
+                8,
+                Source::Keyring {
+                    service: crate::keyring::service_name(|k| env.var(k)),
+                },
+            );
+        }
+
+        if lazy {
+            ids.pending = pending;
+            return ids;
+        }
+        for p in pending {
+            match p.what {
+                Source::Command(kc) => ids.command(kc, false, None),
+                _ => {
+                    let loaded = p.load();
+                    ids.absorb(loaded);
+                }
+            }
         }
         ids
+    }
+
+    /// Take over another collection's identities, their details and its report.
+    fn absorb(&mut self, mut other: Identities) {
+        self.info
+            .resize_with(self.identities.len(), IdentityInfo::default);
+        other
+            .info
+            .resize_with(other.identities.len(), IdentityInfo::default);
+        self.identities.append(&mut other.identities);
+        self.info.append(&mut other.info);
+        self.public_keys.append(&mut other.public_keys);
+        self.report.append(&mut other.report);
+    }
+
+    /// The identities to try, source by source, in the order they are read: first those
+    /// already loaded here, then each source of [`Identities::discover_lazy`] by rank. A
+    /// source is read only when the iteration reaches it, once (later iterations, other
+    /// files and threads reuse what it gave), so a source after the one that opens the data
+    /// key is never touched. Key commands come as [`Stage::Command`]: they run per age key.
+    pub(super) fn stages(&self) -> impl Iterator<Item = Stage<'_>> {
+        let mut order: Vec<&Pending> = self.pending.iter().collect();
+        order.sort_by_key(|p| p.rank);
+        std::iter::once(Stage::Loaded(self)).chain(order.into_iter().filter_map(Pending::stage))
+    }
+
+    /// Every source's report, in sops's order: what was looked at so far and, for sources
+    /// not read yet (the data key opened before them, or a failure is being explained), what
+    /// they give now. Key commands say how they are run.
+    pub fn full_report(&self) -> Vec<SourceReport> {
+        let mut out = self.report.clone();
+        for p in &self.pending {
+            out.extend(p.get().report.iter().cloned());
+        }
+        out
+    }
+
+    /// The labels of the lazy sources read so far (tests show which were not touched).
+    #[cfg(test)]
+    pub(super) fn sources_read(&self) -> Vec<String> {
+        self.pending
+            .iter()
+            .filter(|p| !matches!(p.what, Source::Note { .. }))
+            .filter_map(|p| p.loaded.get())
+            .flat_map(|ids| ids.report.iter().map(|r| r.source.clone()))
+            .collect()
+    }
+
+    /// The key commands not run yet, in report order.
+    #[cfg(test)]
+    fn deferred(&self) -> impl Iterator<Item = &KeyCommand> {
+        self.pending.iter().filter_map(|p| match &p.what {
+            Source::Command(kc) => Some(kc),
+            _ => None,
+        })
     }
 
     /// A key command: deferred (`lazy`), or run now (with `SOPS_AGE_RECIPIENT` set to
@@ -242,7 +437,6 @@ impl Identities {
                 label,
                 format!("run for each age key to open, with {RECIPIENT_VAR} set"),
             );
-            self.deferred.push(kc);
             return;
         }
         let out = match run_key_command(&cmd, recipient) {
@@ -266,24 +460,30 @@ impl Identities {
         }
     }
 
-    /// The identities the deferred key commands give for the age key of `recipient`
-    /// (each command run once, with `SOPS_AGE_RECIPIENT` set); None when there are none.
-    pub(super) fn for_key(&self, recipient: &str) -> Option<Identities> {
-        if self.deferred.is_empty() {
-            return None;
-        }
+    /// Run one key command for the age key of `recipient` (`SOPS_AGE_RECIPIENT` set).
+    pub(super) fn run_for_key(kc: &KeyCommand, recipient: &str) -> Identities {
         let mut out = Identities::default();
-        for kc in &self.deferred {
-            out.command(kc.clone(), false, Some(recipient));
-        }
-        Some(out)
+        out.command(kc.clone(), false, Some(recipient));
+        out
     }
 
-    /// Load every identity stored in the OS keyring under the configured service.
-    fn load_keyring(&mut self, env: &dyn Env) {
-        let service = crate::keyring::service_name(|k| env.var(k));
+    /// The identities the deferred key commands give for the age key of `recipient`
+    /// (each command run once, with `SOPS_AGE_RECIPIENT` set); None when there are none.
+    #[cfg(test)]
+    pub(super) fn for_key(&self, recipient: &str) -> Option<Identities> {
+        let mut out = Identities::default();
+        let mut any = false;
+        for kc in self.deferred() {
+            out.command(kc.clone(), false, Some(recipient));
+            any = true;
+        }
+        any.then_some(out)
+    }
+
+    /// Load every identity stored in the OS keyring under `service`.
+    fn load_keyring(&mut self, service: &str) {
         let label = format!("keyring (service {service})");
-        let ring = match crate::keyring::Keyring::open(&service) {
+        let ring = match crate::keyring::Keyring::open(service) {
             Ok(r) => r,
             Err(e) => return self.note(label, e.to_string()),
         };
@@ -362,14 +562,18 @@ impl Identities {
         });
     }
 
-    /// True when no identity was found in any source.
+    /// True when no identity was found in any source (reads every source not read yet).
     pub fn is_empty(&self) -> bool {
-        self.identities.is_empty() && self.deferred.is_empty()
+        self.identities.is_empty()
+            && self.pending.iter().all(|p| match &p.what {
+                Source::Command(_) => false,
+                _ => p.get().identities.is_empty(),
+            })
     }
 
     /// The report as indented lines, one source per line (for error messages).
     pub fn report_text(&self) -> String {
-        format_report(&self.report)
+        format_report(&self.full_report())
     }
 
     fn note(&mut self, source: impl Into<String>, outcome: String) {

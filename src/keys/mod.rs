@@ -242,7 +242,7 @@ pub fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, Ke
     let needed = needed_recipients(groups);
     let fail = |detail: String| KeyError::NoMatchingIdentity {
         needed: needed.clone(),
-        report: ids.report.clone(),
+        report: ids.full_report(),
         detail,
     };
     if n == 0 {
@@ -256,9 +256,6 @@ pub fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, Ke
         meta.shamir_threshold
     };
     let mut notes = Vec::new();
-    if ids.is_empty() {
-        notes.push("no identities were found".to_string());
-    }
     let mut shares: Vec<Zeroizing<Vec<u8>>> = Vec::new();
     if want <= n {
         for (gi, group) in groups.iter().enumerate() {
@@ -288,6 +285,10 @@ pub fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, Ke
         format!("needs {want} of {n} key groups, opened {}", shares.len())
     };
     if shares.len() < want {
+        // Asked only now: it reads every identity source not read yet.
+        if ids.is_empty() {
+            notes.insert(0, "no identities were found".to_string());
+        }
         let mut detail = summary;
         for note in notes {
             detail.push_str("; ");

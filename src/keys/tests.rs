@@ -21,6 +21,7 @@ const ALICE_PUB: &str = "age1hkdt4s7er6a00gwcncp4rpklh0m7qg3f7sk3x9dxhmcak6agvaa
 struct FakeEnv {
     vars: HashMap<String, String>,
     home: Option<PathBuf>,
+    keyring: bool,
 }
 
 impl FakeEnv {
@@ -28,6 +29,7 @@ impl FakeEnv {
         FakeEnv {
             vars: HashMap::new(),
             home: Some(home.to_path_buf()),
+            keyring: false,
         }
     }
     fn set(mut self, k: &str, v: impl Into<String>) -> FakeEnv {
@@ -42,6 +44,9 @@ impl Env for FakeEnv {
     }
     fn home(&self) -> Option<PathBuf> {
         self.home.clone()
+    }
+    fn use_keyring(&self) -> bool {
+        self.keyring
     }
 }
 
@@ -1109,5 +1114,128 @@ fn the_build_without_pgp_native_has_the_same_keyring_interface() {
             Some(want.as_str()),
             "the stub pgp_keyring (no pgp-native) must offer `{want}`"
         );
+    }
+}
+
+/// Issue 25: lazy discovery reads a source only when the sources before it did not open
+/// the data key (SOPS_AGE_KEY, SOPS_AGE_KEY_FILE, the default keys.txt, SOPS_AGE_KEY_CMD per
+/// key, the SSH keys, the keyring); when nothing opens it, every source is tried and the
+/// message lists them all, as eager discovery does.
+#[test]
+fn lazy_discovery_stops_at_the_source_that_opens() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().expect("tempdir");
+    let (right, public) = gen_identity();
+    let (wrong, _) = gen_identity();
+    let marker = home.path().join("ran");
+    // A key command that logs its name and SOPS_AGE_RECIPIENT, and prints `secret`.
+    let script = |name: &str, secret: &str| {
+        let path = home.path().join(format!("{name}.sh"));
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\necho \"{name} ${{SOPS_AGE_RECIPIENT-unset}}\" >> '{}'\necho '{secret}'\n",
+                marker.display()
+            ),
+        )
+        .expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        path.to_string_lossy().into_owned()
+    };
+    let write_key = |path: &Path, secret: &str| {
+        std::fs::create_dir_all(path.parent().unwrap()).expect("mkdir");
+        std::fs::write(path, format!("{secret}\n")).expect("write");
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    };
+    let key_file = home.path().join("keys.txt");
+    let default_keys = home.path().join(".config/sops/age/keys.txt");
+    // Not a key: read, it would be reported as one seal cannot use.
+    write_key(&home.path().join(".ssh/id_ed25519"), "not an ssh key");
+    let ssh_cmd = script("ssh", "not an ssh key either");
+    let payload = [7u8; 32];
+    let group = KeyGroup {
+        age: vec![AgeKey {
+            recipient: public.clone(),
+            enc: wrap(&public, &payload).expect("wrap"),
+        }],
+        other: Vec::new(),
+    };
+    let file = meta(vec![group], 0);
+    let ran = || std::fs::read_to_string(&marker).unwrap_or_default();
+    let env = |age_cmd: &str| {
+        FakeEnv::new(home.path())
+            .set("SOPS_AGE_KEY_FILE", key_file.to_string_lossy())
+            .set("SOPS_AGE_KEY_CMD", age_cmd)
+            .set("SOPS_AGE_SSH_PRIVATE_KEY_CMD", ssh_cmd.clone())
+            // Never read below: a service no test stores anything under.
+            .set(
+                crate::keyring::SERVICE_ENV,
+                format!("seal-test-lazy-{}", std::process::id()),
+            )
+    };
+    let label = |p: &Path| p.to_string_lossy().into_owned();
+    let file_label = format!("SOPS_AGE_KEY_FILE={}", label(&key_file));
+
+    // SOPS_AGE_KEY_FILE opens: nothing after it is read or run.
+    write_key(&key_file, &right);
+    write_key(&default_keys, &wrong);
+    let mut lazy_env = env(&script("age", &wrong));
+    lazy_env.keyring = true;
+    let ids = Identities::discover_lazy(&lazy_env);
+    assert_eq!(
+        ids.sources_read(),
+        Vec::<String>::new(),
+        "discovery reads nothing"
+    );
+    let got = recover_data_key(&file, &ids).expect("the key file opens");
+    assert_eq!(&got.as_bytes()[..], &payload[..]);
+    assert_eq!(ids.sources_read(), std::slice::from_ref(&file_label));
+    assert_eq!(ran(), "", "no key command ran");
+
+    // The key file does not open, the default keys.txt does: still no command, no SSH key.
+    write_key(&key_file, &wrong);
+    write_key(&default_keys, &right);
+    let ids = Identities::discover_lazy(&env(&script("age", &wrong)));
+    recover_data_key(&file, &ids).expect("keys.txt opens");
+    assert_eq!(
+        ids.sources_read(),
+        [
+            file_label.clone(),
+            "~/.config/sops/age/keys.txt".to_string()
+        ]
+    );
+    assert_eq!(ran(), "");
+
+    // Only the age key command opens: it runs once, with the recipient; the SSH sources
+    // after it are not touched.
+    write_key(&default_keys, &wrong);
+    let ids = Identities::discover_lazy(&env(&script("age", &right)));
+    recover_data_key(&file, &ids).expect("the command opens");
+    assert_eq!(ran(), format!("age {public}\n"));
+    assert!(!ids.sources_read().iter().any(|s| s.contains("ssh")));
+
+    // Nothing opens: every source is tried (each command once, with the recipient) and
+    // the message lists every source, in the order eager discovery reports them.
+    std::fs::remove_file(&marker).expect("rm");
+    let env = env(&script("age", &wrong));
+    let ids = Identities::discover_lazy(&env);
+    let err = recover_data_key(&file, &ids).expect_err("nothing opens");
+    assert_eq!(ran(), format!("age {public}\nssh {public}\n"));
+    let KeyError::NoMatchingIdentity { report, .. } = &err else {
+        panic!("{err:?}");
+    };
+    let sources = |r: &[SourceReport]| r.iter().map(|r| r.source.clone()).collect::<Vec<_>>();
+    std::fs::remove_file(&marker).expect("rm");
+    let eager = Identities::discover(&env);
+    assert_eq!(sources(report), sources(&eager.report));
+    let text = err.explanation().expect("explained");
+    for line in [
+        format!("{file_label}: 1 identity"),
+        "~/.config/sops/age/keys.txt: 1 identity".to_string(),
+        "~/.ssh/id_ed25519: not a supported SSH private key".to_string(),
+        "~/.ssh/id_rsa: does not exist".to_string(),
+        "SOPS_AGE_KEY: not set".to_string(),
+    ] {
+        assert!(text.contains(&line), "{line:?} in {text}");
     }
 }
