@@ -1091,3 +1091,52 @@ fn converting_without_keys_fails_and_writes_nothing() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--recovery-unseal"));
 }
+
+/// `seal external-secret --from` a SealedSecret reads its key names (spec.encryptedData,
+/// then spec.template.data), its name, namespace and type, with no key at all; the result
+/// validates against the ExternalSecret CRD.
+#[test]
+fn external_secret_from_a_sealed_secret_takes_key_names_only() {
+    let f = fixture();
+    seal(&f.dir)
+        .args([
+            "seal",
+            "secret.yaml",
+            "--cert",
+            "cert.pem",
+            "-o",
+            "sealed.yaml",
+        ])
+        .assert()
+        .success();
+    let mut sealed = std::fs::read_to_string(f.dir.join("sealed.yaml")).unwrap();
+    sealed.push_str(
+        "    data:\n      url: 'postgres://{{ .username }}:{{ .password }}@db:5432/app'\n",
+    );
+    std::fs::write(f.dir.join("sealed.yaml"), &sealed).unwrap();
+    let out = seal(&f.dir)
+        .args(["external-secret", "--from", "sealed.yaml", "-o", "es.yaml"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let es = std::fs::read_to_string(f.dir.join("es.yaml")).unwrap();
+    for want in [
+        "kind: ExternalSecret",
+        "  name: db\n",
+        "  namespace: apps\n",
+        "type: kubernetes.io/basic-auth",
+        "username: \"{{ .username }}\"",
+        "password: \"{{ .password }}\"",
+        "url: \"{{ .url }}\"",
+    ] {
+        assert!(es.contains(want), "{want} not in\n{es}");
+    }
+    assert!(!es.contains("AgB") && !es.contains("AQ"), "{es}");
+    let schema = crd_schema(&f.dir, "external-secrets.io_externalsecrets.yaml", "v1");
+    let v = check_jsonschema(&schema, &[f.dir.join("es.yaml")]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+}
