@@ -1213,3 +1213,49 @@ fn three_ways_doc_runs_as_written() {
     let opened: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(opened["data"], serde_json::Value::Object(values));
 }
+
+/// `seal doctor` counts the files that hold SealedSecrets and, with --cert, says when the
+/// controller's certificate expires (or that it has).
+#[test]
+fn doctor_counts_sealed_secrets_and_the_certificate_expiry() {
+    let f = fixture();
+    std::fs::create_dir(f.dir.join("apps")).unwrap();
+    for n in ["a", "b"] {
+        seal(&f.dir)
+            .args(["seal", "secret.yaml", "--cert", "cert.pem", "-o"])
+            .arg(format!("apps/{n}-sealed.yaml"))
+            .assert()
+            .success();
+    }
+    let out = seal(&f.dir)
+        .args(["doctor", "--cert", "cert.pem", "."])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("2 file(s) hold SealedSecrets")
+            && text.contains("apps/a-sealed.yaml, apps/b-sealed.yaml"),
+        "{text}"
+    );
+    // fixture(): valid for 3650 days from now (3649 once a second has passed).
+    assert!(
+        text.contains("is valid until")
+            && (text.contains("(3650 days)") || text.contains("(3649 days)")),
+        "{text}"
+    );
+    let old = tempfile::tempdir().unwrap();
+    keypair(old.path(), -30);
+    let out = seal(&f.dir)
+        .args(["doctor", "--cert"])
+        .arg(old.path().join("cert.pem"))
+        .arg(".")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("expired on"), "{text}");
+}
