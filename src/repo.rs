@@ -34,6 +34,8 @@ pub struct Scan {
     pub ignored: Vec<PathBuf>,
     /// Symbolic links found by the walk, not followed, sorted.
     pub symlinks: Vec<PathBuf>,
+    /// Files that hold a Bitnami `SealedSecret` (not sops files), sorted.
+    pub sealed: Vec<PathBuf>,
 }
 
 /// Every encrypted sops file (in the format its name implies) among the files below `root`
@@ -51,6 +53,7 @@ pub fn find_sops_files(root: &Path) -> Scan {
     let candidates = walked.files;
     enum Verdict {
         Sops,
+        Sealed,
         Not,
         TooLarge,
         Unreadable(String),
@@ -61,6 +64,8 @@ pub fn find_sops_files(root: &Path) -> Scan {
             Ok(Some(bytes)) => {
                 if sops_format(p, &bytes).is_some() {
                     Verdict::Sops
+                } else if crate::sealed::mentions_sealed_secret(&bytes) {
+                    Verdict::Sealed
                 } else {
                     Verdict::Not
                 }
@@ -72,12 +77,14 @@ pub fn find_sops_files(root: &Path) -> Scan {
     for (p, v) in candidates.into_iter().zip(verdicts) {
         match v {
             Verdict::Sops => scan.files.push(p),
+            Verdict::Sealed => scan.sealed.push(p),
             Verdict::Not => {}
             Verdict::TooLarge => scan.too_large.push(p),
             Verdict::Unreadable(why) => scan.unreadable.push((p, why)),
         }
     }
     scan.files.sort();
+    scan.sealed.sort();
     scan.unreadable.sort();
     scan.too_large.sort();
     scan

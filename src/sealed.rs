@@ -209,6 +209,21 @@ fn format_unix(secs: u64) -> String {
         .unwrap_or_else(|| secs.to_string())
 }
 
+/// Whether a manifest's text holds a Bitnami SealedSecret (`kind: SealedSecret` and a
+/// `bitnami.com/` apiVersion): a cheap test for counting them, not a parse.
+pub fn mentions_sealed_secret(text: &[u8]) -> bool {
+    memchr::memmem::find(text, b"SealedSecret").is_some()
+        && memchr::memmem::find(text, b"bitnami.com/").is_some()
+}
+
+/// When the certificate expires, for people: `notAfter` as RFC 3339, and the whole days
+/// left at `now` (negative once it has expired).
+pub fn expiry(cert: &Certificate, now: u64) -> (String, i64) {
+    let left =
+        i64::try_from(cert.not_after).unwrap_or(i64::MAX) - i64::try_from(now).unwrap_or(i64::MAX);
+    (format_unix(cert.not_after), left.div_euclid(86_400))
+}
+
 /// Read the first `CERTIFICATE` block of a PEM file (or a DER certificate).
 pub fn parse_certificate(input: &[u8]) -> Result<Certificate, SealedError> {
     let bad = |what: &str| SealedError::Certificate(format!("not an X.509 certificate: {what}"));

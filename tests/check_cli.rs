@@ -474,3 +474,114 @@ fn the_hint_for_a_file_with_a_forged_sops_block_works() {
     run_hint(home.path(), dir.path(), &command);
     assert!(hints(home.path(), dir.path()).is_empty());
 }
+
+/// SealedSecrets: sealed values and templates over the sealed keys are clean; a literal
+/// credential in spec.template.data, a value that cannot be sealed, and a plaintext Secret
+/// with the SealedSecret's name (same file, or elsewhere in the scan) are errors.
+#[test]
+fn sealed_secrets_in_the_gate() {
+    use base64::Engine;
+    let home = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut raw = vec![1u8, 0];
+    raw.extend((0..296u32).map(|i| (i * 7 % 251) as u8));
+    let sealed_value = base64::engine::general_purpose::STANDARD.encode(raw);
+    let sealed = |name: &str, template_data: &str, value: &str| {
+        format!(
+            "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: {name}\n  namespace: apps\nspec:\n  encryptedData:\n    password: {value}\n  template:\n    metadata:\n      name: {name}\n      namespace: apps\n    data:\n{template_data}"
+        )
+    };
+    let templated = "      url: 'postgres://app:{{ index . \"password\" }}@db:5432/app'\n      copy: '{{ .password }}'\n";
+    write(
+        dir.path(),
+        "apps/db-sealed.yaml",
+        &sealed("db", templated, &sealed_value),
+    );
+    let json = |args: &[&str]| -> Vec<(String, usize, String)> {
+        let out = seal(home.path())
+            .current_dir(dir.path())
+            .args(["check", "--format", "json"])
+            .args(args)
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let found: Vec<(String, usize, String)> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                (
+                    f["path"].as_str().unwrap().to_string(),
+                    f["line"].as_u64().unwrap() as usize,
+                    f["message"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            out.status.code(),
+            Some(i32::from(!found.is_empty())),
+            "{found:?}"
+        );
+        found
+    };
+    assert_eq!(json(&[]), []);
+
+    let literal =
+        "      api_token: hunter2-literal-token\n      url: 'postgres://app:hunter2pw@db/app'\n";
+    write(
+        dir.path(),
+        "apps/api-sealed.yaml",
+        &sealed("api", literal, &sealed_value),
+    );
+    write(
+        dir.path(),
+        "apps/web.yaml",
+        &format!(
+            "{}---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: web\n  namespace: apps\nstringData:\n  password: hunter2-web\n",
+            sealed("web", "      {}\n", "hunter2-not-sealed")
+        ),
+    );
+    write(
+        dir.path(),
+        "other/db.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2-db\n",
+    );
+    let found = json(&[]);
+    let at = |path: &str, line: usize, what: &str| {
+        assert!(
+            found
+                .iter()
+                .any(|(p, l, m)| p == path && *l == line && m.contains(what)),
+            "no {path}:{line} {what:?} in {found:#?}"
+        );
+    };
+    at(
+        "apps/api-sealed.yaml",
+        14,
+        "literal credential in spec.template.data[\"api_token\"]",
+    );
+    at("apps/api-sealed.yaml", 15, "spec.template.data[\"url\"]");
+    at(
+        "apps/web.yaml",
+        8,
+        "spec.encryptedData[\"password\"], which is not a sealed value",
+    );
+    at(
+        "apps/web.yaml",
+        16,
+        "has the name of the SealedSecret in the same file",
+    );
+    at(
+        "other/db.yaml",
+        1,
+        "has the name of the SealedSecret in apps/db-sealed.yaml",
+    );
+    at("other/db.yaml", 6, "holds stringData.password in plaintext");
+    assert_eq!(found.len(), 7, "{found:#?}");
+    assert!(
+        found.iter().all(|(_, _, m)| !m.contains("hunter2")),
+        "{found:#?}"
+    );
+    // Checked alone, the plaintext Secret has no SealedSecret to pair with.
+    assert_eq!(json(&["other/db.yaml"]).len(), 1);
+}

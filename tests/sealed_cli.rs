@@ -13,7 +13,7 @@ use std::process::Command;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{check_jsonschema, crd_schema, seal, venv_tool};
+use common::{check_jsonschema, crd_schema, key_file, recipient, seal, sops, venv_tool};
 
 /// The peer side: key and certificate generation, kubesealpy sealing and unsealing.
 const PEER: &str = r#"
@@ -846,4 +846,416 @@ fn standard_input_in_standard_output_out() {
         s(&f.dir.join("piped.yaml")),
     ]);
     assert!(json.contains("hunter2"), "{json}");
+}
+
+// ---------------------------------------------------------------- sops <-> SealedSecret
+
+/// The values a Secret stands for, as the real sops decrypts `file` (with `key`):
+/// `data` decoded, `stringData` overriding it.
+fn sops_secret_values(
+    dir: &Path,
+    file: &str,
+    key: &str,
+) -> serde_json::Map<String, serde_json::Value> {
+    let out = sops(dir)
+        .env("SOPS_AGE_KEY_FILE", key_file(key))
+        .args(["decrypt", "--output-type", "json", file])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the real sops cannot decrypt {file} with {key}'s key: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["kind"], "Secret", "{doc}");
+    let mut values = serde_json::Map::new();
+    if let Some(data) = doc["data"].as_object() {
+        for (k, v) in data {
+            let bytes = STANDARD.decode(v.as_str().unwrap()).unwrap();
+            values.insert(k.clone(), String::from_utf8(bytes).unwrap().into());
+        }
+    }
+    if let Some(data) = doc["stringData"].as_object() {
+        for (k, v) in data {
+            values.insert(k.clone(), v.clone());
+        }
+    }
+    values
+}
+
+const SOPS_RULES: &str = "creation_rules:
+  - path_regex: \\.sops\\.yaml$
+    encrypted_regex: ^(data|stringData)$
+    age: ALICE
+";
+
+/// A sops-encrypted Secret (made by the real sops, for alice, from the creation rule) is
+/// sealed with no plaintext on disk; the SealedSecret comes back through --recovery-unseal
+/// --to-sops as a sops file for the rule (or --age), which the real sops decrypts to every
+/// value the first file held.
+#[test]
+fn sops_secret_to_sealed_secret_and_back_keeps_every_value() {
+    let f = fixture();
+    let rt = f.dir.join("rt");
+    std::fs::create_dir(&rt).unwrap();
+    std::fs::write(
+        f.dir.join(".sops.yaml"),
+        SOPS_RULES.replace("ALICE", &recipient("alice")),
+    )
+    .unwrap();
+    std::fs::write(f.dir.join("db.sops.yaml"), SECRET).unwrap();
+    std::fs::remove_file(f.dir.join("secret.yaml")).unwrap();
+    let out = sops(&f.dir)
+        .args(["encrypt", "-i", "db.sops.yaml"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let original = sops_secret_values(&f.dir, "db.sops.yaml", "alice");
+    assert_eq!(original.len(), 2, "{original:?}");
+    let before: Vec<PathBuf> = common::walk_all(&f.dir);
+
+    let with_keys = |c: &mut assert_cmd::Command| {
+        c.env("SOPS_AGE_KEY_FILE", key_file("alice"))
+            .env("TMPDIR", &rt)
+            .env("XDG_RUNTIME_DIR", &rt);
+    };
+    let mut c = seal(&f.dir);
+    with_keys(&mut c);
+    c.args([
+        "seal",
+        "db.sops.yaml",
+        "--cert",
+        "cert.pem",
+        "-o",
+        "db-sealed.yaml",
+    ])
+    .assert()
+    .success();
+    // Only the SealedSecret was written: no plaintext anywhere, nothing left in TMPDIR.
+    let mut after = common::walk_all(&f.dir);
+    after.retain(|p| !before.contains(p));
+    assert_eq!(after, [f.dir.join("db-sealed.yaml")]);
+    let sealed = std::fs::read_to_string(f.dir.join("db-sealed.yaml")).unwrap();
+    assert!(sealed.contains("kind: SealedSecret"), "{sealed}");
+    for v in ["hunter2", "admin", "YWRtaW4=", "ENC["] {
+        assert!(!sealed.contains(v), "{v} in {sealed}");
+    }
+    validate(&f.dir, &f.dir.join("db-sealed.yaml"));
+    let json = peer_ok(&[
+        "unseal",
+        s(&f.dir.join("key.pem")),
+        s(&f.dir.join("db-sealed.yaml")),
+    ]);
+    let opened: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(serde_json::Value::Object(original.clone()), opened["data"]);
+
+    // Back: the creation rule of the -o path picks alice and the selector.
+    let mut c = seal(&f.dir);
+    c.env("TMPDIR", &rt).env("XDG_RUNTIME_DIR", &rt);
+    c.args([
+        "seal",
+        "db-sealed.yaml",
+        "--recovery-unseal",
+        "--recovery-private-key",
+        "key.pem",
+        "--to-sops",
+        "-o",
+        "back.sops.yaml",
+    ])
+    .assert()
+    .success();
+    let back = std::fs::read_to_string(f.dir.join("back.sops.yaml")).unwrap();
+    assert!(
+        back.contains("encrypted_regex: ^(data|stringData)$"),
+        "{back}"
+    );
+    assert!(back.contains(&recipient("alice")), "{back}");
+    assert!(
+        back.contains("name: db") && back.contains("type: kubernetes.io/basic-auth"),
+        "{back}"
+    );
+    for v in ["hunter2", "YWRtaW4=", &STANDARD.encode("hunter2")] {
+        assert!(!back.contains(v), "{v} in {back}");
+    }
+    assert_eq!(
+        sops_secret_values(&f.dir, "back.sops.yaml", "alice"),
+        original
+    );
+
+    // --age replaces the rule's keys: only bob opens it.
+    let mut c = seal(&f.dir);
+    c.env("TMPDIR", &rt).env("XDG_RUNTIME_DIR", &rt);
+    let out = c
+        .args([
+            "seal",
+            "db-sealed.yaml",
+            "--recovery-unseal",
+            "--recovery-private-key",
+            "key.pem",
+            "--to-sops",
+            "--age",
+            &recipient("bob"),
+            "-o",
+            "bob.sops.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(sops_secret_values(&f.dir, "bob.sops.yaml", "bob"), original);
+    let denied = sops(&f.dir)
+        .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+        .args(["decrypt", "bob.sops.yaml"])
+        .output()
+        .unwrap();
+    assert!(!denied.status.success(), "alice opened bob's file");
+    assert!(
+        common::walk_all(&rt).is_empty(),
+        "left in TMPDIR: {:?}",
+        common::walk_all(&rt)
+    );
+}
+
+/// Without the sops key, sealing a sops file fails as decrypt does (exit 128, the file
+/// named) and writes nothing; --to-sops with nobody to encrypt for says so.
+#[test]
+fn converting_without_keys_fails_and_writes_nothing() {
+    let f = fixture();
+    std::fs::write(f.dir.join("db.yaml"), SECRET).unwrap();
+    let out = sops(&f.dir)
+        .args(["encrypt", "-i", "--age", &recipient("alice"), "db.yaml"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = seal(&f.dir)
+        .env("SOPS_AGE_KEY_FILE", key_file("bob"))
+        .args(["seal", "db.yaml", "--cert", "cert.pem", "-o", "sealed.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(128),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("db.yaml"), "{err}");
+    assert!(!f.dir.join("sealed.yaml").exists());
+
+    seal(&f.dir)
+        .args([
+            "seal",
+            "secret.yaml",
+            "--cert",
+            "cert.pem",
+            "-o",
+            "sealed.yaml",
+        ])
+        .assert()
+        .success();
+    let out = seal(&f.dir)
+        .args([
+            "seal",
+            "sealed.yaml",
+            "--recovery-unseal",
+            "--recovery-private-key",
+            "key.pem",
+            "--to-sops",
+            "-o",
+            "back.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no recipients"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    assert!(!f.dir.join("back.yaml").exists());
+    // --to-sops belongs to --recovery-unseal.
+    let out = seal(&f.dir)
+        .args(["seal", "secret.yaml", "--cert", "cert.pem", "--to-sops"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--recovery-unseal"));
+}
+
+/// `seal external-secret --from` a SealedSecret reads its key names (spec.encryptedData,
+/// then spec.template.data), its name, namespace and type, with no key at all; the result
+/// validates against the ExternalSecret CRD.
+#[test]
+fn external_secret_from_a_sealed_secret_takes_key_names_only() {
+    let f = fixture();
+    seal(&f.dir)
+        .args([
+            "seal",
+            "secret.yaml",
+            "--cert",
+            "cert.pem",
+            "-o",
+            "sealed.yaml",
+        ])
+        .assert()
+        .success();
+    let mut sealed = std::fs::read_to_string(f.dir.join("sealed.yaml")).unwrap();
+    sealed.push_str(
+        "    data:\n      url: 'postgres://{{ .username }}:{{ .password }}@db:5432/app'\n",
+    );
+    std::fs::write(f.dir.join("sealed.yaml"), &sealed).unwrap();
+    let out = seal(&f.dir)
+        .args(["external-secret", "--from", "sealed.yaml", "-o", "es.yaml"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let es = std::fs::read_to_string(f.dir.join("es.yaml")).unwrap();
+    for want in [
+        "kind: ExternalSecret",
+        "  name: db\n",
+        "  namespace: apps\n",
+        "type: kubernetes.io/basic-auth",
+        "username: \"{{ .username }}\"",
+        "password: \"{{ .password }}\"",
+        "url: \"{{ .url }}\"",
+    ] {
+        assert!(es.contains(want), "{want} not in\n{es}");
+    }
+    assert!(!es.contains("AgB") && !es.contains("AQ"), "{es}");
+    let schema = crd_schema(&f.dir, "external-secrets.io_externalsecrets.yaml", "v1");
+    let v = check_jsonschema(&schema, &[f.dir.join("es.yaml")]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+}
+
+/// docs/three-ways.md as written: every `seal` line of its `sh` blocks runs, in order, in
+/// a repository with the rule and the certificate it describes; the SealedSecret and the
+/// ExternalSecret validate against their CRDs, and the SealedSecret opens (kubesealpy) to
+/// the values of the sops file.
+#[test]
+fn three_ways_doc_runs_as_written() {
+    let f = fixture();
+    std::fs::remove_file(f.dir.join("secret.yaml")).unwrap();
+    std::fs::create_dir(f.dir.join("apps")).unwrap();
+    std::fs::write(
+        f.dir.join(".sops.yaml"),
+        SOPS_RULES.replace("ALICE", &recipient("alice")),
+    )
+    .unwrap();
+    std::fs::rename(f.dir.join("cert.pem"), f.dir.join("pub-cert.pem")).unwrap();
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/three-ways.md"))
+            .unwrap();
+    let mut lines = Vec::new();
+    let mut in_sh = false;
+    for line in doc.lines() {
+        match line.trim() {
+            "```sh" => in_sh = true,
+            "```" => in_sh = false,
+            l if in_sh && l.starts_with("seal ") => lines.push(l.to_string()),
+            _ => {}
+        }
+    }
+    assert!(lines.len() >= 5, "{lines:?}");
+    let bin_dir = Path::new(env!("CARGO_BIN_EXE_seal")).parent().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for line in &lines {
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(line)
+            .current_dir(&f.dir)
+            .env_clear()
+            .env("HOME", &f.dir)
+            .env("PATH", &path)
+            .env("NO_COLOR", "1")
+            .env("SEAL_NO_KEYRING", "1")
+            .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docs/three-ways.md: {line}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    validate(&f.dir, &f.dir.join("apps/db-sealed.yaml"));
+    let schema = crd_schema(&f.dir, "external-secrets.io_externalsecrets.yaml", "v1");
+    let v = check_jsonschema(&schema, &[f.dir.join("apps/db-external.yaml")]);
+    assert!(v.status.success(), "{}", String::from_utf8_lossy(&v.stdout));
+    let es = std::fs::read_to_string(f.dir.join("apps/db-external.yaml")).unwrap();
+    let values = sops_secret_values(&f.dir, "apps/db.sops.yaml", "alice");
+    assert!(values.contains_key("password"), "{values:?}");
+    for k in values.keys() {
+        assert!(es.contains(&format!("{k}: ")), "{k} not in\n{es}");
+    }
+    let json = peer_ok(&[
+        "unseal",
+        s(&f.dir.join("key.pem")),
+        s(&f.dir.join("apps/db-sealed.yaml")),
+    ]);
+    let opened: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(opened["data"], serde_json::Value::Object(values));
+}
+
+/// `seal doctor` counts the files that hold SealedSecrets and, with --cert, says when the
+/// controller's certificate expires (or that it has).
+#[test]
+fn doctor_counts_sealed_secrets_and_the_certificate_expiry() {
+    let f = fixture();
+    std::fs::create_dir(f.dir.join("apps")).unwrap();
+    for n in ["a", "b"] {
+        seal(&f.dir)
+            .args(["seal", "secret.yaml", "--cert", "cert.pem", "-o"])
+            .arg(format!("apps/{n}-sealed.yaml"))
+            .assert()
+            .success();
+    }
+    let out = seal(&f.dir)
+        .args(["doctor", "--cert", "cert.pem", "."])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("2 file(s) hold SealedSecrets")
+            && text.contains("apps/a-sealed.yaml, apps/b-sealed.yaml"),
+        "{text}"
+    );
+    // fixture(): valid for 3650 days from now (3649 once a second has passed).
+    assert!(
+        text.contains("is valid until")
+            && (text.contains("(3650 days)") || text.contains("(3649 days)")),
+        "{text}"
+    );
+    let old = tempfile::tempdir().unwrap();
+    keypair(old.path(), -30);
+    let out = seal(&f.dir)
+        .args(["doctor", "--cert"])
+        .arg(old.path().join("cert.pem"))
+        .arg(".")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("expired on"), "{text}");
 }

@@ -11,6 +11,7 @@ pub mod parse;
 mod private_keys;
 pub mod report;
 pub mod scan;
+pub mod sealed;
 mod secret_values;
 pub mod sops_file;
 pub mod walk;

@@ -4,7 +4,8 @@
 //! `postRenderers` or kustomizations), kustomize `secretGenerator` `literals`, `files` and
 //! `envs` (the referenced files are read through a hook, so the scanner stays pure),
 //! credentials written as literals in an ExternalSecret's `spec.target.template.data`,
-//! and private keys in parsed values (a key folded over several YAML lines).
+//! SealedSecrets ([`super::sealed`]: their template, and a plaintext Secret of the same
+//! name in the file), and private keys in parsed values (a key folded over several YAML lines).
 //!
 //! A value is checked with its template expressions (`${VAR}`, `{{ … }}`) taken out; a
 //! value that is exactly one well-known secret reference (see [`reference`]) is reported
@@ -18,6 +19,7 @@ use super::locate::{self, LineIndex, Seg};
 use super::parse::{self, Node, PLACEHOLDER};
 use super::private_keys;
 use super::scan::{FileContext, FileResult, credential_key};
+use super::sealed;
 use super::{Finding, Rule, Severity};
 use crate::cipher::is_enc_value;
 
@@ -162,21 +164,56 @@ struct Finder<'a> {
     /// Offset every hit gets when reading YAML held in a string (the string's start).
     pin: Option<(usize, usize)>,
     embedded: usize,
+    /// SealedSecrets and plaintext Secrets by name.
+    names: Vec<ByName>,
 }
+
+/// A SealedSecret (`true`) or a plaintext Secret by namespace and name, at an offset.
+pub type ByName = (bool, String, String, usize);
 
 /// Every Secret-like finding in `docs`.
 pub fn find(docs: &[Node], path: &str, read: &ReadFile) -> Vec<Hit> {
+    find_with_names(docs, path, read).0
+}
+
+/// Every Secret-like finding in `docs`, and the SealedSecrets and plaintext Secrets it
+/// holds by `(sealed, namespace, name, offset)`, for pairing across files.
+pub fn find_with_names(docs: &[Node], path: &str, read: &ReadFile) -> (Vec<Hit>, Vec<ByName>) {
     let mut f = Finder {
         read,
         path,
         hits: Vec::new(),
         pin: None,
         embedded: 0,
+        names: Vec::new(),
     };
     for d in docs {
         f.visit(d, &mut Vec::new());
     }
-    f.hits
+    // A plaintext Secret next to the SealedSecret of the same name.
+    let named = |(sealed, ns, name, at): &ByName| sealed::Named {
+        sealed: *sealed,
+        namespace: ns.clone(),
+        name: name.clone(),
+        path: String::new(),
+        line: *at,
+        column: 0,
+    };
+    for plain in f.names.iter().filter(|n| !n.0) {
+        let p = named(plain);
+        if f.names.iter().any(|n| n.0 && named(n).same_secret(&p)) {
+            let (message, hint) = sealed::shadow_message(&plain.2, "in the same file");
+            f.hits.push(Hit {
+                start: plain.3,
+                end: plain.3,
+                rule: Rule::PlaintextSecret,
+                severity: Severity::Error,
+                message,
+                hint: Hint::Text(hint),
+            });
+        }
+    }
+    (f.hits, f.names)
 }
 
 impl Finder<'_> {
@@ -213,6 +250,9 @@ impl Finder<'_> {
                 }
                 if node.str_at("kind") == Some("ExternalSecret") {
                     self.external_secret(node);
+                }
+                if sealed::is_sealed_secret(node) {
+                    self.sealed_secret(node);
                 }
                 for g in node.get_all("secretGenerator") {
                     self.generator(g);
@@ -275,7 +315,38 @@ impl Finder<'_> {
         self.pin = outer;
     }
 
+    fn sealed_secret(&mut self, ss: &Node) {
+        for h in sealed::hits(ss) {
+            self.hit(
+                h.at,
+                Rule::PlaintextSecret,
+                Severity::Error,
+                h.message,
+                h.hint,
+            );
+        }
+        if let Some((ns, name)) = sealed::name_of(ss) {
+            let at = self.pin.map_or(ss.start(), |p| p.0);
+            self.names.push((true, ns, name, at));
+        }
+    }
+
     fn secret<'n>(&mut self, secret: &'n Node, path: &mut Vec<Seg<'n>>) {
+        let before = self.hits.len();
+        self.secret_values(secret, path);
+        let plain = self.hits[before..]
+            .iter()
+            .any(|h| h.severity == Severity::Error);
+        let meta = secret.get("metadata");
+        if plain && let Some(name) = meta.and_then(|m| m.str_at("name")) {
+            let ns = meta.and_then(|m| m.str_at("namespace")).unwrap_or("");
+            let at = self.pin.map_or(secret.start(), |p| p.0);
+            self.names
+                .push((false, ns.to_string(), name.to_string(), at));
+        }
+    }
+
+    fn secret_values<'n>(&mut self, secret: &'n Node, path: &mut Vec<Seg<'n>>) {
         let name = match secret.get("metadata").and_then(|m| m.str_at("name")) {
             Some(n) => format!("Secret {:?}", n.replace(PLACEHOLDER, "{{…}}")),
             None => "a Secret".into(),
@@ -434,20 +505,7 @@ impl Finder<'_> {
             let (Some(key), Some(value)) = (k.text(), v.text()) else {
                 continue;
             };
-            let mut found = credential_key(key) && classify(value) == Class::Plain;
-            // A config file written in the template: its own credential-like lines.
-            if !found && value.contains('\n') {
-                found = value.lines().any(|line| {
-                    let Some((lk, lv)) = line.split_once([':', '=']) else {
-                        return false;
-                    };
-                    let lk = lk.trim().trim_matches(|c| c == '"' || c == '\'');
-                    let lv = lv
-                        .trim()
-                        .trim_matches(|c| c == '"' || c == '\'' || c == ',');
-                    credential_key(lk) && classify(lv) == Class::Plain
-                });
-            }
+            let found = literal_credential(key, value);
             if found {
                 self.hit(
                     v,
@@ -459,6 +517,25 @@ impl Finder<'_> {
             }
         }
     }
+}
+
+/// A literal credential in a template's `data` entry: a credential-like key with a literal
+/// value, or a config file written in the value with credential-like lines.
+pub fn literal_credential(key: &str, value: &str) -> bool {
+    if credential_key(key) && classify(value) == Class::Plain {
+        return true;
+    }
+    value.contains('\n')
+        && value.lines().any(|line| {
+            let Some((lk, lv)) = line.split_once([':', '=']) else {
+                return false;
+            };
+            let lk = lk.trim().trim_matches(|c| c == '"' || c == '\'');
+            let lv = lv
+                .trim()
+                .trim_matches(|c| c == '"' || c == '\'' || c == ',');
+            credential_key(lk) && classify(lv) == Class::Plain
+        })
 }
 
 /// A core Secret: `kind: Secret` with apiVersion `v1` or none.
@@ -538,8 +615,19 @@ pub fn refine(ctx: &FileContext, bytes: &[u8], read: &ReadFile, out: &mut FileRe
     if !targeted {
         out.findings.retain(|f| f.rule != Rule::ParseError);
     }
-    let hits = find(&docs, ctx.path, read);
+    let (hits, names) = find_with_names(&docs, ctx.path, read);
     let lines = LineIndex::new(read_text.as_bytes());
+    for (is_sealed, namespace, name, at) in names {
+        let (line, column) = lines.position(read_text.as_bytes(), at);
+        out.objects.push(sealed::Named {
+            sealed: is_sealed,
+            namespace,
+            name,
+            path: ctx.path.to_string(),
+            line,
+            column,
+        });
+    }
     // The store-based check chose the hint for this file (a rule without keys, a forged
     // sops block, ...): the findings below keep it.
     let file_hint = out

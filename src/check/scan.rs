@@ -60,6 +60,8 @@ pub struct FileResult {
     pub findings: Vec<Finding>,
     /// Whether the file is a sops file.
     pub is_sops: bool,
+    /// Its SealedSecrets and plaintext Secrets by name, paired across files by the walk.
+    pub objects: Vec<super::sealed::Named>,
 }
 
 /// Paths probed to tell a catch-all `path_regex` from a targeted one.

@@ -81,6 +81,7 @@ enum Outcome {
         findings: Vec<Finding>,
         allowed: Vec<Allowed>,
         sops: bool,
+        objects: Vec<super::sealed::Named>,
     },
     Binary,
     Large,
@@ -92,6 +93,7 @@ enum Outcome {
 struct Tally {
     findings: Vec<Finding>,
     allowed: Vec<Allowed>,
+    objects: Vec<super::sealed::Named>,
     checked: usize,
     sops: usize,
     binary: usize,
@@ -106,7 +108,9 @@ impl Tally {
                 findings,
                 allowed,
                 sops,
+                objects,
             } => {
+                self.objects.extend(objects);
                 self.checked += 1;
                 self.sops += usize::from(sops);
                 self.findings.extend(findings);
@@ -122,6 +126,7 @@ impl Tally {
     fn merge(mut self, other: Tally) -> Tally {
         self.findings.extend(other.findings);
         self.allowed.extend(other.allowed);
+        self.objects.extend(other.objects);
         self.checked += other.checked;
         self.sops += other.sops;
         self.binary += other.binary;
@@ -216,6 +221,7 @@ impl Checker {
             .reduce(Tally::default, Tally::merge);
         let mut findings = rules.config_findings(&cwd);
         findings.extend(tally.findings);
+        findings.extend(super::sealed::across_files(&tally.objects));
         summary.files_checked += tally.checked;
         summary.sops_files += tally.sops;
         summary.skipped_binary += tally.binary;
@@ -303,6 +309,7 @@ impl Checker {
             findings,
             allowed,
             sops: r.is_sops,
+            objects: r.objects,
         }
     }
 }
@@ -329,6 +336,7 @@ impl Checker {
             findings,
             allowed,
             sops: false,
+            objects: Vec::new(),
         })
     }
 }

@@ -42,6 +42,11 @@ pub struct DoctorArgs {
     #[arg(long)]
     fix: bool,
 
+    /// The sealed-secrets controller's certificate (kubeseal --fetch-cert): doctor says
+    /// when it expires, next to the SealedSecrets it counts.
+    #[arg(long, value_name = "FILE")]
+    cert: Option<PathBuf>,
+
     /// Check this directory instead of the repository root.
     #[arg(value_name = "DIR")]
     dir: Option<PathBuf>,
@@ -151,6 +156,42 @@ pub fn run(ctx: &Ctx, args: &DoctorArgs) -> Result<(), CliError> {
             list.len(),
             list.join(", ")
         );
+    }
+    if !scan.sealed.is_empty() {
+        let list: Vec<String> = scan
+            .sealed
+            .iter()
+            .take(3)
+            .map(|p| rel(&root, p).display().to_string())
+            .collect();
+        println!(
+            "{} file(s) hold SealedSecrets, which the sealed-secrets controller opens, not Flux's sops decryption (e.g. {})",
+            scan.sealed.len(),
+            list.join(", ")
+        );
+    }
+    if let Some(cert) = &args.cert {
+        let bytes = std::fs::read(ctx.absolute(cert)).map_err(|e| CliError::read_io(cert, e))?;
+        let c = crate::sealed::parse_certificate(&bytes).map_err(|e| {
+            CliError::new(exit::COULD_NOT_READ_INPUT, e.to_string())
+                .in_file(cert)
+                .hint("--cert takes the controller's certificate: kubeseal --fetch-cert > pub-cert.pem")
+        })?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let (when, days) = crate::sealed::expiry(&c, now);
+        if days < 0 {
+            println!(
+                "note: the controller's certificate {} expired on {when}: fetch the current one (kubeseal --fetch-cert) before sealing",
+                cert.display()
+            );
+        } else {
+            println!(
+                "the controller's certificate {} is valid until {when} ({days} days)",
+                cert.display()
+            );
+        }
     }
     if !scan.symlinks.is_empty() {
         println!("{} symbolic link(s) not followed", scan.symlinks.len());

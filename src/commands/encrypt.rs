@@ -126,6 +126,50 @@ pub fn run(ctx: &Ctx, args: &EncryptArgs) -> Result<(), CliError> {
     write_result(dest.as_deref(), &out, Sensitivity::Public)
 }
 
+/// Encrypt plaintext held in memory as `seal encrypt` would: `input`'s name picks the
+/// creation rule (recipients, selector), `age` (comma-separated) replaces the rule's keys
+/// when given. For commands that make a sops file without writing the plaintext anywhere
+/// (`seal seal --recovery-unseal --to-sops`).
+pub fn encrypt_in_memory(
+    ctx: &Ctx,
+    input: &Input,
+    age: Option<String>,
+) -> Result<Vec<u8>, CliError> {
+    let args = EncryptArgs {
+        input: InputArgs {
+            file: None,
+            input_type: None,
+            output_type: None,
+            filename_override: None,
+        },
+        output: OutputArgs {
+            in_place: false,
+            output: None,
+            indent: None,
+        },
+        age,
+        pgp: None,
+        kms: None,
+        aws_profile: None,
+        encryption_context: None,
+        hc_vault_transit: None,
+        gcp_kms: None,
+        azure_kv: None,
+        encrypted_regex: None,
+        unencrypted_regex: None,
+        encrypted_suffix: None,
+        unencrypted_suffix: None,
+        encrypted_comment_regex: None,
+        unencrypted_comment_regex: None,
+        mac_only_encrypted: false,
+        shamir_secret_sharing_threshold: None,
+        previous: None,
+        sops_defaults: false,
+    };
+    let config = ctx.config()?;
+    encrypt_input(ctx, &args, input, config.as_ref())
+}
+
 /// Fail before any work when the destination has other hard links (see
 /// [`fsio::check_not_hard_linked`]): `-i` would leave them with the old content.
 pub fn refuse_hard_links(dest: Option<&std::path::Path>) -> Result<(), CliError> {

@@ -1,6 +1,6 @@
 //! `seal external-secret`: an External Secrets Operator `ExternalSecret` from a preset
-//! (`--preset plane`), a keys spec file (`--spec`), or an existing Secret (`--from`, key
-//! names only), and the checklist of password-manager fields to create (`--items`).
+//! (`--preset plane`), a keys spec file (`--spec`), or an existing Secret or SealedSecret
+//! (`--from`, key names only), and the checklist of password-manager fields to create (`--items`).
 
 use std::path::PathBuf;
 
@@ -24,8 +24,8 @@ use crate::stores::Format;
 ///
 /// The keys come from a built-in preset (--preset plane), a keys spec file (--spec; see
 /// docs/generators.md), or an existing Secret (--from secrets/app.yaml, plain or
-/// sops-encrypted: only key names are read, never values; each key K becomes
-/// `K: "{{ .<prefix>K }}"`). The checklist of items and fields to create in the password
+/// sops-encrypted) or SealedSecret (its spec.encryptedData and spec.template.data keys):
+/// only key names are read, never values; each key K becomes `K: "{{ .<prefix>K }}"`. The checklist of items and fields to create in the password
 /// manager goes to standard error (--items prints it alone, to standard output).
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("source").required(true).args(["preset", "spec", "from"])))]
@@ -38,7 +38,8 @@ pub struct ExternalSecretArgs {
     #[arg(long, value_name = "FILE")]
     spec: Option<PathBuf>,
 
-    /// Build it from the key names of an existing Secret manifest (plain or encrypted).
+    /// Build it from the key names of an existing Secret manifest (plain or encrypted) or
+    /// SealedSecret.
     #[arg(long, value_name = "FILE")]
     from: Option<PathBuf>,
 
@@ -113,7 +114,7 @@ pub fn build(ctx: &Ctx, args: &ExternalSecretArgs) -> Result<ExternalSecret, Cli
             .map_err(|e| CliError::reading_plain(e).in_file(from))?;
         let keys = secret_keys(&parsed.docs).map_err(|e| {
             CliError::new(exit::GENERIC, e).in_file(from).hint(
-                "--from reads a Kubernetes Secret manifest (kind: Secret with data or stringData)",
+                "--from reads a Kubernetes Secret manifest (kind: Secret with data or stringData) or a SealedSecret (spec.encryptedData)",
             )
         })?;
         let secret_name = keys.name.clone();

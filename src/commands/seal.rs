@@ -1,7 +1,10 @@
 //! `seal seal`: a Secret manifest in, a `bitnami.com/v1alpha1` SealedSecret out, sealed
 //! offline for a sealed-secrets controller's certificate (`--cert`, as `kubeseal --cert`),
 //! with kubeseal's scopes, `--merge-into` an existing SealedSecret, `--raw` for one value,
-//! and `--recovery-unseal` with the controller's private keys (disaster recovery).
+//! and `--recovery-unseal` with the controller's private keys (disaster recovery). It
+//! converts between the two mechanisms without plaintext on disk: a sops-encrypted Secret
+//! is decrypted in memory and sealed, and `--recovery-unseal --to-sops` encrypts what it
+//! opens as `seal encrypt` would.
 
 use std::path::{Path, PathBuf};
 
@@ -12,7 +15,7 @@ use rand::rngs::OsRng;
 use rsa::RsaPrivateKey;
 use zeroize::Zeroizing;
 
-use crate::commands::common::{Ctx, read_stdin, write_result};
+use crate::commands::common::{self, Ctx, Input, read_stdin, write_result};
 use crate::error::{CliError, exit};
 use crate::fsio::Sensitivity;
 use crate::k8s::sealed_secret::{self, PlainSecret, Unsealed};
@@ -22,7 +25,8 @@ use crate::tree::{Branch, Value};
 
 /// Seal a Secret manifest into a SealedSecret for a sealed-secrets controller
 ///
-/// Reads a Kubernetes Secret manifest (YAML or JSON; `-` for standard input) and writes a
+/// Reads a Kubernetes Secret manifest (YAML or JSON; `-` for standard input; plain or
+/// sops-encrypted, which is decrypted in memory with your keys) and writes a
 /// `bitnami.com/v1alpha1` SealedSecret that only the controller holding the certificate's
 /// private key can open, as `kubeseal --cert pub-cert.pem` does, without a cluster. Each
 /// `data` value is sealed as its decoded bytes, each `stringData` value as its text (and
@@ -39,7 +43,9 @@ use crate::tree::{Branch, Value};
 /// --raw seals the bytes of FILE as one value and prints it (base64), for --name and
 /// --namespace. --recovery-unseal opens a SealedSecret with the controller's private keys
 /// (--recovery-private-key: a PEM key, or the key backup that `kubectl get secret -l
-/// sealedsecrets.bitnami.com/sealed-secrets-key -o yaml` writes) and prints the Secret.
+/// sealedsecrets.bitnami.com/sealed-secrets-key -o yaml` writes) and prints the Secret;
+/// with --to-sops it prints the Secret sops-encrypted instead, for the creation rule of
+/// the -o path (else of FILE) or for --age, as `seal encrypt` would.
 /// --reseal seals a SealedSecret's values again for a new --cert, opening them with the
 /// old key (--recovery-private-key); the rest of the document is kept.
 #[derive(Debug, Args)]
@@ -93,6 +99,16 @@ pub struct SealArgs {
     #[arg(long, value_name = "FILE")]
     recovery_private_key: Vec<PathBuf>,
 
+    /// With --recovery-unseal: write the Secret sops-encrypted (the creation rule of the
+    /// -o path, else of FILE, picks recipients and selector), never in plaintext.
+    #[arg(long, requires = "recovery_unseal")]
+    to_sops: bool,
+
+    /// With --to-sops: encrypt for these age recipients (comma-separated; default:
+    /// SOPS_AGE_RECIPIENTS, else the creation rule's keys).
+    #[arg(long, value_name = "RECIPIENTS", requires = "to_sops")]
+    age: Option<String>,
+
     /// Write here (atomically) instead of standard output; `.json` writes JSON.
     #[arg(short = 'o', long, value_name = "PATH")]
     output: Option<PathBuf>,
@@ -125,6 +141,33 @@ fn load(ctx: &Ctx, p: &Path) -> Result<(Vec<Branch>, Layout), CliError> {
         .load_plain(&bytes)
         .map_err(|e| CliError::reading_plain(e).in_file(p))?;
     Ok((parsed.docs, parsed.layout))
+}
+
+/// The documents of the Secret manifest `p`. A sops-encrypted file is decrypted in memory
+/// with the user's keys, as `seal decrypt` finds them (its MAC checked); nothing is
+/// written.
+fn load_secret(ctx: &Ctx, p: &Path) -> Result<Vec<Branch>, CliError> {
+    let bytes = Zeroizing::new(read(ctx, p)?);
+    let format = manifest_format(p);
+    let parsed = format
+        .store()
+        .load_plain(&bytes)
+        .map_err(|e| CliError::reading_plain(e).in_file(p))?;
+    if parsed.metadata.is_none() {
+        return Ok(parsed.docs);
+    }
+    drop(parsed);
+    let input = Input {
+        display: p.to_path_buf(),
+        file: (p != Path::new("-")).then(|| ctx.absolute(p)),
+        rules_path: None,
+        format,
+        out_format: format,
+        bytes: bytes.to_vec(),
+    };
+    let opened = common::open(&input, &ctx.identities(), false, false)
+        .map_err(|e| e.hint("the sops file is decrypted in memory with your keys (SOPS_AGE_KEY_FILE, ~/.config/sops/age/keys.txt, ...), as seal decrypt does"))?;
+    Ok(opened.docs)
 }
 
 fn emit(docs: &[Branch], layout: &Layout, dest: Option<&Path>) -> Result<Vec<u8>, CliError> {
@@ -184,7 +227,7 @@ pub fn run(ctx: &Ctx, args: &SealArgs) -> Result<(), CliError> {
         return write_result(dest.as_deref(), line.as_bytes(), Sensitivity::Public);
     }
 
-    let (docs, _) = load(ctx, &args.file)?;
+    let docs = load_secret(ctx, &args.file)?;
     let bad_secret = |e: String| {
         CliError::new(exit::COULD_NOT_READ_INPUT, e)
             .in_file(&args.file)
@@ -384,10 +427,38 @@ fn recovery_unseal(ctx: &Ctx, args: &SealArgs) -> Result<(), CliError> {
     })?;
     let dest = args.output.as_ref().map(|p| ctx.absolute(p));
     let bytes = match secret {
-        Unsealed::Secret(secret) => {
-            Zeroizing::new(emit(&[secret], &Layout::none(), dest.as_deref())?)
-        }
+        Unsealed::Secret(secret) => Zeroizing::new(emit(
+            &[secret],
+            &Layout::none(),
+            dest.as_deref().filter(|_| !args.to_sops),
+        )?),
         Unsealed::Legacy(manifest) => manifest,
     };
-    write_result(dest.as_deref(), &bytes, Sensitivity::Secret)
+    if !args.to_sops {
+        return write_result(dest.as_deref(), &bytes, Sensitivity::Secret);
+    }
+    // The Secret, encrypted as `seal encrypt` would for the destination's rule: the
+    // plaintext stays in memory.
+    let format = if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+        Format::Json
+    } else {
+        Format::Yaml
+    };
+    let rules_path = dest.clone().unwrap_or_else(|| ctx.absolute(&args.file));
+    let mut input = Input {
+        display: args.file.clone(),
+        file: None,
+        out_format: manifest_format(&rules_path),
+        rules_path: Some(rules_path),
+        format,
+        bytes: bytes.to_vec(),
+    };
+    let age = args
+        .age
+        .clone()
+        .or_else(|| std::env::var("SOPS_AGE_RECIPIENTS").ok())
+        .filter(|a| !a.trim().is_empty());
+    let out = crate::commands::encrypt::encrypt_in_memory(ctx, &input, age);
+    zeroize::Zeroize::zeroize(&mut input.bytes);
+    write_result(dest.as_deref(), &out?, Sensitivity::Public)
 }

@@ -592,8 +592,9 @@ fn list<'a>(v: &'a Value, what: &str) -> Result<&'a [Value], String> {
     }
 }
 
-/// The key names of a Secret document (`data` and `stringData`), its name, namespace and
-/// type. Values are never looked at, so an encrypted Secret works without a key.
+/// The key names of a Secret document (`data` and `stringData`) or of a SealedSecret
+/// (`spec.encryptedData` and `spec.template.data`), its name, namespace and type. Values
+/// are never looked at, so an encrypted or sealed Secret works without a key.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SecretKeys {
     /// `metadata.name`.
@@ -606,28 +607,57 @@ pub struct SecretKeys {
     pub keys: Vec<String>,
 }
 
-/// Read the first `kind: Secret` document's key names.
+/// Read the key names of the first `kind: Secret` or `kind: SealedSecret` document.
 pub fn secret_keys(docs: &[Branch]) -> Result<SecretKeys, String> {
     let doc = docs
         .iter()
-        .find(|d| matches!(d.get("kind"), Some(Value::Str(k)) if k == "Secret"))
-        .ok_or("no `kind: Secret` document found")?;
+        .find(|d| matches!(d.get("kind"), Some(Value::Str(k)) if k == "Secret" || k == "SealedSecret"))
+        .ok_or("no `kind: Secret` or `kind: SealedSecret` document found")?;
     let mut out = SecretKeys::default();
-    if let Some(Value::Branch(m)) = doc.get("metadata") {
-        if let Some(Value::Str(n)) = m.get("name") {
-            out.name = Some(n.clone());
+    let sealed = matches!(doc.get("kind"), Some(Value::Str(k)) if k == "SealedSecret");
+    // A SealedSecret's Secret: the keys of spec.encryptedData and spec.template.data, the
+    // type and (when the object has none) the name and namespace of spec.template.
+    let (body, sections): (&Branch, [&str; 2]) = if sealed {
+        let spec = match doc.get("spec") {
+            Some(Value::Branch(s)) => s,
+            _ => return Err("the SealedSecret has no spec".into()),
+        };
+        if spec.get("encryptedData").is_none() && spec.get("data").is_some() {
+            return Err("the SealedSecret is in the legacy spec.data form, which holds no key names: unseal it (seal seal --recovery-unseal) and seal it again".into());
         }
-        if let Some(Value::Str(n)) = m.get("namespace") {
-            out.namespace = Some(n.clone());
+        (spec, ["encryptedData", "template"])
+    } else {
+        (doc, ["data", "stringData"])
+    };
+    let template = match body.get("template") {
+        Some(Value::Branch(t)) if sealed => Some(t),
+        _ => None,
+    };
+    for meta in [
+        doc.get("metadata"),
+        template.and_then(|t| t.get("metadata")),
+    ] {
+        if let Some(Value::Branch(m)) = meta {
+            if let (None, Some(Value::Str(n))) = (&out.name, m.get("name")) {
+                out.name = Some(n.clone());
+            }
+            if let (None, Some(Value::Str(n))) = (&out.namespace, m.get("namespace")) {
+                out.namespace = Some(n.clone());
+            }
         }
     }
-    if let Some(Value::Str(t)) = doc.get("type")
+    if let Some(Value::Str(t)) = template.unwrap_or(doc).get("type")
         && t != "Opaque"
     {
         out.secret_type = Some(t.clone());
     }
-    for section in ["data", "stringData"] {
-        match doc.get(section) {
+    for section in sections {
+        let (found, what) = match (section, template) {
+            ("template", Some(t)) => (t.get("data"), "spec.template.data"),
+            ("template", None) => (None, ""),
+            (s, _) => (body.get(s), s),
+        };
+        match found {
             Some(Value::Branch(b)) => {
                 for item in &b.items {
                     if let Item::Pair(k, _) = item
@@ -638,11 +668,15 @@ pub fn secret_keys(docs: &[Branch]) -> Result<SecretKeys, String> {
                 }
             }
             Some(Value::Null) | None => {}
-            Some(_) => return Err(format!("`{section}` is not a mapping")),
+            Some(_) => return Err(format!("`{what}` is not a mapping")),
         }
     }
     if out.keys.is_empty() {
-        return Err("the Secret has no keys under data or stringData".into());
+        return Err(if sealed {
+            "the SealedSecret has no keys under spec.encryptedData or spec.template.data".into()
+        } else {
+            "the Secret has no keys under data or stringData".into()
+        });
     }
     Ok(out)
 }
@@ -852,5 +886,30 @@ mod tests {
             .load_plain(b"kind: ConfigMap\n")
             .unwrap();
         assert!(secret_keys(&p.docs).is_err());
+    }
+
+    #[test]
+    fn sealed_secret_keys_come_from_encrypted_data_and_template() {
+        let load = |t: &str| {
+            crate::stores::Format::Yaml
+                .store()
+                .load_plain(t.as_bytes())
+                .unwrap()
+                .docs
+        };
+        let text = "apiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata: {name: db}\nspec:\n  encryptedData: {password: AgBx, user: AgBy}\n  template:\n    metadata: {name: db, namespace: apps}\n    type: kubernetes.io/basic-auth\n    data: {url: 'postgres://{{ .user }}:{{ .password }}@db/app', user: x}\n";
+        let k = secret_keys(&load(text)).unwrap();
+        assert_eq!(k.keys, ["password", "user", "url"]);
+        assert_eq!(k.name.as_deref(), Some("db"));
+        assert_eq!(k.namespace.as_deref(), Some("apps"));
+        assert_eq!(k.secret_type.as_deref(), Some("kubernetes.io/basic-auth"));
+        let legacy = "kind: SealedSecret\nmetadata: {name: old}\nspec: {data: AgBz}\n";
+        assert!(secret_keys(&load(legacy)).unwrap_err().contains("legacy"));
+        let empty = "kind: SealedSecret\nmetadata: {name: e}\nspec: {encryptedData: {}}\n";
+        assert!(
+            secret_keys(&load(empty))
+                .unwrap_err()
+                .contains("SealedSecret")
+        );
     }
 }
