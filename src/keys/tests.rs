@@ -1028,7 +1028,7 @@ fn lazy_key_command_runs_for_each_key_with_its_recipient() {
 }
 
 /// The types an order does not name are tried in the order sops reads a group (AWS KMS,
-/// Vault, PGP, age), as sops's stable sort leaves them; unknown names and sops's exact
+/// GCP KMS, Azure Key Vault, Vault, PGP, age), as sops's stable sort leaves them; unknown names and sops's exact
 /// split (`" age"` is not `age`) rank nothing.
 #[test]
 fn decryption_order_leaves_unnamed_types_in_sops_group_order() {
@@ -1036,12 +1036,20 @@ fn decryption_order_leaves_unnamed_types_in_sops_group_order() {
         let order: Vec<String> = order.iter().map(|s| s.to_string()).collect();
         decryption_order(&order).iter().map(|t| t.name()).collect()
     };
-    assert_eq!(names(&[]), ["age", "pgp", "kms", "hc_vault"]);
-    assert_eq!(names(&["pgp", "age"]), ["pgp", "age", "kms", "hc_vault"]);
-    assert_eq!(names(&["kms"]), ["kms", "hc_vault", "pgp", "age"]);
-    assert_eq!(names(&["PGP"]), ["kms", "hc_vault", "pgp", "age"]);
-    assert_eq!(names(&["pgp", " age"]), ["pgp", "kms", "hc_vault", "age"]);
-    assert_eq!(names(&["hc_vault", ""]), ["hc_vault", "kms", "pgp", "age"]);
+    let rest = ["kms", "gcp_kms", "azure_kv", "hc_vault"];
+    let cat = |a: &[&'static str], b: &[&'static str]| [a, b].concat();
+    assert_eq!(names(&[]), cat(&["age", "pgp"], &rest));
+    assert_eq!(names(&["pgp", "age"]), cat(&["pgp", "age"], &rest));
+    assert_eq!(names(&["kms"]), cat(&rest, &["pgp", "age"]));
+    assert_eq!(names(&["PGP"]), cat(&rest, &["pgp", "age"]));
+    assert_eq!(
+        names(&["pgp", " age"]),
+        cat(&cat(&["pgp"], &rest), &["age"])
+    );
+    assert_eq!(
+        names(&["hc_vault", ""]),
+        ["hc_vault", "kms", "gcp_kms", "azure_kv", "pgp", "age"]
+    );
 }
 
 /// The build without the `pgp-native` feature (no rpgp: `cargo check --no-default-features`)
