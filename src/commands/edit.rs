@@ -84,6 +84,16 @@ pub struct EditArgs {
     #[arg(long, env = "SOPS_VAULT_URIS", value_name = "URIS")]
     hc_vault_transit: Option<String>,
 
+    /// For a new file: encrypt for these GCP Cloud KMS keys (comma-separated
+    /// projects/P/locations/L/keyRings/R/cryptoKeys/K), with --age in one key group.
+    #[arg(long, env = "SOPS_GCP_KMS_IDS", value_name = "RESOURCE_IDS")]
+    gcp_kms: Option<String>,
+
+    /// For a new file: encrypt for these Azure Key Vault keys (comma-separated
+    /// https://VAULT.vault.azure.net/keys/NAME/VERSION), with --age in one key group.
+    #[arg(long, env = "SOPS_AZURE_KEYVAULT_URLS", value_name = "URLS")]
+    azure_kv: Option<String>,
+
     /// Show Kubernetes Secret `data` values base64-decoded and encode them again on save.
     /// Values that are not UTF-8 text stay base64, marked by a `# seal: kept as base64`
     /// comment (leave the comment in place).
@@ -473,12 +483,14 @@ fn create_new(
     };
     let rule = common::matching_rule(config, &input)?;
     // Recipients are checked before the editor opens, so no edit is lost to a missing key.
-    // --age, --pgp, --kms and --hc-vault-transit together make one key group (as
-    // `encrypt`), replacing the rule's.
+    // --age, --pgp, --kms, --hc-vault-transit, --gcp-kms and --azure-kv together make one
+    // key group (as `encrypt`), replacing the rule's.
     let explicit = args.age.is_some()
         || args.pgp.is_some()
         || args.kms.is_some()
-        || args.hc_vault_transit.is_some();
+        || args.hc_vault_transit.is_some()
+        || args.gcp_kms.is_some()
+        || args.azure_kv.is_some();
     let groups = if explicit {
         let mut list: Vec<String> = args
             .age
@@ -502,6 +514,8 @@ fn create_new(
             )
             .map_err(|e| CliError::from(e).in_file(file))?,
         );
+        list.extend(keys::gcp_kms::flag_recipients(args.gcp_kms.as_slice()));
+        list.extend(keys::azure_kv::flag_recipients(args.azure_kv.as_slice()));
         for r in &list {
             keys::check_recipient(r).map_err(|e| CliError::from(e).in_file(file))?;
         }
@@ -512,7 +526,7 @@ fn create_new(
     let Some(groups) = groups else {
         return Err(CliError::new(
             exit::GENERIC,
-            "the file does not exist, and there is nobody to encrypt a new one for: no --age, --pgp, --kms or --hc-vault-transit and no matching .sops.yaml rule with keys",
+            "the file does not exist, and there is nobody to encrypt a new one for: no --age, --pgp, --kms, --hc-vault-transit, --gcp-kms or --azure-kv and no matching .sops.yaml rule with keys",
         )
         .in_file(file)
         .hint("pass --age age1… (or set SOPS_AGE_RECIPIENTS), --pgp FINGERPRINT, --kms ARN or --hc-vault-transit URI, or add a creation rule to .sops.yaml"));

@@ -50,7 +50,7 @@ const OTHER_KEYS: &[(&str, &str)] = &[
     ("hckms", "HuaweiCloud KMS"),
 ];
 /// The key-type flags seal wraps for.
-const WRAPPED_KEYS: &[&str] = &["pgp", "kms", "hc-vault-transit"];
+const WRAPPED_KEYS: &[&str] = &["pgp", "kms", "hc-vault-transit", "gcp-kms", "azure-kv"];
 /// What `sops rotate` passes on to `seal rotate`.
 pub const ROTATE_KEYS: &[&str] = &[
     "add-age",
@@ -61,6 +61,10 @@ pub const ROTATE_KEYS: &[&str] = &[
     "rm-kms",
     "add-hc-vault-transit",
     "rm-hc-vault-transit",
+    "add-gcp-kms",
+    "rm-gcp-kms",
+    "add-azure-kv",
+    "rm-azure-kv",
     "encryption-context",
 ];
 const CREATE_KEYS: &[&str] = &[
@@ -302,6 +306,8 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
                     "aws-profile",
                     "encryption-context",
                     "hc-vault-transit",
+                    "gcp-kms",
+                    "azure-kv",
                     "ignore-mac",
                     "indent",
                 ],
@@ -483,6 +489,8 @@ pub fn encrypt_flags(out: &mut Out, p: &Parsed) {
             "aws-profile",
             "encryption-context",
             "hc-vault-transit",
+            "gcp-kms",
+            "azure-kv",
             "mac-only-encrypted",
             "shamir-secret-sharing-threshold",
         ],
@@ -514,7 +522,8 @@ pub fn decryption_order(p: &Parsed) -> Result<Option<String>, Plan> {
 /// Checks every form shares: key services, and (when a file may be created) key types
 /// seal cannot encrypt for; --add-*/--rm-* of those types. `pgp_ok`: the command wraps
 /// for the [`WRAPPED_KEYS`] flags and their variables (`--pgp`/`SOPS_PGP_FP`, `--kms`/
-/// `SOPS_KMS_ARN`, `--hc-vault-transit`/`SOPS_VAULT_URIS`: encrypt).
+/// `SOPS_KMS_ARN`, `--hc-vault-transit`/`SOPS_VAULT_URIS`, `--gcp-kms`/`SOPS_GCP_KMS_IDS`,
+/// `--azure-kv`/`SOPS_AZURE_KEYVAULT_URLS`: encrypt and edit of a new file).
 pub fn shared_checks(p: &Parsed, creates: bool, pgp_ok: bool) -> Option<Plan> {
     if let Some(ks) = p.value_or_env("keyservice") {
         return Some(Plan::fail(
@@ -561,7 +570,7 @@ pub fn shared_checks(p: &Parsed, creates: bool, pgp_ok: bool) -> Option<Plan> {
                 return Some(Plan::fail(
                     GENERIC,
                     format!(
-                        "seal does not support {what} master keys yet ({src}); it encrypts for age, PGP, AWS KMS and Vault transit keys only, and never drops a master key: use the real sops for {what} keys"
+                        "seal does not support {what} master keys yet ({src}); it encrypts for age, PGP, AWS KMS, GCP KMS, Azure Key Vault and Vault transit keys only, and never drops a master key: use the real sops for {what} keys"
                     ),
                 ));
             }
@@ -737,8 +746,11 @@ mod tests {
     #[test]
     fn other_key_types_fail_naming_the_type() {
         for (args, what) in [
-            (&["--gcp-kms", "p/k", "f.yaml"][..], "GCP KMS"),
-            (&["--hckms", "r:k", "f.yaml"], "HuaweiCloud KMS"),
+            (&["--hckms", "r:k", "f.yaml"][..], "HuaweiCloud KMS"),
+            (
+                &["--hckms", "r:k", "--gcp-kms", "p/k", "f.yaml"],
+                "HuaweiCloud KMS",
+            ),
         ] {
             match plan("encrypt", &os(args), None) {
                 Plan::Fail { code, message } => {
@@ -757,10 +769,62 @@ mod tests {
             seal(plan("edit", &os(&["--pgp", "ABC", "f.yaml"]), None)),
             ["seal", "edit", "f.yaml", "--pgp", "ABC", "--exit-code"]
         );
-        match plan("rotate", &os(&["--add-gcp-kms", "p/k", "f.yaml"]), None) {
-            Plan::Fail { message, .. } => assert!(message.contains("--add-gcp-kms")),
+        match plan("rotate", &os(&["--add-hckms", "r:k", "f.yaml"]), None) {
+            Plan::Fail { message, .. } => assert!(message.contains("--add-hckms")),
             other => panic!("{other:?}"),
         }
+        // GCP KMS and Azure Key Vault: encrypt, edit (a new file) and rotate pass them on.
+        assert_eq!(
+            seal(plan(
+                "encrypt",
+                &os(&[
+                    "--gcp-kms",
+                    "p/k",
+                    "--azure-kv",
+                    "https://v/keys/k/1",
+                    "f.yaml"
+                ]),
+                None
+            ))[3..7],
+            ["--gcp-kms", "p/k", "--azure-kv", "https://v/keys/k/1"]
+        );
+        assert_eq!(
+            seal(plan(
+                "edit",
+                &os(&["--azure-kv", "https://v/keys/k/1", "f.yaml"]),
+                None
+            )),
+            [
+                "seal",
+                "edit",
+                "f.yaml",
+                "--azure-kv",
+                "https://v/keys/k/1",
+                "--exit-code"
+            ]
+        );
+        assert_eq!(
+            seal(plan(
+                "rotate",
+                &os(&[
+                    "--add-gcp-kms",
+                    "p/k",
+                    "--rm-azure-kv",
+                    "https://v/keys/k/1",
+                    "f.yaml"
+                ]),
+                None
+            )),
+            [
+                "seal",
+                "rotate",
+                "f.yaml",
+                "--add-gcp-kms",
+                "p/k",
+                "--rm-azure-kv",
+                "https://v/keys/k/1"
+            ]
+        );
         assert_eq!(
             seal(plan("rotate", &os(&["--add-pgp", "ABC", "f.yaml"]), None)),
             ["seal", "rotate", "f.yaml", "--add-pgp", "ABC"]

@@ -1,8 +1,8 @@
 //! `sops groups add|delete`: sops's flags (`--file/-f`, one flag per key, `-i`,
 //! `--shamir-secret-sharing-threshold`), its argument checks and their words, turned into
-//! `seal groups add|remove`. age, PGP, AWS KMS and Vault transit keys are passed on; the
-//! key types seal cannot wrap for (GCP, Azure, HuaweiCloud) are refused by the shared
-//! checks, naming the type.
+//! `seal groups add|remove`. age, PGP, AWS KMS and Vault transit keys are passed on; GCP
+//! KMS and Azure Key Vault keys (which `seal groups add` does not take yet) and HuaweiCloud
+//! keys are refused, naming the type.
 
 use std::ffi::OsString;
 
@@ -70,8 +70,19 @@ pub fn plan(rest: &[OsString], globals: Option<&Parsed>) -> Plan {
             stdout: help(Some(name)),
         };
     }
-    // GCP KMS, Azure Key Vault and HuaweiCloud KMS are refused here, naming the type; age,
-    // PGP, AWS KMS and Vault transit keys go on to seal groups add.
+    // GCP KMS and Azure Key Vault (seal groups add takes neither) and HuaweiCloud KMS are
+    // refused here, naming the type; age, PGP, AWS KMS and Vault transit keys go on to seal
+    // groups add.
+    for (flag, what) in [("gcp-kms", "GCP KMS"), ("azure-kv", "Azure Key Vault")] {
+        if p.flags.get(flag).is_some_and(|v| !v.is_empty()) {
+            return Plan::fail(
+                GENERIC,
+                format!(
+                    "seal groups add does not take {what} keys yet (--{flag}); it adds groups of age, PGP, AWS KMS and Vault transit keys: add it to the existing keys with `sops rotate --add-{flag} …` (or seal rotate), or use the real sops"
+                ),
+            );
+        }
+    }
     if let Some(fail) = shared_checks(&p, false, true) {
         return fail;
     }

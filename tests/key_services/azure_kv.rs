@@ -250,3 +250,58 @@ fn a_wrong_secret_and_an_altered_key_are_refused_with_sops_exit_codes() {
     let e = String::from_utf8_lossy(&o.stderr);
     assert!(e.contains("AADSTS7000215"), "sops asked for a token: {e}");
 }
+
+#[test]
+fn seal_as_sops_rotates_in_an_azure_key_as_sops_does() {
+    let mut c = azure_case();
+    c.set(
+        "SOPS_AGE_KEY_FILE",
+        Some(crate::common::key_file("alice").display().to_string()),
+    );
+    let p = c.write("plain.yaml", PLAIN);
+    let alice = crate::common::recipient("alice");
+    let aged = ok(c
+        .sops()
+        .args(["encrypt", "--age", &alice])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let f = c.write("aged.yaml", &aged);
+    let by_sops = ok(c
+        .sops()
+        .args(["rotate", "--add-azure-kv", KEY])
+        .arg(&f)
+        .output()
+        .unwrap());
+    let as_sops = ok(c
+        .seal_as_sops()
+        .args(["rotate", "--add-azure-kv", KEY])
+        .arg(&f)
+        .output()
+        .unwrap());
+    assert_eq!(
+        crate::services::metadata_shape(&as_sops),
+        crate::services::metadata_shape(&by_sops),
+        "seal as sops:\n{as_sops}\nsops:\n{by_sops}"
+    );
+    assert!(as_sops.contains("azure_kv:"), "{as_sops}");
+    // The added key opens the file alone (no age key), for sops too.
+    c.set("SOPS_AGE_KEY_FILE", None);
+    let rotated = c.write("rotated.yaml", &as_sops);
+    assert_eq!(
+        ok(c.sops().arg("decrypt").arg(&rotated).output().unwrap()),
+        PLAIN
+    );
+    // And --rm-azure-kv takes it out again, as in sops.
+    c.set(
+        "SOPS_AGE_KEY_FILE",
+        Some(crate::common::key_file("alice").display().to_string()),
+    );
+    let removed = ok(c
+        .seal_as_sops()
+        .args(["rotate", "--rm-azure-kv", KEY])
+        .arg(&rotated)
+        .output()
+        .unwrap());
+    assert!(!removed.contains("azure_kv"), "{removed}");
+}

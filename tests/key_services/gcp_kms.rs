@@ -592,6 +592,27 @@ impl GcpCase {
         c
     }
 
+    /// seal run as `sops` (a link named sops) with this case's environment.
+    pub(crate) fn seal_as_sops(&self) -> assert_cmd::Command {
+        let link = self.home.join("bin/sops");
+        if !link.exists() {
+            std::fs::create_dir_all(link.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("seal"), &link).unwrap();
+        }
+        let mut c = assert_cmd::Command::new(&link);
+        c.env_clear()
+            .current_dir(&self.home)
+            .env("HOME", &self.home)
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("SEAL_NO_KEYRING", "1")
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .timeout(std::time::Duration::from_secs(30));
+        for (k, v) in &self.env {
+            c.env(k, v);
+        }
+        c
+    }
+
     fn assert_no_metadata_connection(&self) {
         assert_eq!(
             *self.metadata_hits.lock().unwrap(),
@@ -670,6 +691,68 @@ fn sops_and_seal_wrap_and_unwrap_through_the_same_cloud_kms_both_ways() {
     assert_eq!(
         crate::services::metadata_shape(&two),
         crate::services::metadata_shape(&two_sops)
+    );
+    c.assert_no_metadata_connection();
+}
+
+#[test]
+fn seal_as_sops_encrypts_and_edits_a_new_file_for_gcp_kms_as_sops_does() {
+    let c = GcpCase::new();
+    let p = c.write("plain.yaml", PLAIN);
+    let by_sops = ok(c
+        .sops()
+        .args(["encrypt", "--gcp-kms", ID])
+        .arg(&p)
+        .output()
+        .unwrap());
+    c.fake.clear();
+    let as_sops = ok(c
+        .seal_as_sops()
+        .args(["encrypt", "--gcp-kms", ID])
+        .arg(&p)
+        .output()
+        .unwrap());
+    assert!(
+        c.fake
+            .seen()
+            .iter()
+            .any(|s| s.path == format!("/v1/{ID}:encrypt")),
+        "seal as sops did not reach Cloud KMS"
+    );
+    assert_eq!(
+        crate::services::metadata_shape(&as_sops),
+        crate::services::metadata_shape(&by_sops),
+        "seal as sops:\n{as_sops}\nsops:\n{by_sops}"
+    );
+    let f = c.write("as-sops.yaml", &as_sops);
+    assert_eq!(ok(c.sops().arg("decrypt").arg(&f).output().unwrap()), PLAIN);
+    // SOPS_GCP_KMS_IDS names the keys under the sops name too.
+    let two = ok(c
+        .seal_as_sops()
+        .env("SOPS_GCP_KMS_IDS", format!("{ID},{ID2}"))
+        .arg("encrypt")
+        .arg(&p)
+        .output()
+        .unwrap());
+    assert_eq!(two.matches("resource_id:").count(), 2, "{two}");
+    // `sops edit --gcp-kms` of a new file: the editor writes it, Cloud KMS wraps its key.
+    let editor = c.write(
+        "editor.sh",
+        "#!/bin/sh\nprintf 'token: s3cr3t\\n' > \"$1\"\n",
+    );
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let new = c.home.join("new.yaml");
+    ok(c.seal_as_sops()
+        .env("EDITOR", &editor)
+        .args(["edit", "--gcp-kms", ID])
+        .arg(&new)
+        .output()
+        .unwrap());
+    let made = std::fs::read_to_string(&new).unwrap();
+    assert!(made.contains(&format!("resource_id: {ID}")), "{made}");
+    assert_eq!(
+        ok(c.sops().arg("decrypt").arg(&new).output().unwrap()),
+        "token: s3cr3t\n"
     );
     c.assert_no_metadata_connection();
 }
