@@ -1,5 +1,5 @@
-//! `seal groups add|remove`: add a key group (age, PGP, AWS KMS, Vault transit keys) to an
-//! encrypted file, or remove one (by its
+//! `seal groups add|remove`: add a key group (age, PGP, AWS KMS, GCP KMS, Azure Key Vault,
+//! Vault transit keys) to an encrypted file, or remove one (by its
 //! index, counted from 0 as `sops groups add|delete` count). The data key stays the same:
 //! it is opened, then wrapped again for every group (split anew with Shamir when there are
 //! several). Values, `lastmodified` and the MAC are untouched, as in sops. Unlike sops,
@@ -37,7 +37,7 @@ pub enum GroupsCommand {
     Remove(RemoveArgs),
 }
 
-/// Add a key group (age, PGP, AWS KMS and Vault transit keys) to an encrypted file
+/// Add a key group (age, PGP, AWS KMS, GCP KMS, Azure Key Vault, Vault transit keys) to a file
 ///
 /// The result is printed unless -i or --output is given.
 #[derive(Debug, Args)]
@@ -70,6 +70,16 @@ pub struct AddArgs {
     /// (https://HOST:PORT/v1/ENGINE/keys/NAME, comma-separated, repeatable).
     #[arg(long, value_name = "URIS")]
     pub hc_vault_transit: Vec<String>,
+
+    /// A GCP Cloud KMS key of the new group
+    /// (projects/P/locations/L/keyRings/R/cryptoKeys/K, comma-separated, repeatable).
+    #[arg(long, value_name = "RESOURCE_IDS")]
+    pub gcp_kms: Vec<String>,
+
+    /// An Azure Key Vault key of the new group
+    /// (https://VAULT.vault.azure.net/keys/NAME/VERSION, comma-separated, repeatable).
+    #[arg(long, value_name = "URLS")]
+    pub azure_kv: Vec<String>,
 
     #[command(flatten)]
     shared: Shared,
@@ -136,7 +146,10 @@ pub fn run(ctx: &Ctx, args: &GroupsArgs) -> Result<(), CliError> {
                 &a.hc_vault_transit,
             )
             .map_err(|e| CliError::from(e).in_file(&a.file))?;
-            for r in services {
+            let cloud = keys::gcp_kms::flag_recipients(&a.gcp_kms)
+                .into_iter()
+                .chain(keys::azure_kv::flag_recipients(&a.azure_kv));
+            for r in services.into_iter().chain(cloud) {
                 if !group.contains(&r) {
                     group.push(r);
                 }
@@ -147,7 +160,7 @@ pub fn run(ctx: &Ctx, args: &GroupsArgs) -> Result<(), CliError> {
                     "the new key group would be empty: nobody could open its share of the data key",
                 )
                 .in_file(&a.file)
-                .hint("name its keys with --age RECIPIENT, --pgp FINGERPRINT, --kms ARN or --hc-vault-transit URI"));
+                .hint("name its keys with --age RECIPIENT, --pgp FINGERPRINT, --kms ARN, --gcp-kms RESOURCE_ID, --azure-kv URL or --hc-vault-transit URI"));
             }
             change(ctx, &a.file, &a.shared, true, |groups| {
                 groups.push(group);

@@ -1,8 +1,7 @@
 //! `sops groups add|delete`: sops's flags (`--file/-f`, one flag per key, `-i`,
 //! `--shamir-secret-sharing-threshold`), its argument checks and their words, turned into
-//! `seal groups add|remove`. age, PGP, AWS KMS and Vault transit keys are passed on; GCP
-//! KMS and Azure Key Vault keys (which `seal groups add` does not take yet) and HuaweiCloud
-//! keys are refused, naming the type.
+//! `seal groups add|remove`. age, PGP, AWS KMS, GCP KMS, Azure Key Vault and Vault transit
+//! keys are passed on; HuaweiCloud keys are refused, naming the type.
 
 use std::ffi::OsString;
 
@@ -70,19 +69,6 @@ pub fn plan(rest: &[OsString], globals: Option<&Parsed>) -> Plan {
             stdout: help(Some(name)),
         };
     }
-    // GCP KMS and Azure Key Vault (seal groups add takes neither) and HuaweiCloud KMS are
-    // refused here, naming the type; age, PGP, AWS KMS and Vault transit keys go on to seal
-    // groups add.
-    for (flag, what) in [("gcp-kms", "GCP KMS"), ("azure-kv", "Azure Key Vault")] {
-        if p.flags.get(flag).is_some_and(|v| !v.is_empty()) {
-            return Plan::fail(
-                GENERIC,
-                format!(
-                    "seal groups add does not take {what} keys yet (--{flag}); it adds groups of age, PGP, AWS KMS and Vault transit keys: add it to the existing keys with `sops rotate --add-{flag} …` (or seal rotate), or use the real sops"
-                ),
-            );
-        }
-    }
     if let Some(fail) = shared_checks(&p, false, true) {
         return fail;
     }
@@ -116,7 +102,14 @@ pub fn plan(rest: &[OsString], globals: Option<&Parsed>) -> Plan {
                 return no_file(name);
             };
             out.push(file);
-            for flag in ["age", "pgp", "kms", "hc-vault-transit"] {
+            for flag in [
+                "age",
+                "pgp",
+                "kms",
+                "hc-vault-transit",
+                "gcp-kms",
+                "azure-kv",
+            ] {
                 for v in p.flags.get(flag).into_iter().flatten() {
                     out.push(format!("--{flag}").into());
                     out.push(v.into());
@@ -197,6 +190,7 @@ pub fn help(sub: Option<&str>) -> String {
         None => format!(
             "sops groups (seal {version} running as sops)\n\n\
              usage: sops groups add --file FILE [--age R]... [--pgp FP]... [--kms ARN]...\n\
+             \x20                        [--gcp-kms ID]... [--azure-kv URL]...\n\
              \x20                        [--hc-vault-transit URI]... [-i]\n\
              \x20      sops groups delete --file FILE [-i] INDEX\n\n\
              commands:\n   add     add a new group to a SOPS file\n   \
@@ -326,16 +320,36 @@ mod tests {
     }
 
     #[test]
-    fn key_types_seal_cannot_wrap_for_are_refused_naming_them() {
-        for (flag, what) in [
-            ("--gcp-kms", "GCP KMS"),
-            ("--azure-kv", "Azure Key Vault"),
-            ("--hckms", "HuaweiCloud"),
-        ] {
-            let (code, msg) = fail(plan(&os(&["add", "-f", "f.yaml", flag, "x"]), None));
-            assert_eq!(code, GENERIC);
-            assert!(msg.contains(what) && msg.contains(flag), "{flag}: {msg}");
-        }
+    fn huaweicloud_keys_are_refused_naming_them_and_every_other_key_type_goes_on() {
+        let (code, msg) = fail(plan(&os(&["add", "-f", "f.yaml", "--hckms", "x"]), None));
+        assert_eq!(code, GENERIC);
+        assert!(
+            msg.contains("HuaweiCloud") && msg.contains("--hckms"),
+            "{msg}"
+        );
+        // GCP KMS and Azure Key Vault keys go on to seal groups add, as sops takes them.
+        let argv = seal(plan(
+            &os(&[
+                "add",
+                "-f",
+                "f.yaml",
+                "--azure-kv",
+                "https://v.vault.azure.net/keys/k/1",
+                "--gcp-kms",
+                "projects/p/locations/l/keyRings/r/cryptoKeys/k",
+            ]),
+            None,
+        ));
+        assert_eq!(
+            argv[3..8],
+            [
+                "f.yaml",
+                "--gcp-kms",
+                "projects/p/locations/l/keyRings/r/cryptoKeys/k",
+                "--azure-kv",
+                "https://v.vault.azure.net/keys/k/1",
+            ]
+        );
         // AWS KMS and Vault transit keys go on to seal groups add.
         let argv = seal(plan(
             &os(&[

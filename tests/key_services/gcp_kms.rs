@@ -1071,3 +1071,80 @@ fn rules_key_groups_rotate_and_updatekeys_with_gcp_kms_keys() {
     assert_eq!(ok(c.sops().arg("decrypt").arg(&f).output().unwrap()), PLAIN);
     c.assert_no_metadata_connection();
 }
+
+/// `sops groups add --gcp-kms ID` wraps the file's data key for a new group with the Cloud
+/// KMS key: seal as sops writes the `sops:` block the real sops writes, values and MAC stay,
+/// and with the age group deleted the real sops opens the file through Cloud KMS alone.
+#[test]
+fn groups_add_with_a_gcp_kms_key_wraps_the_data_key_as_sops_does() {
+    let c = GcpCase::new();
+    let alice = common::recipient("alice");
+    let p = c.write("plain.yaml", PLAIN);
+    let before = ok(c
+        .sops()
+        .args(["encrypt", "--age", &alice])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let mac = |t: &str| {
+        t.lines()
+            .find(|l| l.trim_start().starts_with("mac:"))
+            .map(str::to_string)
+    };
+    let add = ["groups", "add", "--gcp-kms", ID, "-i", "-f"];
+    let delete = [
+        "groups",
+        "delete",
+        "-i",
+        "--shamir-secret-sharing-threshold",
+        "1",
+        "0",
+        "-f",
+    ];
+    let mut shapes = Vec::new();
+    for tool in ["sops", "seal"] {
+        let name = format!("by-{tool}.yaml");
+        let f = c.write(&name, &before);
+        let run = |args: &[&str]| {
+            if tool == "sops" {
+                let mut cmd = c.sops();
+                cmd.env("SOPS_AGE_KEY_FILE", common::key_file("alice"))
+                    .current_dir(&c.home)
+                    .args(args)
+                    .arg(&name);
+                ok(cmd.output().unwrap());
+            } else {
+                ok(c.seal_as_sops()
+                    .env("SOPS_AGE_KEY_FILE", common::key_file("alice"))
+                    .args(args)
+                    .arg(&name)
+                    .output()
+                    .unwrap());
+            }
+        };
+        c.fake.clear();
+        run(&add);
+        assert!(
+            c.fake
+                .seen()
+                .iter()
+                .any(|s| s.path == format!("/v1/{ID}:encrypt")),
+            "{tool} did not reach Cloud KMS"
+        );
+        let added = std::fs::read_to_string(&f).unwrap();
+        assert_eq!(mac(&added), mac(&before), "{tool}");
+        assert!(added.contains(&format!("resource_id: {ID}")), "{added}");
+        shapes.push(crate::services::metadata_shape(&added));
+        run(&delete);
+        let after = std::fs::read_to_string(&f).unwrap();
+        assert!(!after.contains(&alice), "{after}");
+        // Through Cloud KMS alone (no age key).
+        assert_eq!(
+            ok(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+            PLAIN,
+            "sops opens the file {tool} changed"
+        );
+    }
+    assert_eq!(shapes[0], shapes[1], "sops (left) and seal as sops (right)");
+    c.assert_no_metadata_connection();
+}
