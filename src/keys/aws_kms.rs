@@ -254,59 +254,36 @@ fn parse_arn(arn: &str) -> Result<Arn, KmsError> {
 // Metadata entries
 // ---------------------------------------------------------------------------------------
 
-fn text(b: &Branch, k: &str) -> Option<String> {
-    match b.get(k) {
-        Some(Value::Str(s)) => Some(s.clone()),
-        Some(Value::Time(t)) => Some(t.0.clone()),
-        _ => None,
-    }
-}
-
 /// The entries of a raw `kms:` metadata list. An entry without `arn` or `enc`, or whose
 /// context is not a map of strings, is an error naming its position.
 pub fn entries(list: &[Value]) -> Result<Vec<KmsKey>, String> {
-    let mut out = Vec::new();
-    for (i, v) in list.iter().enumerate() {
-        let Value::Branch(b) = v else {
-            if matches!(v, Value::Comment(_)) {
-                continue;
-            }
-            return Err(format!("kms entry {} is not a mapping", i + 1));
-        };
-        let need =
-            |k: &str| text(b, k).ok_or_else(|| format!("kms entry {} has no string {k:?}", i + 1));
+    super::read_entries(list, "kms", |e| {
         let mut context = BTreeMap::new();
-        match b.get("context") {
+        match e.branch.get("context") {
             None | Some(Value::Null) => {}
             Some(Value::Branch(c)) => {
                 for item in &c.items {
                     if let Item::Pair(k, v) = item {
-                        match v {
-                            Value::Str(s) => {
-                                context.insert(k.clone(), s.clone());
-                            }
-                            _ => {
-                                return Err(format!(
-                                    "kms entry {}: encryption context value {k:?} is not a string",
-                                    i + 1
-                                ));
-                            }
-                        }
+                        let Value::Str(s) = v else {
+                            return Err(e.error(&format!(
+                                "has an encryption context value {k:?} that is not a string"
+                            )));
+                        };
+                        context.insert(k.clone(), s.clone());
                     }
                 }
             }
-            Some(_) => return Err(format!("kms entry {}: context is not a mapping", i + 1)),
+            Some(_) => return Err(e.error("has a context that is not a mapping")),
         }
-        out.push(KmsKey {
-            arn: need("arn")?,
-            role: text(b, "role").unwrap_or_default(),
+        Ok(KmsKey {
+            arn: e.need("arn")?,
+            role: e.text("role").unwrap_or_default(),
             context,
-            created_at: text(b, "created_at").unwrap_or_default(),
-            enc: need("enc")?,
-            aws_profile: text(b, "aws_profile").unwrap_or_default(),
-        });
-    }
-    Ok(out)
+            created_at: e.text("created_at").unwrap_or_default(),
+            enc: e.need("enc")?,
+            aws_profile: e.text("aws_profile").unwrap_or_default(),
+        })
+    })
 }
 
 /// The raw metadata entry sops writes for a KMS key, in sops's field order.

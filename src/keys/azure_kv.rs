@@ -121,31 +121,15 @@ pub fn flag_recipients(lists: &[String]) -> Vec<String> {
 
 /// The entries of a raw `azure_kv:` metadata list.
 pub fn entries(list: &[Value]) -> Result<Vec<AzureKey>, String> {
-    let mut out = Vec::new();
-    for (i, v) in list.iter().enumerate() {
-        let Value::Branch(b) = v else {
-            if matches!(v, Value::Comment(_)) {
-                continue;
-            }
-            return Err(format!("azure_kv entry {} is not a mapping", i + 1));
-        };
-        let text = |k: &str| match b.get(k) {
-            Some(Value::Str(s)) => Some(s.clone()),
-            Some(Value::Time(t)) => Some(t.0.clone()),
-            _ => None,
-        };
-        let need = |k: &str| {
-            text(k).ok_or_else(|| format!("azure_kv entry {} has no string {k:?}", i + 1))
-        };
-        out.push(AzureKey {
-            vault_url: need("vault_url")?,
-            name: need("name")?,
-            version: need("version")?,
-            created_at: text("created_at").unwrap_or_default(),
-            enc: need("enc")?,
-        });
-    }
-    Ok(out)
+    super::read_entries(list, "azure_kv", |e| {
+        Ok(AzureKey {
+            vault_url: e.need("vault_url")?,
+            name: e.need("name")?,
+            version: e.need("version")?,
+            created_at: e.text("created_at").unwrap_or_default(),
+            enc: e.need("enc")?,
+        })
+    })
 }
 
 /// The raw metadata entry sops writes, in sops's field order.

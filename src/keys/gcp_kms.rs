@@ -166,28 +166,13 @@ pub fn endpoint(env: &dyn Env) -> String {
 /// The entries of a raw `gcp_kms:` metadata list. An entry without `resource_id` or `enc`
 /// is an error naming its position.
 pub fn entries(list: &[Value]) -> Result<Vec<GcpKey>, String> {
-    let mut out = Vec::new();
-    for (i, v) in list.iter().enumerate() {
-        let Value::Branch(b) = v else {
-            if matches!(v, Value::Comment(_)) {
-                continue;
-            }
-            return Err(format!("gcp_kms entry {} is not a mapping", i + 1));
-        };
-        let text = |k: &str| match b.get(k) {
-            Some(Value::Str(s)) => Some(s.clone()),
-            Some(Value::Time(t)) => Some(t.0.clone()),
-            _ => None,
-        };
-        let need =
-            |k: &str| text(k).ok_or_else(|| format!("gcp_kms entry {} has no string {k:?}", i + 1));
-        out.push(GcpKey {
-            resource_id: need("resource_id")?,
-            created_at: text("created_at").unwrap_or_default(),
-            enc: need("enc")?,
-        });
-    }
-    Ok(out)
+    super::read_entries(list, "gcp_kms", |e| {
+        Ok(GcpKey {
+            resource_id: e.need("resource_id")?,
+            created_at: e.text("created_at").unwrap_or_default(),
+            enc: e.need("enc")?,
+        })
+    })
 }
 
 /// The raw metadata entry sops writes for a GCP KMS key, in sops's field order.

@@ -176,31 +176,15 @@ pub fn parse_uri_list(list: &str) -> Result<Vec<VaultKey>, VaultError> {
 /// The entries of a raw `hc_vault:` metadata list. An entry without `vault_address`,
 /// `engine_path`, `key_name` or `enc` is an error naming its position.
 pub fn entries(list: &[Value]) -> Result<Vec<VaultKey>, String> {
-    let mut out = Vec::new();
-    for (i, v) in list.iter().enumerate() {
-        let Value::Branch(b) = v else {
-            if matches!(v, Value::Comment(_)) {
-                continue;
-            }
-            return Err(format!("hc_vault entry {} is not a mapping", i + 1));
-        };
-        let text = |k: &str| match b.get(k) {
-            Some(Value::Str(s)) => Some(s.clone()),
-            Some(Value::Time(t)) => Some(t.0.clone()),
-            _ => None,
-        };
-        let need = |k: &str| {
-            text(k).ok_or_else(|| format!("hc_vault entry {} has no string {k:?}", i + 1))
-        };
-        out.push(VaultKey {
-            vault_address: need("vault_address")?,
-            engine_path: need("engine_path")?,
-            key_name: need("key_name")?,
-            created_at: text("created_at").unwrap_or_default(),
-            enc: need("enc")?,
-        });
-    }
-    Ok(out)
+    super::read_entries(list, "hc_vault", |e| {
+        Ok(VaultKey {
+            vault_address: e.need("vault_address")?,
+            engine_path: e.need("engine_path")?,
+            key_name: e.need("key_name")?,
+            created_at: e.text("created_at").unwrap_or_default(),
+            enc: e.need("enc")?,
+        })
+    })
 }
 
 /// The raw metadata entry sops writes for a Vault key, in sops's field order.

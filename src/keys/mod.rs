@@ -707,5 +707,58 @@ impl KeyType for PgpType {
     }
 }
 
+/// One entry of a raw metadata list of a key service (`kms:`, `gcp_kms:`, `azure_kv:`,
+/// `hc_vault:`): its fields, and its position for messages.
+pub(crate) struct EntryFields<'a> {
+    /// The entry's mapping.
+    pub branch: &'a Branch,
+    kind: &'static str,
+    index: usize,
+}
+
+impl EntryFields<'_> {
+    /// A string field (a timestamp counts: `created_at` reads as one).
+    pub fn text(&self, k: &str) -> Option<String> {
+        match self.branch.get(k) {
+            Some(Value::Str(s)) => Some(s.clone()),
+            Some(Value::Time(t)) => Some(t.0.clone()),
+            _ => None,
+        }
+    }
+
+    /// A string field the entry must have.
+    pub fn need(&self, k: &str) -> Result<String, String> {
+        self.text(k)
+            .ok_or_else(|| self.error(&format!("has no string {k:?}")))
+    }
+
+    /// A message about this entry: `kms entry 2 {what}`.
+    pub fn error(&self, what: &str) -> String {
+        format!("{} entry {} {what}", self.kind, self.index + 1)
+    }
+}
+
+/// The entries of a raw metadata list of kind `kind`, comments skipped; an item that is not
+/// a mapping is an error naming its position. `read` makes a key of each entry.
+pub(crate) fn read_entries<K>(
+    list: &[Value],
+    kind: &'static str,
+    read: impl Fn(&EntryFields<'_>) -> Result<K, String>,
+) -> Result<Vec<K>, String> {
+    let mut out = Vec::new();
+    for (index, v) in list.iter().enumerate() {
+        match v {
+            Value::Comment(_) => {}
+            Value::Branch(branch) => out.push(read(&EntryFields {
+                branch,
+                kind,
+                index,
+            })?),
+            _ => return Err(format!("{kind} entry {} is not a mapping", index + 1)),
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests;

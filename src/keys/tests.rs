@@ -1247,3 +1247,37 @@ fn lazy_discovery_stops_at_the_source_that_opens() {
         assert!(text.contains(&line), "{line:?} in {text}");
     }
 }
+
+/// The shared reader of key-service metadata lists: comments skipped, a non-mapping item
+/// and a missing field named by kind and position, a timestamp read as text.
+#[test]
+fn key_service_entries_name_the_entry_that_is_wrong() {
+    use crate::tree::{Branch, Item, Value};
+    let entry = |pairs: &[(&str, Value)]| {
+        Value::Branch(Branch {
+            items: pairs
+                .iter()
+                .map(|(k, v)| Item::Pair(k.to_string(), v.clone()))
+                .collect(),
+        })
+    };
+    let good = entry(&[
+        ("resource_id", Value::Str("projects/p/keys/k".into())),
+        ("enc", Value::Str("abc".into())),
+    ]);
+    let keys = super::gcp_kms::entries(&[Value::Comment(" c".into()), good.clone()]).unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].enc, "abc");
+    let err = super::gcp_kms::entries(&[good.clone(), Value::Str("x".into())]).unwrap_err();
+    assert_eq!(err, "gcp_kms entry 2 is not a mapping");
+    let no_enc = entry(&[("resource_id", Value::Str("r".into()))]);
+    let err = super::gcp_kms::entries(&[good, no_enc]).unwrap_err();
+    assert_eq!(err, "gcp_kms entry 2 has no string \"enc\"");
+    let bad_context = entry(&[
+        ("arn", Value::Str("arn:aws:kms:us-east-1:1:key/k".into())),
+        ("enc", Value::Str("e".into())),
+        ("context", Value::Str("x".into())),
+    ]);
+    let err = super::aws_kms::entries(&[bad_context]).unwrap_err();
+    assert_eq!(err, "kms entry 1 has a context that is not a mapping");
+}
