@@ -584,4 +584,17 @@ fn sealed_secrets_in_the_gate() {
     );
     // Checked alone, the plaintext Secret has no SealedSecret to pair with.
     assert_eq!(json(&["other/db.yaml"]).len(), 1);
+    // The finding made across files is allowed in the Secret's own file, as any other:
+    // a directive above the object's first line.
+    write(
+        dir.path(),
+        "other/db.yaml",
+        "# seal:allow plaintext-secret kind fixture, paired on purpose\napiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: hunter2-db # seal:allow plaintext-secret kind fixture\n",
+    );
+    let found = json(&[]);
+    assert_eq!(found.len(), 5, "{found:#?}");
+    assert!(
+        found.iter().all(|(p, _, _)| p != "other/db.yaml"),
+        "{found:#?}"
+    );
 }

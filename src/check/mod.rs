@@ -166,7 +166,7 @@ impl Rule {
                 "A sops file's selector leaves values plaintext that its rule or the Kubernetes default encrypts."
             }
             Rule::BadSecretValue => {
-                "A Secret value Kubernetes rejects or changes: a non-string stringData value or invalid base64 in data."
+                "A Secret value Kubernetes rejects or changes: a non-string stringData value, invalid base64 in data, or a SealedSecret template over a key it does not seal."
             }
         }
     }

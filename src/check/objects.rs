@@ -198,6 +198,7 @@ pub fn find_with_names(docs: &[Node], path: &str, read: &ReadFile) -> (Vec<Hit>,
         path: String::new(),
         line: *at,
         column: 0,
+        allow: None,
     };
     for plain in f.names.iter().filter(|n| !n.0) {
         let p = named(plain);
@@ -317,13 +318,7 @@ impl Finder<'_> {
 
     fn sealed_secret(&mut self, ss: &Node) {
         for h in sealed::hits(ss) {
-            self.hit(
-                h.at,
-                Rule::PlaintextSecret,
-                Severity::Error,
-                h.message,
-                h.hint,
-            );
+            self.hit(h.at, h.rule, h.severity, h.message, h.hint);
         }
         if let Some((ns, name)) = sealed::name_of(ss) {
             let at = self.pin.map_or(ss.start(), |p| p.0);
@@ -626,6 +621,7 @@ pub fn refine(ctx: &FileContext, bytes: &[u8], read: &ReadFile, out: &mut FileRe
             path: ctx.path.to_string(),
             line,
             column,
+            allow: None,
         });
     }
     // The store-based check chose the hint for this file (a rule without keys, a forged

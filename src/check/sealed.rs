@@ -29,6 +29,9 @@ pub struct Named {
     pub line: usize,
     /// Column.
     pub column: usize,
+    /// The reason of a `seal:allow plaintext-secret` directive at the object's start
+    /// (filled in by the walk, which has the file's comments).
+    pub allow: Option<String>,
 }
 
 impl Named {
@@ -46,6 +49,11 @@ impl Named {
 pub struct Hit<'n> {
     /// The value it is about.
     pub at: &'n Node,
+    /// Its rule and level: a possible plaintext value is an error, a template that names
+    /// no sealed key (the controller writes `<no value>`) a warning.
+    pub rule: Rule,
+    /// See `rule`.
+    pub severity: Severity,
     /// What, naming keys only.
     pub message: String,
     /// What to do (`FILE` stands for the file's path).
@@ -107,6 +115,56 @@ fn url_with_password(value: &str) -> bool {
     })
 }
 
+/// The keys a Go template value reads from the sealed data: `{{ index . "key" }}` (or
+/// with a raw string or `$`) and `{{ .key }}`. Other expressions are not followed.
+fn template_refs(value: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = value;
+    while let Some(open) = rest.find("{{") {
+        let inner = &rest[open + 2..];
+        let Some(close) = inner.find("}}") else { break };
+        let action = &inner[..close];
+        rest = &inner[close + 2..];
+        let bytes = action.as_bytes();
+        let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+        for (i, _) in action.match_indices('.') {
+            let before = i.checked_sub(1).map(|j| bytes[j]);
+            // `.key` begins a field chain only after a delimiter, not in `$x.key` or `a.b`.
+            if before.is_some_and(|b| word(b) || b == b'$' || b == b'.' || b == b')') {
+                continue;
+            }
+            let name_len = bytes[i + 1..].iter().take_while(|&&c| word(c)).count();
+            if name_len > 0 {
+                out.push(&action[i + 1..i + 1 + name_len]);
+            }
+        }
+        let mut words = action.split_whitespace().peekable();
+        while let Some(w) = words.next() {
+            let w = w.trim_start_matches('(');
+            if w != "index" {
+                continue;
+            }
+            if !matches!(words.peek(), Some(&"." | &"$")) {
+                continue;
+            }
+            words.next();
+            if let Some(arg) = words.next() {
+                let arg = arg.trim_end_matches(')');
+                let quoted = arg
+                    .strip_prefix('"')
+                    .and_then(|a| a.strip_suffix('"'))
+                    .or_else(|| arg.strip_prefix('`').and_then(|a| a.strip_suffix('`')));
+                if let Some(k) = quoted.filter(|k| !k.contains('\\')) {
+                    out.push(k);
+                }
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// The findings about one SealedSecret's content.
 pub fn hits(ss: &Node) -> Vec<Hit<'_>> {
     let name = name_of(ss).map_or_else(
@@ -115,6 +173,10 @@ pub fn hits(ss: &Node) -> Vec<Hit<'_>> {
     );
     let mut out = Vec::new();
     let spec = ss.get("spec");
+    let sealed_keys: Option<Vec<&str>> = match spec.and_then(|s| s.get("encryptedData")) {
+        Some(Node::Map(entries, _)) => entries.iter().map(|(k, _)| k.text()).collect(),
+        _ => None,
+    };
     if let Some(Node::Map(entries, _)) = spec.and_then(|s| s.get("encryptedData")) {
         for (k, v) in entries {
             let (Some(key), Some(value)) = (k.text(), v.text()) else {
@@ -127,6 +189,8 @@ pub fn hits(ss: &Node) -> Vec<Hit<'_>> {
             if !looks_sealed(value) {
                 out.push(Hit {
                     at: v,
+                    rule: Rule::PlaintextSecret,
+                    severity: Severity::Error,
                     message: format!(
                         "{name} holds spec.encryptedData[{key:?}], which is not a sealed value (the controller cannot open it): it may be plaintext"
                     ),
@@ -146,10 +210,32 @@ pub fn hits(ss: &Node) -> Vec<Hit<'_>> {
             if literal_credential(key, value) || url_with_password(value) {
                 out.push(Hit {
                     at: v,
+                    rule: Rule::PlaintextSecret,
+                    severity: Severity::Error,
                     message: format!(
                         "{name} writes a literal credential in spec.template.data[{key:?}] (the controller copies it into the Secret as written)"
                     ),
                     hint: "seal the value (seal seal --merge-into FILE --cert pub-cert.pem with a Secret holding it) and refer to it in the template: {{ index . \"key\" }}",
+                });
+            }
+            // A reference to a key that is not sealed: the controller renders it as
+            // `<no value>` (or an empty string) and the Secret is silently wrong.
+            let Some(keys) = &sealed_keys else { continue };
+            if keys.iter().any(|k| k.contains(PLACEHOLDER)) {
+                continue;
+            }
+            for missing in template_refs(value)
+                .into_iter()
+                .filter(|r| !keys.contains(r))
+            {
+                out.push(Hit {
+                    at: v,
+                    rule: Rule::BadSecretValue,
+                    severity: Severity::Warning,
+                    message: format!(
+                        "{name}'s spec.template.data[{key:?}] refers to {missing:?}, which spec.encryptedData does not hold (the controller writes <no value> there)"
+                    ),
+                    hint: "seal that key too (seal seal --merge-into FILE --cert pub-cert.pem), or correct the name in the template",
                 });
             }
         }
@@ -168,8 +254,9 @@ pub fn shadow_message(secret: &str, sealed_where: &str) -> (String, String) {
 }
 
 /// The findings across files: each plaintext Secret with the name of a SealedSecret in
-/// another file of the scan (pairs within one file are found there).
-pub fn across_files(objects: &[Named]) -> Vec<Finding> {
+/// another file of the scan (pairs within one file are found there), with the reason of
+/// the Secret's `seal:allow` directive when it has one.
+pub fn across_files(objects: &[Named]) -> Vec<(Finding, Option<String>)> {
     let mut out = Vec::new();
     for plain in objects.iter().filter(|o| !o.sealed) {
         if objects
@@ -188,7 +275,7 @@ pub fn across_files(objects: &[Named]) -> Vec<Finding> {
             &plain.name,
             &format!("in {} (line {})", sealed.path, sealed.line),
         );
-        out.push(Finding {
+        let finding = Finding {
             path: plain.path.clone(),
             line: plain.line,
             column: plain.column,
@@ -196,7 +283,8 @@ pub fn across_files(objects: &[Named]) -> Vec<Finding> {
             severity: Severity::Error,
             message,
             hint,
-        });
+        };
+        out.push((finding, plain.allow.clone()));
     }
     out
 }
@@ -244,6 +332,41 @@ mod tests {
     }
 
     #[test]
+    fn template_references_are_read() {
+        assert_eq!(
+            template_refs(
+                r#"postgres://{{ .user }}:{{ index . "pass-word" }}@{{ (index $ `host`) }}/{{.db}}"#
+            ),
+            ["db", "host", "pass-word", "user"]
+        );
+        assert_eq!(
+            template_refs("{{ $x.user }} {{ .a.b }} no {{ printf \"%s\" . }} {{ .}}"),
+            ["a"]
+        );
+        assert!(template_refs("plain text . with dots").is_empty());
+    }
+
+    #[test]
+    fn a_template_over_an_unsealed_key_is_a_warning() {
+        let src = format!(
+            "kind: SealedSecret\nmetadata: {{name: db}}\nspec:\n  encryptedData:\n    password: {}\n  template:\n    data:\n      url: 'postgres://app:{{{{ index . \"pasword\" }}}}@db/app'\n      ok: '{{{{ .password }}}}'\n",
+            sealed_value()
+        );
+        let docs = parse::read(&src).unwrap();
+        let h = hits(&docs[0]);
+        assert_eq!(h.len(), 1);
+        assert_eq!(
+            (h[0].rule, h[0].severity),
+            (Rule::BadSecretValue, Severity::Warning)
+        );
+        assert!(
+            h[0].message.contains("refers to \"pasword\""),
+            "{}",
+            h[0].message
+        );
+    }
+
+    #[test]
     fn names_pair_across_files_only() {
         let n = |sealed, ns: &str, path: &str| Named {
             sealed,
@@ -252,10 +375,16 @@ mod tests {
             path: path.into(),
             line: 1,
             column: 1,
+            allow: None,
         };
         let found = across_files(&[n(true, "apps", "a.yaml"), n(false, "", "b.yaml")]);
         assert_eq!(found.len(), 1);
-        assert_eq!(found[0].path, "b.yaml");
+        assert_eq!(found[0].0.path, "b.yaml");
+        assert_eq!(found[0].1, None);
+        let mut allowed = n(false, "apps", "b.yaml");
+        allowed.allow = Some("fixture".into());
+        let found = across_files(&[n(true, "apps", "a.yaml"), allowed]);
+        assert_eq!(found[0].1.as_deref(), Some("fixture"));
         assert!(across_files(&[n(true, "apps", "a.yaml"), n(false, "other", "b.yaml")]).is_empty());
         assert!(across_files(&[n(true, "apps", "a.yaml"), n(false, "apps", "a.yaml")]).is_empty());
     }

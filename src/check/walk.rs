@@ -221,7 +221,12 @@ impl Checker {
             .reduce(Tally::default, Tally::merge);
         let mut findings = rules.config_findings(&cwd);
         findings.extend(tally.findings);
-        findings.extend(super::sealed::across_files(&tally.objects));
+        for (finding, allow) in super::sealed::across_files(&tally.objects) {
+            match allow {
+                Some(reason) => summary.allowed.push(Allowed { finding, reason }),
+                None => findings.push(finding),
+            }
+        }
         summary.files_checked += tally.checked;
         summary.sops_files += tally.sops;
         summary.skipped_binary += tally.binary;
@@ -305,11 +310,13 @@ impl Checker {
         };
         let r = scan::scan_with(&ctx, &bytes, &read);
         let (findings, allowed) = apply_allows(r.findings, &bytes);
+        let mut objects = r.objects;
+        allow_objects(&mut objects, &bytes);
         Outcome::Checked {
             findings,
             allowed,
             sops: r.is_sops,
-            objects: r.objects,
+            objects,
         }
     }
 }
@@ -517,6 +524,28 @@ fn apply_allows(findings: Vec<Finding>, src: &[u8]) -> (Vec<Finding>, Vec<Allowe
         }
     }
     (kept, allowed)
+}
+
+/// Record on each plaintext Secret the reason of a `seal:allow plaintext-secret`
+/// directive at its start (its first line, or the comment line above it), so that the
+/// finding made across files ([`super::sealed::across_files`]) can be allowed in the
+/// Secret's own file like every other finding.
+fn allow_objects(objects: &mut [super::sealed::Named], src: &[u8]) {
+    if memchr::memmem::find(src, b"seal:allow").is_none() {
+        return;
+    }
+    for o in objects.iter_mut().filter(|o| !o.sealed) {
+        let probe = Finding {
+            path: o.path.clone(),
+            line: o.line,
+            column: o.column,
+            rule: Rule::PlaintextSecret,
+            severity: Severity::Error,
+            message: String::new(),
+            hint: String::new(),
+        };
+        o.allow = apply_allows(vec![probe], src).1.pop().map(|a| a.reason);
+    }
 }
 
 /// The reason of a `seal:allow <id>` directive in a comment's text for `rule`.
