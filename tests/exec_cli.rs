@@ -253,3 +253,144 @@ fn exec_env_secret_data_that_is_not_base64_is_named_not_shown() {
     assert!(err.contains("data.PASS") && err.contains("base64"), "{err}");
     assert!(!err.contains("not*base64"), "{err}");
 }
+
+#[test]
+fn exec_env_background_returns_at_once_and_the_command_still_runs() {
+    let e = Env::new();
+    e.encrypted("s.env", "TOKEN=abc123\n");
+    let out = e.dir.join("late.txt");
+    let o = e
+        .seal()
+        .args([
+            "exec-env",
+            "--background",
+            "s.env",
+            &format!("sleep 0.3; echo \"$TOKEN\" > '{}'", out.display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // seal did not wait: the file appears only after it exited (bounded wait).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !out.exists() || std::fs::read_to_string(&out).unwrap().is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the background command never ran"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "abc123\n");
+    // As sops: --background and --same-process together are refused.
+    let o = e
+        .seal()
+        .args([
+            "exec-env",
+            "--background",
+            "--same-process",
+            "s.env",
+            "true",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot be used with '--same-process'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn exec_env_same_process_replaces_seal() {
+    let e = Env::new();
+    e.encrypted("s.env", "TOKEN=abc123\n");
+    let run = |same: bool| {
+        let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("seal"));
+        for (k, v) in e.seal().get_envs() {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        c.current_dir(&e.dir).arg("exec-env");
+        if same {
+            c.arg("--same-process");
+        }
+        let child = c
+            .args(["s.env", "echo \"$$ $PPID $TOKEN\""])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id().to_string();
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success());
+        let text = stdout(&o);
+        let f: Vec<&str> = text.split_whitespace().collect();
+        (pid, f[0].to_string(), f[1].to_string(), f[2].to_string())
+    };
+    let (seal_pid, shell, parent, token) = run(true);
+    assert_eq!((shell, token), (seal_pid.clone(), "abc123".to_string()));
+    assert_ne!(parent, seal_pid);
+    let (seal_pid, shell, parent, _) = run(false);
+    assert_ne!(shell, seal_pid);
+    assert_eq!(parent, seal_pid);
+}
+
+#[test]
+fn exec_user_runs_the_command_as_that_user_or_says_why_not() {
+    let e = Env::new();
+    e.encrypted("s.env", "TOKEN=abc123\n");
+    let o = e
+        .seal()
+        .args(["exec-env", "--user", "no-such-user-seal", "s.env", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no user named \"no-such-user-seal\""));
+    let root = String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+        == "0";
+    let o = e
+        .seal()
+        .args([
+            "exec-env",
+            "--user",
+            "nobody",
+            "s.env",
+            "echo \"$(id -un) $USER $LOGNAME $TOKEN\"",
+        ])
+        .output()
+        .unwrap();
+    if !root {
+        eprintln!("not root: --user to another user must be refused");
+        assert_eq!(o.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("needs root"));
+        return;
+    }
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(stdout(&o), "nobody nobody nobody abc123\n");
+    // exec-file: the FIFO and a --no-fifo file are the user's, and gone afterwards.
+    e.encrypted("s.yaml", "password: hunter2\n");
+    for extra in [None, Some("--no-fifo")] {
+        let mut c = e.seal();
+        c.args(["exec-file", "--user", "nobody"]);
+        c.args(extra);
+        let o = c
+            .args(["s.yaml", "stat -c '%U %a' {} && cat {} && echo {}"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let text = stdout(&o);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[..2], ["nobody 600", "password: hunter2"], "{text}");
+        assert!(!Path::new(lines[2]).exists(), "{text}");
+        assert!(!Path::new(lines[2]).parent().unwrap().exists(), "{text}");
+    }
+}

@@ -324,6 +324,48 @@ fn cases() -> Vec<Case> {
         s(&["exec-file", "e.json", "cat {}"]),
         Kind::Plain,
     );
+    // --same-process: sops execs the shell in its own place; the output is the same.
+    add(
+        "exec-env/same-process/yaml".into(),
+        s(&["exec-env", "--same-process", "e.yaml", "echo \"$b\""]),
+        Kind::Plain,
+    );
+    add(
+        "exec-env/background-same-process/yaml".into(),
+        s(&[
+            "exec-env",
+            "--background",
+            "--same-process",
+            "e.yaml",
+            "true",
+        ]),
+        Kind::Plain,
+    );
+    // --user naming the user the test runs as: no switch, the user's HOME/USER/LOGNAME.
+    let me = String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-un")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    add(
+        "exec-env/user-self/yaml".into(),
+        s(&[
+            "exec-env",
+            "--user",
+            me.trim(),
+            "e.yaml",
+            "echo \"$USER $LOGNAME $b\"",
+        ]),
+        Kind::Plain,
+    );
+    add(
+        "exec-file/user-self/json".into(),
+        s(&["exec-file", "--user", me.trim(), "e.json", "cat {}"]),
+        Kind::Plain,
+    );
     for args in [
         &["-d", "nosuch.yaml"][..],
         &["decrypt", "nosuch.yaml"],

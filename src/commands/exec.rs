@@ -1,9 +1,16 @@
 //! `seal exec-env` and `seal exec-file`: run a command with the decrypted values in its
 //! environment, or with the decrypted file at a temporary path (a FIFO unless --no-fifo)
-//! that is removed afterwards. The command's exit code is passed through.
+//! that is removed afterwards. The command's exit code is passed through. `--user`
+//! ([`run_as`]) runs it as another user; exec-env's `--background` and
+//! `--same-process` start it without waiting, or in place of seal.
 
 use std::path::PathBuf;
 use std::process::Command;
+
+#[cfg(unix)]
+mod run_as;
+#[cfg(unix)]
+use run_as::RunAs;
 
 use clap::Args;
 use zeroize::Zeroizing;
@@ -58,6 +65,20 @@ pub struct ExecEnvArgs {
     #[arg(long, value_name = "FORMAT", value_parser = common::parse_format)]
     input_type: Option<Format>,
 
+    /// Run the command as this user (seal must be root): its `HOME`, `USER` and `LOGNAME`,
+    /// with its groups, as sops does.
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+
+    /// Start the command and exit 0 without waiting for it.
+    #[arg(long, conflicts_with = "same_process")]
+    background: bool,
+
+    /// Replace seal with the command (exec) instead of running it as a child: the command
+    /// gets seal's process id and its signals directly.
+    #[arg(long)]
+    same_process: bool,
+
     /// Read the file as Kubernetes Secrets: the variables are the `stringData` entries and
     /// the base64-decoded `data` entries of every `kind: Secret` document (stringData wins,
     /// as in Kubernetes). Without the flag this happens when the first document is a Secret.
@@ -100,6 +121,11 @@ pub struct ExecFileArgs {
     /// The temporary file's name (its extension can matter to the command).
     #[arg(long, value_name = "NAME", default_value = "tmp-file")]
     filename: String,
+
+    /// Run the command as this user (seal must be root): the private directory and file
+    /// are theirs, and the command gets their `HOME`, `USER` and `LOGNAME` and groups.
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
 
     /// Read the file as this format instead of guessing from its name.
     #[arg(long, value_name = "FORMAT", value_parser = common::parse_format)]
@@ -153,6 +179,7 @@ pub fn run_env(ctx: &Ctx, args: &ExecEnvArgs) -> Result<(), CliError> {
             }
         }
     }
+    let user = lookup_user(args.user.as_deref())?;
     let mut cmd = command(&args.command, None);
     if args.pristine {
         cmd.env_clear();
@@ -160,7 +187,67 @@ pub fn run_env(ctx: &Ctx, args: &ExecEnvArgs) -> Result<(), CliError> {
     for (k, v) in &vars {
         cmd.env(k, v.as_str());
     }
+    #[cfg(unix)]
+    if let Some(u) = &user {
+        u.set_env(&mut cmd);
+        u.become_user()?;
+    }
+    drop(vars);
+    if args.same_process {
+        return exec_in_place(cmd, &args.command);
+    }
+    if args.background {
+        return cmd
+            .spawn()
+            .map(drop)
+            .map_err(|e| not_started(&args.command, &e));
+    }
     run_child(cmd, &args.command)
+}
+
+#[cfg(unix)]
+type User = RunAs;
+#[cfg(not(unix))]
+type User = std::convert::Infallible;
+
+/// The `--user` to run as, looked up before anything is written.
+fn lookup_user(name: Option<&str>) -> Result<Option<User>, CliError> {
+    let Some(name) = name else { return Ok(None) };
+    #[cfg(unix)]
+    return RunAs::lookup(name).map(Some);
+    #[cfg(not(unix))]
+    return Err(CliError::new(
+        exit::GENERIC,
+        format!("--user {name}: running a command as another user works on Unix only"),
+    ));
+}
+
+/// `--same-process`: become the command (it returns only when that fails).
+#[cfg(unix)]
+fn exec_in_place(mut cmd: Command, shown: &[String]) -> Result<(), CliError> {
+    use std::os::unix::process::CommandExt;
+    let e = cmd.exec();
+    Err(not_started(shown, &e))
+}
+
+#[cfg(not(unix))]
+fn exec_in_place(_cmd: Command, _shown: &[String]) -> Result<(), CliError> {
+    Err(CliError::new(
+        exit::GENERIC,
+        "The --same-process flag is not supported on Windows",
+    ))
+}
+
+/// The error for a command that could not be started.
+fn not_started(shown: &[String], e: &std::io::Error) -> CliError {
+    let name = shown.first().cloned().unwrap_or_default();
+    CliError::new(
+        COMMAND_NOT_FOUND,
+        format!(
+            "cannot run the command `{name}`: {}",
+            crate::error::io_reason(e)
+        ),
+    )
 }
 
 /// Run `seal exec-file`.
@@ -184,7 +271,22 @@ pub fn run_file(ctx: &Ctx, args: &ExecFileArgs) -> Result<(), CliError> {
             .emit_plain(&opened.docs, &layout, opts)
             .map_err(|e| CliError::writing(e).in_file(&input.display))?,
     );
+    let user = lookup_user(args.user.as_deref())?;
     let tmp_err = |e: std::io::Error| common::temp_error(&e);
+    #[cfg(unix)]
+    let dir = match &user {
+        // Root's XDG_RUNTIME_DIR is closed to the other user.
+        Some(u) if u.switches() => {
+            crate::tempdir::PrivateDir::create_in(&crate::tempdir::temp_root_from(
+                None,
+                std::path::Path::new("/dev/shm").is_dir(),
+                std::env::temp_dir(),
+            ))
+            .map_err(tmp_err)?
+        }
+        _ => common::private_dir()?,
+    };
+    #[cfg(not(unix))]
     let dir = common::private_dir()?;
     let path = if args.no_fifo {
         dir.write_file(&args.filename, &plain).map_err(tmp_err)?
@@ -192,7 +294,15 @@ pub fn run_file(ctx: &Ctx, args: &ExecFileArgs) -> Result<(), CliError> {
         serve_fifo(&dir, &args.filename, plain).map_err(tmp_err)?
     };
     let path_text = path.to_string_lossy().into_owned();
-    let cmd = command(&args.command, Some(&path_text));
+    #[allow(unused_mut)]
+    let mut cmd = command(&args.command, Some(&path_text));
+    #[cfg(unix)]
+    if let Some(u) = &user {
+        u.give(dir.path())?;
+        u.give(&path)?;
+        u.set_env(&mut cmd);
+        u.become_user()?;
+    }
     let result = run_child(cmd, &args.command);
     drop(dir);
     result
@@ -422,17 +532,8 @@ pub fn command(args: &[String], path: Option<&str>) -> Command {
 
 /// Run the child (signals forwarded) and pass its exit code through.
 fn run_child(mut cmd: Command, shown: &[String]) -> Result<(), CliError> {
-    let name = shown.first().cloned().unwrap_or_default();
     let guard = ChildGuard::starting();
-    let mut child = cmd.spawn().map_err(|e| {
-        CliError::new(
-            COMMAND_NOT_FOUND,
-            format!(
-                "cannot run the command `{name}`: {}",
-                crate::error::io_reason(&e)
-            ),
-        )
-    })?;
+    let mut child = cmd.spawn().map_err(|e| not_started(shown, &e))?;
     let status = {
         guard.track(child.id());
         let status = child.wait();

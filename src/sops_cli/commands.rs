@@ -350,7 +350,21 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
             out.io(&p);
         }
         "exec-env" | "exec-file" => {
-            if let Some(f) = cannot(&p, name, &["background", "user", "same-process"]) {
+            if p.on("background") {
+                warn(&format!(
+                    "{name}'s --background option is deprecated and will be removed in a future version of sops"
+                ));
+                if name == "exec-env" && p.on("same-process") {
+                    return Plan::fail(
+                        crate::error::exit::CONFLICTING_PARAMETERS,
+                        "Error: The --same-process flag cannot be used with --background",
+                    );
+                }
+            }
+            // sops's exec-file --background removes the file as the command starts.
+            if name == "exec-file"
+                && let Some(f) = cannot(&p, name, &["background"])
+            {
                 return f;
             }
             if p.args.len() < 2 {
@@ -371,6 +385,9 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
                     "no-fifo",
                     "filename",
                     "ignore-mac",
+                    "user",
+                    "background",
+                    "same-process",
                 ],
             );
         }
@@ -903,6 +920,69 @@ mod tests {
         assert_eq!(
             argv,
             ["seal", "exec-env", "f.yaml", "--pristine", "--", "echo $A"]
+        );
+    }
+
+    #[test]
+    fn exec_user_background_and_same_process_go_on_to_seal() {
+        assert_eq!(
+            seal(plan(
+                "exec-env",
+                &os(&["f.yaml", "env", "--user", "nobody", "--same-process"]),
+                None
+            )),
+            [
+                "seal",
+                "exec-env",
+                "f.yaml",
+                "--user",
+                "nobody",
+                "--same-process",
+                "--",
+                "env"
+            ]
+        );
+        assert_eq!(
+            seal(plan(
+                "exec-env",
+                &os(&["--background", "f.yaml", "env"]),
+                None
+            )),
+            ["seal", "exec-env", "f.yaml", "--background", "--", "env"]
+        );
+        assert_eq!(
+            seal(plan(
+                "exec-file",
+                &os(&["--user", "nobody", "f.yaml", "cat {}"]),
+                None
+            )),
+            [
+                "seal",
+                "exec-file",
+                "f.yaml",
+                "--user",
+                "nobody",
+                "--",
+                "cat {}"
+            ]
+        );
+        let both = plan(
+            "exec-env",
+            &os(&["--background", "--same-process", "f.yaml", "env"]),
+            None,
+        );
+        assert!(
+            matches!(both, Plan::Fail { code: crate::error::exit::CONFLICTING_PARAMETERS, ref message } if message.contains("--same-process flag cannot")),
+            "{both:?}"
+        );
+        let bg = plan(
+            "exec-file",
+            &os(&["--background", "f.yaml", "cat {}"]),
+            None,
+        );
+        assert!(
+            matches!(bg, Plan::Fail { code: GENERIC, ref message } if message.contains("--background")),
+            "{bg:?}"
         );
     }
 
