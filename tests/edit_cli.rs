@@ -240,6 +240,67 @@ fn new_file_from_the_secret_template_uses_the_rule() {
 }
 
 #[test]
+fn new_file_takes_the_selector_flags_and_an_existing_file_keeps_its_own() {
+    let e = Env::new();
+    let ed = e.editor("wr.sh", "printf 'a: 1\\nb_pt: two\\nc: three\\n' > \"$1\"");
+    let alice = recipient("alice");
+    e.seal()
+        .env("EDITOR", &ed)
+        .args([
+            "edit",
+            "--age",
+            &alice,
+            "--unencrypted-suffix",
+            "_pt",
+            "--mac-only-encrypted",
+            "n.yaml",
+        ])
+        .assert()
+        .success();
+    let raw = std::fs::read_to_string(e.dir.join("n.yaml")).unwrap();
+    assert!(raw.contains("b_pt: two"), "{raw}");
+    assert!(!raw.contains("three") && !raw.contains("a: 1"), "{raw}");
+    assert!(raw.contains("unencrypted_suffix: _pt"), "{raw}");
+    assert!(raw.contains("mac_only_encrypted: true"), "{raw}");
+    assert_eq!(e.decrypt("n.yaml"), "a: 1\nb_pt: two\nc: three\n");
+    // Two selectors: refused before the editor opens.
+    let o = e
+        .seal()
+        .env("EDITOR", &ed)
+        .args([
+            "edit",
+            "--age",
+            &alice,
+            "--encrypted-regex",
+            "^a$",
+            "--unencrypted-suffix",
+            "_pt",
+            "m.yaml",
+        ])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(!e.dir.join("m.yaml").exists());
+    // The file exists now: the flags are ignored, with a note, and its selector stays.
+    let ed2 = e.editor("ch.sh", "sed -i 's/three/four/' \"$1\"");
+    let o = e
+        .seal()
+        .env("EDITOR", &ed2)
+        .args(["edit", "--encrypted-regex", "^a$", "n.yaml"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("flags are ignored"));
+    let raw = std::fs::read_to_string(e.dir.join("n.yaml")).unwrap();
+    assert!(
+        raw.contains("unencrypted_suffix: _pt") && !raw.contains("encrypted_regex"),
+        "{raw}"
+    );
+    assert_eq!(e.decrypt("n.yaml"), "a: 1\nb_pt: two\nc: four\n");
+    e.assert_nothing_left();
+}
+
+#[test]
 fn reopens_the_editor_on_a_terminal_after_a_parse_error() {
     use rexpect::session::spawn_command;
     let e = Env::new();

@@ -543,6 +543,31 @@ fn cases() -> Vec<Case> {
             s(&["edit", "--pgp", fp, "n.yaml"]),
             "./noop.sh",
         ),
+        // Creation options for the new file (the ENC count shows the selector).
+        (
+            "edit/new-selector/yaml",
+            s(&[
+                "edit",
+                "--age",
+                &alice,
+                "--encrypted-regex",
+                "^b$",
+                "m.yaml",
+            ]),
+            "./wr.sh",
+        ),
+        (
+            "edit/new-selector-mac-only-legacy/yaml",
+            s(&[
+                "--age",
+                &alice,
+                "--unencrypted-regex",
+                "^a$",
+                "--mac-only-encrypted",
+                "m.yaml",
+            ]),
+            "./wr.sh",
+        ),
     ] {
         v.push(Case {
             name: name.to_string(),

@@ -141,6 +141,93 @@ pub struct InputArgs {
     pub filename_override: Option<PathBuf>,
 }
 
+/// What a new file encrypts, and how (encrypt, and edit of a file that does not exist):
+/// sops's selector flags, `--mac-only-encrypted` and the Shamir threshold. Each replaces
+/// the matching creation rule's field.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CreationArgs {
+    /// Encrypt only values under keys matching this regex.
+    #[arg(long, value_name = "REGEX")]
+    pub encrypted_regex: Option<String>,
+    /// Leave values under keys matching this regex in plaintext.
+    #[arg(long, value_name = "REGEX")]
+    pub unencrypted_regex: Option<String>,
+    /// Encrypt only values under keys ending with this suffix.
+    #[arg(long, value_name = "SUFFIX")]
+    pub encrypted_suffix: Option<String>,
+    /// Leave values under keys ending with this suffix in plaintext (default _unencrypted).
+    #[arg(long, value_name = "SUFFIX")]
+    pub unencrypted_suffix: Option<String>,
+    /// Encrypt only values below a comment matching this regex.
+    #[arg(long, value_name = "REGEX")]
+    pub encrypted_comment_regex: Option<String>,
+    /// Leave values below a comment matching this regex in plaintext.
+    #[arg(long, value_name = "REGEX")]
+    pub unencrypted_comment_regex: Option<String>,
+    /// The MAC covers only encrypted values (plaintext values may then change freely).
+    #[arg(long)]
+    pub mac_only_encrypted: bool,
+    /// Number of key groups needed to decrypt (Shamir), when the rule has several groups.
+    #[arg(long, value_name = "N")]
+    pub shamir_secret_sharing_threshold: Option<usize>,
+}
+
+impl CreationArgs {
+    /// The selector the flags give (at most one of them), if any.
+    pub fn selector(&self) -> Result<Option<Selector>, CliError> {
+        let mut fields: Vec<(&str, &str)> = Vec::new();
+        for (name, v) in [
+            ("unencrypted_suffix", &self.unencrypted_suffix),
+            ("encrypted_suffix", &self.encrypted_suffix),
+            ("unencrypted_regex", &self.unencrypted_regex),
+            ("encrypted_regex", &self.encrypted_regex),
+            ("unencrypted_comment_regex", &self.unencrypted_comment_regex),
+            ("encrypted_comment_regex", &self.encrypted_comment_regex),
+        ] {
+            if let Some(v) = v {
+                fields.push((name, v.as_str()));
+            }
+        }
+        Selector::from_fields(&fields).map_err(|e| {
+            CliError::from(e).hint("pass at most one of the --encrypted-*/--unencrypted-* flags")
+        })
+    }
+
+    /// Whether any of the flags was given.
+    pub fn any(&self) -> bool {
+        self.mac_only_encrypted
+            || self.shamir_secret_sharing_threshold.is_some()
+            || [
+                &self.encrypted_regex,
+                &self.unencrypted_regex,
+                &self.encrypted_suffix,
+                &self.unencrypted_suffix,
+                &self.encrypted_comment_regex,
+                &self.unencrypted_comment_regex,
+            ]
+            .iter()
+            .any(|v| v.is_some())
+    }
+
+    /// The Shamir threshold (flag, else the rule's), checked against `groups` key groups
+    /// when there are several (one group records none: callers drop it then).
+    pub fn threshold(&self, rule: Option<&CreationRule>, groups: usize) -> Result<usize, CliError> {
+        let threshold = self
+            .shamir_secret_sharing_threshold
+            .or(rule.map(|r| r.shamir_threshold))
+            .unwrap_or(0);
+        if groups > 1 && threshold != 0 && (threshold < 2 || threshold > groups) {
+            return Err(CliError::new(
+                exit::GENERIC,
+                format!(
+                    "shamir_threshold {threshold} is invalid for {groups} key groups: it must be between 2 and the number of groups"
+                ),
+            ));
+        }
+        Ok(threshold)
+    }
+}
+
 /// The output arguments shared by the file commands.
 #[derive(Debug, Args, Clone)]
 pub struct OutputArgs {

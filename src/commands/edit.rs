@@ -37,8 +37,10 @@ pub const NO_EDITOR: u8 = 201;
 /// parse, seal says where and, on a terminal, offers to re-open the editor; otherwise it exits non-zero and the
 /// file is unchanged. When nothing changed, nothing is written and seal exits 0, or 200
 /// with --exit-code (what sops 3.11 always does, for scripts that test for it). A FILE that does not exist is created from a template (a
-/// Kubernetes Secret for YAML) for the keys of --age, --pgp, --kms and --hc-vault-transit
-/// (one key group) or of the matching .sops.yaml rule.
+/// Kubernetes Secret for YAML) for the keys of --age, --pgp, --kms, --hc-vault-transit,
+/// --gcp-kms and --azure-kv (one key group) or of the matching .sops.yaml rule; the
+/// selector flags, --mac-only-encrypted and --shamir-secret-sharing-threshold then replace
+/// the rule's (a file that exists keeps its own).
 #[derive(Debug, Args)]
 pub struct EditArgs {
     /// The encrypted file to edit (created when it does not exist).
@@ -94,6 +96,10 @@ pub struct EditArgs {
     #[arg(long, env = "SOPS_AZURE_KEYVAULT_URLS", value_name = "URLS")]
     azure_kv: Option<String>,
 
+    /// For a new file: what it encrypts and how (each replaces the .sops.yaml rule's).
+    #[command(flatten)]
+    creation: common::CreationArgs,
+
     /// Show Kubernetes Secret `data` values base64-decoded and encode them again on save.
     /// Values that are not UTF-8 text stay base64, marked by a `# seal: kept as base64`
     /// comment (leave the comment in place).
@@ -138,6 +144,12 @@ pub fn run(ctx: &Ctx, args: &EditArgs) -> Result<(), CliError> {
         ctx.config()?
     };
     let outcome = if file.exists() {
+        if args.creation.any() && crate::ui::verbosity() != crate::ui::Verbosity::Quiet {
+            eprintln!(
+                "seal: {}: exists, so the selector, --mac-only-encrypted and Shamir flags are ignored: the file keeps its own (as sops)",
+                file.display()
+            );
+        }
         edit_existing(ctx, args, &editor, format, config.as_ref())?
     } else {
         create_new(ctx, args, &editor, format, config.as_ref())?
@@ -531,10 +543,14 @@ fn create_new(
         .in_file(file)
         .hint("pass --age age1… (or set SOPS_AGE_RECIPIENTS), --pgp FINGERPRINT, --kms ARN or --hc-vault-transit URI, or add a creation rule to .sops.yaml"));
     };
-    let threshold = rule.map(|r| r.shamir_threshold).unwrap_or(0);
+    let threshold = args.creation.threshold(rule, groups.len())?;
     let threshold = if groups.len() > 1 { threshold } else { 0 };
-    let rule_selector: Option<Selector> = rule.and_then(|r| r.selector.clone());
-    let mac_only = rule.is_some_and(|r| r.mac_only_encrypted);
+    let rule_selector: Option<Selector> = args
+        .creation
+        .selector()
+        .map_err(|e| e.in_file(file))?
+        .or_else(|| rule.and_then(|r| r.selector.clone()));
+    let mac_only = args.creation.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted);
     let opts = emit_options(format, args.indent, config);
     let initial = template(format, file);
     eprintln!(

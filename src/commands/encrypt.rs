@@ -6,13 +6,14 @@ use clap::Args;
 
 use crate::cipher::{DataKey, Stash};
 use crate::commands::common::{
-    self, Ctx, Input, InputArgs, OutputArgs, SealPlan, destination, emit_options, write_result,
+    self, CreationArgs, Ctx, Input, InputArgs, OutputArgs, SealPlan, destination, emit_options,
+    write_result,
 };
 use crate::error::{CliError, exit};
 use crate::fsio::{self, Sensitivity};
 use crate::keys;
 use crate::metadata::KeyGroup;
-use crate::rules::{self, Selector};
+use crate::rules;
 use crate::stores::{Format, Layout};
 
 /// Encrypt a file (to stdout, or -i / --output)
@@ -70,30 +71,8 @@ pub struct EncryptArgs {
     #[arg(long, env = "SOPS_AZURE_KEYVAULT_URLS", value_name = "URLS")]
     azure_kv: Option<String>,
 
-    /// Encrypt only values under keys matching this regex.
-    #[arg(long, value_name = "REGEX")]
-    encrypted_regex: Option<String>,
-    /// Leave values under keys matching this regex in plaintext.
-    #[arg(long, value_name = "REGEX")]
-    unencrypted_regex: Option<String>,
-    /// Encrypt only values under keys ending with this suffix.
-    #[arg(long, value_name = "SUFFIX")]
-    encrypted_suffix: Option<String>,
-    /// Leave values under keys ending with this suffix in plaintext (default _unencrypted).
-    #[arg(long, value_name = "SUFFIX")]
-    unencrypted_suffix: Option<String>,
-    /// Encrypt only values below a comment matching this regex.
-    #[arg(long, value_name = "REGEX")]
-    encrypted_comment_regex: Option<String>,
-    /// Leave values below a comment matching this regex in plaintext.
-    #[arg(long, value_name = "REGEX")]
-    unencrypted_comment_regex: Option<String>,
-    /// The MAC covers only encrypted values (plaintext values may then change freely).
-    #[arg(long)]
-    mac_only_encrypted: bool,
-    /// Number of key groups needed to decrypt (Shamir), when the rule has several groups.
-    #[arg(long, value_name = "N")]
-    shamir_secret_sharing_threshold: Option<usize>,
+    #[command(flatten)]
+    creation: CreationArgs,
 
     /// Reuse the data key of this encrypted file and the exact ciphertext of every value
     /// whose path and plaintext are unchanged, so a one-key change is a one-line diff.
@@ -155,14 +134,7 @@ pub fn encrypt_in_memory(
         hc_vault_transit: None,
         gcp_kms: None,
         azure_kv: None,
-        encrypted_regex: None,
-        unencrypted_regex: None,
-        encrypted_suffix: None,
-        unencrypted_suffix: None,
-        encrypted_comment_regex: None,
-        unencrypted_comment_regex: None,
-        mac_only_encrypted: false,
-        shamir_secret_sharing_threshold: None,
+        creation: CreationArgs::default(),
         previous: None,
         sops_defaults: false,
     };
@@ -200,25 +172,6 @@ pub fn output_format(args: &InputArgs, input: &Input) -> Format {
             None => input.format,
         },
     )
-}
-
-fn cli_selector(args: &EncryptArgs) -> Result<Option<Selector>, CliError> {
-    let mut fields: Vec<(&str, &str)> = Vec::new();
-    for (name, v) in [
-        ("unencrypted_suffix", &args.unencrypted_suffix),
-        ("encrypted_suffix", &args.encrypted_suffix),
-        ("unencrypted_regex", &args.unencrypted_regex),
-        ("encrypted_regex", &args.encrypted_regex),
-        ("unencrypted_comment_regex", &args.unencrypted_comment_regex),
-        ("encrypted_comment_regex", &args.encrypted_comment_regex),
-    ] {
-        if let Some(v) = v {
-            fields.push((name, v.as_str()));
-        }
-    }
-    Selector::from_fields(&fields).map_err(|e| {
-        CliError::from(e).hint("pass at most one of the --encrypted-*/--unencrypted-* flags")
-    })
 }
 
 fn encrypt_input(
@@ -333,7 +286,10 @@ fn encrypt_input(
     let selector = if binary {
         None
     } else {
-        let chosen = cli_selector(args)?.or_else(|| rule.and_then(|r| r.selector.clone()));
+        let chosen = args
+            .creation
+            .selector()?
+            .or_else(|| rule.and_then(|r| r.selector.clone()));
         if chosen.is_none() && !args.sops_defaults {
             common::warn_kubernetes_spillover(&input.display, &docs);
         }
@@ -343,20 +299,8 @@ fn encrypt_input(
                 .unwrap_or_default(),
         )
     };
-    let mac_only = args.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted);
-    let threshold = args
-        .shamir_secret_sharing_threshold
-        .or(rule.map(|r| r.shamir_threshold))
-        .unwrap_or(0);
-    if groups.len() > 1 && threshold != 0 && (threshold < 2 || threshold > groups.len()) {
-        return Err(CliError::new(
-            exit::GENERIC,
-            format!(
-                "shamir_threshold {threshold} is invalid for {} key groups: it must be between 2 and the number of groups",
-                groups.len()
-            ),
-        ));
-    }
+    let mac_only = args.creation.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted);
+    let threshold = args.creation.threshold(rule, groups.len())?;
 
     // Data key: fresh, or the previous file's (with its ciphertexts' IVs for stable diffs).
     let (key, key_groups, stash, threshold): (DataKey, Vec<KeyGroup>, Option<Stash>, usize) =

@@ -292,28 +292,8 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
             if let Some(f) = cannot(&p, name, &["output-type"]) {
                 return f;
             }
-            if let Some(f) = new_file_options(&p, name) {
-                return f;
-            }
             out.file(&p, name, true);
-            out.pass(
-                &p,
-                &[
-                    "input-type",
-                    "age",
-                    "pgp",
-                    "kms",
-                    "aws-profile",
-                    "encryption-context",
-                    "hc-vault-transit",
-                    "gcp-kms",
-                    "azure-kv",
-                    "ignore-mac",
-                    "indent",
-                ],
-            );
-            // sops exits 200 when the editor left the file unchanged (new or existing).
-            out.push("--exit-code".into());
+            edit_flags(&mut out, &p);
         }
         "set" => {
             if p.args.len() < 2 || (p.args.len() < 3 && !p.on("value-stdin")) {
@@ -614,11 +594,32 @@ fn cannot(p: &Parsed, name: &str, flags: &[&str]) -> Option<Plan> {
     })
 }
 
-/// sops edit takes creation options for a new file; seal edit does not create files.
-fn new_file_options(p: &Parsed, name: &str) -> Option<Plan> {
-    let mut opts: Vec<&str> = SELECTORS.to_vec();
-    opts.extend(["mac-only-encrypted", "shamir-secret-sharing-threshold"]);
-    cannot(p, name, &opts)
+/// The flags `sops edit` and `sops FILE` pass on to `seal edit`: the keys and creation
+/// options for a new file (seal uses them only then, as sops), and `--exit-code` (sops
+/// exits 200 when the editor left the file unchanged, new or existing).
+pub fn edit_flags(out: &mut Out, p: &Parsed) {
+    out.pass(p, SELECTORS);
+    out.pass(
+        p,
+        &["mac-only-encrypted", "shamir-secret-sharing-threshold"],
+    );
+    out.pass(
+        p,
+        &[
+            "input-type",
+            "age",
+            "pgp",
+            "kms",
+            "aws-profile",
+            "encryption-context",
+            "hc-vault-transit",
+            "gcp-kms",
+            "azure-kv",
+            "ignore-mac",
+            "indent",
+        ],
+    );
+    out.push("--exit-code".into());
 }
 
 /// A `seal` command line being built.

@@ -105,22 +105,7 @@ pub fn plan(args: &[OsString]) -> Plan {
         }
         _ => {
             out.push(file);
-            out.pass(
-                &p,
-                &[
-                    "input-type",
-                    "age",
-                    "pgp",
-                    "kms",
-                    "aws-profile",
-                    "encryption-context",
-                    "hc-vault-transit",
-                    "ignore-mac",
-                    "indent",
-                ],
-            );
-            // sops exits 200 when the editor left the file unchanged (new or existing).
-            out.push("--exit-code".into());
+            commands::edit_flags(&mut out, &p);
         }
     }
     out.config(&p);

@@ -131,7 +131,7 @@ mod tests {
             .get_envs()
             .map(|(k, _)| k.to_string_lossy().into_owned())
             .collect();
-        assert_eq!(env, ["HOME", "USER", "LOGNAME"]);
+        assert_eq!(env, ["HOME", "LOGNAME", "USER"]);
         assert!(r.become_user().is_ok());
     }
 }
