@@ -577,6 +577,25 @@ fn cases() -> Vec<Case> {
             env: vec![("EDITOR", editor.to_string())],
         });
     }
+    // A type named twice and a file that does not exist: sops looks for the file first in
+    // decrypt and at the top level (encrypt, decrypt, rotate: 100), not in exec-env or
+    // the top-level edit (112).
+    for args in [
+        &["decrypt", "nosuch.yaml"][..],
+        &["-d", "nosuch.yaml"],
+        &["-e", "nosuch.yaml"],
+        &["-r", "nosuch.yaml"],
+        &["nosuch.yaml"],
+        &["exec-env", "nosuch.yaml", "true"],
+    ] {
+        v.push(Case {
+            name: format!("errors/order-twice/{}", args.join(" ")),
+            args: s(args),
+            kind: Kind::Plain,
+            stdin: None,
+            env: vec![("SOPS_DECRYPTION_ORDER", "age,age".to_string())],
+        });
+    }
     v.push(Case {
         name: "encrypt/env-recipients/yaml".into(),
         args: s(&["-e", "p.yaml"]),

@@ -66,6 +66,8 @@ pub fn plan(args: &[OsString]) -> Plan {
     // sops reads the decryption order (and refuses a type named twice) in every mode.
     let order = match commands::decryption_order(&p) {
         Ok(order) => order,
+        // sops looks for the file first in these modes: seal then reports it missing (100).
+        Err(_) if mode != "edit" && mode != "set" && commands::first_file_missing(&p) => None,
         Err(fail) => return fail,
     };
     let mut out = Out::new(mode);
