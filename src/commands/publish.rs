@@ -1,8 +1,8 @@
 //! `seal publish` (sops's `publish`): send an encrypted file to the destination its
-//! `.sops.yaml` `destination_rules` entry names. S3: the encrypted file, re-encrypted first
-//! for the rule's `recreation_rule` keys when it names any (else sent as it is). Vault KV
-//! (version 1 or 2): the decrypted top-level values, as sops writes them. GCS is not
-//! supported yet. Asks before each upload unless `--yes`; `--recursive` publishes every
+//! `.sops.yaml` `destination_rules` entry names. S3 and GCS: the encrypted file,
+//! re-encrypted first for the rule's `recreation_rule` keys when it names any (else sent
+//! as it is). Vault KV (version 1 or 2): the decrypted top-level values, as sops writes
+//! them. Asks before each upload unless `--yes`; `--recursive` publishes every
 //! file below a directory under its relative path; `--omit-extensions` (or the rule's
 //! `omit_extensions`) drops the file extension from the destination name.
 
@@ -20,11 +20,12 @@ use crate::keys;
 use crate::stores::{EmitOptions, Format, Layout};
 
 /// Publish an encrypted file (or, with --recursive, a directory) to its .sops.yaml
-/// destination (sops's destination_rules: S3, Vault KV).
+/// destination (sops's destination_rules: S3, GCS, Vault KV).
 ///
-/// S3 gets the encrypted file, re-encrypted for the rule's recreation_rule keys when it
-/// names any; Vault KV gets the decrypted values (as sops publishes them). The S3 client
-/// finds credentials and endpoints as for AWS KMS keys; Vault's address is the rule's
+/// S3 and GCS get the encrypted file, re-encrypted for the rule's recreation_rule keys
+/// when it names any; Vault KV gets the decrypted values (as sops publishes them). The S3
+/// client finds credentials and endpoints as for AWS KMS keys, the GCS client as for GCP
+/// Cloud KMS keys (STORAGE_EMULATOR_HOST names an emulator, without credentials); Vault's address is the rule's
 /// vault_address, else VAULT_ADDR, and the token VAULT_TOKEN or ~/.vault-token.
 #[derive(Debug, Args)]
 pub struct PublishArgs {
@@ -52,7 +53,7 @@ pub fn run(ctx: &Ctx, args: &PublishArgs) -> Result<(), CliError> {
             exit::GENERIC,
             "no .sops.yaml found: publish needs its destination_rules",
         )
-        .hint("add a destination_rules entry (s3_bucket or vault_path) to .sops.yaml")
+        .hint("add a destination_rules entry (s3_bucket, gcs_bucket or vault_path) to .sops.yaml")
     })?;
     let path = ctx.absolute(&args.path);
     if !path.is_dir() {
@@ -137,34 +138,23 @@ fn publish_one(
     let env = ctx.env.as_ref();
     match &rule.destination {
         Destination::S3 { bucket, prefix } => {
-            let groups: Vec<Vec<String>> = rule
-                .recreation
-                .iter()
-                .flat_map(|r| r.key_groups.iter())
-                .filter(|g| !g.is_empty())
-                .cloned()
-                .collect();
-            let bytes = if groups.is_empty() {
-                common::load_encrypted(&input)?;
-                input.bytes.clone()
-            } else {
-                let ids = ctx.identities();
-                let opened = common::open(&input, &ids, false, false)?;
-                print_diff(&rotate::age_groups(&opened.metadata), &groups);
-                let threshold = rule
-                    .recreation
-                    .as_ref()
-                    .map(|r| r.shamir_threshold)
-                    .unwrap_or_default();
-                let threshold = if groups.len() > 1 { threshold } else { 0 };
-                rotate::reencrypt(&input, opened, &groups, threshold, Some(config), None)?
-            };
+            let bytes = encrypted_copy(ctx, config, rule, &input)?;
             let key = format!("{prefix}{name}");
             confirm(args, file, &format!("s3://{bucket}/{key}"))?;
             keys::aws_kms::s3::put_object(bucket, &key, &bytes, env).map_err(|e| {
                 CliError::new(exit::GENERIC, e.message)
                     .in_file(file)
                     .hint("check AWS_ENDPOINT_URL / the region, the credentials and the bucket")
+            })
+        }
+        Destination::Gcs { bucket, prefix } => {
+            let bytes = encrypted_copy(ctx, config, rule, &input)?;
+            let object = format!("{prefix}{name}");
+            confirm(args, file, &format!("gcs://{bucket}/{object}"))?;
+            keys::gcp_kms::gcs::put_object(bucket, &object, &bytes, env).map_err(|e| {
+                CliError::new(exit::GENERIC, e.message).in_file(file).hint(
+                    "check the credentials (GOOGLE_APPLICATION_CREDENTIALS, GOOGLE_OAUTH_ACCESS_TOKEN or gcloud's application default credentials), STORAGE_EMULATOR_HOST for an emulator, and that the bucket exists",
+                )
             })
         }
         Destination::Vault {
@@ -209,13 +199,39 @@ fn publish_one(
                 )
             })
         }
-        Destination::Gcs { .. } => Err(CliError::new(
-            exit::GENERIC,
-            "publishing to GCS (gcs_bucket) is not supported by seal yet",
-        )
-        .in_file(file)
-        .hint("publish this file with the real sops")),
     }
+}
+
+/// What S3 and GCS get: the encrypted file, re-encrypted for the rule's
+/// `recreation_rule` keys when it names any (printing the key group changes first, as
+/// sops), else the file as it is (checked to be a sops file).
+fn encrypted_copy(
+    ctx: &Ctx,
+    config: &Config,
+    rule: &crate::config::DestinationRule,
+    input: &common::Input,
+) -> Result<Vec<u8>, CliError> {
+    let groups: Vec<Vec<String>> = rule
+        .recreation
+        .iter()
+        .flat_map(|r| r.key_groups.iter())
+        .filter(|g| !g.is_empty())
+        .cloned()
+        .collect();
+    if groups.is_empty() {
+        common::load_encrypted(input)?;
+        return Ok(input.bytes.clone());
+    }
+    let ids = ctx.identities();
+    let opened = common::open(input, &ids, false, false)?;
+    print_diff(&rotate::age_groups(&opened.metadata), &groups);
+    let threshold = rule
+        .recreation
+        .as_ref()
+        .map(|r| r.shamir_threshold)
+        .unwrap_or_default();
+    let threshold = if groups.len() > 1 { threshold } else { 0 };
+    rotate::reencrypt(input, opened, &groups, threshold, Some(config), None)
 }
 
 /// The key group changes, as sops prints them before re-encrypting (standard output).

@@ -24,6 +24,7 @@ use super::{Env, ServiceKey, ServiceType};
 use crate::tree::{Branch, Item, Value};
 
 pub mod auth;
+pub mod gcs;
 
 /// The metadata (and creation rule) field of this key type.
 pub const TYPE: &str = "gcp_kms";

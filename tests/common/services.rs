@@ -1,5 +1,5 @@
-//! Local key services for the interop tests, started by the tests themselves on 127.0.0.1:
-//! moto's server (AWS KMS and STS) and OpenBao's dev server (Vault transit), both from
+//! Local services for the interop tests, started by the tests themselves on 127.0.0.1:
+//! moto's server (AWS KMS, STS, S3), OpenBao's dev server (Vault) and a Cloud Storage emulator, from
 //! `.venv` (scripts/install-peers.sh installs them). A missing server fails the test, never
 //! skips it. Start-up is bounded ([`START_TIMEOUT`]).
 //!
@@ -432,4 +432,51 @@ pub fn kv_mount(s: &Service, mount: &str, version: u8) {
         &body,
     );
     assert!(st == 204 || st == 200, "mount kv {mount}: {st} {out}");
+}
+
+/// A Google Cloud Storage emulator (PyPI `gcp-storage-emulator`, in memory) with the
+/// bucket `bucket` already made. Google's clients (sops's, seal's) reach it through
+/// `STORAGE_EMULATOR_HOST=127.0.0.1:PORT`, without credentials.
+pub fn start_gcs(bucket: &str) -> Service {
+    let bin = venv_bin("gcp-storage-emulator");
+    let port = free_port();
+    start(
+        &bin,
+        &[
+            "start".into(),
+            "-H".into(),
+            "127.0.0.1".into(),
+            "--port".into(),
+            port.to_string(),
+            "--default-bucket".into(),
+            bucket.into(),
+            "--in-memory".into(),
+            "-q".into(),
+        ],
+        &[],
+        port,
+        |p| request(p, "GET", "/storage/v1/b", &[], "").is_some_and(|(st, _)| st == 200),
+    )
+}
+
+/// An object from the GCS emulator, if it exists.
+pub fn gcs_get(s: &Service, bucket: &str, name: &str) -> Option<String> {
+    let escaped: String = name
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let (st, body) = request(
+        s.port,
+        "GET",
+        &format!("/storage/v1/b/{bucket}/o/{escaped}?alt=media"),
+        &[],
+        "",
+    )
+    .expect("the GCS emulator answers");
+    (st == 200).then_some(body)
 }
