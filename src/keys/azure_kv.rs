@@ -9,11 +9,12 @@
 //! `version`, `created_at`, `enc` (unpadded base64url of the wrapped key).
 //!
 //! Credentials: a service principal's client secret (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`,
-//! `AZURE_CLIENT_SECRET`), exchanged with the client-credentials grant at
-//! `AZURE_AUTHORITY_HOST` (default `https://login.microsoftonline.com`) for the scope
-//! `https://vault.azure.net/.default`. Other credentials of Azure's default chain
-//! (certificates, workload and managed identity, the az CLI) are not read yet: the message
-//! says so. A proxy (`HTTPS_PROXY`) and CA roots (`SSL_CERT_FILE`) come from
+//! `AZURE_CLIENT_SECRET`), else its certificate (`AZURE_CLIENT_CERTIFICATE_PATH`, PEM, with
+//! `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN`) as a signed client assertion, exchanged with the
+//! client-credentials grant at `AZURE_AUTHORITY_HOST` (default
+//! `https://login.microsoftonline.com`) for the scope `https://vault.azure.net/.default`.
+//! Other credentials of Azure's default chain (workload and managed identity, the az CLI)
+//! are not read yet: the message says so. A proxy (`HTTPS_PROXY`) and CA roots (`SSL_CERT_FILE`) come from
 //! [`super::http`]. Secrets and data keys never appear in messages.
 
 use base64::Engine as _;
@@ -189,18 +190,21 @@ pub fn decrypt(key: &AzureKey, env: &dyn Env) -> Result<Zeroizing<Vec<u8>>, Stri
         })
 }
 
-/// A token for Key Vault from the service principal's client secret.
+/// A token for Key Vault from the service principal's client secret, else its client
+/// certificate (the order of Azure's environment credential).
 fn token(env: &dyn Env, what: &str) -> Result<Zeroizing<String>, String> {
     let var = |n: &str| env.var(n).filter(|v| !v.trim().is_empty());
-    let (Some(tenant), Some(client), Some(secret)) = (
-        var("AZURE_TENANT_ID"),
-        var("AZURE_CLIENT_ID"),
-        var("AZURE_CLIENT_SECRET").map(Zeroizing::new),
-    ) else {
+    let tenant = var("AZURE_TENANT_ID");
+    let client = var("AZURE_CLIENT_ID");
+    let secret = var("AZURE_CLIENT_SECRET").map(Zeroizing::new);
+    let cert = var("AZURE_CLIENT_CERTIFICATE_PATH");
+    let (Some(tenant), Some(client), true) = (tenant, client, secret.is_some() || cert.is_some())
+    else {
         return Err(format!(
             "no Azure credentials for {what}: set AZURE_TENANT_ID, AZURE_CLIENT_ID and \
-             AZURE_CLIENT_SECRET (a service principal's client secret; certificates, managed \
-             identity and the az CLI are not read by seal yet)"
+             AZURE_CLIENT_SECRET (a service principal's client secret) or \
+             AZURE_CLIENT_CERTIFICATE_PATH (its certificate and key in one PEM file); managed \
+             and workload identity and the az CLI are not read by seal yet"
         ));
     };
     let authority = var("AZURE_AUTHORITY_HOST")
@@ -210,12 +214,35 @@ fn token(env: &dyn Env, what: &str) -> Result<Zeroizing<String>, String> {
         authority.trim().trim_end_matches('/'),
         tenant.trim()
     );
-    let form = Zeroizing::new(format!(
-        "client_id={}&client_secret={}&grant_type=client_credentials&scope={}",
-        form_escape(client.trim()),
-        form_escape(&secret),
-        form_escape("https://vault.azure.net/.default")
-    ));
+    let client = client.trim();
+    let scope = form_escape("https://vault.azure.net/.default");
+    let (form, credential) = match (&secret, &cert) {
+        (Some(secret), _) => (
+            Zeroizing::new(format!(
+                "client_id={}&client_secret={}&grant_type=client_credentials&scope={scope}",
+                form_escape(client),
+                form_escape(secret),
+            )),
+            "the client secret of AZURE_CLIENT_ID".to_string(),
+        ),
+        (None, Some(path)) => {
+            let path = path.trim();
+            let chain = var("AZURE_CLIENT_SEND_CERTIFICATE_CHAIN")
+                .is_some_and(|v| matches!(v.trim(), "true" | "1" | "True" | "TRUE"));
+            let assertion = client_assertion(path, client, &url, chain, now())
+                .map_err(|e| format!("AZURE_CLIENT_CERTIFICATE_PATH ({path}): {e}"))?;
+            (
+                Zeroizing::new(format!(
+                    "client_id={}&client_assertion_type={}&client_assertion={}&grant_type=client_credentials&scope={scope}",
+                    form_escape(client),
+                    form_escape("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                    form_escape(&assertion),
+                )),
+                format!("the certificate of AZURE_CLIENT_CERTIFICATE_PATH ({path})"),
+            )
+        }
+        (None, None) => unreachable!("checked above"),
+    };
     let resp = http::post(
         "Microsoft Entra ID",
         &url,
@@ -242,8 +269,8 @@ fn token(env: &dyn Env, what: &str) -> Result<Zeroizing<String>, String> {
             .filter(|s| !s.is_empty())
     };
     Err(format!(
-        "{} refused the client secret of AZURE_CLIENT_ID for {what}: HTTP {}{}; check the \
-         tenant, the client ID and that the secret has not expired",
+        "{} refused {credential} for {what}: HTTP {}{}; check the tenant, the client ID and \
+         that the credential has not expired",
         http::origin(&url),
         resp.status,
         text("error_description")
@@ -251,6 +278,121 @@ fn token(env: &dyn Env, what: &str) -> Result<Zeroizing<String>, String> {
             .map(|d| format!(" ({d})"))
             .unwrap_or_default()
     ))
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+/// The client assertion of a certificate credential, as sops's MSAL makes it (measured
+/// with sops 3.11): a JWT signed PS256 with the certificate's key, whose header names the
+/// certificate by its SHA-256 thumbprint (`x5t#S256`, standard base64; with `chain` every
+/// certificate of the file as `x5c`), with the claims Entra ID requires (`aud` the token
+/// endpoint, `iss` and `sub` the client, a UUID `jti`, `nbf`, `exp` ten minutes later).
+/// The file is PEM: the certificate(s) and an unencrypted PKCS#8 or PKCS#1 RSA key, as
+/// `openssl pkcs12 -nodes` writes them; PKCS#12 is refused with that command.
+pub fn client_assertion(
+    path: &str,
+    client: &str,
+    token_url: &str,
+    chain: bool,
+    iat: u64,
+) -> Result<String, String> {
+    use base64::engine::general_purpose::STANDARD;
+    use rsa::pkcs1::DecodeRsaPrivateKey as _;
+    use rsa::pkcs8::DecodePrivateKey as _;
+    use rsa::signature::{RandomizedSigner as _, SignatureEncoding as _};
+    use sha2::Digest as _;
+    let bytes = Zeroizing::new(
+        std::fs::read(path)
+            .map_err(|e| format!("cannot read it: {}", crate::error::io_reason(&e)))?,
+    );
+    let text = std::str::from_utf8(&bytes)
+        .ok()
+        .filter(|t| t.contains("-----BEGIN "));
+    let Some(text) = text else {
+        return Err("it is not PEM (a PKCS#12 file? convert it: openssl pkcs12 -in FILE.pfx -nodes -out FILE.pem)".into());
+    };
+    let mut certs: Vec<Vec<u8>> = Vec::new();
+    let mut key: Option<rsa::RsaPrivateKey> = None;
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        let block = &rest[start..];
+        let Some(end_label) = block.find("-----END ") else {
+            break;
+        };
+        let Some(close) = block[end_label + 9..].find("-----") else {
+            break;
+        };
+        let end = end_label + 9 + close + 5;
+        let pem = &block[..end];
+        rest = &block[end..];
+        let Ok((label, der)) = pem_rfc7468::decode_vec(pem.as_bytes()) else {
+            return Err("it holds a PEM block that does not decode".into());
+        };
+        let der = Zeroizing::new(der);
+        match label {
+            "CERTIFICATE" => certs.push(der.to_vec()),
+            "PRIVATE KEY" => {
+                key = Some(rsa::RsaPrivateKey::from_pkcs8_der(&der).map_err(|_| {
+                    "its PRIVATE KEY is not an RSA key (Entra ID certificates are RSA)".to_string()
+                })?)
+            }
+            "RSA PRIVATE KEY" => {
+                key = Some(
+                    rsa::RsaPrivateKey::from_pkcs1_der(&der)
+                        .map_err(|_| "its RSA PRIVATE KEY does not decode".to_string())?,
+                )
+            }
+            "ENCRYPTED PRIVATE KEY" => {
+                return Err("its key is encrypted: seal reads unencrypted keys only (openssl pkcs8 -in KEY -out PLAIN.pem, kept 0600)".into());
+            }
+            _ => {}
+        }
+    }
+    let (Some(leaf), Some(key)) = (certs.first(), key) else {
+        return Err("it needs a CERTIFICATE and its PRIVATE KEY in PEM".into());
+    };
+    let mut header = serde_json::json!({
+        "alg": "PS256",
+        "typ": "JWT",
+        "x5t#S256": STANDARD.encode(sha2::Sha256::digest(leaf)),
+    });
+    if chain {
+        header["x5c"] = certs.iter().map(|c| STANDARD.encode(c)).collect();
+    }
+    let mut r = [0u8; 16];
+    getrandom::getrandom(&mut r).map_err(|e| format!("no random bytes: {e}"))?;
+    r[6] = (r[6] & 0x0f) | 0x40; // UUID version 4
+    r[8] = (r[8] & 0x3f) | 0x80; // RFC 4122 variant
+    let hex: String = r.iter().map(|b| format!("{b:02x}")).collect();
+    let jti = format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    );
+    let claims = serde_json::json!({
+        "aud": token_url,
+        "exp": iat + 600,
+        "iss": client,
+        "jti": jti,
+        "nbf": iat,
+        "sub": client,
+    });
+    let signing_input = format!(
+        "{}.{}",
+        B64URL.encode(header.to_string()),
+        B64URL.encode(claims.to_string())
+    );
+    let signer = rsa::pss::SigningKey::<sha2::Sha256>::new(key);
+    let sig = signer.sign_with_rng(&mut rand::rngs::OsRng, signing_input.as_bytes());
+    Ok(format!("{signing_input}.{}", B64URL.encode(sig.to_bytes())))
 }
 
 fn call(key: &AzureKey, op: &str, body: &[u8], env: &dyn Env) -> Result<String, String> {

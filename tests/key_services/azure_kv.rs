@@ -121,9 +121,22 @@ pub(crate) fn entra(req: &Request, path: &str, st: &State) -> (u16, serde_json::
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
+    let assertion = get("client_assertion");
+    if !assertion.is_empty() {
+        let token_url = format!("{login}/{TENANT}/oauth2/v2.0/token");
+        if get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            || !assertion_ok(&assertion, &token_url)
+        {
+            return (
+                401,
+                serde_json::json!({"error": "invalid_client",
+                    "error_description": "AADSTS700027: Client assertion failed signature validation."}),
+            );
+        }
+    }
     if get("grant_type") != "client_credentials"
         || get("client_id") != CLIENT
-        || get("client_secret") != SECRET
+        || (assertion.is_empty() && get("client_secret") != SECRET)
         || !get("scope").contains("https://vault.azure.net/.default")
     {
         return (
@@ -139,6 +152,109 @@ pub(crate) fn entra(req: &Request, path: &str, st: &State) -> (u16, serde_json::
         200,
         serde_json::json!({"access_token": t, "token_type": "Bearer", "expires_in": 3599}),
     )
+}
+
+/// The client certificate the fake Entra ID trusts for CLIENT: its `x5t#S256` thumbprint
+/// (standard base64 of the SHA-256 of its DER, as MSAL sends it) and public key.
+static TRUSTED_CERT: OnceLock<(String, rsa::RsaPublicKey)> = OnceLock::new();
+
+/// A client assertion as Entra ID checks one: PS256 by the trusted certificate's key (named
+/// by `x5t#S256`), `iss` = `sub` = the client, `aud` the token endpoint, within `nbf`..`exp`.
+fn assertion_ok(jwt: &str, token_url: &str) -> bool {
+    use rsa::signature::Verifier as _;
+    let Some((x5t, public)) = TRUSTED_CERT.get() else {
+        return false;
+    };
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let [h, c, sig] = parts[..] else {
+        return false;
+    };
+    let json = |p: &str| -> serde_json::Value {
+        B64URL
+            .decode(p)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    };
+    let (header, claims) = (json(h), json(c));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let Ok(sig) = B64URL.decode(sig) else {
+        return false;
+    };
+    let signed = format!("{h}.{c}");
+    // MSAL (sops's) signs PS256 and names the certificate by x5t#S256.
+    let verified = header["alg"] == "PS256"
+        && header["x5t#S256"].as_str() == Some(x5t.as_str())
+        && rsa::pss::Signature::try_from(sig.as_slice()).is_ok_and(|s| {
+            rsa::pss::VerifyingKey::<sha2::Sha256>::new(public.clone())
+                .verify(signed.as_bytes(), &s)
+                .is_ok()
+        });
+    verified
+        && claims["iss"] == CLIENT
+        && claims["sub"] == CLIENT
+        && claims["aud"].as_str() == Some(token_url)
+        && claims["exp"].as_u64().is_some_and(|e| e > now)
+        && claims["nbf"].as_u64().is_none_or(|n| n <= now + 60)
+        && claims["jti"].as_str().is_some_and(|j| !j.is_empty())
+}
+
+/// A self-signed client certificate and its key in one PEM file (as `openssl pkcs12
+/// -nodes` writes a PFX out), made by openssl; returns (path, x5t, public key).
+fn client_certificate(
+    dir: &std::path::Path,
+    name: &str,
+) -> (std::path::PathBuf, String, rsa::RsaPublicKey) {
+    use rsa::pkcs8::DecodePrivateKey as _;
+    use sha2::Digest as _;
+    let (key, cert, der) = (
+        dir.join(format!("{name}.key")),
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.der")),
+    );
+    let run = |args: &[&std::ffi::OsStr]| {
+        let o = std::process::Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl");
+        assert!(o.status.success(), "openssl {args:?}: {o:?}");
+    };
+    run(&[
+        "req".as_ref(),
+        "-x509".as_ref(),
+        "-newkey".as_ref(),
+        "rsa:2048".as_ref(),
+        "-nodes".as_ref(),
+        "-keyout".as_ref(),
+        key.as_os_str(),
+        "-out".as_ref(),
+        cert.as_os_str(),
+        "-subj".as_ref(),
+        "/CN=seal-test-client".as_ref(),
+        "-days".as_ref(),
+        "2".as_ref(),
+    ]);
+    run(&[
+        "x509".as_ref(),
+        "-in".as_ref(),
+        cert.as_os_str(),
+        "-outform".as_ref(),
+        "der".as_ref(),
+        "-out".as_ref(),
+        der.as_os_str(),
+    ]);
+    let key_pem = std::fs::read_to_string(&key).unwrap();
+    let public = rsa::RsaPrivateKey::from_pkcs8_pem(&key_pem)
+        .unwrap()
+        .to_public_key();
+    let der = std::fs::read(&der).unwrap();
+    let x5t = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&der));
+    let both = dir.join(format!("{name}.pem"));
+    std::fs::write(&both, std::fs::read_to_string(&cert).unwrap() + &key_pem).unwrap();
+    (both, x5t, public)
 }
 
 fn azure_case() -> GcpCase {
@@ -304,4 +420,66 @@ fn seal_as_sops_rotates_in_an_azure_key_as_sops_does() {
         .output()
         .unwrap());
     assert!(!removed.contains("azure_kv"), "{removed}");
+}
+
+#[test]
+fn a_client_certificate_gets_both_tools_a_token_and_an_untrusted_one_is_refused() {
+    let mut c = azure_case();
+    let (trusted, x5t, public) = client_certificate(&c.home, "client");
+    TRUSTED_CERT.get_or_init(|| (x5t, public));
+    c.set("AZURE_CLIENT_SECRET", None);
+    c.set(
+        "AZURE_CLIENT_CERTIFICATE_PATH",
+        Some(trusted.display().to_string()),
+    );
+    let p = c.write("plain.yaml", PLAIN);
+    let by_sops = ok(c
+        .sops()
+        .args(["encrypt", "--azure-kv", KEY])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let by_seal = ok(c
+        .seal()
+        .args(["encrypt", "--azure-kv", KEY])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let sops_file = c.write("sops.yaml", &by_sops);
+    let seal_file = c.write("seal.yaml", &by_seal);
+    assert_eq!(
+        ok(c.seal().arg("decrypt").arg(&sops_file).output().unwrap()),
+        PLAIN
+    );
+    assert_eq!(
+        ok(c.sops().arg("decrypt").arg(&seal_file).output().unwrap()),
+        PLAIN
+    );
+    // A certificate Entra ID does not know: both tools are refused (exit 128), and the
+    // message names the file, not the key.
+    let (other, _, _) = client_certificate(&c.home, "other");
+    c.set(
+        "AZURE_CLIENT_CERTIFICATE_PATH",
+        Some(other.display().to_string()),
+    );
+    let o = c.seal().arg("decrypt").arg(&sops_file).output().unwrap();
+    assert_eq!(o.status.code(), Some(128), "{o:?}");
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("AADSTS700027") && e.contains("AZURE_CLIENT_CERTIFICATE_PATH"),
+        "{e}"
+    );
+    assert!(!e.contains("PRIVATE KEY"), "{e}");
+    let o = c.sops().arg("decrypt").arg(&seal_file).output().unwrap();
+    assert_eq!(o.status.code(), Some(128), "sops: {o:?}");
+    // A PKCS#12 file is named as such, with the conversion to PEM.
+    let pfx = c.write("client.pfx", "\u{30}\u{82}binary");
+    c.set(
+        "AZURE_CLIENT_CERTIFICATE_PATH",
+        Some(pfx.display().to_string()),
+    );
+    let o = c.seal().arg("decrypt").arg(&sops_file).output().unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(128), "{e}");
+    assert!(e.contains("openssl pkcs12"), "{e}");
 }
