@@ -4,8 +4,9 @@
 //! `{"alg":"RSA-OAEP-256","value":base64url}`: the request sops 3.11 sends, measured).
 //!
 //! A key is named by its URL, `https://VAULT.vault.azure.net/keys/NAME/VERSION` (sops's
-//! pattern `^(https://[^/]+)/keys/([^/]+)(/[^/]*)?$`; seal needs the version, where sops
-//! would look the latest one up). A metadata entry is sops's: `vault_url`, `name`,
+//! pattern `^(https://[^/]+)/keys/([^/]+)(/[^/]*)?$`; without a version, the latest one
+//! is looked up before wrapping, `GET VAULT/keys/NAME/`, and written to the entry, as sops
+//! does). A metadata entry is sops's: `vault_url`, `name`,
 //! `version`, `created_at`, `enc` (unpadded base64url of the wrapped key).
 //!
 //! Credentials: a service principal's client secret (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`,
@@ -51,7 +52,7 @@ pub struct AzureKey {
 const URL_SHAPE: &str = "https://VAULT.vault.azure.net/keys/NAME/VERSION";
 
 impl AzureKey {
-    /// A key from its URL, checked as sops checks it (and with a version).
+    /// A key from its URL, checked as sops checks it; the version may be left out.
     pub fn from_url(url: &str) -> Result<AzureKey, String> {
         let url = url.trim();
         let bad = |why: &str| {
@@ -70,12 +71,8 @@ impl AzureKey {
         if parts[1].is_empty() {
             return Err(bad("the key name is empty"));
         }
+        // No version: the latest one is looked up when the key wraps (as sops does).
         let version = parts.get(2).copied().unwrap_or_default();
-        if version.is_empty() {
-            return Err(bad(
-                "it names no key version (sops looks the latest one up; seal needs it written: `az keyvault key show` gives it)",
-            ));
-        }
         Ok(AzureKey {
             vault_url: format!("https://{host}"),
             name: parts[1].to_string(),
@@ -94,9 +91,14 @@ impl AzureKey {
             .is_some_and(|(_, path)| path.starts_with("keys/"))
     }
 
-    /// The key as sops names it: `VAULT_URL/keys/NAME/VERSION`.
+    /// The key as sops names it: `VAULT_URL/keys/NAME/VERSION` (without `/VERSION` before
+    /// the latest version was looked up).
     pub fn describe(&self) -> String {
-        format!("{}/keys/{}/{}", self.vault_url, self.name, self.version)
+        if self.version.is_empty() {
+            format!("{}/keys/{}", self.vault_url, self.name)
+        } else {
+            format!("{}/keys/{}/{}", self.vault_url, self.name, self.version)
+        }
     }
 
     fn url(&self, op: &str) -> String {
@@ -152,7 +154,12 @@ pub fn encrypt(key: &AzureKey, payload: &[u8], env: &dyn Env) -> Result<AzureKey
     let body = Zeroizing::new(
         serde_json::json!({ "alg": "RSA-OAEP-256", "value": B64URL.encode(payload) }).to_string(),
     );
-    let value = call(key, "encrypt", body.as_bytes(), env)?;
+    let key = &with_version(key, env)?;
+    let value = value_of(
+        key,
+        "encrypt",
+        call(key, "encrypt", Some(body.as_bytes()), env)?,
+    )?;
     let wrapped = B64URL
         .decode(value.trim_end_matches('='))
         .ok()
@@ -178,7 +185,17 @@ pub fn decrypt(key: &AzureKey, env: &dyn Env) -> Result<Zeroizing<Vec<u8>>, Stri
         )
     })?;
     let body = serde_json::json!({ "alg": "RSA-OAEP-256", "value": key.enc.trim() }).to_string();
-    let value = Zeroizing::new(call(key, "decrypt", body.as_bytes(), env)?);
+    if key.version.is_empty() {
+        return Err(format!(
+            "the azure_kv entry of {} names no key version: the file was altered",
+            key.describe()
+        ));
+    }
+    let value = Zeroizing::new(value_of(
+        key,
+        "decrypt",
+        call(key, "decrypt", Some(body.as_bytes()), env)?,
+    )?);
     B64URL
         .decode(value.trim_end_matches('='))
         .map(Zeroizing::new)
@@ -395,13 +412,66 @@ pub fn client_assertion(
     Ok(format!("{signing_input}.{}", B64URL.encode(sig.to_bytes())))
 }
 
-fn call(key: &AzureKey, op: &str, body: &[u8], env: &dyn Env) -> Result<String, String> {
+/// The key with its version: as given, else the latest one, which Key Vault names in the
+/// key's `kid` (`GET VAULT/keys/NAME/`, as sops's SDK asks).
+fn with_version(key: &AzureKey, env: &dyn Env) -> Result<AzureKey, String> {
+    if !key.version.is_empty() {
+        return Ok(key.clone());
+    }
+    let answer = call(key, "", None, env)?;
+    let kid = answer["key"]["kid"].as_str().unwrap_or_default();
+    let version = kid
+        .trim_end_matches('/')
+        .rsplit_once("/keys/")
+        .and_then(|(_, rest)| rest.split_once('/'))
+        .map(|(name, version)| (name == key.name).then(|| version.to_string()))
+        .unwrap_or_default()
+        .filter(|v| !v.is_empty() && !v.contains('/'));
+    let Some(version) = version else {
+        return Err(format!(
+            "Azure Key Vault answered for {} without a key ID naming its version",
+            key.describe()
+        ));
+    };
+    Ok(AzureKey {
+        version,
+        ..key.clone()
+    })
+}
+
+/// The `value` of a key operation's answer.
+fn value_of(key: &AzureKey, op: &str, answer: serde_json::Value) -> Result<String, String> {
+    answer
+        .get("value")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            format!(
+                "Azure Key Vault answered {op} for {} without a value",
+                key.describe()
+            )
+        })
+}
+
+/// One Key Vault request: the key operation `op` (POST `body`), or with no body the key
+/// itself (GET); the answer's JSON.
+fn call(
+    key: &AzureKey,
+    op: &str,
+    body: Option<&[u8]>,
+    env: &dyn Env,
+) -> Result<serde_json::Value, String> {
     let what = format!("Azure Key Vault key {}", key.describe());
     let token = token(env, &what)?;
     let bearer = Zeroizing::new(format!("Bearer {}", token.as_str()));
     let url = key.url(op);
-    let resp = http::post(
+    let (method, op) = match body {
+        Some(_) => ("POST", op),
+        None => ("GET", "get"),
+    };
+    let resp = http::send(
         "Azure Key Vault",
+        method,
         &url,
         &[
             ("authorization", bearer.as_str()),
@@ -413,17 +483,12 @@ fn call(key: &AzureKey, op: &str, body: &[u8], env: &dyn Env) -> Result<String, 
     .map_err(|e| format!("{e} (key {})", key.describe()))?;
     let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
     if resp.status == 200 {
-        return json
-            .as_ref()
-            .and_then(|j| j.get("value"))
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-            .ok_or_else(|| {
-                format!(
-                    "Azure Key Vault answered {op} for {} without a value",
-                    key.describe()
-                )
-            });
+        return json.ok_or_else(|| {
+            format!(
+                "Azure Key Vault answered {op} for {} with no JSON",
+                key.describe()
+            )
+        });
     }
     let error = json.as_ref().and_then(|j| j.get("error"));
     let text = |k: &str| {
@@ -558,9 +623,21 @@ mod tests {
         assert_eq!((k.name.as_str(), k.version.as_str()), ("k", "0123abcd"));
         assert_eq!(k.describe(), URL);
         assert_eq!(k.url("encrypt"), format!("{URL}/encrypt?api-version=7.6"));
+        // Without a version (sops's pattern allows it): looked up when the key wraps.
+        for latest in [
+            "https://v.vault.azure.net/keys/k",
+            "https://v.vault.azure.net/keys/k/",
+        ] {
+            let k = AzureKey::from_url(latest).unwrap();
+            assert_eq!((k.name.as_str(), k.version.as_str()), ("k", ""));
+            assert_eq!(k.describe(), "https://v.vault.azure.net/keys/k");
+            assert_eq!(
+                k.url(""),
+                "https://v.vault.azure.net/keys/k/?api-version=7.6"
+            );
+        }
         for bad in [
             "http://v.vault.azure.net/keys/k/1",
-            "https://v.vault.azure.net/keys/k",
             "https://v.vault.azure.net/secrets/k/1",
             "https://v.vault.azure.net/keys//1",
         ] {

@@ -50,6 +50,15 @@ pub(crate) fn key_vault(req: &Request, path: &str, st: &State) -> (u16, serde_js
         return azerr(401, "Unauthorized", "AKV10032: Invalid issuer.");
     }
     let name = KEY.strip_prefix(VAULT).unwrap();
+    // The key itself (its latest version), as sops's SDK asks for a URL without a version.
+    let (unversioned, _) = name.rsplit_once('/').unwrap();
+    if req.method == "GET" && path.trim_end_matches('/') == unversioned {
+        return (
+            200,
+            serde_json::json!({"key": {"kid": KEY, "kty": "RSA", "key_ops": ["encrypt", "decrypt"]},
+                               "attributes": {"enabled": true}}),
+        );
+    }
     let Some(op) = path.strip_prefix(name).and_then(|r| r.strip_prefix('/')) else {
         return azerr(
             404,
@@ -482,4 +491,48 @@ fn a_client_certificate_gets_both_tools_a_token_and_an_untrusted_one_is_refused(
     let e = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(128), "{e}");
     assert!(e.contains("openssl pkcs12"), "{e}");
+}
+
+#[test]
+fn a_key_url_without_a_version_takes_the_latest_one_as_sops_does() {
+    let c = azure_case();
+    let p = c.write("plain.yaml", PLAIN);
+    let latest = KEY.rsplit_once('/').unwrap().0;
+    let by_sops = ok(c
+        .sops()
+        .args(["encrypt", "--azure-kv", latest])
+        .arg(&p)
+        .output()
+        .unwrap());
+    c.fake.clear();
+    let by_seal = ok(c
+        .seal()
+        .args(["encrypt", "--azure-kv", latest])
+        .arg(&p)
+        .output()
+        .unwrap());
+    assert!(
+        c.fake
+            .seen()
+            .iter()
+            .any(|s| s.method == "GET" && s.path.starts_with("/keys/sops-key")),
+        "seal did not look the version up: {:?}",
+        c.fake.seen()
+    );
+    assert_eq!(
+        crate::services::metadata_shape(&by_seal),
+        crate::services::metadata_shape(&by_sops),
+        "seal:\n{by_seal}\nsops:\n{by_sops}"
+    );
+    assert!(by_seal.contains("version: 0123456789abcdef"), "{by_seal}");
+    let seal_file = c.write("seal.yaml", &by_seal);
+    assert_eq!(
+        ok(c.sops().arg("decrypt").arg(&seal_file).output().unwrap()),
+        PLAIN
+    );
+    let sops_file = c.write("sops.yaml", &by_sops);
+    assert_eq!(
+        ok(c.seal().arg("decrypt").arg(&sops_file).output().unwrap()),
+        PLAIN
+    );
 }
