@@ -11,11 +11,12 @@
 //!
 //! Credentials: a service principal's client secret (`AZURE_TENANT_ID`, `AZURE_CLIENT_ID`,
 //! `AZURE_CLIENT_SECRET`), else its certificate (`AZURE_CLIENT_CERTIFICATE_PATH`, PEM, with
-//! `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN`) as a signed client assertion, exchanged with the
+//! `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN`) as a signed client assertion, else a workload
+//! identity's federated token (`AZURE_FEDERATED_TOKEN_FILE`) as the assertion, exchanged with the
 //! client-credentials grant at `AZURE_AUTHORITY_HOST` (default
 //! `https://login.microsoftonline.com`) for the scope `https://vault.azure.net/.default`.
-//! Other credentials of Azure's default chain (workload and managed identity, the az CLI)
-//! are not read yet: the message says so. A proxy (`HTTPS_PROXY`) and CA roots (`SSL_CERT_FILE`) come from
+//! Other credentials of Azure's default chain (managed identity, the az CLI) are not read
+//! yet: the message says so. A proxy (`HTTPS_PROXY`) and CA roots (`SSL_CERT_FILE`) come from
 //! [`super::http`]. Secrets and data keys never appear in messages.
 
 use base64::Engine as _;
@@ -208,20 +209,26 @@ pub fn decrypt(key: &AzureKey, env: &dyn Env) -> Result<Zeroizing<Vec<u8>>, Stri
 }
 
 /// A token for Key Vault from the service principal's client secret, else its client
-/// certificate (the order of Azure's environment credential).
+/// certificate, else a workload identity's federated token (the order of Azure's default
+/// credential chain, as sops uses it).
 fn token(env: &dyn Env, what: &str) -> Result<Zeroizing<String>, String> {
     let var = |n: &str| env.var(n).filter(|v| !v.trim().is_empty());
     let tenant = var("AZURE_TENANT_ID");
     let client = var("AZURE_CLIENT_ID");
     let secret = var("AZURE_CLIENT_SECRET").map(Zeroizing::new);
     let cert = var("AZURE_CLIENT_CERTIFICATE_PATH");
-    let (Some(tenant), Some(client), true) = (tenant, client, secret.is_some() || cert.is_some())
-    else {
+    let federated = var("AZURE_FEDERATED_TOKEN_FILE");
+    let (Some(tenant), Some(client), true) = (
+        tenant,
+        client,
+        secret.is_some() || cert.is_some() || federated.is_some(),
+    ) else {
         return Err(format!(
             "no Azure credentials for {what}: set AZURE_TENANT_ID, AZURE_CLIENT_ID and \
-             AZURE_CLIENT_SECRET (a service principal's client secret) or \
-             AZURE_CLIENT_CERTIFICATE_PATH (its certificate and key in one PEM file); managed \
-             and workload identity and the az CLI are not read by seal yet"
+             AZURE_CLIENT_SECRET (a service principal's client secret), \
+             AZURE_CLIENT_CERTIFICATE_PATH (its certificate and key in one PEM file) or \
+             AZURE_FEDERATED_TOKEN_FILE (workload identity, as AKS sets it); managed identity \
+             and the az CLI are not read by seal yet"
         ));
     };
     let authority = var("AZURE_AUTHORITY_HOST")
@@ -258,7 +265,29 @@ fn token(env: &dyn Env, what: &str) -> Result<Zeroizing<String>, String> {
                 format!("the certificate of AZURE_CLIENT_CERTIFICATE_PATH ({path})"),
             )
         }
-        (None, None) => unreachable!("checked above"),
+        (None, None) => {
+            // Workload identity: the projected service-account token is the assertion,
+            // read on every request (the kubelet rotates it).
+            let path = federated.as_deref().unwrap_or_default().trim();
+            let token = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
+                format!(
+                    "AZURE_FEDERATED_TOKEN_FILE ({path}): cannot read it: {}",
+                    crate::error::io_reason(&e)
+                )
+            })?);
+            if token.trim().is_empty() {
+                return Err(format!("AZURE_FEDERATED_TOKEN_FILE ({path}) is empty"));
+            }
+            (
+                Zeroizing::new(format!(
+                    "client_id={}&client_assertion_type={}&client_assertion={}&grant_type=client_credentials&scope={scope}",
+                    form_escape(client),
+                    form_escape("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                    form_escape(token.trim()),
+                )),
+                format!("the federated token of AZURE_FEDERATED_TOKEN_FILE ({path})"),
+            )
+        }
     };
     let resp = http::post(
         "Microsoft Entra ID",

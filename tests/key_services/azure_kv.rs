@@ -133,8 +133,9 @@ pub(crate) fn entra(req: &Request, path: &str, st: &State) -> (u16, serde_json::
     let assertion = get("client_assertion");
     if !assertion.is_empty() {
         let token_url = format!("{login}/{TENANT}/oauth2/v2.0/token");
+        let federated = FEDERATED.get().is_some_and(|f| *f == assertion);
         if get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-            || !assertion_ok(&assertion, &token_url)
+            || !(federated || assertion_ok(&assertion, &token_url))
         {
             return (
                 401,
@@ -162,6 +163,10 @@ pub(crate) fn entra(req: &Request, path: &str, st: &State) -> (u16, serde_json::
         serde_json::json!({"access_token": t, "token_type": "Bearer", "expires_in": 3599}),
     )
 }
+
+/// The federated (workload identity) token the fake Entra ID trusts for CLIENT, as a
+/// Kubernetes service-account token issuer would have signed it.
+static FEDERATED: OnceLock<String> = OnceLock::new();
 
 /// The client certificate the fake Entra ID trusts for CLIENT: its `x5t#S256` thumbprint
 /// (standard base64 of the SHA-256 of its DER, as MSAL sends it) and public key.
@@ -535,4 +540,52 @@ fn a_key_url_without_a_version_takes_the_latest_one_as_sops_does() {
         ok(c.seal().arg("decrypt").arg(&sops_file).output().unwrap()),
         PLAIN
     );
+}
+
+#[test]
+fn a_workload_identity_token_file_gets_both_tools_a_token() {
+    let mut c = azure_case();
+    let trusted = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6Zmx1eC1zeXN0ZW06a3VzdG9taXplLWNvbnRyb2xsZXIifQ.c2lnbmF0dXJl";
+    FEDERATED.get_or_init(|| trusted.to_string());
+    // As the kubelet projects it: no line break at the end.
+    let file = c.write("azure-identity-token", trusted);
+    c.set("AZURE_CLIENT_SECRET", None);
+    c.set(
+        "AZURE_FEDERATED_TOKEN_FILE",
+        Some(file.display().to_string()),
+    );
+    let p = c.write("plain.yaml", PLAIN);
+    let by_sops = ok(c
+        .sops()
+        .args(["encrypt", "--azure-kv", KEY])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let by_seal = ok(c
+        .seal()
+        .args(["encrypt", "--azure-kv", KEY])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let sops_file = c.write("sops.yaml", &by_sops);
+    let seal_file = c.write("seal.yaml", &by_seal);
+    assert_eq!(
+        ok(c.seal().arg("decrypt").arg(&sops_file).output().unwrap()),
+        PLAIN
+    );
+    assert_eq!(
+        ok(c.sops().arg("decrypt").arg(&seal_file).output().unwrap()),
+        PLAIN
+    );
+    // Another token (expired, another cluster): refused for both, and never shown.
+    std::fs::write(&file, "eyJ.other-token-not-trusted.sig").unwrap();
+    let o = c.seal().arg("decrypt").arg(&sops_file).output().unwrap();
+    assert_eq!(o.status.code(), Some(128), "{o:?}");
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("AZURE_FEDERATED_TOKEN_FILE") && !e.contains("other-token"),
+        "{e}"
+    );
+    let o = c.sops().arg("decrypt").arg(&seal_file).output().unwrap();
+    assert_eq!(o.status.code(), Some(128), "sops: {o:?}");
 }
