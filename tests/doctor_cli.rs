@@ -546,3 +546,46 @@ fn fix_gives_pgp_only_files_the_sops_gpg_secret() {
         ks_text
     );
 }
+
+/// Files whose data key a key service also wraps: a note per service with what
+/// kustomize-controller needs (workload identity, or the decryption Secret's fixed
+/// entry); a file whose only keys are HuaweiCloud KMS keys is a problem (Flux does not
+/// decrypt them). The entries are written into the metadata by hand: doctor reads them,
+/// it opens nothing.
+#[test]
+fn key_service_entries_get_flux_notes_and_huaweicloud_alone_is_a_problem() {
+    let r = repo();
+    let rel = "kubernetes/apps/secret.sops.yaml";
+    r.secret(rel);
+    write(
+        &r.root,
+        "kubernetes/flux/apps.yaml",
+        &ks("apps", "./kubernetes/apps", DECRYPTION),
+    );
+    let path = r.root.join(rel);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let services = "sops:\n  kms:\n    - arn: arn:aws:kms:us-east-1:111122223333:key/seal-test\n      created_at: \"2026-01-01T00:00:00Z\"\n      enc: AQIDBA==\n      aws_profile: \"\"\n  hc_vault:\n    - vault_address: https://vault.example:8200\n      engine_path: transit\n      key_name: sops\n      created_at: \"2026-01-01T00:00:00Z\"\n      enc: vault:v1:AAAA\n";
+    std::fs::write(&path, text.replacen("sops:\n", services, 1)).unwrap();
+    let (code, out) = r.doctor(&[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("wrapped by AWS KMS")
+            && out.contains("`sops.aws-kms` entry")
+            && out.contains("IRSA or EKS Pod Identity")
+            && out.contains("wrapped by Vault/OpenBao transit")
+            && out.contains("`sops.vault-token` entry in sops-age"),
+        "{out}"
+    );
+    // Only HuaweiCloud KMS keys: the cluster cannot open it.
+    let start = text.find("  age:\n").unwrap();
+    let end = text.find("  lastmodified:").unwrap();
+    let hckms = "  hckms:\n    - key_id: cn-north-4:00000000-0000-0000-0000-000000000000\n      created_at: \"2026-01-01T00:00:00Z\"\n      enc: AAAA\n";
+    std::fs::write(&path, format!("{}{hckms}{}", &text[..start], &text[end..])).unwrap();
+    let (code, out) = r.doctor(&[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("only keys are HuaweiCloud KMS keys")
+            && out.contains(&format!("seal rotate -i --add-age CLUSTER_RECIPIENT {rel}")),
+        "{out}"
+    );
+}

@@ -2,8 +2,8 @@
 //! it: the cluster key is a recipient (or, without `--cluster-key`, the file's recipients
 //! match its `.sops.yaml` rule), and the Flux Kustomization that builds it has sops
 //! decryption enabled (for a file whose recipients are PGP keys only: with a Secret that
-//! follows Flux's sops-gpg convention, `.asc` keys); with the command that fixes each
-//! problem.
+//! follows Flux's sops-gpg convention, `.asc` keys); what kustomize-controller needs for
+//! data keys a key service wraps (notes); with the command that fixes each problem.
 
 use std::path::{Path, PathBuf};
 
@@ -234,6 +234,8 @@ fn check_file(
         ..Default::default()
     };
     let shown = relp.display().to_string();
+    let mut services: Vec<String> = Vec::new();
+    let only_hckms: bool;
     let recipients: Vec<String> = match std::fs::read(file) {
         Ok(bytes) => {
             let input = Input {
@@ -245,12 +247,25 @@ fn check_file(
                 bytes,
             };
             match common::load_encrypted(&input) {
-                Ok((_, meta)) => meta
-                    .key_groups
-                    .iter()
-                    // age and PGP as rules name them (`pgp:FP`), so a rule compares equal.
-                    .flat_map(crate::keys::group_recipients)
-                    .collect(),
+                Ok((_, meta)) => {
+                    for g in &meta.key_groups {
+                        for (kind, list) in &g.other {
+                            if kind != "pgp" && !list.is_empty() && !services.contains(kind) {
+                                services.push(kind.clone());
+                            }
+                        }
+                    }
+                    only_hckms = services == ["hckms"]
+                        && meta.key_groups.iter().all(|g| {
+                            g.age.is_empty()
+                                && g.other.iter().all(|(k, l)| k == "hckms" || l.is_empty())
+                        });
+                    meta.key_groups
+                        .iter()
+                        // age and PGP as rules name them (`pgp:FP`), so a rule compares equal.
+                        .flat_map(crate::keys::group_recipients)
+                        .collect()
+                }
                 Err(e) => {
                     r.problems
                         .push((e.message, "restore the file from version control".into()));
@@ -332,6 +347,16 @@ fn check_file(
             return r;
         }
     };
+    if only_hckms {
+        r.problems.push((
+            "its only keys are HuaweiCloud KMS keys, which Flux's kustomize-controller does not decrypt".into(),
+            format!("add a key the cluster has: seal rotate -i --add-age CLUSTER_RECIPIENT {shown}"),
+        ));
+        return r;
+    }
+    for kind in &services {
+        r.notes.push(cloud_key_note(kind, secret.as_deref()));
+    }
     if let Some(problem) =
         pgp_secret_problem(root, &recipients, &k.name, &k.file, secret.as_deref())
     {
@@ -349,6 +374,29 @@ fn check_file(
         ));
     }
     r
+}
+
+/// What kustomize-controller needs to open a data key wrapped by a key service (its
+/// decryption docs: workload identity on its ServiceAccount or the Kustomization's
+/// `spec.decryption.serviceAccountName`, else a fixed entry of the decryption Secret).
+fn cloud_key_note(kind: &str, secret: Option<&str>) -> String {
+    let secret = secret.unwrap_or("the decryption Secret");
+    match kind {
+        "kms" => format!(
+            "its data key is also wrapped by AWS KMS: kustomize-controller opens it with IRSA or EKS Pod Identity on its ServiceAccount (or spec.decryption.serviceAccountName), else with a `sops.aws-kms` entry (aws_access_key_id, aws_secret_access_key) in {secret}"
+        ),
+        "gcp_kms" => format!(
+            "its data key is also wrapped by GCP Cloud KMS: kustomize-controller opens it with GKE Workload Identity on its ServiceAccount (or spec.decryption.serviceAccountName), else with a `sops.gcp-kms` entry (a service-account JSON key) in {secret}"
+        ),
+        "azure_kv" => format!(
+            "its data key is also wrapped by Azure Key Vault: kustomize-controller opens it with AKS workload identity on its ServiceAccount (or spec.decryption.serviceAccountName), else with a `sops.azure-kv` entry (tenantId, clientId and clientSecret or clientCertificate) in {secret}"
+        ),
+        "hc_vault" => format!(
+            "its data key is also wrapped by Vault/OpenBao transit: kustomize-controller opens it with a `sops.vault-token` entry in {secret}, or with Vault's Kubernetes auth (spec.decryption.serviceAccountName)"
+        ),
+        "hckms" => "its data key is also wrapped by HuaweiCloud KMS, which Flux's kustomize-controller does not decrypt: the cluster needs one of its other keys".to_string(),
+        other => format!("its data key is also wrapped by {other} keys: check that the cluster can reach them"),
+    }
 }
 
 /// The Secret Flux's documentation names for PGP keys (`flux-system/sops-gpg`).
