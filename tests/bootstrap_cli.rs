@@ -576,3 +576,37 @@ fn pgp_bootstrap_refuses_before_anything_changes() {
         stderr_of(&a)
     );
 }
+
+/// Creation rules that name key services: bootstrap says what kustomize-controller needs
+/// for them besides the age Secret (Flux's fixed entries, or workload identity).
+#[test]
+fn rules_with_key_services_get_a_note_on_what_the_cluster_needs() {
+    let w = World::new();
+    fs::write(
+        w.repo.join(".sops.yaml"),
+        format!(
+            "creation_rules:\n  - path_regex: \\.sops\\.yaml$\n    age: {}\n    hc_vault_transit_uri: https://vault.example:8200/v1/transit/keys/sops\n    kms: arn:aws:kms:us-east-1:111122223333:key/seal-test\n",
+            recipient("alice")
+        ),
+    )
+    .unwrap();
+    let a = w
+        .seal()
+        .args([
+            "bootstrap",
+            "flux",
+            "--no-backup",
+            "--me",
+            &recipient("alice"),
+        ])
+        .assert()
+        .success();
+    let err = stderr_of(&a);
+    assert!(
+        err.contains("names AWS KMS keys")
+            && err.contains("`sops.aws-kms` entry")
+            && err.contains("names Vault/OpenBao transit keys")
+            && err.contains("`sops.vault-token` entry in sops-age"),
+        "{err}"
+    );
+}

@@ -222,7 +222,31 @@ fn run_flux(ctx: &Ctx, args: &FluxArgs) -> Result<(), CliError> {
             );
         }
     }
+    key_service_notes(ctx);
     Ok(())
+}
+
+/// What the cluster needs for the key services the creation rules name (files made by
+/// them have data keys those services wrap too): one note per service.
+fn key_service_notes(ctx: &Ctx) {
+    let Ok(Some(config)) = ctx.config() else {
+        return;
+    };
+    let mut kinds: Vec<&'static str> = Vec::new();
+    for rule in &config.creation_rules {
+        for r in rule.key_groups.iter().flatten() {
+            let kind = crate::keys::type_of(r).name();
+            if !matches!(kind, "age" | "pgp") && !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
+    }
+    for kind in kinds {
+        let (service, need) = flux::key_service_note(kind, Some(flux::SECRET_NAME));
+        eprintln!(
+            "seal: note: .sops.yaml names {service} keys, so files have a data key that service wraps too: {need}"
+        );
+    }
 }
 
 /// Hand the Secret out: kubectl, the --secret-output file, or standard output (with a

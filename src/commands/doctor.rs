@@ -355,7 +355,9 @@ fn check_file(
         return r;
     }
     for kind in &services {
-        r.notes.push(cloud_key_note(kind, secret.as_deref()));
+        let (service, need) = flux::key_service_note(kind, secret.as_deref());
+        r.notes
+            .push(format!("its data key is also wrapped by {service}: {need}"));
     }
     if let Some(problem) =
         pgp_secret_problem(root, &recipients, &k.name, &k.file, secret.as_deref())
@@ -374,29 +376,6 @@ fn check_file(
         ));
     }
     r
-}
-
-/// What kustomize-controller needs to open a data key wrapped by a key service (its
-/// decryption docs: workload identity on its ServiceAccount or the Kustomization's
-/// `spec.decryption.serviceAccountName`, else a fixed entry of the decryption Secret).
-fn cloud_key_note(kind: &str, secret: Option<&str>) -> String {
-    let secret = secret.unwrap_or("the decryption Secret");
-    match kind {
-        "kms" => format!(
-            "its data key is also wrapped by AWS KMS: kustomize-controller opens it with IRSA or EKS Pod Identity on its ServiceAccount (or spec.decryption.serviceAccountName), else with a `sops.aws-kms` entry (aws_access_key_id, aws_secret_access_key) in {secret}"
-        ),
-        "gcp_kms" => format!(
-            "its data key is also wrapped by GCP Cloud KMS: kustomize-controller opens it with GKE Workload Identity on its ServiceAccount (or spec.decryption.serviceAccountName), else with a `sops.gcp-kms` entry (a service-account JSON key) in {secret}"
-        ),
-        "azure_kv" => format!(
-            "its data key is also wrapped by Azure Key Vault: kustomize-controller opens it with AKS workload identity on its ServiceAccount (or spec.decryption.serviceAccountName), else with a `sops.azure-kv` entry (tenantId, clientId and clientSecret or clientCertificate) in {secret}"
-        ),
-        "hc_vault" => format!(
-            "its data key is also wrapped by Vault/OpenBao transit: kustomize-controller opens it with a `sops.vault-token` entry in {secret}, or with Vault's Kubernetes auth (spec.decryption.serviceAccountName)"
-        ),
-        "hckms" => "its data key is also wrapped by HuaweiCloud KMS, which Flux's kustomize-controller does not decrypt: the cluster needs one of its other keys".to_string(),
-        other => format!("its data key is also wrapped by {other} keys: check that the cluster can reach them"),
-    }
 }
 
 /// The Secret Flux's documentation names for PGP keys (`flux-system/sops-gpg`).

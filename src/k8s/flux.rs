@@ -236,6 +236,59 @@ fn insert_under_spec(doc: &str, secret: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// What kustomize-controller needs to open a data key wrapped by a key service of type
+/// `kind` (Flux's decryption docs: workload identity on its ServiceAccount or the
+/// Kustomization's `spec.decryption.serviceAccountName`, else a fixed entry of the
+/// decryption Secret `secret`): `(the service, what it needs)`.
+pub fn key_service_note(kind: &str, secret: Option<&str>) -> (String, String) {
+    let secret = secret.unwrap_or("the decryption Secret");
+    let identity = |who: &str, entry: &str, holds: &str| {
+        format!(
+            "kustomize-controller opens it with {who} on its ServiceAccount (or spec.decryption.serviceAccountName), else with a `{entry}` entry ({holds}) in {secret}"
+        )
+    };
+    match kind {
+        "kms" => (
+            "AWS KMS".into(),
+            identity(
+                "IRSA or EKS Pod Identity",
+                "sops.aws-kms",
+                "aws_access_key_id, aws_secret_access_key",
+            ),
+        ),
+        "gcp_kms" => (
+            "GCP Cloud KMS".into(),
+            identity(
+                "GKE Workload Identity",
+                "sops.gcp-kms",
+                "a service-account JSON key",
+            ),
+        ),
+        "azure_kv" => (
+            "Azure Key Vault".into(),
+            identity(
+                "AKS workload identity",
+                "sops.azure-kv",
+                "tenantId, clientId and clientSecret or clientCertificate",
+            ),
+        ),
+        "hc_vault" => (
+            "Vault/OpenBao transit".into(),
+            format!(
+                "kustomize-controller opens it with a `sops.vault-token` entry in {secret}, or with Vault's Kubernetes auth (spec.decryption.serviceAccountName)"
+            ),
+        ),
+        "hckms" => (
+            "HuaweiCloud KMS".into(),
+            "Flux's kustomize-controller does not decrypt HuaweiCloud KMS keys: the cluster needs one of the file's other keys".into(),
+        ),
+        other => (
+            format!("{other} keys"),
+            "check that the cluster can reach that service".into(),
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

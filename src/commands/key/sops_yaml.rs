@@ -124,11 +124,12 @@ fn verify(
             r.key_groups.push(Vec::new());
         }
         match r.key_groups.get_mut(group) {
-            // Age recipients come before a group's PGP fingerprints in the parsed rule.
+            // Age recipients come before a group's other keys (PGP, key services) in the
+            // parsed rule.
             Some(g) => {
                 let at = g
                     .iter()
-                    .position(|r| crate::keys::pgp::untag(r).is_some())
+                    .position(|r| crate::keys::type_of(r).name() != "age")
                     .unwrap_or(g.len());
                 g.insert(at, recipient.to_string());
             }
