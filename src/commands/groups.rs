@@ -1,5 +1,5 @@
 //! `seal groups add|remove`: add a key group (age, PGP, AWS KMS, GCP KMS, Azure Key Vault,
-//! Vault transit keys) to an encrypted file, or remove one (by its
+//! HuaweiCloud KMS, Vault transit keys) to an encrypted file, or remove one (by its
 //! index, counted from 0 as `sops groups add|delete` count). The data key stays the same:
 //! it is opened, then wrapped again for every group (split anew with Shamir when there are
 //! several). Values, `lastmodified` and the MAC are untouched, as in sops. Unlike sops,
@@ -37,7 +37,8 @@ pub enum GroupsCommand {
     Remove(RemoveArgs),
 }
 
-/// Add a key group (age, PGP, AWS KMS, GCP KMS, Azure Key Vault, HuaweiCloud KMS, Vault transit keys) to a file
+/// Add a key group (age, PGP, AWS KMS, GCP KMS, Azure Key Vault, HuaweiCloud KMS, Vault
+/// transit keys) to a file
 ///
 /// The result is printed unless -i or --output is given.
 #[derive(Debug, Args)]
