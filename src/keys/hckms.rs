@@ -406,7 +406,16 @@ fn call(
     let endpoints = endpoints(&key.region, env).map_err(|e| format!("{e} ({what})"))?;
     let creds = auth::credentials(env, &what)?;
     let mut last = String::new();
-    for endpoint in &endpoints {
+    for (i, endpoint) in endpoints.iter().enumerate() {
+        // An endpoint with others after it gets one attempt: the next one is the retry.
+        let opts = if i + 1 < endpoints.len() {
+            http::Options {
+                attempts: 1,
+                ..http::Options::default()
+            }
+        } else {
+            http::Options::default()
+        };
         let url = format!("{endpoint}/v1.0/{}/kms/{op}", creds.project_id);
         let path = url_path(&url);
         let host = http::host_header(&url);
@@ -423,13 +432,7 @@ fn call(
         let authz = auth::authorization("POST", &path, &headers, body, &creds.ak, &creds.sk);
         headers.retain(|(k, _)| *k != "Host");
         headers.push(("Authorization", authz.as_str()));
-        let resp = match http::post(
-            "HuaweiCloud KMS",
-            &url,
-            &headers,
-            body,
-            http::Options::default(),
-        ) {
+        let resp = match http::post("HuaweiCloud KMS", &url, &headers, body, opts) {
             Ok(r) => r,
             Err(e) => {
                 last = format!("{e} ({what})");

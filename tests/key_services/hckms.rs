@@ -192,10 +192,10 @@ fn verify(req: &Request, token: Option<&str>) -> Result<String, &'static str> {
             return Err("a required header is not signed");
         }
     }
-    if let Some(t) = token {
-        if req.header("x-security-token") != Some(t) || !names.contains(&"x-security-token") {
-            return Err("the security token is missing or not signed");
-        }
+    if let Some(t) = token
+        && (req.header("x-security-token") != Some(t) || !names.contains(&"x-security-token"))
+    {
+        return Err("the security token is missing or not signed");
     }
     let date = req.header("x-sdk-date").ok_or("no X-Sdk-Date")?;
     let when = time::PrimitiveDateTime::parse(
@@ -611,6 +611,27 @@ fn rules_key_groups_rotate_updatekeys_and_seal_as_sops_take_hckms_keys() {
     assert_eq!(grouped.matches("hckms:").count(), 2, "{grouped}");
     assert_eq!(ok(c.sops().arg("decrypt").arg(&a).output().unwrap()), PLAIN);
     c.assert_all_verified();
+    // Endpoints in a comma list are tried in order: a closed port first, then the fake.
+    let mut c = c;
+    c.set(
+        "HUAWEICLOUD_SDK_REGION_KMS_TR_WEST_1",
+        Some(format!(
+            "http://127.0.0.1:1,http://127.0.0.1:{}",
+            c.fake.port
+        )),
+    );
+    c.fake.clear();
+    assert_eq!(ok(c.seal().arg("decrypt").arg(&a).output().unwrap()), PLAIN);
+    // One request per key group (both groups are needed).
+    assert_eq!(c.fake.seen().len(), 2);
+    // A plain-HTTP endpoint that is not loopback is refused before any request.
+    c.set(
+        "HUAWEICLOUD_SDK_REGION_KMS_TR_WEST_1",
+        Some("http://kms.example.invalid".into()),
+    );
+    let o = c.seal().arg("decrypt").arg(&a).output().unwrap();
+    assert_eq!(o.status.code(), Some(128), "{o:?}");
+    assert!(stderr(&o).contains("not loopback"), "{}", stderr(&o));
 }
 
 #[test]
