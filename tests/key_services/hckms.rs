@@ -454,6 +454,13 @@ fn sops_and_seal_wrap_and_unwrap_through_the_same_kms_both_ways() {
     assert!(!by_seal.contains("s3cr3t"));
     let sops_file = c.write("sops.yaml", &by_sops);
     let seal_file = c.write("seal.yaml", &by_seal);
+    // filestatus counts the hckms entries as keys, as sops does.
+    for f in [&sops_file, &seal_file] {
+        assert_eq!(
+            ok(c.seal().arg("filestatus").arg(f).output().unwrap()),
+            ok(c.sops().arg("filestatus").arg(f).output().unwrap())
+        );
+    }
     assert_eq!(
         ok(c.seal().arg("decrypt").arg(&sops_file).output().unwrap()),
         PLAIN
