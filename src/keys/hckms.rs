@@ -33,11 +33,11 @@ pub mod auth;
 pub const TYPE: &str = "hckms";
 
 /// The KMS regions the HuaweiCloud Go SDK knows, with their endpoints (services/kms/v2's
-/// region table).
+/// region table), sorted as the SDK lists them in its message.
 const REGIONS: &[(&str, &str)] = &[
+    ("ae-ad-1", "https://kms.ae-ad-1.myhuaweicloud.com"),
     ("af-north-1", "https://kms.af-north-1.myhuaweicloud.com"),
     ("af-south-1", "https://kms.af-south-1.myhuaweicloud.com"),
-    ("ae-ad-1", "https://kms.ae-ad-1.myhuaweicloud.com"),
     (
         "ap-southeast-1",
         "https://kms.ap-southeast-1.myhuaweicloud.com",
@@ -63,11 +63,11 @@ const REGIONS: &[(&str, &str)] = &[
     ("cn-east-4", "https://kms.cn-east-4.myhuaweicloud.com"),
     ("cn-east-5", "https://kms.cn-east-5.myhuaweicloud.com"),
     ("cn-north-1", "https://kms.cn-north-1.myhuaweicloud.com"),
+    ("cn-north-11", "https://kms.cn-north-11.myhuaweicloud.com"),
+    ("cn-north-12", "https://kms.cn-north-12.myhuaweicloud.com"),
     ("cn-north-2", "https://kms.cn-north-2.myhuaweicloud.com"),
     ("cn-north-4", "https://kms.cn-north-4.myhuaweicloud.com"),
     ("cn-north-9", "https://kms.cn-north-9.myhuaweicloud.com"),
-    ("cn-north-11", "https://kms.cn-north-11.myhuaweicloud.com"),
-    ("cn-north-12", "https://kms.cn-north-12.myhuaweicloud.com"),
     ("cn-south-1", "https://kms.cn-south-1.myhuaweicloud.com"),
     ("cn-south-2", "https://kms.cn-south-2.myhuaweicloud.com"),
     ("cn-south-4", "https://kms.cn-south-4.myhuaweicloud.com"),

@@ -756,6 +756,32 @@ fn refusals_name_the_key_with_sops_exit_codes_and_no_secret() {
         "{}",
         stderr(&o)
     );
+    // A region outside the SDK's table: both refuse it before any request, listing the
+    // same regions (seal's table is the SDK's).
+    let o = c
+        .seal()
+        .args(["encrypt", "--hckms", "xx-nowhere-1:abc"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    let so = c
+        .sops()
+        .args(["encrypt", "--hckms", "xx-nowhere-1:abc"])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), so.status.code(), "seal {o:?}\nsops {so:?}");
+    let listed = |e: &str, open: &str, close: char| -> Vec<String> {
+        let from = e.find(open).map(|i| i + open.len()).unwrap_or_default();
+        let rest = &e[from..];
+        rest[..rest.find(close).unwrap_or(rest.len())]
+            .split(", ")
+            .map(str::to_string)
+            .collect()
+    };
+    let sops_regions = listed(&stderr(&so), "service 'KMS': [", ']');
+    assert!(sops_regions.len() > 20, "{}", stderr(&so));
+    assert_eq!(listed(&stderr(&o), "(as the SDK: ", ')'), sops_regions);
     // The wrong secret key: the fake's verifier refuses it, both tools exit as sops does.
     c.set(
         "HUAWEICLOUD_SDK_SK",

@@ -150,6 +150,10 @@ fn endpoints_come_from_the_environment_the_regions_file_then_the_table() {
         endpoints("eu-west-101", &env(vec![])).unwrap(),
         ["https://kms.eu-west-101.myhuaweicloud.eu"]
     );
+    assert!(
+        REGIONS.windows(2).all(|w| w[0].0 < w[1].0),
+        "sorted, no duplicate"
+    );
     let e = endpoints("xx-nowhere-1", &env(vec![])).unwrap_err();
     assert!(e.contains("HUAWEICLOUD_SDK_REGION_KMS_XX_NOWHERE_1"), "{e}");
     let v = env(vec![(
