@@ -152,8 +152,24 @@ mod tests {
             argv(plan(&os(&["-e", "--decryption-order", "pgp", "f.yaml"])))[..3],
             ["seal", "encrypt", "f.yaml"]
         );
+        // A file that exists: the duplicate is sops's 112 …
+        let here = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
         assert!(matches!(
-            plan(&os(&["-e", "--decryption-order", "age,age", "f.yaml"])),
+            plan(&os(&["-e", "--decryption-order", "age,age", here])),
+            Plan::Fail { code: 112, .. }
+        ));
+        // … a missing one goes on, so that seal reports it (100) as sops does first.
+        assert_eq!(
+            argv(plan(&os(&[
+                "-e",
+                "--decryption-order",
+                "age,age",
+                "f.yaml"
+            ])))[..3],
+            ["seal", "encrypt", "f.yaml"]
+        );
+        assert!(matches!(
+            plan(&os(&["--decryption-order", "age,age", "f.yaml"])),
             Plan::Fail { code: 112, .. }
         ));
     }
