@@ -14,7 +14,9 @@
 //! `KMS` list of the regions file (`HUAWEICLOUD_SDK_REGIONS_FILE`, default
 //! `~/.huaweicloud/regions.yaml`), else the SDK's table of KMS regions. `http://` is
 //! accepted for loopback addresses only. Requests are signed with `SDK-HMAC-SHA256`
-//! ([`auth`]) from credentials found as the SDK's basic chain finds them; a proxy
+//! ([`auth`]) from credentials found as the SDK's basic chain finds them; without a
+//! project ID, the region's project is looked up through IAM as the SDK does
+//! ([`project_id`]: `GET {iam}/v3/projects?name=REGION`, once per process); a proxy
 //! (`HTTPS_PROXY`) and CA roots (`SSL_CERT_FILE`) come from [`super::http`]. Secret keys,
 //! tokens and data keys never appear in messages.
 
@@ -92,6 +94,59 @@ const REGIONS: &[(&str, &str)] = &[
     ("sa-brazil-1", "https://kms.sa-brazil-1.myhuaweicloud.com"),
     ("tr-west-1", "https://kms.tr-west-1.myhuaweicloud.com"),
 ];
+
+/// The IAM endpoints the SDK uses to look a region's project up (core/auth's table); other
+/// regions use [`IAM_DEFAULT`].
+const IAM_REGIONS: &[(&str, &str)] = &[
+    ("ae-ad-1", "https://iam.ae-ad-1.myhuaweicloud.com"),
+    ("af-south-1", "https://iam.af-south-1.myhuaweicloud.com"),
+    (
+        "ap-southeast-1",
+        "https://iam.ap-southeast-1.myhuaweicloud.com",
+    ),
+    (
+        "ap-southeast-2",
+        "https://iam.ap-southeast-2.myhuaweicloud.com",
+    ),
+    (
+        "ap-southeast-3",
+        "https://iam.ap-southeast-3.myhuaweicloud.com",
+    ),
+    (
+        "ap-southeast-4",
+        "https://iam.ap-southeast-4.myhuaweicloud.com",
+    ),
+    ("cn-east-2", "https://iam.cn-east-2.myhuaweicloud.com"),
+    ("cn-east-3", "https://iam.cn-east-3.myhuaweicloud.com"),
+    ("cn-east-4", "https://iam.cn-east-4.myhuaweicloud.com"),
+    ("cn-east-5", "https://iam.cn-east-5.myhuaweicloud.com"),
+    ("cn-north-1", "https://iam.cn-north-1.myhuaweicloud.com"),
+    ("cn-north-12", "https://iam.cn-north-12.myhuaweicloud.com"),
+    ("cn-north-2", "https://iam.cn-north-2.myhuaweicloud.com"),
+    ("cn-north-4", "https://iam.cn-north-4.myhuaweicloud.com"),
+    ("cn-north-9", "https://iam.cn-north-9.myhuaweicloud.com"),
+    ("cn-south-1", "https://iam.cn-south-1.myhuaweicloud.com"),
+    ("cn-south-2", "https://iam.cn-south-2.myhuaweicloud.com"),
+    (
+        "cn-southwest-2",
+        "https://iam.cn-southwest-2.myhuaweicloud.com",
+    ),
+    ("eu-west-0", "https://iam.eu-west-0.myhuaweicloud.com"),
+    ("la-north-2", "https://iam.la-north-2.myhuaweicloud.com"),
+    ("la-south-2", "https://iam.la-south-2.myhuaweicloud.com"),
+    ("me-east-1", "https://iam.me-east-1.myhuaweicloud.com"),
+    (
+        "my-kualalumpur-1",
+        "https://iam.my-kualalumpur-1.myhuaweicloud.com",
+    ),
+    ("na-mexico-1", "https://iam.na-mexico-1.myhuaweicloud.com"),
+    ("ru-moscow-1", "https://iam.ru-moscow-1.myhuaweicloud.com"),
+    ("sa-brazil-1", "https://iam.sa-brazil-1.myhuaweicloud.com"),
+    ("tr-west-1", "https://iam.tr-west-1.myhuaweicloud.com"),
+];
+
+/// The SDK's IAM endpoint for regions outside [`IAM_REGIONS`].
+const IAM_DEFAULT: &str = "https://iam.myhuaweicloud.com";
 
 /// One `hckms:` entry of a key group (or, with `enc` empty, a key to wrap for).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -404,7 +459,11 @@ fn call(
 ) -> Result<serde_json::Map<String, serde_json::Value>, String> {
     let what = format!("HuaweiCloud KMS key {}", key.key_id);
     let endpoints = endpoints(&key.region, env).map_err(|e| format!("{e} ({what})"))?;
-    let creds = auth::credentials(env, &what)?;
+    let mut creds = auth::credentials(env, &what)?;
+    if creds.project_id.is_none() {
+        creds.project_id = Some(project_id(&key.region, &creds, env, &what)?);
+    }
+    let project = creds.project_id.clone().unwrap_or_default();
     let mut last = String::new();
     for (i, endpoint) in endpoints.iter().enumerate() {
         // An endpoint with others after it gets one attempt: the next one is the retry.
@@ -416,20 +475,20 @@ fn call(
         } else {
             http::Options::default()
         };
-        let url = format!("{endpoint}/v1.0/{}/kms/{op}", creds.project_id);
+        let url = format!("{endpoint}/v1.0/{project}/kms/{op}");
         let path = url_path(&url);
         let host = http::host_header(&url);
         let date = auth::sdk_date(time::OffsetDateTime::now_utc());
         let mut headers: Vec<(&str, &str)> = vec![
             ("Host", host.as_str()),
             ("Content-Type", "application/json;charset=UTF-8"),
-            ("X-Project-Id", creds.project_id.as_str()),
+            ("X-Project-Id", project.as_str()),
             ("X-Sdk-Date", date.as_str()),
         ];
         if let Some(t) = &creds.security_token {
             headers.push(("X-Security-Token", t.as_str()));
         }
-        let authz = auth::authorization("POST", &path, &headers, body, &creds.ak, &creds.sk);
+        let authz = auth::authorization("POST", &path, "", &headers, body, &creds.ak, &creds.sk);
         headers.retain(|(k, _)| *k != "Host");
         headers.push(("Authorization", authz.as_str()));
         let resp = match http::post("HuaweiCloud KMS", &url, &headers, body, opts) {
@@ -450,9 +509,129 @@ fn call(
                 key.key_id
             ));
         }
-        return Err(refusal(&url, op, key, resp.status, json.as_ref()));
+        return Err(refusal(
+            "HuaweiCloud KMS",
+            &url,
+            op,
+            &format!("with {}", key.key_id),
+            resp.status,
+            json.as_ref(),
+        ));
     }
     Err(last)
+}
+
+/// The IAM endpoint for a region's project lookup, in the SDK's order: the profile file's
+/// `iam_endpoint`, `HUAWEICLOUD_SDK_IAM_ENDPOINT` (`https://` added when it has no scheme),
+/// the SDK's table, its default.
+fn iam_endpoint(region: &str, creds: &auth::Credentials, env: &dyn Env) -> String {
+    let given = creds.iam_endpoint.clone().or_else(|| {
+        env.var("HUAWEICLOUD_SDK_IAM_ENDPOINT")
+            .filter(|v| !v.trim().is_empty())
+    });
+    if let Some(e) = given {
+        let e = e.trim().trim_end_matches('/');
+        return if e.starts_with("https://") || e.starts_with("http://") {
+            e.to_string()
+        } else {
+            format!("https://{e}")
+        };
+    }
+    IAM_REGIONS
+        .iter()
+        .find(|(r, _)| *r == region)
+        .map(|(_, e)| e.to_string())
+        .unwrap_or_else(|| IAM_DEFAULT.to_string())
+}
+
+/// The region's project ID through IAM (`GET /v3/projects?name=REGION`, signed), as the SDK
+/// finds it when none is configured: exactly one project must answer. Remembered per
+/// access key and region for the rest of the process.
+pub fn project_id(
+    region: &str,
+    creds: &auth::Credentials,
+    env: &dyn Env,
+    what: &str,
+) -> Result<String, String> {
+    type Cache = std::sync::Mutex<Vec<((String, String), String)>>;
+    static CACHE: std::sync::OnceLock<Cache> = std::sync::OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let id = (creds.ak.clone(), region.to_string());
+    if let Some((_, p)) = cache
+        .lock()
+        .ok()
+        .and_then(|c| c.iter().find(|(k, _)| *k == id).cloned())
+    {
+        return Ok(p);
+    }
+    let set = "set HUAWEICLOUD_SDK_PROJECT_ID (or project_id in the credentials file) to the project of the key's region";
+    let iam = iam_endpoint(region, creds, env);
+    check_endpoint(&iam)
+        .map_err(|why| format!("the IAM endpoint {iam:?} {why} ({what}); or {set}"))?;
+    let query = format!("name={}", auth::escape(region));
+    let url = format!("{iam}/v3/projects?{query}");
+    let host = http::host_header(&url);
+    let date = auth::sdk_date(time::OffsetDateTime::now_utc());
+    let mut headers: Vec<(&str, &str)> =
+        vec![("Host", host.as_str()), ("X-Sdk-Date", date.as_str())];
+    if let Some(t) = &creds.security_token {
+        headers.push(("X-Security-Token", t.as_str()));
+    }
+    let path = url_path(&url);
+    let authz = auth::authorization("GET", &path, &query, &headers, b"", &creds.ak, &creds.sk);
+    headers.retain(|(k, _)| *k != "Host");
+    headers.push(("Authorization", authz.as_str()));
+    let resp = http::send(
+        "HuaweiCloud IAM",
+        "GET",
+        &url,
+        &headers,
+        None,
+        http::Options::default(),
+    )
+    .map_err(|e| format!("{e} (looking up the project of {region} for {what}; or {set})"))?;
+    let json: Option<serde_json::Value> = serde_json::from_slice(&resp.body).ok();
+    if resp.status != 200 {
+        return Err(format!(
+            "{}; or {set}",
+            refusal(
+                "HuaweiCloud IAM",
+                &url,
+                "the project lookup",
+                &format!("of {region} for {what}"),
+                resp.status,
+                json.as_ref()
+            )
+        ));
+    }
+    let ids: Vec<String> = json
+        .as_ref()
+        .and_then(|j| j.get("projects"))
+        .and_then(|p| p.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| p.get("id").and_then(|i| i.as_str()))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    match ids.as_slice() {
+        [one] => {
+            if let Ok(mut c) = cache.lock() {
+                c.push((id, one.clone()));
+            }
+            Ok(one.clone())
+        }
+        [] => Err(format!(
+            "HuaweiCloud IAM at {} lists no project named {region:?} for this access key ({what}): check the region, or {set}",
+            http::origin(&url)
+        )),
+        many => Err(format!(
+            "HuaweiCloud IAM at {} lists several projects for {region:?} ({}) ({what}): {set}",
+            http::origin(&url),
+            many.join(", ")
+        )),
+    }
 }
 
 /// The path of a URL (no query), `/` when it has none.
@@ -465,9 +644,10 @@ fn url_path(url: &str) -> String {
 /// KMS's (or API Gateway's) refusal as a message: the service's code and text, and what
 /// to check.
 fn refusal(
+    service: &str,
     url: &str,
     op: &str,
-    key: &HcKey,
+    subject: &str,
     status: u16,
     json: Option<&serde_json::Value>,
 ) -> String {
@@ -503,9 +683,8 @@ fn refusal(
         _ => "check the key, the credentials and the endpoint",
     };
     format!(
-        "HuaweiCloud KMS at {} refused {op} with {}: {what}; {hint}",
-        http::origin(url),
-        key.key_id
+        "{service} at {} refused {op} {subject}: {what}; {hint}",
+        http::origin(url)
     )
 }
 

@@ -5,7 +5,10 @@
 //! The installed sops (3.11, HuaweiCloud Go SDK) takes a KMS endpoint per region from
 //! `HUAWEICLOUD_SDK_REGION_KMS_{REGION}` or the regions file (`HUAWEICLOUD_SDK_REGIONS_FILE`)
 //! and speaks plain HTTP to it when told so (measured), as seal does for loopback
-//! addresses; so both tools reach the fake directly, with no proxy and no TLS. The fake
+//! addresses; so both tools reach the fake directly, with no proxy and no TLS. The IAM
+//! project lookup (no project ID configured), which the SDK makes over HTTPS only
+//! (`HUAWEICLOUD_SDK_IAM_ENDPOINT` gets `https://`), reaches the same fake over TLS under
+//! a test CA given as `SSL_CERT_FILE` ([`fake::Fake::start_tls`]). The fake
 //! checks every request's `SDK-HMAC-SHA256` signature with the test key pair (its own
 //! implementation of the algorithm, apart from seal's), its `X-Sdk-Date` against the clock,
 //! the project in path and `X-Project-Id`, and a temporary credential's `X-Security-Token`;
@@ -19,19 +22,14 @@
 //! HuaweiCloud's API Gateway and IAM decisions (it may want headers signed that neither the
 //! SDK nor seal sign), its error texts, and its real ciphertext format.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-
-use aes_gcm::aead::{Aead, KeyInit};
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
-use hmac::Mac as _;
-use sha2::Digest as _;
 
 use crate::common;
 use crate::gcp::{PLAIN, ok};
+
+#[path = "hckms_fake.rs"]
+mod fake;
+use fake::{Fake, Seen};
 
 const UUID: &str = "0b7e1c4a-1111-2222-3333-444455556666";
 const UUID2: &str = "9f00aa11-5555-6666-7777-888899990000";
@@ -41,275 +39,6 @@ const AK: &str = "HPUATESTACCESSKEY01";
 const SK: &str = "hc-secret-key-not-real-0123456789";
 const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
 const TOKEN: &str = "hc-security-token-not-real";
-
-/// One request the fake saw.
-#[derive(Clone, Debug)]
-struct Seen {
-    path: String,
-    user_agent: String,
-    signed_headers: String,
-    /// Whether the signature (and the rest of the checks) passed.
-    verified: bool,
-}
-
-struct State {
-    seen: Mutex<Vec<Seen>>,
-    /// The security token requests must carry (temporary credentials), if any.
-    token: Mutex<Option<String>>,
-}
-
-struct Fake {
-    port: u16,
-    state: Arc<State>,
-}
-
-impl Fake {
-    fn start() -> Fake {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = l.local_addr().unwrap().port();
-        let state = Arc::new(State {
-            seen: Mutex::new(Vec::new()),
-            token: Mutex::new(None),
-        });
-        let st = state.clone();
-        std::thread::spawn(move || {
-            for conn in l.incoming() {
-                let Ok(conn) = conn else { continue };
-                let st = st.clone();
-                std::thread::spawn(move || serve(conn, &st));
-            }
-        });
-        Fake { port, state }
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.state.seen.lock().unwrap().clone()
-    }
-
-    fn clear(&self) {
-        self.state.seen.lock().unwrap().clear();
-    }
-}
-
-struct Request {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-fn read_request(r: &mut impl BufRead) -> Option<Request> {
-    let mut line = String::new();
-    if r.read_line(&mut line).ok()? == 0 {
-        return None;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_string();
-    let path = parts.next()?.to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        r.read_line(&mut h).ok()?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        let (k, v) = h.split_once(':')?;
-        headers.push((k.trim().to_string(), v.trim().to_string()));
-    }
-    let mut req = Request {
-        method,
-        path,
-        headers,
-        body: Vec::new(),
-    };
-    let n: usize = req
-        .header("content-length")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    req.body = vec![0; n];
-    r.read_exact(&mut req.body).ok()?;
-    Some(req)
-}
-
-fn serve(conn: TcpStream, st: &State) {
-    let mut r = BufReader::new(conn.try_clone().unwrap());
-    let Some(req) = read_request(&mut r) else {
-        return;
-    };
-    let (status, body) = route(&req, st);
-    let text = body.to_string();
-    let mut w = conn;
-    let _ = write!(
-        w,
-        "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\nx-request-id: fake-req-1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
-        text.len()
-    );
-    let _ = w.flush();
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// The fake's own check of an `SDK-HMAC-SHA256` request (written from the SDK signer's
-/// description, apart from seal's signer): the access key, the signed headers' canonical
-/// lines, the body hash, the date within 15 minutes, the signature.
-fn verify(req: &Request, token: Option<&str>) -> Result<String, &'static str> {
-    let auth = req.header("authorization").ok_or("no Authorization")?;
-    let rest = auth
-        .strip_prefix("SDK-HMAC-SHA256 ")
-        .ok_or("not SDK-HMAC-SHA256")?;
-    let mut access = None;
-    let mut signed = None;
-    let mut signature = None;
-    for part in rest.split(", ") {
-        match part.split_once('=') {
-            Some(("Access", v)) => access = Some(v),
-            Some(("SignedHeaders", v)) => signed = Some(v),
-            Some(("Signature", v)) => signature = Some(v),
-            _ => return Err("malformed Authorization"),
-        }
-    }
-    let (Some(access), Some(signed), Some(signature)) = (access, signed, signature) else {
-        return Err("incomplete Authorization");
-    };
-    if access != AK {
-        return Err("unknown access key");
-    }
-    let names: Vec<&str> = signed.split(';').collect();
-    for must in ["x-sdk-date", "x-project-id"] {
-        if !names.contains(&must) {
-            return Err("a required header is not signed");
-        }
-    }
-    if let Some(t) = token
-        && (req.header("x-security-token") != Some(t) || !names.contains(&"x-security-token"))
-    {
-        return Err("the security token is missing or not signed");
-    }
-    let date = req.header("x-sdk-date").ok_or("no X-Sdk-Date")?;
-    let when = time::PrimitiveDateTime::parse(
-        date,
-        time::macros::format_description!("[year][month][day]T[hour][minute][second]Z"),
-    )
-    .map_err(|_| "bad X-Sdk-Date")?
-    .assume_utc();
-    if (time::OffsetDateTime::now_utc() - when).abs() > time::Duration::minutes(15) {
-        return Err("X-Sdk-Date is too far from now");
-    }
-    let mut canonical_headers = String::new();
-    for n in &names {
-        let v = req.header(n).ok_or("a signed header is absent")?;
-        canonical_headers.push_str(&format!("{n}:{}\n", v.trim()));
-    }
-    let mut uri = req.path.split('?').next().unwrap_or_default().to_string();
-    if !uri.ends_with('/') {
-        uri.push('/');
-    }
-    let canonical = format!(
-        "{}\n{uri}\n\n{canonical_headers}\n{signed}\n{}",
-        req.method,
-        hex(&sha2::Sha256::digest(&req.body))
-    );
-    let to_sign = format!(
-        "SDK-HMAC-SHA256\n{date}\n{}",
-        hex(&sha2::Sha256::digest(canonical.as_bytes()))
-    );
-    let mut mac = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(SK.as_bytes()).unwrap();
-    mac.update(to_sign.as_bytes());
-    if hex(&mac.finalize().into_bytes()) != signature {
-        return Err("signature mismatch");
-    }
-    Ok(signed.to_string())
-}
-
-fn kms_err(status: u16, code: &str, msg: &str) -> (u16, serde_json::Value) {
-    (
-        status,
-        serde_json::json!({"error": {"error_code": code, "error_msg": msg}}),
-    )
-}
-
-fn route(req: &Request, st: &State) -> (u16, serde_json::Value) {
-    let token = st.token.lock().unwrap().clone();
-    let checked = verify(req, token.as_deref());
-    st.seen.lock().unwrap().push(Seen {
-        path: req.path.clone(),
-        user_agent: req.header("user-agent").unwrap_or_default().to_string(),
-        signed_headers: checked.clone().unwrap_or_default(),
-        verified: checked.is_ok(),
-    });
-    if checked.is_err() {
-        return (
-            401,
-            serde_json::json!({"error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication information: verify aksk signature fail", "request_id": "fake-req-1"}),
-        );
-    }
-    let prefix = format!("/v1.0/{PROJECT}/kms/");
-    let Some(op) = req.path.strip_prefix(&prefix) else {
-        return kms_err(404, "KMS.0001", "no such project or API");
-    };
-    if req.method != "POST" || req.header("x-project-id") != Some(PROJECT) {
-        return kms_err(400, "KMS.0002", "bad method or project header");
-    }
-    let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
-    if body["encryption_algorithm"] != "SYMMETRIC_DEFAULT" {
-        return kms_err(400, "KMS.0003", "unsupported encryption_algorithm");
-    }
-    let uuid = body["key_id"].as_str().unwrap_or_default();
-    let aead = |uuid: &str| {
-        let k = sha2::Sha256::digest(format!("fake huaweicloud kms key {uuid}"));
-        aes_gcm::Aes256Gcm::new_from_slice(&k).unwrap()
-    };
-    match op {
-        "encrypt-data" => {
-            if ![UUID, UUID2].contains(&uuid) {
-                return kms_err(404, "KMS.0205", "The key does not exist.");
-            }
-            let Some(plain) = body["plain_text"].as_str() else {
-                return kms_err(400, "KMS.0004", "plain_text is missing");
-            };
-            let nonce = sha2::Sha256::digest(plain.as_bytes());
-            let nonce = aes_gcm::Nonce::from_slice(&nonce[..12]);
-            let mut ct = nonce.to_vec();
-            ct.extend(aead(uuid).encrypt(nonce, plain.as_bytes()).unwrap());
-            (
-                200,
-                serde_json::json!({"key_id": uuid, "cipher_text": B64.encode(ct)}),
-            )
-        }
-        "decrypt-data" => {
-            let opened = body["cipher_text"]
-                .as_str()
-                .and_then(|c| B64.decode(c).ok())
-                .filter(|c| c.len() > 12)
-                .and_then(|c| {
-                    aead(uuid)
-                        .decrypt(aes_gcm::Nonce::from_slice(&c[..12]), &c[12..])
-                        .ok()
-                });
-            match opened.and_then(|p| String::from_utf8(p).ok()) {
-                Some(p) => (
-                    200,
-                    serde_json::json!({"key_id": uuid, "plain_text": p, "plain_text_base64": B64.encode(&p)}),
-                ),
-                None => kms_err(400, "KMS.0209", "Failed to decrypt the data."),
-            }
-        }
-        _ => kms_err(404, "KMS.0001", "no such API"),
-    }
-}
-
 struct HcCase {
     _tmp: tempfile::TempDir,
     home: PathBuf,
@@ -855,17 +584,6 @@ fn no_credentials_fail_fast_without_any_connection() {
         "{}",
         stderr(&o)
     );
-    // A key pair without a project: named, before any connection.
-    c.set("HUAWEICLOUD_SDK_AK", Some(AK.into()));
-    c.set("HUAWEICLOUD_SDK_SK", Some(SK.into()));
-    c.set("HUAWEICLOUD_SDK_PROJECT_ID", None);
-    let o = c.seal().arg("decrypt").arg(&file).output().unwrap();
-    assert_eq!(o.status.code(), Some(128), "{o:?}");
-    let e = stderr(&o);
-    assert!(
-        e.contains("HUAWEICLOUD_SDK_PROJECT_ID") && !e.contains(SK),
-        "{e}"
-    );
     assert!(t.elapsed() < std::time::Duration::from_secs(10));
     assert!(c.fake.seen().is_empty(), "{:?}", c.fake.seen());
 }
@@ -917,4 +635,72 @@ fn the_environment_list_and_edit_of_a_new_file_take_hckms_keys_as_sops_does() {
         );
     }
     c.assert_all_verified();
+}
+
+#[test]
+fn without_a_project_id_both_tools_look_the_project_up_through_iam() {
+    let mut c = HcCase::new();
+    let p = c.write("plain.yaml", PLAIN);
+    let (port, ca) = c.fake.start_tls(&c.home.clone());
+    c.set("HUAWEICLOUD_SDK_PROJECT_ID", None);
+    c.set(
+        "HUAWEICLOUD_SDK_IAM_ENDPOINT",
+        Some(format!("https://127.0.0.1:{port}")),
+    );
+    c.set("SSL_CERT_FILE", Some(ca.display().to_string()));
+    let by_sops = ok(c
+        .sops()
+        .args(["encrypt", "--hckms", ID])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let by_seal = ok(c
+        .seal()
+        .args(["encrypt", "--hckms", ID])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let seen = c.fake.seen();
+    let lookups: Vec<&Seen> = seen
+        .iter()
+        .filter(|s| s.path == "/v3/projects?name=tr-west-1")
+        .collect();
+    assert_eq!(lookups.len(), 2, "one lookup by each tool: {seen:?}");
+    assert!(
+        lookups[0].user_agent.starts_with("Go-http-client"),
+        "{seen:?}"
+    );
+    assert!(lookups[1].user_agent.starts_with("seal/"), "{seen:?}");
+    c.assert_all_verified();
+    let sops_file = c.write("sops.yaml", &by_sops);
+    let seal_file = c.write("seal.yaml", &by_seal);
+    assert_eq!(
+        ok(c.seal().arg("decrypt").arg(&sops_file).output().unwrap()),
+        PLAIN
+    );
+    assert_eq!(
+        ok(c.sops().arg("decrypt").arg(&seal_file).output().unwrap()),
+        PLAIN
+    );
+    c.assert_all_verified();
+    // A region IAM lists no project for: the message says what to set.
+    let other = "ap-southeast-1:0b7e1c4a-1111-2222-3333-444455556666";
+    c.set(
+        "HUAWEICLOUD_SDK_REGION_KMS_AP_SOUTHEAST_1",
+        Some(format!("http://127.0.0.1:{}", c.fake.port)),
+    );
+    let o = c
+        .seal()
+        .args(["encrypt", "--hckms", other])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(
+        e.contains("no project named \"ap-southeast-1\"")
+            && e.contains("HUAWEICLOUD_SDK_PROJECT_ID"),
+        "{e}"
+    );
+    assert!(!e.contains(SK), "{e}");
 }

@@ -25,8 +25,11 @@ pub struct Credentials {
     pub sk: Zeroizing<String>,
     /// A temporary credential's security token (`X-Security-Token`), if any.
     pub security_token: Option<Zeroizing<String>>,
-    /// The project (region scoped) the KMS key belongs to.
-    pub project_id: String,
+    /// The project (region scoped) the KMS key belongs to; without it, it is looked up
+    /// through IAM as the SDK does.
+    pub project_id: Option<String>,
+    /// The profile file's `iam_endpoint`, which the SDK prefers for that lookup.
+    pub iam_endpoint: Option<String>,
     /// Where the pair was found, for messages.
     pub source: String,
 }
@@ -52,9 +55,8 @@ const ENV_CREDENTIALS_FILE: &str = "HUAWEICLOUD_SDK_CREDENTIALS_FILE";
 /// The credentials for `what` (a key, for messages), in the SDK's order: the
 /// `HUAWEICLOUD_SDK_*` variables when both AK and SK are set, else the `[basic]` section of
 /// the profile file (`HUAWEICLOUD_SDK_CREDENTIALS_FILE`, default
-/// `~/.huaweicloud/credentials`). Where the SDK would go on to the ECS metadata service, or
-/// look the project up through IAM, seal stops with a message naming what to set. Nothing
-/// here connects anywhere.
+/// `~/.huaweicloud/credentials`). Where the SDK would go on to the ECS metadata service,
+/// seal stops with a message naming what to set. Nothing here connects anywhere.
 pub fn credentials(env: &dyn Env, what: &str) -> Result<Credentials, String> {
     let var = |n: &str| env.var(n).filter(|v| !v.is_empty());
     if var(ENV_IDP).is_some() && var(ENV_ID_TOKEN_FILE).is_some() {
@@ -63,14 +65,14 @@ pub fn credentials(env: &dyn Env, what: &str) -> Result<Credentials, String> {
         ));
     }
     if let (Some(ak), Some(sk)) = (var(ENV_AK), var(ENV_SK).map(Zeroizing::new)) {
-        return finish(
+        return Ok(Credentials {
             ak,
             sk,
-            var(ENV_TOKEN).map(Zeroizing::new),
-            var(ENV_PROJECT),
-            format!("the environment ({ENV_AK})"),
-            what,
-        );
+            security_token: var(ENV_TOKEN).map(Zeroizing::new),
+            project_id: var(ENV_PROJECT).map(|p| p.trim().to_string()),
+            iam_endpoint: None,
+            source: format!("the environment ({ENV_AK})"),
+        });
     }
     let path = match var(ENV_CREDENTIALS_FILE) {
         Some(p) => PathBuf::from(p),
@@ -107,41 +109,19 @@ pub fn credentials(env: &dyn Env, what: &str) -> Result<Credentials, String> {
         ));
     }
     match (get("ak"), get("sk").map(Zeroizing::new)) {
-        (Some(ak), Some(sk)) => finish(
+        (Some(ak), Some(sk)) => Ok(Credentials {
             ak,
             sk,
-            get("security_token").map(Zeroizing::new),
-            get("project_id"),
-            format!("{} [basic]", path.display()),
-            what,
-        ),
+            security_token: get("security_token").map(Zeroizing::new),
+            project_id: get("project_id").map(|p| p.trim().to_string()),
+            iam_endpoint: get("iam_endpoint"),
+            source: format!("{} [basic]", path.display()),
+        }),
         _ => Err(format!(
             "no HuaweiCloud credentials for {what}: {} has no ak and sk in its [basic] section, and {ENV_AK}/{ENV_SK} are not set",
             path.display()
         )),
     }
-}
-
-fn finish(
-    ak: String,
-    sk: Zeroizing<String>,
-    security_token: Option<Zeroizing<String>>,
-    project_id: Option<String>,
-    source: String,
-    what: &str,
-) -> Result<Credentials, String> {
-    let Some(project_id) = project_id else {
-        return Err(format!(
-            "no HuaweiCloud project ID for {what} (credentials from {source}): set {ENV_PROJECT} (or project_id in the credentials file) to the project of the key's region; seal does not look it up through IAM as the SDK does"
-        ));
-    };
-    Ok(Credentials {
-        ak,
-        sk,
-        security_token,
-        project_id: project_id.trim().to_string(),
-        source,
-    })
 }
 
 fn none_found(what: &str, file: Option<&std::path::Path>) -> String {
@@ -199,7 +179,7 @@ pub fn sdk_date(t: time::OffsetDateTime) -> String {
 
 /// The SDK signer's escaping of a path segment or query part: everything but
 /// `A-Za-z0-9_-~.` as upper-case `%XX`.
-fn escape(s: &str) -> String {
+pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
@@ -235,11 +215,13 @@ pub fn signed_headers(headers: &[(&str, &str)]) -> Vec<String> {
     names
 }
 
-/// The canonical request of a request without a query: method, canonical URI, an empty
-/// query, the signed headers as `name:value` lines, their names, the body's SHA-256.
+/// The canonical request: method, canonical URI, the query (`query`: its `name=value`
+/// pairs already escaped and sorted), the signed headers as `name:value` lines, their
+/// names, the body's SHA-256.
 pub fn canonical_request(
     method: &str,
     path: &str,
+    query: &str,
     headers: &[(&str, &str)],
     signed: &[String],
     body: &[u8],
@@ -257,18 +239,19 @@ pub fn canonical_request(
         }
     }
     format!(
-        "{method}\n{}\n\n{lines}\n{}\n{}",
+        "{method}\n{}\n{query}\n{lines}\n{}\n{}",
         canonical_uri(path),
         signed.join(";"),
         hex(&Sha256::digest(body))
     )
 }
 
-/// The `Authorization` value for a request: `headers` are those sent (they must include
-/// `X-Sdk-Date`, whose value is the signing time).
+/// The `Authorization` value for a request: `query` as [`canonical_request`] takes it,
+/// `headers` those sent (they must include `X-Sdk-Date`, whose value is the signing time).
 pub fn authorization(
     method: &str,
     path: &str,
+    query: &str,
     headers: &[(&str, &str)],
     body: &[u8],
     ak: &str,
@@ -280,7 +263,7 @@ pub fn authorization(
         .map(|(_, v)| *v)
         .unwrap_or_default();
     let signed = signed_headers(headers);
-    let cr = canonical_request(method, path, headers, &signed, body);
+    let cr = canonical_request(method, path, query, headers, &signed, body);
     let to_sign = format!(
         "{ALGORITHM}\n{date}\n{}",
         hex(&Sha256::digest(cr.as_bytes()))
@@ -321,6 +304,7 @@ mod tests {
         let auth = authorization(
             "POST",
             "/v1.0/p1/kms/encrypt-data",
+            "",
             &headers,
             body,
             "AKTEST",
@@ -353,6 +337,7 @@ mod tests {
         let auth = authorization(
             "POST",
             "/v1.0/0123456789abcdef/kms/encrypt-data",
+            "",
             &signed,
             body,
             "AKTEST",
@@ -361,6 +346,25 @@ mod tests {
         assert_eq!(
             auth,
             "SDK-HMAC-SHA256 Access=AKTEST, SignedHeaders=user-agent;x-project-id;x-sdk-date, Signature=663f43836c0168f507696eeba545ca3b55b13928b25779c74739024f2e3ed44a"
+        );
+    }
+
+    /// The project lookup the real sops 3.11 signed (captured on 127.0.0.1): a query, an
+    /// empty body, only `X-Sdk-Date` signed.
+    #[test]
+    fn signature_matches_a_project_lookup_sops_signed() {
+        let auth = authorization(
+            "GET",
+            "/v3/projects",
+            "name=tr-west-1",
+            &[("X-Sdk-Date", "20261207T130236Z")],
+            b"",
+            "AKTEST",
+            "SKTEST",
+        );
+        assert_eq!(
+            auth,
+            "SDK-HMAC-SHA256 Access=AKTEST, SignedHeaders=x-sdk-date, Signature=ca4b57cef373a1aa7ee36d731027a6c61f017144f448e79f488e5d5295ce5ca4"
         );
     }
 

@@ -219,25 +219,25 @@ fn credentials_come_from_the_environment_then_the_profile_file() {
         "k",
     )
     .unwrap();
-    assert_eq!((c.ak.as_str(), c.project_id.as_str()), ("AK1", "p1"));
+    assert_eq!(
+        (c.ak.as_str(), c.project_id.as_deref()),
+        ("AK1", Some("p1"))
+    );
     assert_eq!(
         c.security_token.as_deref().map(|t| t.as_str()),
         Some("tok-secret")
     );
     assert!(!format!("{c:?}").contains("secret"));
-    // Without a project: a message naming the variable, no secret.
-    let e = auth::credentials(
+    // Without a project: none (looked up through IAM when a request needs it).
+    let c = auth::credentials(
         &env(vec![
             ("HUAWEICLOUD_SDK_AK", "AK1".into()),
             ("HUAWEICLOUD_SDK_SK", "sk-secret".into()),
         ]),
         "k",
     )
-    .unwrap_err();
-    assert!(
-        e.contains("HUAWEICLOUD_SDK_PROJECT_ID") && !e.contains("sk-secret"),
-        "{e}"
-    );
+    .unwrap();
+    assert_eq!(c.project_id, None);
     // Nothing at all.
     let e = auth::credentials(&env(vec![("HUAWEICLOUD_SDK_AK", "AK1".into())]), "k").unwrap_err();
     assert!(
@@ -248,12 +248,38 @@ fn credentials_come_from_the_environment_then_the_profile_file() {
     std::fs::create_dir_all(dir.path().join(".huaweicloud")).unwrap();
     std::fs::write(
         dir.path().join(".huaweicloud/credentials"),
-        "[basic]\nak = AK2\nsk = sk2-secret\nproject_id = p2\n",
+        "[basic]\nak = AK2\nsk = sk2-secret\nproject_id = p2\niam_endpoint = iam.local\n",
     )
     .unwrap();
     let c = auth::credentials(&env(vec![]), "k").unwrap();
-    assert_eq!((c.ak.as_str(), c.project_id.as_str()), ("AK2", "p2"));
+    assert_eq!(
+        (c.ak.as_str(), c.project_id.as_deref()),
+        ("AK2", Some("p2"))
+    );
     assert!(c.security_token.is_none());
+    assert_eq!(c.iam_endpoint.as_deref(), Some("iam.local"));
+    // The IAM endpoint: the profile's first (https:// added), the variable, the table.
+    assert_eq!(
+        iam_endpoint("tr-west-1", &c, &env(vec![])),
+        "https://iam.local"
+    );
+    let c = auth::Credentials {
+        iam_endpoint: None,
+        ..c
+    };
+    let v = env(vec![(
+        "HUAWEICLOUD_SDK_IAM_ENDPOINT",
+        "https://iam.x/".into(),
+    )]);
+    assert_eq!(iam_endpoint("tr-west-1", &c, &v), "https://iam.x");
+    assert_eq!(
+        iam_endpoint("tr-west-1", &c, &env(vec![])),
+        "https://iam.tr-west-1.myhuaweicloud.com"
+    );
+    assert_eq!(
+        iam_endpoint("xx-nowhere-1", &c, &env(vec![])),
+        "https://iam.myhuaweicloud.com"
+    );
     let other = dir.path().join("creds");
     std::fs::write(&other, "[basic]\nak = AK3\n").unwrap();
     let e = auth::credentials(
@@ -293,10 +319,12 @@ fn no_credentials_fail_before_any_connection() {
 fn refusals_name_the_service_code_and_a_hint() {
     let k = HcKey::parse(ID).unwrap();
     let apigw = serde_json::json!({"error_code": "APIGW.0301", "error_msg": "Incorrect IAM authentication information: verify aksk signature fail", "request_id": "r"});
+    let with = format!("with {}", k.key_id);
     let m = refusal(
+        "HuaweiCloud KMS",
         "https://kms.tr-west-1.myhuaweicloud.com/v1.0/p/kms/decrypt-data",
         "decrypt-data",
-        &k,
+        &with,
         401,
         Some(&apigw),
     );
@@ -306,7 +334,14 @@ fn refusals_name_the_service_code_and_a_hint() {
         "{m}"
     );
     let kms = serde_json::json!({"error": {"error_code": "KMS.0205", "error_msg": "The key does not exist."}});
-    let m = refusal("https://h/x", "encrypt-data", &k, 404, Some(&kms));
+    let m = refusal(
+        "HuaweiCloud KMS",
+        "https://h/x",
+        "encrypt-data",
+        &with,
+        404,
+        Some(&kms),
+    );
     assert!(
         m.contains("KMS.0205: The key does not exist.") && m.contains("region and UUID"),
         "{m}"
