@@ -859,7 +859,7 @@ mod tests {
     }
 
     #[test]
-    fn hckms_is_a_key_type_seal_names_and_never_drops() {
+    fn hckms_keys_are_recipients_in_flat_rules_and_key_groups() {
         let c = config(vec![
             map(&[("path_regex", s("a")), ("hckms", list(vec![s("r:k")]))]),
             map(&[(
@@ -871,8 +871,10 @@ mod tests {
             )]),
         ])
         .unwrap();
-        assert_eq!(c.creation_rules[0].unsupported_keys, ["hckms"]);
-        assert_eq!(c.creation_rules[1].unsupported_keys, ["hckms"]);
+        for r in &c.creation_rules {
+            assert!(r.unsupported_keys.is_empty(), "{:?}", r.unsupported_keys);
+            assert_eq!(r.key_groups, [vec!["r:k".to_string()]]);
+        }
     }
 
     #[test]
@@ -945,16 +947,17 @@ mod tests {
                     B.to_string(),
                     C.to_string(),
                     "arn:aws:kms:x".to_string(),
-                    "projects/p/k".to_string()
+                    "projects/p/k".to_string(),
+                    "r:k".to_string()
                 ],
                 vec!["pgp:ABCD1234EF56!".to_string()]
             ]
         );
-        assert_eq!(r.unsupported_keys, ["hckms"]);
+        assert!(r.unsupported_keys.is_empty());
     }
 
     #[test]
-    fn flat_kms_and_vault_keys_are_recipients_and_other_types_unsupported() {
+    fn flat_key_service_keys_are_recipients_and_none_unsupported() {
         const ARN: &str = "arn:aws:kms:us-east-1:1:key/x";
         let c = config(vec![map(&[
             ("kms", s(&format!("{ARN}, {ARN}+arn:aws:iam::1:role/r"))),
@@ -973,7 +976,7 @@ mod tests {
         ])])
         .expect("config");
         let r = &c.creation_rules[0];
-        assert_eq!(r.unsupported_keys, ["hckms"]);
+        assert!(r.unsupported_keys.is_empty());
         assert_eq!(
             r.key_groups,
             [vec![
@@ -983,6 +986,7 @@ mod tests {
                 "projects/p/locations/l/keyRings/r/cryptoKeys/k".to_string(),
                 "https://v.vault.azure.net/keys/k/1".to_string(),
                 "https://v:8200/v1/transit/keys/k".to_string(),
+                "r:k".to_string(),
             ]]
         );
         for t in crate::keys::REGISTRY {

@@ -1039,19 +1039,8 @@ fn groups_add_with_kms_keys_wraps_the_data_key_as_sops_does() {
         .output()
         .unwrap();
     assert_eq!(out(o), plain);
-    // HuaweiCloud keys are still refused, naming the type (exit 1); GCP KMS groups are
-    // tested in key_services::gcp_kms.
-    let o = c
-        .seal_as_sops(true)
-        .args(["groups", "add", "-f", "orig.yaml", "--hckms", "x"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("HuaweiCloud KMS") && err.contains("--hckms"),
-        "{err}"
-    );
+    // GCP KMS and HuaweiCloud KMS groups are tested in key_services::gcp_kms and
+    // key_services::hckms.
 }
 
 /// `sops edit --kms ARN NEW_FILE` (and `SOPS_KMS_ARN`) creates the file for the KMS key, as
@@ -1131,3 +1120,10 @@ mod gcp;
 
 #[path = "key_services/azure_kv.rs"]
 mod azure;
+
+// ---------------------------------------------------------------------------------------
+// hckms: HuaweiCloud KMS keys against a fake KMS on 127.0.0.1 (tests/key_services/hckms.rs)
+// ---------------------------------------------------------------------------------------
+
+#[path = "key_services/hckms.rs"]
+mod hckms;

@@ -127,8 +127,9 @@ fn rotate_add_and_rm_pgp_as_sops_does() {
     }
 }
 
-/// A creation rule naming age and a key type seal cannot wrap for (KMS, HuaweiCloud KMS) is
-/// refused naming the type: encrypting for the age key alone would drop a master key.
+/// A creation rule naming age and a key service seal cannot reach here (AWS KMS, HuaweiCloud
+/// KMS: no credentials) fails naming the type, the file unchanged: encrypting for the age key
+/// alone would drop a master key.
 #[test]
 fn a_rule_with_a_key_seal_cannot_wrap_for_is_refused_not_dropped() {
     let fx = fixture();
@@ -136,7 +137,7 @@ fn a_rule_with_a_key_seal_cannot_wrap_for_is_refused_not_dropped() {
     copy_dir(&fx.seed, &dir);
     for (field, value, name) in [
         ("kms", "arn:aws:kms:us-east-1:1:key/x", "kms"),
-        ("hckms", "[\"tr-west-1:abc\"]", "hckms"),
+        ("hckms", "[\"tr-west-1:abc\"]", "HuaweiCloud KMS"),
     ] {
         std::fs::write(
             dir.join("mixed.sops.yaml"),

@@ -1166,6 +1166,7 @@ fn looks_like_sops(tree: &Branch) -> bool {
         "pgp",
         "kms",
         "gcp_kms",
+        "hckms",
         "azure_kv",
         "hc_vault",
         "key_groups",

@@ -38,7 +38,7 @@ pub const NO_EDITOR: u8 = 201;
 /// file is unchanged. When nothing changed, nothing is written and seal exits 0, or 200
 /// with --exit-code (what sops 3.11 always does, for scripts that test for it). A FILE that does not exist is created from a template (a
 /// Kubernetes Secret for YAML) for the keys of --age, --pgp, --kms, --hc-vault-transit,
-/// --gcp-kms and --azure-kv (one key group) or of the matching .sops.yaml rule; the
+/// --gcp-kms, --azure-kv and --hckms (one key group) or of the matching .sops.yaml rule; the
 /// selector flags, --mac-only-encrypted and --shamir-secret-sharing-threshold then replace
 /// the rule's (a file that exists keeps its own).
 #[derive(Debug, Args)]
@@ -95,6 +95,11 @@ pub struct EditArgs {
     /// https://VAULT.vault.azure.net/keys/NAME/VERSION), with --age in one key group.
     #[arg(long, env = "SOPS_AZURE_KEYVAULT_URLS", value_name = "URLS")]
     azure_kv: Option<String>,
+
+    /// For a new file: encrypt for these HuaweiCloud KMS keys (comma-separated
+    /// REGION:KEY_UUID), with --age in one key group.
+    #[arg(long, env = "SOPS_HUAWEICLOUD_KMS_IDS", value_name = "KEY_IDS")]
+    hckms: Option<String>,
 
     /// For a new file: what it encrypts and how (each replaces the .sops.yaml rule's).
     #[command(flatten)]
@@ -495,14 +500,15 @@ fn create_new(
     };
     let rule = common::matching_rule(config, &input)?;
     // Recipients are checked before the editor opens, so no edit is lost to a missing key.
-    // --age, --pgp, --kms, --hc-vault-transit, --gcp-kms and --azure-kv together make one
-    // key group (as `encrypt`), replacing the rule's.
+    // --age, --pgp, --kms, --hc-vault-transit, --gcp-kms, --azure-kv and --hckms together
+    // make one key group (as `encrypt`), replacing the rule's.
     let explicit = args.age.is_some()
         || args.pgp.is_some()
         || args.kms.is_some()
         || args.hc_vault_transit.is_some()
         || args.gcp_kms.is_some()
-        || args.azure_kv.is_some();
+        || args.azure_kv.is_some()
+        || args.hckms.is_some();
     let groups = if explicit {
         let mut list: Vec<String> = args
             .age
@@ -528,6 +534,10 @@ fn create_new(
         );
         list.extend(keys::gcp_kms::flag_recipients(args.gcp_kms.as_slice()));
         list.extend(keys::azure_kv::flag_recipients(args.azure_kv.as_slice()));
+        list.extend(
+            keys::hckms::flag_recipients(args.hckms.as_slice(), "--hckms")
+                .map_err(|e| CliError::new(exit::GENERIC, e).in_file(file))?,
+        );
         for r in &list {
             keys::check_recipient(r).map_err(|e| CliError::from(e).in_file(file))?;
         }
@@ -538,7 +548,7 @@ fn create_new(
     let Some(groups) = groups else {
         return Err(CliError::new(
             exit::GENERIC,
-            "the file does not exist, and there is nobody to encrypt a new one for: no --age, --pgp, --kms, --hc-vault-transit, --gcp-kms or --azure-kv and no matching .sops.yaml rule with keys",
+            "the file does not exist, and there is nobody to encrypt a new one for: no --age, --pgp, --kms, --hc-vault-transit, --gcp-kms, --azure-kv or --hckms and no matching .sops.yaml rule with keys",
         )
         .in_file(file)
         .hint("pass --age age1… (or set SOPS_AGE_RECIPIENTS), --pgp FINGERPRINT, --kms ARN or --hc-vault-transit URI, or add a creation rule to .sops.yaml"));

@@ -71,6 +71,11 @@ pub struct EncryptArgs {
     #[arg(long, env = "SOPS_AZURE_KEYVAULT_URLS", value_name = "URLS")]
     azure_kv: Option<String>,
 
+    /// Encrypt for these HuaweiCloud KMS keys (comma-separated REGION:KEY_UUID), with --age
+    /// in one key group; replaces the rule's keys.
+    #[arg(long, env = "SOPS_HUAWEICLOUD_KMS_IDS", value_name = "KEY_IDS")]
+    hckms: Option<String>,
+
     #[command(flatten)]
     creation: CreationArgs,
 
@@ -134,6 +139,7 @@ pub fn encrypt_in_memory(
         hc_vault_transit: None,
         gcp_kms: None,
         azure_kv: None,
+        hckms: None,
         creation: CreationArgs::default(),
         previous: None,
         sops_defaults: false,
@@ -202,7 +208,8 @@ fn encrypt_input(
         || args.kms.is_some()
         || args.hc_vault_transit.is_some()
         || args.gcp_kms.is_some()
-        || args.azure_kv.is_some();
+        || args.azure_kv.is_some()
+        || args.hckms.is_some();
     let groups: Vec<Vec<String>> = match (&args.age, &args.pgp) {
         _ if !flagged => match rule {
             Some(r) => {
@@ -212,7 +219,7 @@ fn encrypt_input(
                     return Err(CliError::new(
                         exit::GENERIC,
                         format!(
-                            "the matching creation rule names key types seal does not support yet ({}); seal wraps data keys for age, PGP, AWS KMS, GCP KMS, Azure Key Vault and Vault transit only, and does not drop a master key",
+                            "the matching creation rule names key types seal does not support yet ({}); seal wraps data keys for age, PGP, AWS KMS, GCP KMS, Azure Key Vault, HuaweiCloud KMS and Vault transit only, and does not drop a master key",
                             r.unsupported_keys.join(", ")
                         ),
                     )
@@ -256,6 +263,10 @@ fn encrypt_input(
             );
             rs.extend(keys::gcp_kms::flag_recipients(args.gcp_kms.as_slice()));
             rs.extend(keys::azure_kv::flag_recipients(args.azure_kv.as_slice()));
+            rs.extend(
+                keys::hckms::flag_recipients(args.hckms.as_slice(), "--hckms")
+                    .map_err(|e| CliError::new(exit::GENERIC, e).in_file(&input.display))?,
+            );
             vec![rs]
         }
     };

@@ -233,9 +233,12 @@ fn scalar(tree: &Branch, key: &str) -> Result<String, String> {
 }
 
 /// Count the master keys of one group (or the top level); a key of a type that records
-/// its creation time must have an RFC 3339 `created_at`, as sops converts it.
+/// its creation time must have an RFC 3339 `created_at`, as sops converts it, and a
+/// HuaweiCloud key a `key_id` sops parses.
 fn count_keys(group: &Branch, n: &mut usize) -> Result<(), String> {
-    for kind in ["age", "pgp", "kms", "gcp_kms", "azure_kv", "hc_vault"] {
+    for kind in [
+        "age", "pgp", "kms", "gcp_kms", "hckms", "azure_kv", "hc_vault",
+    ] {
         let Some(Value::List(entries)) = group.get(kind) else {
             continue;
         };
@@ -251,6 +254,9 @@ fn count_keys(group: &Branch, n: &mut usize) -> Result<(), String> {
                         "a {kind} key's created_at {created:?} is not an RFC 3339 time"
                     ));
                 }
+            }
+            if kind == crate::keys::hckms::TYPE {
+                crate::keys::hckms::HcKey::parse(&scalar(entry, "key_id")?)?;
             }
         }
     }

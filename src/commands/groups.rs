@@ -1,5 +1,5 @@
 //! `seal groups add|remove`: add a key group (age, PGP, AWS KMS, GCP KMS, Azure Key Vault,
-//! Vault transit keys) to an encrypted file, or remove one (by its
+//! HuaweiCloud KMS, Vault transit keys) to an encrypted file, or remove one (by its
 //! index, counted from 0 as `sops groups add|delete` count). The data key stays the same:
 //! it is opened, then wrapped again for every group (split anew with Shamir when there are
 //! several). Values, `lastmodified` and the MAC are untouched, as in sops. Unlike sops,
@@ -33,11 +33,12 @@ pub struct GroupsArgs {
 #[allow(missing_docs)]
 #[derive(Debug, Subcommand)]
 pub enum GroupsCommand {
-    Add(AddArgs),
+    Add(Box<AddArgs>),
     Remove(RemoveArgs),
 }
 
-/// Add a key group (age, PGP, AWS KMS, GCP KMS, Azure Key Vault, Vault transit keys) to a file
+/// Add a key group (age, PGP, AWS KMS, GCP KMS, Azure Key Vault, HuaweiCloud KMS, Vault
+/// transit keys) to a file
 ///
 /// The result is printed unless -i or --output is given.
 #[derive(Debug, Args)]
@@ -80,6 +81,11 @@ pub struct AddArgs {
     /// (https://VAULT.vault.azure.net/keys/NAME/VERSION, comma-separated, repeatable).
     #[arg(long, value_name = "URLS")]
     pub azure_kv: Vec<String>,
+
+    /// A HuaweiCloud KMS key of the new group (REGION:KEY_UUID, comma-separated,
+    /// repeatable).
+    #[arg(long, value_name = "KEY_IDS")]
+    pub hckms: Vec<String>,
 
     #[command(flatten)]
     shared: Shared,
@@ -146,9 +152,12 @@ pub fn run(ctx: &Ctx, args: &GroupsArgs) -> Result<(), CliError> {
                 &a.hc_vault_transit,
             )
             .map_err(|e| CliError::from(e).in_file(&a.file))?;
+            let huawei = keys::hckms::flag_recipients(&a.hckms, "--hckms")
+                .map_err(|e| CliError::new(exit::GENERIC, e).in_file(&a.file))?;
             let cloud = keys::gcp_kms::flag_recipients(&a.gcp_kms)
                 .into_iter()
-                .chain(keys::azure_kv::flag_recipients(&a.azure_kv));
+                .chain(keys::azure_kv::flag_recipients(&a.azure_kv))
+                .chain(huawei);
             for r in services.into_iter().chain(cloud) {
                 if !group.contains(&r) {
                     group.push(r);
@@ -160,7 +169,7 @@ pub fn run(ctx: &Ctx, args: &GroupsArgs) -> Result<(), CliError> {
                     "the new key group would be empty: nobody could open its share of the data key",
                 )
                 .in_file(&a.file)
-                .hint("name its keys with --age RECIPIENT, --pgp FINGERPRINT, --kms ARN, --gcp-kms RESOURCE_ID, --azure-kv URL or --hc-vault-transit URI"));
+                .hint("name its keys with --age RECIPIENT, --pgp FINGERPRINT, --kms ARN, --gcp-kms RESOURCE_ID, --azure-kv URL, --hckms REGION:KEY_UUID or --hc-vault-transit URI"));
             }
             change(ctx, &a.file, &a.shared, true, |groups| {
                 groups.push(group);

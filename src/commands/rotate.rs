@@ -98,6 +98,16 @@ pub struct RotateArgs {
     #[arg(long = "rm-azure-kv", value_name = "URLS")]
     rm_azure_kv: Vec<String>,
 
+    /// Add these HuaweiCloud KMS keys (comma-separated REGION:KEY_UUID, repeatable) to the
+    /// first key group.
+    #[arg(long = "add-hckms", value_name = "KEY_IDS")]
+    add_hckms: Vec<String>,
+
+    /// Remove these HuaweiCloud KMS keys (comma-separated REGION:KEY_UUID, repeatable) from
+    /// every key group.
+    #[arg(long = "rm-hckms", value_name = "KEY_IDS")]
+    rm_hckms: Vec<String>,
+
     /// Read the input as this format instead of guessing from the file name.
     #[arg(long, value_name = "FORMAT", value_parser = common::parse_format)]
     input_type: Option<Format>,
@@ -264,14 +274,21 @@ pub fn run(ctx: &Ctx, args: &RotateArgs) -> Result<(), CliError> {
         );
         v
     };
-    let service = |kms: &[String], vault: &[String], gcp: &[String], azure: &[String]| {
-        keys::service_flag_recipients(kms, args.encryption_context.as_deref(), None, vault)
-            .map(|mut v| {
-                v.extend(keys::gcp_kms::flag_recipients(gcp));
-                v.extend(keys::azure_kv::flag_recipients(azure));
-                v
-            })
-            .map_err(CliError::from)
+    let service = |kms: &[String],
+                   vault: &[String],
+                   gcp: &[String],
+                   azure: &[String],
+                   (hc, hc_flag): (&[String], &str)| {
+        let mut v =
+            keys::service_flag_recipients(kms, args.encryption_context.as_deref(), None, vault)
+                .map_err(CliError::from)?;
+        v.extend(keys::gcp_kms::flag_recipients(gcp));
+        v.extend(keys::azure_kv::flag_recipients(azure));
+        v.extend(
+            keys::hckms::flag_recipients(hc, hc_flag)
+                .map_err(|e| CliError::new(exit::GENERIC, e))?,
+        );
+        Ok::<_, CliError>(v)
     };
     let changes = RecipientChanges::parse_with(
         &with_pgp(&args.add_age, &args.add_pgp),
@@ -281,12 +298,14 @@ pub fn run(ctx: &Ctx, args: &RotateArgs) -> Result<(), CliError> {
             &args.add_hc_vault_transit,
             &args.add_gcp_kms,
             &args.add_azure_kv,
+            (&args.add_hckms, "--add-hckms"),
         )?,
         service(
             &args.rm_kms,
             &args.rm_hc_vault_transit,
             &args.rm_gcp_kms,
             &args.rm_azure_kv,
+            (&args.rm_hckms, "--rm-hckms"),
         )?,
     )?;
     let many = args.all || args.files.len() > 1;
@@ -557,7 +576,7 @@ fn refuse_other_keys(input: &Input, opened: &Opened) -> Result<(), CliError> {
     {
         return Err(CliError::new(
             exit::GENERIC,
-            "the file also has master keys of a type seal cannot wrap for (hckms): seal can only re-wrap a new data key for age, PGP, AWS KMS, GCP KMS, Azure Key Vault and Vault transit keys",
+            "the file also has master keys of a type seal does not know: seal can only re-wrap a new data key for age, PGP, AWS KMS, GCP KMS, Azure Key Vault, HuaweiCloud KMS and Vault transit keys",
         )
         .in_file(&input.display)
         .hint("rotate this file with sops, or move it to age recipients"));

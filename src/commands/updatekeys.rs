@@ -152,7 +152,7 @@ fn plan_file(
     if meta.key_groups.iter().any(keys::has_foreign_keys) {
         return Err(CliError::new(
             exit::GENERIC,
-            "the file also has master keys of a type seal cannot wrap for (hckms): seal cannot re-wrap its data key for those, and will not drop them",
+            "the file also has master keys of a type seal does not know: seal cannot re-wrap its data key for those, and will not drop them",
         )
         .in_file(file)
         .hint("update this file's keys with sops"));

@@ -4,7 +4,7 @@
 //! messages that name a file's keys.
 //!
 //! One module per type: [`age`] (recipients, wrapping, unwrapping), [`pgp`] (through gpg),
-//! [`aws_kms`], [`gcp_kms`], [`azure_kv`] and [`hc_vault`] (key services: one generic [`ServiceType`] over their
+//! [`aws_kms`], [`gcp_kms`], [`azure_kv`], [`hckms`] and [`hc_vault`] (key services: one generic [`ServiceType`] over their
 //! [`ServiceKey`]s, requests through [`http`]);
 //! age identity discovery (where identities are found, passphrases, key commands) is apart
 //! in `identities` and `passphrase`. A new type is a new module plus one line in
@@ -31,6 +31,7 @@ pub mod aws_kms;
 pub mod azure_kv;
 pub mod gcp_kms;
 pub mod hc_vault;
+pub mod hckms;
 pub mod http;
 mod identities;
 mod passphrase;
@@ -114,6 +115,7 @@ pub static REGISTRY: &[&dyn KeyType] = &[
     &gcp_kms::GCP,
     &azure_kv::AZURE,
     &hc_vault::VAULT,
+    &hckms::HCKMS,
 ];
 
 /// The registered type of a metadata field name.
@@ -708,7 +710,7 @@ impl KeyType for PgpType {
 }
 
 /// One entry of a raw metadata list of a key service (`kms:`, `gcp_kms:`, `azure_kv:`,
-/// `hc_vault:`): its fields, and its position for messages.
+/// `hckms:`, `hc_vault:`): its fields, and its position for messages.
 pub(crate) struct EntryFields<'a> {
     /// The entry's mapping.
     pub branch: &'a Branch,

@@ -1028,7 +1028,7 @@ fn lazy_key_command_runs_for_each_key_with_its_recipient() {
 }
 
 /// The types an order does not name are tried in the order sops reads a group (AWS KMS,
-/// GCP KMS, Azure Key Vault, Vault, PGP, age), as sops's stable sort leaves them; unknown names and sops's exact
+/// GCP KMS, HuaweiCloud KMS, Azure Key Vault, Vault, PGP, age), as sops's stable sort leaves them; unknown names and sops's exact
 /// split (`" age"` is not `age`) rank nothing.
 #[test]
 fn decryption_order_leaves_unnamed_types_in_sops_group_order() {
@@ -1036,7 +1036,7 @@ fn decryption_order_leaves_unnamed_types_in_sops_group_order() {
         let order: Vec<String> = order.iter().map(|s| s.to_string()).collect();
         decryption_order(&order).iter().map(|t| t.name()).collect()
     };
-    let rest = ["kms", "gcp_kms", "azure_kv", "hc_vault"];
+    let rest = ["kms", "gcp_kms", "hckms", "azure_kv", "hc_vault"];
     let cat = |a: &[&'static str], b: &[&'static str]| [a, b].concat();
     assert_eq!(names(&[]), cat(&["age", "pgp"], &rest));
     assert_eq!(names(&["pgp", "age"]), cat(&["pgp", "age"], &rest));
@@ -1048,7 +1048,9 @@ fn decryption_order_leaves_unnamed_types_in_sops_group_order() {
     );
     assert_eq!(
         names(&["hc_vault", ""]),
-        ["hc_vault", "kms", "gcp_kms", "azure_kv", "pgp", "age"]
+        [
+            "hc_vault", "kms", "gcp_kms", "hckms", "azure_kv", "pgp", "age"
+        ]
     );
 }
 

@@ -1,7 +1,7 @@
 //! `sops groups add|delete`: sops's flags (`--file/-f`, one flag per key, `-i`,
 //! `--shamir-secret-sharing-threshold`), its argument checks and their words, turned into
-//! `seal groups add|remove`. age, PGP, AWS KMS, GCP KMS, Azure Key Vault and Vault transit
-//! keys are passed on; HuaweiCloud keys are refused, naming the type.
+//! `seal groups add|remove`. age, PGP, AWS KMS, GCP KMS, Azure Key Vault, HuaweiCloud KMS
+//! and Vault transit keys are passed on.
 
 use std::ffi::OsString;
 
@@ -109,6 +109,7 @@ pub fn plan(rest: &[OsString], globals: Option<&Parsed>) -> Plan {
                 "hc-vault-transit",
                 "gcp-kms",
                 "azure-kv",
+                "hckms",
             ] {
                 for v in p.flags.get(flag).into_iter().flatten() {
                     out.push(format!("--{flag}").into());
@@ -190,7 +191,7 @@ pub fn help(sub: Option<&str>) -> String {
         None => format!(
             "sops groups (seal {version} running as sops)\n\n\
              usage: sops groups add --file FILE [--age R]... [--pgp FP]... [--kms ARN]...\n\
-             \x20                        [--gcp-kms ID]... [--azure-kv URL]...\n\
+             \x20                        [--gcp-kms ID]... [--azure-kv URL]... [--hckms ID]...\n\
              \x20                        [--hc-vault-transit URI]... [-i]\n\
              \x20      sops groups delete --file FILE [-i] INDEX\n\n\
              commands:\n   add     add a new group to a SOPS file\n   \
@@ -320,13 +321,12 @@ mod tests {
     }
 
     #[test]
-    fn huaweicloud_keys_are_refused_naming_them_and_every_other_key_type_goes_on() {
-        let (code, msg) = fail(plan(&os(&["add", "-f", "f.yaml", "--hckms", "x"]), None));
-        assert_eq!(code, GENERIC);
-        assert!(
-            msg.contains("HuaweiCloud") && msg.contains("--hckms"),
-            "{msg}"
-        );
+    fn every_key_type_goes_on_to_seal_groups_add() {
+        let argv = seal(plan(
+            &os(&["add", "-f", "f.yaml", "--hckms", "tr-west-1:k"]),
+            None,
+        ));
+        assert_eq!(argv[3..6], ["f.yaml", "--hckms", "tr-west-1:k"]);
         // GCP KMS and Azure Key Vault keys go on to seal groups add, as sops takes them.
         let argv = seal(plan(
             &os(&[

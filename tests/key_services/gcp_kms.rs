@@ -131,6 +131,16 @@ impl Fake {
 /// cloudkms.googleapis.com (PEM) with its key (PKCS#8 DER), made by openssl (required: the
 /// test fails, never skips, without it). The keys are removed once read.
 fn make_cert(dir: &Path) -> (String, String, Vec<u8>) {
+    make_cert_for(
+        dir,
+        "cloudkms.googleapis.com",
+        "DNS:cloudkms.googleapis.com,DNS:oauth2.googleapis.com,DNS:sealtest.vault.azure.net,DNS:login.microsoftonline.com",
+    )
+}
+
+/// [`make_cert`] for another certificate: its common name and `subjectAltName` list
+/// (`DNS:…`, `IP:…`).
+pub(crate) fn make_cert_for(dir: &Path, cn: &str, sans: &str) -> (String, String, Vec<u8>) {
     let openssl = |args: &[&str]| {
         let o = std::process::Command::new("openssl")
             .args(args)
@@ -154,13 +164,14 @@ fn make_cert(dir: &Path) -> (String, String, Vec<u8>) {
     ca.extend(ec);
     ca.extend(["-keyout", "ca.key", "-out", "ca.crt"]);
     openssl(&ca);
-    let mut csr = vec!["req", "-subj", "/CN=cloudkms.googleapis.com"];
+    let subject = format!("/CN={cn}");
+    let mut csr = vec!["req", "-subj", subject.as_str()];
     csr.extend(ec);
     csr.extend(["-keyout", "leaf.key", "-out", "leaf.csr"]);
     openssl(&csr);
     std::fs::write(
         dir.join("leaf.ext"),
-        "subjectAltName=DNS:cloudkms.googleapis.com,DNS:oauth2.googleapis.com,DNS:sealtest.vault.azure.net,DNS:login.microsoftonline.com\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        format!("subjectAltName={sans}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"),
     )
     .unwrap();
     openssl(&[
@@ -198,7 +209,7 @@ fn make_cert(dir: &Path) -> (String, String, Vec<u8>) {
 }
 
 #[allow(deprecated)]
-fn tls_config(cert_pem: &str, key_der: Vec<u8>) -> rustls::ServerConfig {
+pub(crate) fn tls_config(cert_pem: &str, key_der: Vec<u8>) -> rustls::ServerConfig {
     let b64: String = cert_pem
         .lines()
         .filter(|l| !l.starts_with("-----"))
