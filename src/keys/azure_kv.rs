@@ -15,8 +15,9 @@
 //! identity's federated token (`AZURE_FEDERATED_TOKEN_FILE`) as the assertion, exchanged with the
 //! client-credentials grant at `AZURE_AUTHORITY_HOST` (default
 //! `https://login.microsoftonline.com`) for the scope `https://vault.azure.net/.default`.
-//! Other credentials of Azure's default chain (managed identity, the az CLI) are not read
-//! yet: the message says so. A proxy (`HTTPS_PROXY`) and CA roots (`SSL_CERT_FILE`) come from
+//! Without those, the az CLI's login (`az account get-access-token`), as the chain ends;
+//! `AZURE_TOKEN_CREDENTIALS` (`prod`, `dev`, a credential's name) narrows the chain as
+//! Azure's SDKs do. Managed identity is not read yet: the message says so. A proxy (`HTTPS_PROXY`) and CA roots (`SSL_CERT_FILE`) come from
 //! [`super::http`]. Secrets and data keys never appear in messages.
 
 use base64::Engine as _;
@@ -213,22 +214,35 @@ pub fn decrypt(key: &AzureKey, env: &dyn Env) -> Result<Zeroizing<Vec<u8>>, Stri
 /// credential chain, as sops uses it).
 fn token(env: &dyn Env, what: &str) -> Result<Zeroizing<String>, String> {
     let var = |n: &str| env.var(n).filter(|v| !v.trim().is_empty());
+    // AZURE_TOKEN_CREDENTIALS narrows the chain as Azure's SDKs read it: `prod` (the
+    // service credentials), `dev` (the developer tools), or one credential's name.
+    let only = var("AZURE_TOKEN_CREDENTIALS").map(|v| v.trim().to_ascii_lowercase());
+    let allows = |names: &[&str]| only.as_deref().is_none_or(|o| names.contains(&o));
     let tenant = var("AZURE_TENANT_ID");
     let client = var("AZURE_CLIENT_ID");
-    let secret = var("AZURE_CLIENT_SECRET").map(Zeroizing::new);
-    let cert = var("AZURE_CLIENT_CERTIFICATE_PATH");
-    let federated = var("AZURE_FEDERATED_TOKEN_FILE");
+    let environment = allows(&["prod", "environmentcredential"]);
+    let secret = var("AZURE_CLIENT_SECRET")
+        .filter(|_| environment)
+        .map(Zeroizing::new);
+    let cert = var("AZURE_CLIENT_CERTIFICATE_PATH").filter(|_| environment);
+    let federated = var("AZURE_FEDERATED_TOKEN_FILE")
+        .filter(|_| allows(&["prod", "workloadidentitycredential"]));
     let (Some(tenant), Some(client), true) = (
-        tenant,
+        tenant.clone(),
         client,
         secret.is_some() || cert.is_some() || federated.is_some(),
     ) else {
+        if allows(&["dev", "azureclicredential"]) {
+            return az_cli_token(env, tenant.as_deref(), what);
+        }
         return Err(format!(
             "no Azure credentials for {what}: set AZURE_TENANT_ID, AZURE_CLIENT_ID and \
              AZURE_CLIENT_SECRET (a service principal's client secret), \
              AZURE_CLIENT_CERTIFICATE_PATH (its certificate and key in one PEM file) or \
-             AZURE_FEDERATED_TOKEN_FILE (workload identity, as AKS sets it); managed identity \
-             and the az CLI are not read by seal yet"
+             AZURE_FEDERATED_TOKEN_FILE (workload identity, as AKS sets it), or log in with \
+             the az CLI (AZURE_TOKEN_CREDENTIALS={} leaves it out); managed identity is not \
+             read by seal yet",
+            only.as_deref().unwrap_or_default()
         ));
     };
     let authority = var("AZURE_AUTHORITY_HOST")
@@ -324,6 +338,97 @@ fn token(env: &dyn Env, what: &str) -> Result<Zeroizing<String>, String> {
             .map(|d| format!(" ({d})"))
             .unwrap_or_default()
     ))
+}
+
+/// How long `az account get-access-token` may take (Azure's SDKs wait as long).
+const AZ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A token from the Azure CLI's login (`az account get-access-token`), the developer
+/// credential sops's chain ends with: its `accessToken`. The CLI found on `PATH`; it gets
+/// AZURE_TENANT_ID as `--tenant` when set, and at most [`AZ_TIMEOUT`].
+fn az_cli_token(
+    env: &dyn Env,
+    tenant: Option<&str>,
+    what: &str,
+) -> Result<Zeroizing<String>, String> {
+    use std::io::Read as _;
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new("az");
+    cmd.args([
+        "account",
+        "get-access-token",
+        "--output",
+        "json",
+        "--resource",
+        "https://vault.azure.net",
+    ]);
+    if let Some(t) = tenant {
+        cmd.args(["--tenant", t.trim()]);
+    }
+    if let Some(path) = env.var("PATH") {
+        cmd.env("PATH", path);
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| {
+            format!(
+                "no Azure credentials for {what}: no AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or \
+                 AZURE_FEDERATED_TOKEN_FILE (with AZURE_TENANT_ID and AZURE_CLIENT_ID), and the az \
+                 CLI cannot be run ({}); managed identity is not read by seal yet",
+                crate::error::io_reason(&e)
+            )
+        })?;
+    let mut out = child.stdout.take();
+    let mut err = child.stderr.take();
+    let reader = std::thread::spawn(move || {
+        let mut o = Zeroizing::new(Vec::new());
+        let mut e = Vec::new();
+        if let Some(s) = out.as_mut() {
+            let _ = s.read_to_end(&mut o);
+        }
+        if let Some(s) = err.as_mut() {
+            let _ = s.take(64 * 1024).read_to_end(&mut e);
+        }
+        (o, e)
+    });
+    let deadline = std::time::Instant::now() + AZ_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(st)) => break Some(st),
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let (stdout, stderr) = reader.join().unwrap_or_default();
+    let Some(status) = status else {
+        return Err(format!(
+            "the az CLI did not answer within {} s (getting a token for {what})",
+            AZ_TIMEOUT.as_secs()
+        ));
+    };
+    if !status.success() {
+        return Err(format!(
+            "the az CLI could not get a token for {what}: {}; run `az login` (or set a service principal's AZURE_* variables)",
+            one_line(&String::from_utf8_lossy(&stderr))
+        ));
+    }
+    let json: serde_json::Value = serde_json::from_slice(&stdout).unwrap_or_default();
+    json["accessToken"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .map(|t| Zeroizing::new(t.to_string()))
+        .ok_or_else(|| {
+            format!("the az CLI answered without an accessToken (getting a token for {what})")
+        })
 }
 
 fn now() -> u64 {
@@ -720,10 +825,15 @@ mod tests {
 
     #[test]
     fn no_credentials_are_named_before_any_connection() {
-        struct NoEnv;
+        // No variables, and a PATH without an az CLI.
+        struct NoEnv(Option<&'static str>);
         impl Env for NoEnv {
-            fn var(&self, _: &str) -> Option<String> {
-                None
+            fn var(&self, name: &str) -> Option<String> {
+                match name {
+                    "PATH" => Some("/nonexistent-seal-test".into()),
+                    "AZURE_TOKEN_CREDENTIALS" => self.0.map(str::to_string),
+                    _ => None,
+                }
             }
             fn home(&self) -> Option<std::path::PathBuf> {
                 None
@@ -733,9 +843,17 @@ mod tests {
             enc: "AAAA".into(),
             ..AzureKey::from_url("https://127.0.0.1:9/keys/k/1").unwrap()
         };
-        let e = decrypt(&k, &NoEnv).unwrap_err();
+        let e = decrypt(&k, &NoEnv(None)).unwrap_err();
         assert!(
-            e.contains("AZURE_CLIENT_SECRET") && e.contains("no Azure credentials"),
+            e.contains("AZURE_CLIENT_SECRET")
+                && e.contains("no Azure credentials")
+                && e.contains("az CLI cannot be run"),
+            "{e}"
+        );
+        // `prod` leaves the CLI out.
+        let e = decrypt(&k, &NoEnv(Some("prod"))).unwrap_err();
+        assert!(
+            e.contains("AZURE_TOKEN_CREDENTIALS=prod leaves it out"),
             "{e}"
         );
     }

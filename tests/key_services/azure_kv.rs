@@ -589,3 +589,81 @@ fn a_workload_identity_token_file_gets_both_tools_a_token() {
     let o = c.sops().arg("decrypt").arg(&seal_file).output().unwrap();
     assert_eq!(o.status.code(), Some(128), "sops: {o:?}");
 }
+
+/// An `az` on PATH that answers `account get-access-token` with `token` (the fake's
+/// static token) and logs its arguments; exit 1 with az's words when `token` is empty.
+fn fake_az(c: &GcpCase, token: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt as _;
+    let bin = c.home.join("az-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let script = if token.is_empty() {
+        "#!/bin/sh\necho \"$@\" >> \"$(dirname \"$0\")/args.log\"\necho \"ERROR: Please run 'az login' to setup account.\" >&2\nexit 1\n".to_string()
+    } else {
+        format!(
+            "#!/bin/sh\necho \"$@\" >> \"$(dirname \"$0\")/args.log\"\nprintf '{{\"accessToken\": \"{token}\", \"expiresOn\": \"2099-01-01 00:00:00.000000\", \"expires_on\": 4070908800, \"subscription\": \"s\", \"tenant\": \"{TENANT}\", \"tokenType\": \"Bearer\"}}\\n'\n"
+        )
+    };
+    let az = bin.join("az");
+    std::fs::write(&az, script).unwrap();
+    std::fs::set_permissions(&az, std::fs::Permissions::from_mode(0o755)).unwrap();
+    bin
+}
+
+#[test]
+fn the_az_cli_login_gets_both_tools_a_token_as_the_chain_ends() {
+    let mut c = azure_case();
+    for v in ["AZURE_CLIENT_SECRET", "AZURE_CLIENT_ID"] {
+        c.set(v, None);
+    }
+    // Azure's SDKs skip the service credentials (and so instance metadata) with `dev`.
+    c.set("AZURE_TOKEN_CREDENTIALS", Some("dev".into()));
+    let bin = fake_az(&c, crate::gcp::STATIC_TOKEN);
+    let path = format!("{}:/usr/bin:/bin", bin.display());
+    c.set("PATH", Some(path));
+    let p = c.write("plain.yaml", PLAIN);
+    let by_sops = ok(c
+        .sops()
+        .args(["encrypt", "--azure-kv", KEY])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let by_seal = ok(c
+        .seal()
+        .args(["encrypt", "--azure-kv", KEY])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let sops_file = c.write("sops.yaml", &by_sops);
+    let seal_file = c.write("seal.yaml", &by_seal);
+    assert_eq!(
+        ok(c.seal().arg("decrypt").arg(&sops_file).output().unwrap()),
+        PLAIN
+    );
+    assert_eq!(
+        ok(c.sops().arg("decrypt").arg(&seal_file).output().unwrap()),
+        PLAIN
+    );
+    let log = std::fs::read_to_string(bin.join("args.log")).unwrap();
+    assert!(
+        log.lines().all(|l| l.contains("account get-access-token")
+            && l.contains("https://vault.azure.net")
+            && l.contains(&format!("--tenant {TENANT}"))),
+        "{log}"
+    );
+    // Not logged in: az's own words, exit 128 for both.
+    fake_az(&c, "");
+    let o = c.seal().arg("decrypt").arg(&sops_file).output().unwrap();
+    assert_eq!(o.status.code(), Some(128), "{o:?}");
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("az login") && e.contains("az CLI could not get a token"),
+        "{e}"
+    );
+    let o = c.sops().arg("decrypt").arg(&seal_file).output().unwrap();
+    assert_eq!(o.status.code(), Some(128), "sops: {o:?}");
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("AzureCLICredential") && !e.contains("ManagedIdentityCredential"),
+        "sops tried more than the developer credentials: {e}"
+    );
+}

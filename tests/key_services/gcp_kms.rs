@@ -37,7 +37,7 @@ use crate::common;
 const ID: &str = "projects/seal-test/locations/global/keyRings/ring/cryptoKeys/key1";
 const ID2: &str = "projects/seal-test/locations/europe-west1/keyRings/ring/cryptoKeys/key2";
 const DENIED: &str = "projects/seal-test/locations/global/keyRings/ring/cryptoKeys/denied";
-const STATIC_TOKEN: &str = "ya29.static-test-token-not-real";
+pub(crate) const STATIC_TOKEN: &str = "ya29.static-test-token-not-real";
 const SA_EMAIL: &str = "sops@seal-test.iam.gserviceaccount.com";
 const REFRESH: &str = "1//refresh-test-secret-not-real";
 
