@@ -667,3 +667,78 @@ fn the_az_cli_login_gets_both_tools_a_token_as_the_chain_ends() {
         "sops tried more than the developer credentials: {e}"
     );
 }
+
+/// `sops groups add --azure-kv URL` wraps the file's data key for a new group with the Key
+/// Vault key: seal as sops writes the `sops:` block the real sops writes, the MAC stays,
+/// and with the age group deleted the real sops opens the file through Key Vault alone.
+#[test]
+fn groups_add_with_an_azure_key_wraps_the_data_key_as_sops_does() {
+    let c = azure_case();
+    let alice = crate::common::recipient("alice");
+    let p = c.write("plain.yaml", PLAIN);
+    let before = ok(c
+        .sops()
+        .args(["encrypt", "--age", &alice])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let mac = |t: &str| {
+        t.lines()
+            .find(|l| l.trim_start().starts_with("mac:"))
+            .map(str::to_string)
+    };
+    let add = ["groups", "add", "--azure-kv", KEY, "-i", "-f"];
+    let delete = [
+        "groups",
+        "delete",
+        "-i",
+        "--shamir-secret-sharing-threshold",
+        "1",
+        "0",
+        "-f",
+    ];
+    let mut shapes = Vec::new();
+    for tool in ["sops", "seal"] {
+        let name = format!("by-{tool}.yaml");
+        let f = c.write(&name, &before);
+        let run = |args: &[&str]| {
+            if tool == "sops" {
+                let mut cmd = c.sops();
+                cmd.env("SOPS_AGE_KEY_FILE", crate::common::key_file("alice"))
+                    .current_dir(&c.home)
+                    .args(args)
+                    .arg(&name);
+                ok(cmd.output().unwrap());
+            } else {
+                ok(c.seal_as_sops()
+                    .env("SOPS_AGE_KEY_FILE", crate::common::key_file("alice"))
+                    .args(args)
+                    .arg(&name)
+                    .output()
+                    .unwrap());
+            }
+        };
+        c.fake.clear();
+        run(&add);
+        assert!(
+            c.fake.seen().iter().any(|s| s.path.ends_with("/encrypt")),
+            "{tool} did not reach Key Vault"
+        );
+        let added = std::fs::read_to_string(&f).unwrap();
+        assert_eq!(mac(&added), mac(&before), "{tool}");
+        assert!(
+            added.contains("vault_url: https://sealtest.vault.azure.net"),
+            "{added}"
+        );
+        shapes.push(crate::services::metadata_shape(&added));
+        run(&delete);
+        let after = std::fs::read_to_string(&f).unwrap();
+        assert!(!after.contains(&alice), "{after}");
+        assert_eq!(
+            ok(c.sops().arg("decrypt").arg(&f).output().unwrap()),
+            PLAIN,
+            "sops opens the file {tool} changed through Key Vault alone"
+        );
+    }
+    assert_eq!(shapes[0], shapes[1], "sops (left) and seal as sops (right)");
+}
