@@ -363,6 +363,11 @@ fn route(req: &Request, tunnel: Option<&str>, st: &State) -> (u16, serde_json::V
     if path == "/token" && matches!(tunnel, None | Some("oauth2.googleapis.com:443")) {
         return token(req, st);
     }
+    if tunnel.is_none()
+        && let Some(answer) = federation(req, &path, bearer.as_deref(), st)
+    {
+        return answer;
+    }
     let Some(rest) = path.strip_prefix("/v1/") else {
         return gerr(404, "NOT_FOUND", "no such method");
     };
@@ -460,6 +465,74 @@ pub(crate) fn form(body: &[u8]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The subject token the fake STS trusts (a Kubernetes service-account token, say).
+pub(crate) const SUBJECT_TOKEN: &str = "eyJ.k8s-subject-token-not-real.sig";
+/// The service account the fake IAM Credentials lets a trusted token impersonate.
+pub(crate) const IMPERSONATED: &str = "kms-user@seal-test.iam.gserviceaccount.com";
+
+/// Google's STS (`/v1/token`: the token exchange of workload identity federation) and IAM
+/// Credentials (`…/serviceAccounts/SA:generateAccessToken`), served straight on
+/// 127.0.0.1 where a credentials file names them.
+fn federation(
+    req: &Request,
+    path: &str,
+    bearer: Option<&str>,
+    st: &State,
+) -> Option<(u16, serde_json::Value)> {
+    let issue = || {
+        let mut tokens = st.tokens.lock().unwrap();
+        let t = format!("ya29.federated-{}", tokens.len());
+        tokens.push(t.clone());
+        t
+    };
+    if path == "/v1/token" {
+        let f = form(&req.body);
+        let get = |k: &str| {
+            f.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        if get("grant_type") != "urn:ietf:params:oauth:grant-type:token-exchange"
+            || get("subject_token") != SUBJECT_TOKEN
+            || !get("audience").starts_with("//iam.googleapis.com/")
+        {
+            return Some((
+                400,
+                serde_json::json!({"error": "invalid_grant", "error_description": "The subject token is invalid."}),
+            ));
+        }
+        let t = issue();
+        return Some((
+            200,
+            serde_json::json!({"access_token": t, "issued_token_type": "urn:ietf:params:oauth:token-type:access_token", "token_type": "Bearer", "expires_in": 3600}),
+        ));
+    }
+    let sa = path
+        .strip_prefix("/v1/projects/-/serviceAccounts/")?
+        .strip_suffix(":generateAccessToken")?;
+    let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap_or_default();
+    let scoped = body["scope"].as_array().is_some_and(|a| {
+        a.iter()
+            .any(|s| s == "https://www.googleapis.com/auth/cloud-platform")
+    });
+    if sa != IMPERSONATED
+        || !scoped
+        || !bearer.is_some_and(|b| st.tokens.lock().unwrap().iter().any(|t| t == b))
+    {
+        return Some(gerr(
+            403,
+            "PERMISSION_DENIED",
+            "Permission 'iam.serviceAccounts.getAccessToken' denied on resource (or it may not exist).",
+        ));
+    }
+    let t = issue();
+    Some((
+        200,
+        serde_json::json!({"accessToken": t, "expireTime": "2099-01-01T00:00:00Z"}),
+    ))
+}
+
 fn token(req: &Request, st: &State) -> (u16, serde_json::Value) {
     use rsa::signature::Verifier as _;
     let f = form(&req.body);
@@ -503,7 +576,9 @@ fn token(req: &Request, st: &State) -> (u16, serde_json::Value) {
             let scope = claims["scope"].as_str().unwrap_or_default();
             if claims["aud"] != *st.token_uri.lock().unwrap()
                 || claims["iss"] != SA_EMAIL
-                || !scope.contains("https://www.googleapis.com/auth/cloudkms")
+                // A source credential for impersonation asks for cloud-platform only.
+                || !(scope.contains("https://www.googleapis.com/auth/cloudkms")
+                    || scope.contains("https://www.googleapis.com/auth/cloud-platform"))
                 || claims["exp"].as_u64().is_none_or(|e| e <= now)
             {
                 return refuse("Invalid JWT claims.");
@@ -1157,5 +1232,93 @@ fn groups_add_with_a_gcp_kms_key_wraps_the_data_key_as_sops_does() {
         );
     }
     assert_eq!(shapes[0], shapes[1], "sops (left) and seal as sops (right)");
+    c.assert_no_metadata_connection();
+}
+
+/// `impersonated_service_account` (gcloud's `--impersonate-service-account`) and
+/// `external_account` (workload identity federation from a token file, then impersonated)
+/// credentials files: both tools get a token through the fake STS and IAM Credentials and
+/// wrap and unwrap through Cloud KMS with it; a subject token the STS does not trust is
+/// refused.
+#[test]
+fn impersonation_and_workload_identity_federation_work_for_both_tools() {
+    let mut c = GcpCase::new();
+    c.set("GOOGLE_OAUTH_ACCESS_TOKEN", None);
+    let base = format!("http://127.0.0.1:{}", c.fake.port);
+    let impersonation =
+        format!("{base}/v1/projects/-/serviceAccounts/{IMPERSONATED}:generateAccessToken");
+    let impersonated = serde_json::json!({
+        "type": "impersonated_service_account",
+        "service_account_impersonation_url": impersonation,
+        "delegates": [],
+        "source_credentials": serde_json::from_str::<serde_json::Value>(&c.fake.service_account_json()).unwrap(),
+    });
+    let subject = c.write("k8s-token", SUBJECT_TOKEN);
+    let external = serde_json::json!({
+        "type": "external_account",
+        "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/k8s",
+        "subject_token_type": "urn:ietf:params:oauth:token-type:jwt",
+        "token_url": format!("{base}/v1/token"),
+        "credential_source": {"file": subject.display().to_string(), "format": {"type": "text"}},
+        "service_account_impersonation_url": impersonation,
+    });
+    let p = c.write("plain.yaml", PLAIN);
+    for (name, creds) in [("impersonated", &impersonated), ("external", &external)] {
+        let f = c.write(&format!("{name}.json"), &creds.to_string());
+        c.set(
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            Some(f.display().to_string()),
+        );
+        let by_sops = ok(c
+            .sops()
+            .args(["encrypt", "--gcp-kms", ID])
+            .arg(&p)
+            .output()
+            .unwrap());
+        c.fake.clear();
+        let by_seal = ok(c
+            .seal()
+            .args(["encrypt", "--gcp-kms", ID])
+            .arg(&p)
+            .output()
+            .unwrap());
+        assert!(
+            c.fake
+                .seen()
+                .iter()
+                .any(|s| s.path.ends_with(":generateAccessToken")),
+            "{name}: seal did not impersonate: {:?}",
+            c.fake.seen()
+        );
+        let sops_file = c.write("sops.yaml", &by_sops);
+        let seal_file = c.write("seal.yaml", &by_seal);
+        assert_eq!(
+            ok(c.seal().arg("decrypt").arg(&sops_file).output().unwrap()),
+            PLAIN,
+            "{name}"
+        );
+        assert_eq!(
+            ok(c.sops().arg("decrypt").arg(&seal_file).output().unwrap()),
+            PLAIN,
+            "{name}"
+        );
+    }
+    // A subject token the STS does not trust: refused for both (exit 128), not shown.
+    std::fs::write(&subject, "eyJ.untrusted-subject.sig").unwrap();
+    let sops_file = c.home.join("sops.yaml");
+    let o = c.seal().arg("decrypt").arg(&sops_file).output().unwrap();
+    assert_eq!(o.status.code(), Some(128), "{o:?}");
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        e.contains("The subject token is invalid") && !e.contains("untrusted-subject"),
+        "{e}"
+    );
+    let o = c
+        .sops()
+        .arg("decrypt")
+        .arg(c.home.join("seal.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(128), "sops: {o:?}");
     c.assert_no_metadata_connection();
 }

@@ -10,7 +10,10 @@
 //! `token_uri` with the JWT bearer grant, the claims sops's client sends: measured) or an
 //! `authorized_user` (`gcloud auth application-default login`: the refresh-token grant,
 //! always at Google's token endpoint: sops 3.11's client ignores the file's `token_uri`
-//! there, measured).
+//! there, measured), an `impersonated_service_account` (its source credentials' token buys
+//! the service account's at IAM Credentials' `generateAccessToken`) or an
+//! `external_account` (workload identity federation: a subject token from a file or URL,
+//! exchanged at Google's STS, then impersonated when the file says so).
 //! Private keys, refresh tokens and access tokens never appear in messages.
 
 use std::path::PathBuf;
@@ -135,12 +138,188 @@ fn from_json(json: &[u8], source: &str) -> Result<Zeroizing<String>, GcpError> {
             ));
             exchange(DEFAULT_TOKEN_URI, &form, source)
         }
+        "impersonated_service_account" => {
+            // `gcloud auth application-default login --impersonate-service-account SA`:
+            // the source credentials' token buys the service account's.
+            let url = text("service_account_impersonation_url");
+            let inner = v.get("source_credentials").filter(|c| c.is_object());
+            let (Some(inner), false) = (inner, url.is_empty()) else {
+                return Err(bad(
+                    "are an impersonated_service_account without source_credentials or service_account_impersonation_url",
+                ));
+            };
+            let inner = Zeroizing::new(inner.to_string().into_bytes());
+            let token = from_json(&inner, &format!("the source_credentials of {source}"))?;
+            impersonate(url, &token, v.get("delegates"), source)
+        }
+        "external_account" => external_account(&v, source),
         "" => Err(bad("have no \"type\"")),
         other => Err(bad(&format!(
-            "are of type {other:?}, which seal does not support yet (service_account and \
-             authorized_user are): use a service account key, `gcloud auth \
-             application-default login`, or GOOGLE_OAUTH_ACCESS_TOKEN"
+            "are of type {other:?}, which seal does not support yet (service_account, \
+             authorized_user, impersonated_service_account and external_account are): use a \
+             service account key, `gcloud auth application-default login`, or \
+             GOOGLE_OAUTH_ACCESS_TOKEN"
         ))),
+    }
+}
+
+/// The access token of the service account that `url` (IAM Credentials'
+/// `…/serviceAccounts/SA:generateAccessToken`) names, bought with `token`.
+fn impersonate(
+    url: &str,
+    token: &str,
+    delegates: Option<&serde_json::Value>,
+    source: &str,
+) -> Result<Zeroizing<String>, GcpError> {
+    let mut body = serde_json::json!({
+        "scope": SCOPES.split(' ').collect::<Vec<_>>(),
+        "lifetime": "3600s",
+    });
+    if let Some(d) = delegates.filter(|d| d.as_array().is_some_and(|a| !a.is_empty())) {
+        body["delegates"] = d.clone();
+    }
+    let bearer = Zeroizing::new(format!("Bearer {token}"));
+    let resp = http::post(
+        "Google IAM Credentials",
+        url,
+        &[
+            ("authorization", bearer.as_str()),
+            ("content-type", "application/json"),
+        ],
+        body.to_string().as_bytes(),
+        http::Options::default(),
+    )
+    .map_err(|e| {
+        err(
+            GcpErrorKind::Transport,
+            format!("{e} (impersonating the service account of {source})"),
+        )
+    })?;
+    let json: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_default();
+    if resp.status == 200
+        && let Some(t) = json["accessToken"].as_str().filter(|t| !t.is_empty())
+    {
+        return Ok(Zeroizing::new(t.to_string()));
+    }
+    let said = json["error"]["message"]
+        .as_str()
+        .map(one_line)
+        .unwrap_or_default();
+    Err(err(
+        GcpErrorKind::Credentials,
+        format!(
+            "{} refused to impersonate the service account of {source}: HTTP {}{}; check that the source credentials have roles/iam.serviceAccountTokenCreator on it",
+            http::origin(url),
+            resp.status,
+            if said.is_empty() {
+                String::new()
+            } else {
+                format!(": {said}")
+            }
+        ),
+    ))
+}
+
+/// Workload identity federation (`external_account`): the subject token from its
+/// `credential_source` (a file, or a URL with headers; `text` or `json` format) is
+/// exchanged at `token_url` (Google's STS) for an access token, then for the service
+/// account's when `service_account_impersonation_url` names one. Executable and AWS
+/// sources are refused by name.
+fn external_account(v: &serde_json::Value, source: &str) -> Result<Zeroizing<String>, GcpError> {
+    let bad = |why: String| {
+        err(
+            GcpErrorKind::Credentials,
+            format!("the Google credentials in {source} {why}"),
+        )
+    };
+    let text = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or_default();
+    let (audience, token_type) = (text("audience"), text("subject_token_type"));
+    let token_url = match text("token_url") {
+        "" => "https://sts.googleapis.com/v1/token",
+        u => u,
+    };
+    if audience.is_empty() || token_type.is_empty() {
+        return Err(bad(
+            "are an external_account without audience or subject_token_type".into(),
+        ));
+    }
+    let cs = &v["credential_source"];
+    let raw = if let Some(file) = cs["file"].as_str().filter(|f| !f.is_empty()) {
+        Zeroizing::new(std::fs::read_to_string(file).map_err(|e| {
+            bad(format!(
+                "name a credential_source file {file} that cannot be read: {}",
+                crate::error::io_reason(&e)
+            ))
+        })?)
+    } else if let Some(url) = cs["url"].as_str().filter(|u| !u.is_empty()) {
+        let headers: Vec<(String, String)> = cs["headers"]
+            .as_object()
+            .map(|h| {
+                h.iter()
+                    .filter_map(|(k, v)| {
+                        v.as_str().map(|v| (k.to_ascii_lowercase(), v.to_string()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let hs: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let resp = http::send(
+            "the subject token URL",
+            "GET",
+            url,
+            &hs,
+            None,
+            http::Options::default(),
+        )
+        .map_err(|e| {
+            err(
+                GcpErrorKind::Transport,
+                format!("{e} (the credential_source of {source})"),
+            )
+        })?;
+        if resp.status != 200 {
+            return Err(bad(format!(
+                "name a credential_source url that answered HTTP {}",
+                resp.status
+            )));
+        }
+        Zeroizing::new(String::from_utf8_lossy(&resp.body).into_owned())
+    } else if cs.get("executable").is_some() || cs.get("environment_id").is_some() {
+        return Err(bad(
+            "take their subject token from an executable or from AWS, which seal does not support yet (a file or URL source is)".into(),
+        ));
+    } else {
+        return Err(bad("have no credential_source file or url".into()));
+    };
+    let subject = match cs["format"]["type"].as_str().unwrap_or("text") {
+        "json" => {
+            let field = cs["format"]["subject_token_field_name"]
+                .as_str()
+                .unwrap_or_default();
+            let parsed: serde_json::Value = serde_json::from_str(&raw).unwrap_or_default();
+            Zeroizing::new(parsed[field].as_str().unwrap_or_default().to_string())
+        }
+        _ => Zeroizing::new(raw.trim().to_string()),
+    };
+    if subject.is_empty() {
+        return Err(bad("give an empty subject token".into()));
+    }
+    let form = Zeroizing::new(format!(
+        "audience={}&grant_type={}&requested_token_type={}&scope={}&subject_token={}&subject_token_type={}",
+        form_escape(audience),
+        form_escape("urn:ietf:params:oauth:grant-type:token-exchange"),
+        form_escape("urn:ietf:params:oauth:token-type:access_token"),
+        form_escape("https://www.googleapis.com/auth/cloud-platform"),
+        form_escape(&subject),
+        form_escape(token_type),
+    ));
+    let federated = exchange(token_url, &form, source)?;
+    match text("service_account_impersonation_url") {
+        "" => Ok(federated),
+        url => impersonate(url, &federated, None, source),
     }
 }
 
