@@ -15,9 +15,11 @@
 //! identity's federated token (`AZURE_FEDERATED_TOKEN_FILE`) as the assertion, exchanged with the
 //! client-credentials grant at `AZURE_AUTHORITY_HOST` (default
 //! `https://login.microsoftonline.com`) for the scope `https://vault.azure.net/.default`.
-//! Without those, the az CLI's login (`az account get-access-token`), as the chain ends;
+//! Without those, a managed identity (App Service's `IDENTITY_ENDPOINT`, else the instance
+//! metadata endpoint, `AZURE_POD_IDENTITY_AUTHORITY_HOST` or 169.254.169.254, one second),
+//! then the az CLI's login (`az account get-access-token`), as the chain ends;
 //! `AZURE_TOKEN_CREDENTIALS` (`prod`, `dev`, a credential's name) narrows the chain as
-//! Azure's SDKs do. Managed identity is not read yet: the message says so. A proxy (`HTTPS_PROXY`) and CA roots (`SSL_CERT_FILE`) come from
+//! Azure's SDKs do. A proxy (`HTTPS_PROXY`) and CA roots (`SSL_CERT_FILE`) come from
 //! [`super::http`]. Secrets and data keys never appear in messages.
 
 use base64::Engine as _;
@@ -232,6 +234,11 @@ fn token(env: &dyn Env, what: &str) -> Result<Zeroizing<String>, String> {
         client,
         secret.is_some() || cert.is_some() || federated.is_some(),
     ) else {
+        if allows(&["prod", "managedidentitycredential"])
+            && let Some(token) = managed_identity_token(env, what)?
+        {
+            return Ok(token);
+        }
         if allows(&["dev", "azureclicredential"]) {
             return az_cli_token(env, tenant.as_deref(), what);
         }
@@ -240,8 +247,8 @@ fn token(env: &dyn Env, what: &str) -> Result<Zeroizing<String>, String> {
              AZURE_CLIENT_SECRET (a service principal's client secret), \
              AZURE_CLIENT_CERTIFICATE_PATH (its certificate and key in one PEM file) or \
              AZURE_FEDERATED_TOKEN_FILE (workload identity, as AKS sets it), or log in with \
-             the az CLI (AZURE_TOKEN_CREDENTIALS={} leaves it out); managed identity is not \
-             read by seal yet",
+             the az CLI (AZURE_TOKEN_CREDENTIALS={} leaves it out), or run where a managed \
+             identity is",
             only.as_deref().unwrap_or_default()
         ));
     };
@@ -340,6 +347,86 @@ fn token(env: &dyn Env, what: &str) -> Result<Zeroizing<String>, String> {
     ))
 }
 
+/// The instance metadata endpoint's address (Azure VMs, AKS node identities) when
+/// `AZURE_POD_IDENTITY_AUTHORITY_HOST` does not name another.
+const AZURE_IMDS: &str = "http://169.254.169.254";
+
+/// A managed identity's token, as Azure's SDKs get one: from App Service's endpoint
+/// (`IDENTITY_ENDPOINT` with `IDENTITY_HEADER`), else from the instance metadata endpoint
+/// (one attempt, one second: `None` when nothing answers there, so the chain goes on).
+/// `AZURE_CLIENT_ID` picks a user-assigned identity.
+fn managed_identity_token(env: &dyn Env, what: &str) -> Result<Option<Zeroizing<String>>, String> {
+    let var = |n: &str| env.var(n).filter(|v| !v.trim().is_empty());
+    let client = var("AZURE_CLIENT_ID")
+        .map(|c| format!("&client_id={}", form_escape(c.trim())))
+        .unwrap_or_default();
+    let resource = form_escape("https://vault.azure.net");
+    let (url, header, opts, name) = match (var("IDENTITY_ENDPOINT"), var("IDENTITY_HEADER")) {
+        (Some(endpoint), Some(secret)) => (
+            format!(
+                "{}?api-version=2019-08-01&resource={resource}{client}",
+                endpoint.trim()
+            ),
+            (
+                "x-identity-header",
+                Zeroizing::new(secret.trim().to_string()),
+            ),
+            http::Options::default(),
+            "the managed identity endpoint (IDENTITY_ENDPOINT)",
+        ),
+        _ => (
+            format!(
+                "{}/metadata/identity/oauth2/token?api-version=2018-02-01&resource={resource}{client}",
+                var("AZURE_POD_IDENTITY_AUTHORITY_HOST")
+                    .unwrap_or_else(|| AZURE_IMDS.to_string())
+                    .trim()
+                    .trim_end_matches('/')
+            ),
+            ("metadata", Zeroizing::new("true".to_string())),
+            http::Options {
+                timeout: std::time::Duration::from_secs(1),
+                attempts: 1,
+            },
+            "the instance metadata endpoint",
+        ),
+    };
+    let imds = header.0 == "metadata";
+    let resp = match http::send(
+        "Azure managed identity",
+        "GET",
+        &url,
+        &[(header.0, header.1.as_str())],
+        None,
+        opts,
+    ) {
+        Ok(r) => r,
+        // Not on Azure: nothing listens there; the chain goes on to the az CLI.
+        Err(_) if imds => return Ok(None),
+        Err(e) => return Err(format!("{e} (getting a token for {what})")),
+    };
+    let json: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_default();
+    if resp.status == 200
+        && let Some(t) = json["access_token"].as_str().filter(|t| !t.is_empty())
+    {
+        return Ok(Some(Zeroizing::new(t.to_string())));
+    }
+    if imds && resp.status == 400 && !client.is_empty() && json["error"] == "invalid_request" {
+        // Answered, but this identity is not assigned to the machine.
+        return Err(format!(
+            "{name} has no identity with AZURE_CLIENT_ID for {what}: {}",
+            one_line(json["error_description"].as_str().unwrap_or_default())
+        ));
+    }
+    Err(format!(
+        "{name} refused a token for {what}: HTTP {}{}; check that the machine or app has a managed identity with access to the vault",
+        resp.status,
+        json["error_description"]
+            .as_str()
+            .map(|d| format!(" ({})", one_line(d)))
+            .unwrap_or_default()
+    ))
+}
+
 /// How long `az account get-access-token` may take (Azure's SDKs wait as long).
 const AZ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
@@ -377,7 +464,7 @@ fn az_cli_token(
             format!(
                 "no Azure credentials for {what}: no AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or \
                  AZURE_FEDERATED_TOKEN_FILE (with AZURE_TENANT_ID and AZURE_CLIENT_ID), and the az \
-                 CLI cannot be run ({}); managed identity is not read by seal yet",
+                 CLI cannot be run ({}), and no managed identity answered",
                 crate::error::io_reason(&e)
             )
         })?;
@@ -831,6 +918,8 @@ mod tests {
             fn var(&self, name: &str) -> Option<String> {
                 match name {
                     "PATH" => Some("/nonexistent-seal-test".into()),
+                    // Never the real instance metadata address: a closed loopback port.
+                    "AZURE_POD_IDENTITY_AUTHORITY_HOST" => Some("http://127.0.0.1:9".into()),
                     "AZURE_TOKEN_CREDENTIALS" => self.0.map(str::to_string),
                     _ => None,
                 }

@@ -274,6 +274,14 @@ fn client_certificate(
 fn azure_case() -> GcpCase {
     let mut c = GcpCase::new();
     c.set("GOOGLE_OAUTH_ACCESS_TOKEN", None);
+    // Azure's instance metadata address goes to the same trap as Google's.
+    let trap = c
+        .env
+        .iter()
+        .find(|(k, _)| *k == "GCE_METADATA_HOST")
+        .map(|(_, v)| format!("http://{v}"))
+        .unwrap();
+    c.set("AZURE_POD_IDENTITY_AUTHORITY_HOST", Some(trap));
     c.set("AZURE_TENANT_ID", Some(TENANT.into()));
     c.set("AZURE_CLIENT_ID", Some(CLIENT.into()));
     c.set("AZURE_CLIENT_SECRET", Some(SECRET.into()));
@@ -741,4 +749,118 @@ fn groups_add_with_an_azure_key_wraps_the_data_key_as_sops_does() {
         );
     }
     assert_eq!(shapes[0], shapes[1], "sops (left) and seal as sops (right)");
+}
+
+/// A fake Azure instance metadata endpoint on 127.0.0.1: a token (`token`) for
+/// `resource=https://vault.azure.net` when the request carries `Metadata: true`, else
+/// IMDS's 400; each request's first line is kept.
+fn fake_imds(token: &'static str) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead as _, Write as _};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = format!("http://{}", l.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            let mut metadata = false;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                metadata |= lower.starts_with("metadata: true")
+                    || lower.starts_with("x-identity-header: seal-test-identity-header");
+            }
+            s2.lock().unwrap().push(first.trim().to_string());
+            let ok = metadata && first.contains("resource=https%3A%2F%2Fvault.azure.net");
+            let (status, body) = if ok {
+                (
+                    "200 OK",
+                    serde_json::json!({"access_token": token, "expires_in": "3599", "token_type": "Bearer", "resource": "https://vault.azure.net"}),
+                )
+            } else {
+                (
+                    "400 Bad Request",
+                    serde_json::json!({"error": "invalid_request", "error_description": "Required metadata header not specified"}),
+                )
+            };
+            let body = body.to_string();
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (addr, seen)
+}
+
+#[test]
+fn a_managed_identity_gets_a_token_when_nothing_else_is_set() {
+    let mut c = azure_case();
+    for v in ["AZURE_CLIENT_SECRET", "AZURE_CLIENT_ID"] {
+        c.set(v, None);
+    }
+    let (endpoint, seen) = fake_imds(crate::gcp::STATIC_TOKEN);
+    // No az CLI to fall back on.
+    c.set("PATH", Some("/usr/bin:/bin".into()));
+    let p = c.write("plain.yaml", PLAIN);
+    // App Service / Container Apps: IDENTITY_ENDPOINT with IDENTITY_HEADER, which both
+    // tools take (and then never ask the instance metadata address).
+    c.set("IDENTITY_ENDPOINT", Some(format!("{endpoint}/msi/token")));
+    c.set("IDENTITY_HEADER", Some("seal-test-identity-header".into()));
+    let by_sops = ok(c
+        .sops()
+        .args(["encrypt", "--azure-kv", KEY])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let by_seal = ok(c
+        .seal()
+        .args(["encrypt", "--azure-kv", KEY])
+        .arg(&p)
+        .output()
+        .unwrap());
+    let sops_file = c.write("sops.yaml", &by_sops);
+    let seal_file = c.write("seal.yaml", &by_seal);
+    assert_eq!(
+        ok(c.seal().arg("decrypt").arg(&sops_file).output().unwrap()),
+        PLAIN
+    );
+    assert_eq!(
+        ok(c.sops().arg("decrypt").arg(&seal_file).output().unwrap()),
+        PLAIN
+    );
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.starts_with("GET /msi/token?api-version=2019-08-01")),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+    // A VM or AKS node identity: the instance metadata endpoint, here at
+    // AZURE_POD_IDENTITY_AUTHORITY_HOST. seal only: sops 3.11's SDK no longer reads that
+    // variable (measured: it asked 169.254.169.254), so it is not run here.
+    c.set("IDENTITY_ENDPOINT", None);
+    c.set("IDENTITY_HEADER", None);
+    c.set("AZURE_POD_IDENTITY_AUTHORITY_HOST", Some(endpoint));
+    assert_eq!(
+        ok(c.seal().arg("decrypt").arg(&sops_file).output().unwrap()),
+        PLAIN
+    );
+    assert!(
+        seen.lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.starts_with("GET /metadata/identity/oauth2/token?api-version=2018-02-01")),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+    c.assert_no_metadata_connection();
 }

@@ -699,7 +699,7 @@ impl GcpCase {
         c
     }
 
-    fn assert_no_metadata_connection(&self) {
+    pub(crate) fn assert_no_metadata_connection(&self) {
         assert_eq!(
             *self.metadata_hits.lock().unwrap(),
             0,
