@@ -68,6 +68,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     crate::ui::set_verbosity(crate::ui::Verbosity::from_flags(cli.quiet, cli.verbose));
     let ctx = common::Ctx::from_process(cli.config)?
         .with_decryption_order(cli.decryption_order.as_deref())?;
+    crate::keys::keyservice::configure(&cli.keyservice, cli.enable_local_keyservice)
+        .map_err(|e| CliError::new(crate::error::exit::GENERIC, e))?;
     match cli.command {
         Command::Encrypt(a) => encrypt::run(&ctx, &a),
         Command::Decrypt(a) => decrypt::run(&ctx, &a),

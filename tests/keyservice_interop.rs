@@ -1,0 +1,294 @@
+//! sops's key service protocol against the real sops 3.11: seal (as `sops` and as itself)
+//! as the client of `sops keyservice`. The service alone holds the age key (its
+//! own environment); the clients run with `--enable-local-keyservice=false` and no key, so
+//! a success proves the data key went through the service. Services listen on a unix
+//! socket in a temp dir or a free loopback port, are started by the test under the
+//! watchdog of `common::services` and stopped when it ends. The failures (service down,
+//! a key the service does not hold) are compared with what the real sops does.
+
+mod common;
+#[path = "common/services.rs"]
+mod services;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{key_file, recipient, seal, sops};
+use services::{Service, start};
+
+const PLAIN: &str = "db:\n    password: hunter2\n";
+
+/// A key service holding alice's key: the real sops (`real`) or seal run as `sops`.
+fn service(real: bool, dir: &Path, network: &str) -> (Service, String) {
+    let (address, uri, port) = match network {
+        "unix" => {
+            let sock = dir.join("ks.sock");
+            let s = sock.display().to_string();
+            (s.clone(), format!("unix://{s}"), 0)
+        }
+        _ => {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            (
+                format!("127.0.0.1:{port}"),
+                format!("tcp://127.0.0.1:{port}"),
+                port,
+            )
+        }
+    };
+    let program: PathBuf = if real {
+        common::sops_bin()
+    } else {
+        PathBuf::from(env!("CARGO_BIN_EXE_seal"))
+    };
+    let mut args: Vec<String> = Vec::new();
+    if !real {
+        args.push("sops".into());
+    }
+    for a in ["keyservice", "--network", network, "--address", &address] {
+        args.push(a.into());
+    }
+    let alice = key_file("alice").display().to_string();
+    let sock = PathBuf::from(&address);
+    let svc = start(
+        &program,
+        &args,
+        &[("SOPS_AGE_KEY_FILE", alice.as_str())],
+        port,
+        move |p| {
+            if network == "unix" {
+                std::os::unix::net::UnixStream::connect(&sock).is_ok()
+            } else {
+                std::net::TcpStream::connect(("127.0.0.1", p)).is_ok()
+            }
+        },
+    );
+    (svc, uri)
+}
+
+/// Write PLAIN as `name` in `dir`, encrypted for `who` by the real sops (`real`) or seal.
+fn encrypted(real: bool, dir: &Path, name: &str, who: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, PLAIN).unwrap();
+    let r = recipient(who);
+    let ok = if real {
+        sops(dir)
+            .args(["encrypt", "-i", "--age", &r, name])
+            .status()
+            .unwrap()
+            .success()
+    } else {
+        seal(dir)
+            .args(["encrypt", "-i", "--age", &r, name])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(ok, "encrypting {name}");
+    p
+}
+
+/// `sops ARGS` (seal as sops when `!real`) in `dir`, no key of its own, bounded.
+fn client(real: bool, dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let o = if real {
+        let mut c = sops(dir);
+        c.args(args);
+        let child = c
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        wait_bounded(child)
+    } else {
+        seal(dir)
+            .arg("sops")
+            .args(args)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap()
+    };
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn wait_bounded(mut child: std::process::Child) -> std::process::Output {
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("the real sops did not finish within 60 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// The real sops decrypts `file` with alice's key (its own environment).
+fn real_decrypt(dir: &Path, file: &Path) -> String {
+    let o = sops(dir)
+        .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+        .args(["decrypt", &file.display().to_string()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// One direction: `client_real` talks to a service (`service_real`) on `network`.
+fn both_ways(client_real: bool, service_real: bool, network: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (svc, uri) = service(service_real, dir, network);
+    let remote = [
+        "--keyservice",
+        uri.as_str(),
+        "--enable-local-keyservice=false",
+    ];
+    // Made by the other side, so each direction reads a foreign file.
+    let file = encrypted(!client_real, dir, "s.yaml", "alice");
+    let f = file.display().to_string();
+
+    // The client has no key: without the service the file does not open.
+    let (code, _, _) = client(client_real, dir, &["decrypt", &f]);
+    assert_eq!(code, 128, "no key without the service");
+
+    let mut args = vec!["decrypt"];
+    args.extend(remote);
+    args.push(&f);
+    let (code, out, err) = client(client_real, dir, &args);
+    assert_eq!(
+        (code, out.as_str()),
+        (0, PLAIN),
+        "{err}\nservice log:\n{}",
+        svc.log()
+    );
+
+    // Encrypt through the service; the real sops opens the result with alice's key.
+    let new = dir.join("new.yaml");
+    std::fs::write(&new, PLAIN).unwrap();
+    let alice = recipient("alice");
+    let n = new.display().to_string();
+    let mut args = vec!["encrypt", "-i", "--age", alice.as_str()];
+    args.extend(remote);
+    args.push(&n);
+    let (code, _, err) = client(client_real, dir, &args);
+    assert_eq!(code, 0, "{err}\nservice log:\n{}", svc.log());
+    assert!(std::fs::read_to_string(&new).unwrap().contains("ENC["));
+    assert_eq!(real_decrypt(dir, &new), PLAIN);
+}
+
+#[test]
+fn seal_as_sops_uses_the_real_sops_keyservice_on_a_unix_socket() {
+    both_ways(false, true, "unix");
+}
+
+#[test]
+fn seal_as_sops_uses_the_real_sops_keyservice_over_tcp() {
+    both_ways(false, true, "tcp");
+}
+
+#[test]
+fn seals_own_command_line_takes_key_services() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (svc, uri) = service(true, dir, "unix");
+    let file = encrypted(true, dir, "s.yaml", "alice");
+    let o = seal(dir)
+        .args([
+            "decrypt",
+            "--enable-local-keyservice=false",
+            "--keyservice",
+            &uri,
+        ])
+        .arg(&file)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stderr),
+        svc.log()
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), PLAIN);
+    // SOPS_KEYSERVICE names it too, as for sops.
+    let o = seal(dir)
+        .env("SOPS_KEYSERVICE", &uri)
+        .args(["decrypt", "--enable-local-keyservice=false"])
+        .arg(&file)
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn a_service_that_is_down_fails_as_in_sops() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let uri = format!("unix://{}/none.sock", dir.display());
+    let file = encrypted(true, dir, "s.yaml", "alice");
+    let f = file.display().to_string();
+    let remote = [
+        "--keyservice",
+        uri.as_str(),
+        "--enable-local-keyservice=false",
+    ];
+    let mut dec = vec!["decrypt"];
+    dec.extend(remote);
+    dec.push(&f);
+    let new = dir.join("new.yaml");
+    std::fs::write(&new, PLAIN).unwrap();
+    let alice = recipient("alice");
+    let n = new.display().to_string();
+    let mut enc = vec!["encrypt", "--age", alice.as_str()];
+    enc.extend(remote);
+    enc.push(&n);
+    for (args, want) in [(&dec, 128), (&enc, 1)] {
+        let (real, _, _) = client(true, dir, args);
+        let (code, out, err) = client(false, dir, args);
+        assert_eq!((real, code), (want, want), "{args:?}: {err}");
+        assert!(out.is_empty());
+        assert!(
+            err.contains(&uri) && err.contains("cannot connect"),
+            "{err}"
+        );
+        assert!(err.contains(&format!("age key {alice}")), "{err}");
+    }
+}
+
+#[test]
+fn a_key_the_service_does_not_hold_fails_as_in_sops() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let file = encrypted(true, dir, "bob.yaml", "bob");
+    let f = file.display().to_string();
+    for service_real in std::iter::once(true) {
+        let (svc, uri) = service(service_real, dir, if service_real { "tcp" } else { "unix" });
+        let args = [
+            "decrypt",
+            "--keyservice",
+            &uri,
+            "--enable-local-keyservice=false",
+            &f,
+        ];
+        let (real, _, real_err) = client(true, dir, &args);
+        let (code, out, err) = client(false, dir, &args);
+        assert_eq!((real, code), (128, 128), "{real_err}\n{err}\n{}", svc.log());
+        assert!(out.is_empty());
+        assert!(
+            err.contains("could not decrypt the data key") && err.contains(&uri),
+            "{err}"
+        );
+        assert!(!err.contains("AGE-SECRET-KEY"), "{err}");
+        drop(svc);
+        let _ = std::fs::remove_file(dir.join("ks.sock"));
+    }
+}
