@@ -1,5 +1,6 @@
-//! sops's key service protocol against the real sops 3.11: seal (as `sops` and as itself)
-//! as the client of `sops keyservice`. The service alone holds the age key (its
+//! sops's key service protocol against the real sops 3.11, both ways: seal (as `sops` and
+//! as itself) as the client of `sops keyservice`, and the real sops as the client of
+//! `seal keyservice` / seal's `sops keyservice`. The service alone holds the age key (its
 //! own environment); the clients run with `--enable-local-keyservice=false` and no key, so
 //! a success proves the data key went through the service. Services listen on a unix
 //! socket in a temp dir or a free loopback port, are started by the test under the
@@ -195,6 +196,16 @@ fn seal_as_sops_uses_the_real_sops_keyservice_over_tcp() {
 }
 
 #[test]
+fn the_real_sops_uses_seals_keyservice_on_a_unix_socket() {
+    both_ways(true, false, "unix");
+}
+
+#[test]
+fn the_real_sops_uses_seals_keyservice_over_tcp() {
+    both_ways(true, false, "tcp");
+}
+
+#[test]
 fn seals_own_command_line_takes_key_services() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
@@ -270,7 +281,7 @@ fn a_key_the_service_does_not_hold_fails_as_in_sops() {
     let dir = tmp.path();
     let file = encrypted(true, dir, "bob.yaml", "bob");
     let f = file.display().to_string();
-    for service_real in std::iter::once(true) {
+    for service_real in [true, false] {
         let (svc, uri) = service(service_real, dir, if service_real { "tcp" } else { "unix" });
         let args = [
             "decrypt",
@@ -291,4 +302,129 @@ fn a_key_the_service_does_not_hold_fails_as_in_sops() {
         drop(svc);
         let _ = std::fs::remove_file(dir.join("ks.sock"));
     }
+}
+
+/// `seal keyservice` run directly (not under the watchdog) so the test writes its standard
+/// input; killed when dropped.
+struct Direct(std::process::Child);
+
+impl Drop for Direct {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn prompt_asks_before_each_request_and_n_is_sops_refusal() {
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let sock = dir.join("p.sock");
+    let mut server = Direct(
+        std::process::Command::new(env!("CARGO_BIN_EXE_seal"))
+            .args(["keyservice", "--network", "unix", "--prompt", "--address"])
+            .arg(&sock)
+            .env_clear()
+            .env("HOME", dir)
+            .env("SOPS_AGE_KEY_FILE", key_file("alice"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = std::time::Instant::now();
+    while std::os::unix::net::UnixStream::connect(&sock).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let file = encrypted(true, dir, "s.yaml", "alice");
+    let uri = format!("unix://{}", sock.display());
+    let args = [
+        "decrypt",
+        "--keyservice",
+        uri.as_str(),
+        "--enable-local-keyservice=false",
+        &file.display().to_string(),
+    ]
+    .map(str::to_string);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let stdin = server.0.stdin.as_mut().unwrap();
+    // An answer other than y or n asks again; y answers.
+    stdin.write_all(b"maybe\ny\n").unwrap();
+    let (code, out, err) = client(true, dir, &args);
+    assert_eq!((code, out.as_str()), (0, PLAIN), "{err}");
+    stdin.write_all(b"n\n").unwrap();
+    let (code, _, err) = client(false, dir, &args);
+    assert_eq!(code, 128, "{err}");
+    assert!(err.contains("Request rejected by user"), "{err}");
+    drop(server.0.stdin.take());
+    let _ = server.0.kill();
+    let mut shown = String::new();
+    use std::io::Read;
+    server
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut shown)
+        .unwrap();
+    let alice = recipient("alice");
+    let q = format!("Received decrypt request using age key {alice}. Respond to request? (y/n): ");
+    assert_eq!(shown.matches(&q).count(), 3, "{shown}");
+}
+
+#[test]
+fn a_non_loopback_address_is_warned_about() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let svc = start(
+        Path::new(env!("CARGO_BIN_EXE_seal")),
+        &[
+            "keyservice".into(),
+            "--addr".into(),
+            format!("0.0.0.0:{port}"),
+        ],
+        &[],
+        port,
+        |p| std::net::TcpStream::connect(("127.0.0.1", p)).is_ok(),
+    );
+    let started = std::time::Instant::now();
+    while !svc.log().contains("warning") && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = svc.log();
+    assert!(
+        log.contains(&format!("listening on tcp://0.0.0.0:{port}")),
+        "{log}"
+    );
+    assert!(
+        log.contains("not a loopback address") && log.contains("no TLS"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_busy_address_is_a_clear_error() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap().to_string();
+    let tmp = tempfile::tempdir().unwrap();
+    let o = seal(tmp.path())
+        .args(["sops", "keyservice", "--addr", &addr])
+        .timeout(Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("cannot listen on tcp://{addr}")),
+        "{err}"
+    );
 }

@@ -235,14 +235,7 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
             };
         }
         "groups" => return super::groups::plan(rest, globals),
-        "keyservice" => {
-            return Plan::fail(
-                GENERIC,
-                format!(
-                    "`sops {name}` is not implemented by seal yet; run the real sops for it (see docs/sops-compat.md)"
-                ),
-            );
-        }
+        "keyservice" => return keyservice_plan(rest),
         _ => {}
     }
     let allow = allowed(name);
@@ -418,6 +411,30 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
         }
     }
     out.keyservices(&p);
+    Plan::Seal(out.argv)
+}
+
+/// `sops keyservice`: `seal keyservice` with sops's --network/--net, --address/--addr and
+/// --prompt (--verbose is accepted; seal logs each request anyway).
+fn keyservice_plan(rest: &[OsString]) -> Plan {
+    let p = match flags::parse(
+        rest,
+        true,
+        Some(&["network", "address", "prompt", "verbose"]),
+    ) {
+        Ok(p) => p,
+        Err(e) => return usage(&e.0),
+    };
+    let mut out = Out::new("keyservice");
+    for name in ["network", "address"] {
+        if let Some(v) = p.value(name) {
+            out.push(format!("--{name}").into());
+            out.push(v.into());
+        }
+    }
+    if p.on("prompt") {
+        out.push("--prompt".into());
+    }
     Plan::Seal(out.argv)
 }
 
@@ -1043,6 +1060,26 @@ mod tests {
                 None
             )),
             ["seal", "exec-env", "f.yaml", "--", "env"]
+        );
+        assert_eq!(
+            seal(plan(
+                "keyservice",
+                &os(&["--net", "unix", "--addr", "/s.sock", "--prompt"]),
+                None
+            )),
+            [
+                "seal",
+                "keyservice",
+                "--network",
+                "unix",
+                "--address",
+                "/s.sock",
+                "--prompt"
+            ]
+        );
+        assert_eq!(
+            seal(plan("keyservice", &os(&[]), None)),
+            ["seal", "keyservice"]
         );
     }
 

@@ -2,7 +2,7 @@
 //! whether the local keys are used too), the seam through which [`super::wrap_groups`] and
 //! [`super::recover_data_key`] hand a master key to a remote service, and the mapping
 //! between a metadata entry and the protocol's `Key` ([`proto`]). The gRPC client is
-//! [`client`].
+//! [`client`], `seal keyservice` / `sops keyservice` is [`server`].
 //!
 //! As sops does: each key is wrapped by the first service that succeeds (the local keys
 //! first when enabled, then the `--keyservice` list in order); each key of a group is tried
@@ -19,6 +19,7 @@ use crate::tree::{Branch, Item, Value};
 
 pub mod client;
 pub mod proto;
+pub mod server;
 
 pub use client::Endpoint;
 use proto::Key;
@@ -208,6 +209,28 @@ fn add_entry(kind: &str, mut entry: Branch, enc: &str, group: &mut KeyGroup) {
     }
 }
 
+/// A group holding one entry: `key` with `enc` (the server's way to reuse a local type).
+fn single_group(key: &Key, enc: &str) -> KeyGroup {
+    let mut group = KeyGroup::default();
+    add_entry(key.kind(), key.to_entry(""), enc, &mut group);
+    group
+}
+
+/// The `enc` of the one entry a wrap added to an empty group.
+fn only_enc(group: &KeyGroup) -> Option<String> {
+    if let Some(k) = group.age.first() {
+        return Some(k.enc.clone());
+    }
+    let (_, list) = group.other.first()?;
+    match list.first()? {
+        Value::Branch(b) => match b.get("enc") {
+            Some(Value::Str(s)) => Some(s.clone()),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,14 +242,13 @@ mod tests {
             engine_path: "transit".into(),
             key_name: "k".into(),
         };
-        let mut group = KeyGroup::default();
-        add_entry("hc_vault", key.to_entry(""), "vault:v1:xyz", &mut group);
+        let group = single_group(&key, "vault:v1:xyz");
         assert_eq!(
             entries("hc_vault", &group),
             vec![(key, "vault:v1:xyz".into())]
         );
-        let mut age = KeyGroup::default();
-        add_entry("age", Key::Age("age1x".into()).to_entry(""), "E", &mut age);
+        assert_eq!(only_enc(&group).as_deref(), Some("vault:v1:xyz"));
+        let age = single_group(&Key::Age("age1x".into()), "E");
         assert_eq!(age.age[0].recipient, "age1x");
         assert_eq!(
             entries("age", &age),
