@@ -2,7 +2,8 @@
 //! as itself) as the client of `sops keyservice`, and the real sops as the client of
 //! `seal keyservice` / seal's `sops keyservice`. The service alone holds the age key (its
 //! own environment); the clients run with `--enable-local-keyservice=false` and no key, so
-//! a success proves the data key went through the service. Services listen on a unix
+//! a success proves the data key went through the service (age; AWS KMS on moto and Vault
+//! transit on OpenBao, whose credentials only the service has). Services listen on a unix
 //! socket in a temp dir or a free loopback port, are started by the test under the
 //! watchdog of `common::services` and stopped when it ends. The failures (service down,
 //! a key the service does not hold) are compared with what the real sops does.
@@ -21,6 +22,16 @@ const PLAIN: &str = "db:\n    password: hunter2\n";
 
 /// A key service holding alice's key: the real sops (`real`) or seal run as `sops`.
 fn service(real: bool, dir: &Path, network: &str) -> (Service, String) {
+    service_env(real, dir, network, &[])
+}
+
+/// [`service`] with more environment (a cloud key service's credentials).
+fn service_env(
+    real: bool,
+    dir: &Path,
+    network: &str,
+    more: &[(&'static str, String)],
+) -> (Service, String) {
     let (address, uri, port) = match network {
         "unix" => {
             let sock = dir.join("ks.sock");
@@ -54,19 +65,15 @@ fn service(real: bool, dir: &Path, network: &str) -> (Service, String) {
     }
     let alice = key_file("alice").display().to_string();
     let sock = PathBuf::from(&address);
-    let svc = start(
-        &program,
-        &args,
-        &[("SOPS_AGE_KEY_FILE", alice.as_str())],
-        port,
-        move |p| {
-            if network == "unix" {
-                std::os::unix::net::UnixStream::connect(&sock).is_ok()
-            } else {
-                std::net::TcpStream::connect(("127.0.0.1", p)).is_ok()
-            }
-        },
-    );
+    let mut envs: Vec<(&str, &str)> = vec![("SOPS_AGE_KEY_FILE", alice.as_str())];
+    envs.extend(more.iter().map(|(k, v)| (*k, v.as_str())));
+    let svc = start(&program, &args, &envs, port, move |p| {
+        if network == "unix" {
+            std::os::unix::net::UnixStream::connect(&sock).is_ok()
+        } else {
+            std::net::TcpStream::connect(("127.0.0.1", p)).is_ok()
+        }
+    });
     (svc, uri)
 }
 
@@ -427,4 +434,63 @@ fn a_busy_address_is_a_clear_error() {
         err.contains(&format!("cannot listen on tcp://{addr}")),
         "{err}"
     );
+}
+
+/// A file encrypted for a cloud key (`key_args`) through each service in turn, by the other
+/// side's client (neither client has the credentials in `env`), then decrypted through the
+/// service by both clients. `shows` is a part of the key the file's metadata must hold.
+fn cloud_key_through_either_service(
+    key_args: &[&str],
+    env: &[(&'static str, String)],
+    shows: &str,
+) {
+    for service_real in [true, false] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        let (svc, uri) = service_env(service_real, dir, "unix", env);
+        let new = dir.join("cloud.yaml");
+        std::fs::write(&new, PLAIN).unwrap();
+        let n = new.display().to_string();
+        let remote = [
+            "--keyservice",
+            uri.as_str(),
+            "--enable-local-keyservice=false",
+        ];
+        let mut args = vec!["encrypt", "-i"];
+        args.extend(key_args);
+        args.extend(remote);
+        args.push(&n);
+        let (code, _, err) = client(!service_real, dir, &args);
+        assert_eq!(code, 0, "{err}\nservice log:\n{}", svc.log());
+        let text = std::fs::read_to_string(&new).unwrap();
+        assert!(text.contains(shows), "{text}");
+        for client_real in [true, false] {
+            let mut args = vec!["decrypt"];
+            args.extend(remote);
+            args.push(&n);
+            let (code, out, err) = client(client_real, dir, &args);
+            assert_eq!(
+                (code, out.as_str()),
+                (0, PLAIN),
+                "client real={client_real}, service real={service_real}: {err}\n{}",
+                svc.log()
+            );
+        }
+    }
+}
+
+#[test]
+fn aws_kms_keys_with_a_context_go_through_either_service() {
+    let moto = services::moto();
+    let arn = services::kms_key(moto);
+    let args = ["--kms", &arn, "--encryption-context", "env:prod,team:a"];
+    cloud_key_through_either_service(&args, &services::aws_env(moto), "team: a");
+}
+
+#[test]
+fn vault_transit_keys_go_through_either_service() {
+    let bao = services::bao();
+    let uri = services::transit_key(bao, "keyservice");
+    let env = [("VAULT_TOKEN", services::BAO_ROOT_TOKEN.to_string())];
+    cloud_key_through_either_service(&["--hc-vault-transit", &uri], &env, "key_name: keyservice");
 }
