@@ -8,6 +8,8 @@
 //! watchdog of `common::services` and stopped when it ends. The failures (service down,
 //! a key the service does not hold) are compared with what the real sops does.
 
+#![cfg(feature = "keyservice")]
+
 mod common;
 #[path = "common/services.rs"]
 mod services;

@@ -17,9 +17,69 @@ use super::{Identities, KeyError, KeyType, push_entry};
 use crate::metadata::{AgeKey, KeyGroup};
 use crate::tree::{Branch, Item, Value};
 
+#[cfg(feature = "keyservice")]
 pub mod client;
 pub mod proto;
+#[cfg(feature = "keyservice")]
 pub mod server;
+
+/// Without the `keyservice` feature: no key service client; a `--keyservice` is refused.
+#[cfg(not(feature = "keyservice"))]
+pub mod client {
+    use zeroize::Zeroizing;
+
+    use super::proto::Key;
+
+    const ABSENT: &str = "seal was built without the keyservice feature";
+
+    /// A key service (never made: [`Endpoint::parse`] refuses every URI).
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    pub struct Endpoint {
+        /// The URI as given.
+        pub uri: String,
+    }
+
+    impl Endpoint {
+        /// Refused: not built in.
+        pub fn parse(uri: &str) -> Result<Endpoint, String> {
+            Err(format!("key service {uri:?}: {ABSENT}"))
+        }
+
+        /// Not built in.
+        pub fn encrypt(&self, _key: &Key, _plaintext: &[u8]) -> Result<Vec<u8>, String> {
+            Err(ABSENT.to_string())
+        }
+
+        /// Not built in.
+        pub fn decrypt(
+            &self,
+            _key: &Key,
+            _ciphertext: &[u8],
+        ) -> Result<Zeroizing<Vec<u8>>, String> {
+            Err(ABSENT.to_string())
+        }
+    }
+}
+
+/// Without the `keyservice` feature: `seal keyservice` fails naming the feature.
+#[cfg(not(feature = "keyservice"))]
+pub mod server {
+    /// How `seal keyservice` listens.
+    #[derive(Clone, Debug)]
+    pub struct Options {
+        /// `tcp` or `unix`.
+        pub network: String,
+        /// `HOST:PORT` or a socket path.
+        pub address: String,
+        /// Ask before answering each request.
+        pub prompt: bool,
+    }
+
+    /// Not built in.
+    pub fn run(_opts: &Options) -> Result<(), String> {
+        Err("seal was built without the keyservice feature (sops keyservice)".to_string())
+    }
+}
 
 pub use client::Endpoint;
 use proto::Key;
@@ -209,6 +269,7 @@ fn add_entry(kind: &str, mut entry: Branch, enc: &str, group: &mut KeyGroup) {
     }
 }
 
+#[cfg_attr(not(feature = "keyservice"), allow(dead_code))]
 /// A group holding one entry: `key` with `enc` (the server's way to reuse a local type).
 fn single_group(key: &Key, enc: &str) -> KeyGroup {
     let mut group = KeyGroup::default();
@@ -216,6 +277,7 @@ fn single_group(key: &Key, enc: &str) -> KeyGroup {
     group
 }
 
+#[cfg_attr(not(feature = "keyservice"), allow(dead_code))]
 /// The `enc` of the one entry a wrap added to an empty group.
 fn only_enc(group: &KeyGroup) -> Option<String> {
     if let Some(k) = group.age.first() {
