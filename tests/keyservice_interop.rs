@@ -2,7 +2,7 @@
 //! as itself) as the client of `sops keyservice`, and the real sops as the client of
 //! `seal keyservice` / seal's `sops keyservice`. The service alone holds the age key (its
 //! own environment); the clients run with `--enable-local-keyservice=false` and no key, so
-//! a success proves the data key went through the service (age; AWS KMS on moto and Vault
+//! a success proves the data key went through the service (age; PGP through gpg, AWS KMS on moto and Vault
 //! transit on OpenBao, whose credentials only the service has). Services listen on a unix
 //! socket in a temp dir or a free loopback port, are started by the test under the
 //! watchdog of `common::services` and stopped when it ends. The failures (service down,
@@ -438,7 +438,7 @@ fn a_busy_address_is_a_clear_error() {
     );
 }
 
-/// A file encrypted for a cloud key (`key_args`) through each service in turn, by the other
+/// A file encrypted for a non-age key (`key_args`) through each service in turn, by the other
 /// side's client (neither client has the credentials in `env`), then decrypted through the
 /// service by both clients. `shows` is a part of the key the file's metadata must hold.
 fn cloud_key_through_either_service(
@@ -495,4 +495,29 @@ fn vault_transit_keys_go_through_either_service() {
     let uri = services::transit_key(bao, "keyservice");
     let env = [("VAULT_TOKEN", services::BAO_ROOT_TOKEN.to_string())];
     cloud_key_through_either_service(&["--hc-vault-transit", &uri], &env, "key_name: keyservice");
+}
+
+#[test]
+fn pgp_keys_go_through_either_service() {
+    use std::os::unix::fs::PermissionsExt;
+    const FP: &str = "FBC7B9E2A4F9289AC0C1D4843D16CEE4A27381B4";
+    let tmp = tempfile::tempdir().unwrap();
+    let gnupg = tmp.path().join("gnupg");
+    std::fs::create_dir_all(&gnupg).unwrap();
+    std::fs::set_permissions(&gnupg, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let key =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/keys/sops_functional_tests_key.asc");
+    let o = std::process::Command::new("gpg")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", tmp.path())
+        .env("GNUPGHOME", &gnupg)
+        .args(["--batch", "--import"])
+        .arg(&key)
+        .output()
+        .expect("gpg is required: install gnupg (scripts/install-peers.sh)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // Only the service has the key ring.
+    let env = [("GNUPGHOME", gnupg.display().to_string())];
+    cloud_key_through_either_service(&["--pgp", FP], &env, FP);
 }
