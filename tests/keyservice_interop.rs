@@ -521,3 +521,17 @@ fn pgp_keys_go_through_either_service() {
     let env = [("GNUPGHOME", gnupg.display().to_string())];
     cloud_key_through_either_service(&["--pgp", FP], &env, FP);
 }
+
+#[test]
+fn sigterm_stops_seals_server_and_removes_its_socket() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sock = tmp.path().join("ks.sock");
+    let (svc, _) = service(false, tmp.path(), "unix");
+    assert!(sock.exists());
+    drop(svc); // the watchdog sends SIGTERM to the server's process group
+    let started = std::time::Instant::now();
+    while sock.exists() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!sock.exists(), "the socket is left after SIGTERM");
+}
