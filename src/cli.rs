@@ -39,6 +39,33 @@ pub struct Cli {
     /// $SOPS_DECRYPTION_ORDER, else age,pgp. A type named twice is an error (exit 112).
     #[arg(long, global = true, value_name = "TYPES")]
     pub decryption_order: Option<String>,
+
+    /// A sops key service to wrap and unwrap data keys with (tcp://HOST:PORT or
+    /// unix:///PATH; repeat it or separate with commas), tried in order after this
+    /// machine's keys. No TLS: use loopback, a unix socket or a tunnel.
+    #[arg(
+        long,
+        global = true,
+        env = "SOPS_KEYSERVICE",
+        value_name = "URI",
+        value_delimiter = ','
+    )]
+    pub keyservice: Vec<String>,
+
+    /// Whether this machine's keys are used (true); false leaves the work to the
+    /// --keyservice services alone.
+    #[arg(
+        long,
+        global = true,
+        value_name = "BOOL",
+        default_value_t = true,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        action = clap::ArgAction::Set,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub enable_local_keyservice: bool,
 }
 
 /// The exit-code table shown at the end of `--help` (sops's numbers).

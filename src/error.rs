@@ -281,9 +281,16 @@ impl From<KeyError> for CliError {
                 for s in &report {
                     msg.push_str(&format!("\n  {}: {}", s.source, s.outcome));
                 }
-                CliError::new(exit::COULD_NOT_RETRIEVE_KEY, msg).hint(
-                    "point SOPS_AGE_KEY_FILE at the keys.txt holding one of these identities, or ask an owner of the file to add your public key (seal updatekeys)",
-                )
+                let mut e = CliError::new(exit::COULD_NOT_RETRIEVE_KEY, msg);
+                if crate::keys::keyservice::local_enabled() {
+                    e = e.hint(
+                        "point SOPS_AGE_KEY_FILE at the keys.txt holding one of these identities, or ask an owner of the file to add your public key (seal updatekeys)",
+                    );
+                }
+                if crate::keys::keyservice::remote_configured() {
+                    e = e.hint("with --keyservice: check that each service is running and holds one of these keys (its own log says why it refused)");
+                }
+                e
             }
             KeyError::BadRecipient { .. } => CliError::new(exit::GENERIC, e.to_string())
                 .hint("an age recipient looks like age1… (62 characters); an SSH recipient is a whole ssh-ed25519/ssh-rsa public key line"),

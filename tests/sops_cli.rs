@@ -596,6 +596,79 @@ fn cases() -> Vec<Case> {
             env: vec![("SOPS_DECRYPTION_ORDER", "age,age".to_string())],
         });
     }
+    // Key services that are not there (tests/keyservice_interop.rs runs real ones): with
+    // the local keys off, decrypting is 128 and encrypting 1, as in sops; with them on
+    // (the default) alice's local key opens the file and the service is never called;
+    // before the subcommand the flags are ignored, as sops ignores them.
+    let down = "unix:///nonexistent-seal-test/ks.sock";
+    for (name, args, env) in [
+        (
+            "decrypt-local-off",
+            &[
+                "decrypt",
+                "--keyservice",
+                down,
+                "--enable-local-keyservice=false",
+                "e.yaml",
+            ][..],
+            &[][..],
+        ),
+        (
+            "decrypt-local-first",
+            &["decrypt", "--keyservice", down, "e.yaml"],
+            &[],
+        ),
+        (
+            "encrypt-local-off",
+            &[
+                "encrypt",
+                "--age",
+                &alice,
+                "--keyservice",
+                down,
+                "--enable-local-keyservice=false",
+                "p.yaml",
+            ],
+            &[],
+        ),
+        (
+            "env-local-off",
+            &["decrypt", "e.yaml"],
+            &[
+                ("SOPS_KEYSERVICE", down),
+                ("SOPS_ENABLE_LOCAL_KEYSERVICE", "false"),
+            ],
+        ),
+        (
+            "env-local-off-no-service/decrypt",
+            &["decrypt", "e.yaml"],
+            &[("SOPS_ENABLE_LOCAL_KEYSERVICE", "false")],
+        ),
+        (
+            "env-local-off-no-service/encrypt",
+            &["encrypt", "--age", &alice, "p.yaml"],
+            &[("SOPS_ENABLE_LOCAL_KEYSERVICE", "false")],
+        ),
+        (
+            "globals-ignored",
+            &[
+                "--keyservice",
+                down,
+                "--enable-local-keyservice=false",
+                "decrypt",
+                "e.yaml",
+            ],
+            &[],
+        ),
+    ] {
+        v.push(Case {
+            name: format!("keyservice/down/{name}"),
+            args: s(args),
+            kind: Kind::Plain,
+            stdin: None,
+            env: env.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+        });
+    }
     v.push(Case {
         name: "encrypt/env-recipients/yaml".into(),
         args: s(&["-e", "p.yaml"]),

@@ -21,6 +21,7 @@ pub mod filestatus;
 pub mod git;
 pub mod groups;
 pub mod key;
+pub mod keyservice;
 pub mod ksops;
 pub mod man;
 pub mod new_key;
@@ -58,6 +59,7 @@ pub enum Command {
     Bootstrap(bootstrap::BootstrapArgs),
     Doctor(doctor::DoctorArgs),
     Ksops(ksops::KsopsArgs),
+    Keyservice(keyservice::KeyserviceArgs),
     Demo(demo::DemoArgs),
     Completions(completions::CompletionsArgs),
     Man(man::ManArgs),
@@ -68,6 +70,8 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     crate::ui::set_verbosity(crate::ui::Verbosity::from_flags(cli.quiet, cli.verbose));
     let ctx = common::Ctx::from_process(cli.config)?
         .with_decryption_order(cli.decryption_order.as_deref())?;
+    crate::keys::keyservice::configure(&cli.keyservice, cli.enable_local_keyservice)
+        .map_err(|e| CliError::new(crate::error::exit::GENERIC, e))?;
     match cli.command {
         Command::Encrypt(a) => encrypt::run(&ctx, &a),
         Command::Decrypt(a) => decrypt::run(&ctx, &a),
@@ -91,6 +95,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Bootstrap(a) => bootstrap::run(&ctx, &a),
         Command::Doctor(a) => doctor::run(&ctx, &a),
         Command::Ksops(a) => ksops::run(&ctx, &a),
+        Command::Keyservice(a) => keyservice::run(&ctx, &a),
         Command::Demo(a) => demo::run(&ctx, &a),
         Command::Completions(a) => completions::run(&ctx, &a),
         Command::Man(a) => man::run(&ctx, &a),

@@ -45,6 +45,14 @@ impl KeyType for AgeType {
         group.age.iter().map(|k| k.recipient.clone()).collect()
     }
 
+    fn entry_for(&self, recipient: &str) -> Option<Result<crate::tree::Branch, KeyError>> {
+        use crate::tree::{Branch, Item, Value};
+        let pair = |k: &str, v: &str| Item::Pair(k.into(), Value::Str(v.into()));
+        Some(parse_recipient(recipient).map(|_| Branch {
+            items: vec![pair("recipient", recipient.trim()), pair("enc", "")],
+        }))
+    }
+
     fn describe(&self, group: &KeyGroup) -> Vec<String> {
         self.recipients(group)
     }

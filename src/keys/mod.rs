@@ -34,6 +34,7 @@ pub mod hc_vault;
 pub mod hckms;
 pub mod http;
 mod identities;
+pub mod keyservice;
 mod passphrase;
 pub mod pgp;
 #[cfg(feature = "pgp-native")]
@@ -86,6 +87,11 @@ pub trait KeyType: Sync {
         ids: &Identities,
         notes: &mut Vec<String>,
     ) -> Option<Zeroizing<Vec<u8>>>;
+    /// The metadata entry a recipient of this type gets, `enc` still empty: what a remote
+    /// key service fills in ([`keyservice`]). `None`: the type cannot go through one.
+    fn entry_for(&self, _recipient: &str) -> Option<Result<Branch, KeyError>> {
+        None
+    }
     /// The `.sops.yaml` fields this type's keys are named in: `[flat rule, key group]`.
     fn rule_fields(&self) -> [&'static str; 2] {
         [self.name(), self.name()]
@@ -208,7 +214,7 @@ pub fn wrap_groups(
     let wrap_group = |group: &[String], payload: &[u8]| -> Result<KeyGroup, KeyError> {
         let mut out = KeyGroup::default();
         for r in group {
-            type_of(r).wrap(r, payload, &mut out)?;
+            keyservice::wrap(type_of(r), r, payload, &mut out)?;
         }
         Ok(out)
     };
@@ -272,7 +278,7 @@ pub fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, Ke
             }
             let opened = decryption_order(&ids.decryption_order)
                 .into_iter()
-                .find_map(|t| t.unwrap(group, ids, &mut notes));
+                .find_map(|t| keyservice::unwrap(t, group, ids, &mut notes));
             if let Some(payload) = opened {
                 shares.push(payload);
                 if shares.len() >= want {
@@ -288,7 +294,7 @@ pub fn recover_data_key(meta: &Metadata, ids: &Identities) -> Result<DataKey, Ke
     };
     if shares.len() < want {
         // Asked only now: it reads every identity source not read yet.
-        if ids.is_empty() {
+        if ids.is_empty() && keyservice::local_enabled() {
             notes.insert(0, "no identities were found".to_string());
         }
         let mut detail = summary;
@@ -567,6 +573,16 @@ impl<K: ServiceKey> KeyType for ServiceType<K> {
         Self::keys(group).iter().map(K::recipient).collect()
     }
 
+    fn entry_for(&self, recipient: &str) -> Option<Result<Branch, KeyError>> {
+        Some(Self::parse(recipient).and_then(|k| match k.entry() {
+            Value::Branch(b) => Ok(b),
+            _ => Err(KeyError::Unsupported(format!(
+                "{} entries are not mappings",
+                K::LABEL
+            ))),
+        }))
+    }
+
     fn describe(&self, group: &KeyGroup) -> Vec<String> {
         Self::keys(group)
             .iter()
@@ -665,6 +681,20 @@ impl KeyType for PgpType {
 
     fn recipients(&self, group: &KeyGroup) -> Vec<String> {
         Self::keys(group).iter().map(|k| pgp::tag(&k.fp)).collect()
+    }
+
+    fn entry_for(&self, recipient: &str) -> Option<Result<Branch, KeyError>> {
+        let fp = pgp::untag(recipient).unwrap_or(recipient);
+        Some(
+            match pgp::entry_value(&pgp::PgpKey {
+                fp: fp.to_string(),
+                enc: String::new(),
+                created_at: String::new(),
+            }) {
+                Value::Branch(b) => Ok(b),
+                _ => Err(KeyError::Unsupported("PGP entries are not mappings".into())),
+            },
+        )
     }
 
     fn describe(&self, group: &KeyGroup) -> Vec<String> {

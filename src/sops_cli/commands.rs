@@ -1,6 +1,6 @@
 //! sops's subcommands (`sops encrypt …`, `sops decrypt …`, …): which flags each accepts,
 //! and the `seal` command line each becomes. Also the checks every form shares: key types
-//! seal cannot serve yet and key services fail here, naming the flag or variable, rather
+//! seal cannot serve yet fail here, naming the flag or variable, rather
 //! than being dropped.
 
 use std::ffi::OsString;
@@ -245,14 +245,7 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
             };
         }
         "groups" => return super::groups::plan(rest, globals),
-        "keyservice" => {
-            return Plan::fail(
-                GENERIC,
-                format!(
-                    "`sops {name}` is not implemented by seal yet; run the real sops for it (see docs/sops-compat.md)"
-                ),
-            );
-        }
+        "keyservice" => return keyservice_plan(rest),
         _ => {}
     }
     let allow = allowed(name);
@@ -427,6 +420,31 @@ pub fn plan(name: &str, rest: &[OsString], globals: Option<&Parsed>) -> Plan {
             out.pass(g, &["mac-only-encrypted"]);
         }
     }
+    out.keyservices(&p);
+    Plan::Seal(out.argv)
+}
+
+/// `sops keyservice`: `seal keyservice` with sops's --network/--net, --address/--addr and
+/// --prompt (--verbose is accepted; seal logs each request anyway).
+fn keyservice_plan(rest: &[OsString]) -> Plan {
+    let p = match flags::parse(
+        rest,
+        true,
+        Some(&["network", "address", "prompt", "verbose"]),
+    ) {
+        Ok(p) => p,
+        Err(e) => return usage(&e.0),
+    };
+    let mut out = Out::new("keyservice");
+    for name in ["network", "address"] {
+        if let Some(v) = p.value(name) {
+            out.push(format!("--{name}").into());
+            out.push(v.into());
+        }
+    }
+    if p.on("prompt") {
+        out.push("--prompt".into());
+    }
     Plan::Seal(out.argv)
 }
 
@@ -538,21 +556,13 @@ pub fn first_file_missing(p: &Parsed) -> bool {
         .is_some_and(|f| !std::path::Path::new(f).exists())
 }
 
-/// Checks every form shares: key services, and (when a file may be created) key types
+/// Checks every form shares: (when a file may be created) key types
 /// seal cannot encrypt for; --add-*/--rm-* of those types. `pgp_ok`: the command wraps
 /// for the [`WRAPPED_KEYS`] flags and their variables (`--pgp`/`SOPS_PGP_FP`, `--kms`/
 /// `SOPS_KMS_ARN`, `--hc-vault-transit`/`SOPS_VAULT_URIS`, `--gcp-kms`/`SOPS_GCP_KMS_IDS`,
 /// `--azure-kv`/`SOPS_AZURE_KEYVAULT_URLS`, `--hckms`/`SOPS_HUAWEICLOUD_KMS_IDS`: encrypt
 /// and edit of a new file).
 pub fn shared_checks(p: &Parsed, creates: bool, pgp_ok: bool) -> Option<Plan> {
-    if let Some(ks) = p.value_or_env("keyservice") {
-        return Some(Plan::fail(
-            GENERIC,
-            format!(
-                "seal has no sops key service client (--keyservice / SOPS_KEYSERVICE is {ks:?}); it decrypts with local keys only"
-            ),
-        ));
-    }
     for (flag, what) in OTHER_KEYS {
         let from = |name: &str| {
             let env = flags::lookup(name).and_then(|f| f.env);
@@ -727,6 +737,25 @@ impl Out {
     /// --config (SOPS_CONFIG is read by seal itself).
     pub fn config(&mut self, p: &Parsed) {
         self.pass(p, &["config"]);
+    }
+
+    /// The key services: each `--keyservice` given (seal reads `SOPS_KEYSERVICE` itself), and
+    /// `--enable-local-keyservice=false` when the flag or `SOPS_ENABLE_LOCAL_KEYSERVICE`
+    /// says false (Go's false spellings).
+    pub fn keyservices(&mut self, p: &Parsed) {
+        for uri in p.flags.get("keyservice").into_iter().flatten() {
+            self.insert("--keyservice".into());
+            self.insert(uri.into());
+        }
+        let local = p
+            .value("enable-local-keyservice")
+            .map(str::to_string)
+            .or_else(|| std::env::var("SOPS_ENABLE_LOCAL_KEYSERVICE").ok());
+        if local
+            .is_some_and(|v| matches!(v.as_str(), "0" | "f" | "F" | "false" | "FALSE" | "False"))
+        {
+            self.insert("--enable-local-keyservice=false".into());
+        }
     }
 
     /// `--decryption-order VALUE` (from [`decryption_order`]).
@@ -1018,6 +1047,62 @@ mod tests {
         assert!(
             matches!(bg, Plan::Fail { code: GENERIC, ref message } if message.contains("--background")),
             "{bg:?}"
+        );
+    }
+
+    #[test]
+    fn key_services_go_on_to_seal() {
+        assert_eq!(
+            seal(plan(
+                "decrypt",
+                &os(&[
+                    "--keyservice",
+                    "unix:///s.sock",
+                    "f.yaml",
+                    "--keyservice=tcp://127.0.0.1:5000",
+                    "--enable-local-keyservice=false"
+                ]),
+                None
+            )),
+            [
+                "seal",
+                "decrypt",
+                "f.yaml",
+                "--keyservice",
+                "unix:///s.sock",
+                "--keyservice",
+                "tcp://127.0.0.1:5000",
+                "--enable-local-keyservice=false"
+            ]
+        );
+        // Given true (or not at all), the local keys stay: nothing to pass.
+        assert_eq!(
+            seal(plan(
+                "exec-env",
+                &os(&["--enable-local-keyservice", "f.yaml", "env"]),
+                None
+            )),
+            ["seal", "exec-env", "f.yaml", "--", "env"]
+        );
+        assert_eq!(
+            seal(plan(
+                "keyservice",
+                &os(&["--net", "unix", "--addr", "/s.sock", "--prompt"]),
+                None
+            )),
+            [
+                "seal",
+                "keyservice",
+                "--network",
+                "unix",
+                "--address",
+                "/s.sock",
+                "--prompt"
+            ]
+        );
+        assert_eq!(
+            seal(plan("keyservice", &os(&[]), None)),
+            ["seal", "keyservice"]
         );
     }
 

@@ -158,6 +158,7 @@ pub fn plan(rest: &[OsString], globals: Option<&Parsed>) -> Plan {
         out.config(g);
         out.pass(g, &["indent"]);
     }
+    out.keyservices(&p);
     Plan::Seal(out.argv)
 }
 

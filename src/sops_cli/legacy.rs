@@ -112,6 +112,7 @@ pub fn plan(args: &[OsString]) -> Plan {
     }
     out.config(&p);
     let _ = GENERIC;
+    out.keyservices(&p);
     Plan::Seal(out.argv)
 }
 

@@ -3,7 +3,7 @@
 //! the legacy top-level flags, sops's environment variables) and turns it into the
 //! equivalent `seal` command line, which the one clap definition of each command then
 //! parses and runs. Nothing here encrypts or decrypts: the same command code serves both
-//! names. What seal cannot do yet (other key types, key services, `publish`)
+//! names. What seal cannot do yet (other key types, `publish` to GCS)
 //! fails with sops's exit code and a message that names it, before anything is read.
 
 use std::ffi::{OsStr, OsString};

@@ -82,7 +82,7 @@ pub fn venv_bin(name: &str) -> PathBuf {
 
 /// Start `program args…` under the watchdog, with a clean environment plus `envs`, then wait
 /// until `ready(port)` holds (bounded by [`START_TIMEOUT`]).
-fn start(
+pub fn start(
     program: &Path,
     args: &[String],
     envs: &[(&str, &str)],
