@@ -25,8 +25,8 @@ pub struct Cli {
     #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "PATH")]
     pub config: Option<PathBuf>,
 
-    /// Print less: no progress bar and no narration (results and errors are still printed).
-    /// Commands with their own --quiet (check) use it too.
+    /// Print less: no progress bar and no narration (results and errors are still printed;
+    /// check: nothing at all when there is no finding at error level).
     #[arg(long, short = 'q', global = true)]
     pub quiet: bool,
 

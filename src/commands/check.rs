@@ -65,14 +65,6 @@ pub struct CheckArgs {
     /// When to colour the text report.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     color: ColorChoice,
-
-    /// Also show info-level findings in the text report.
-    #[arg(long, short = 'v')]
-    verbose: bool,
-
-    /// Print nothing when there is no finding at error level (the exit status says it).
-    #[arg(long, short = 'q')]
-    quiet: bool,
 }
 
 /// Run `seal check`.
@@ -109,7 +101,12 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<(), CliError> {
     } else {
         (checker.check_paths(&args.paths), Vec::new())
     };
-    let quiet = args.quiet && !report.has_errors() && report.summary.unreadable.is_empty();
+    // The global -q/--quiet: nothing when there is no finding at error level (the exit
+    // status says it); -v/--verbose: info-level findings in the text report too.
+    let verbosity = ui::verbosity();
+    let quiet = verbosity == ui::Verbosity::Quiet
+        && !report.has_errors()
+        && report.summary.unreadable.is_empty();
     if !quiet {
         for n in &notes {
             eprintln!("seal: note: {n}");
@@ -124,7 +121,7 @@ pub fn run(ctx: &Ctx, args: &CheckArgs) -> Result<(), CliError> {
             args.format,
             TextOptions {
                 color,
-                verbose: args.verbose,
+                verbose: verbosity == ui::Verbosity::Verbose,
             },
         );
         match &args.output {
