@@ -27,6 +27,12 @@ pub fn temp_root() -> PathBuf {
     )
 }
 
+/// [`temp_root`] without `XDG_RUNTIME_DIR`: a root other users can reach (for a command
+/// run as another user, whose own runtime directory root's is not).
+pub fn shared_temp_root() -> PathBuf {
+    temp_root_from(None, Path::new("/dev/shm").is_dir(), std::env::temp_dir())
+}
+
 /// [`temp_root`] from its inputs (pure, for tests).
 pub fn temp_root_from(xdg: Option<OsString>, shm_exists: bool, tmp: PathBuf) -> PathBuf {
     if let Some(x) = xdg.filter(|x| !x.is_empty()).map(PathBuf::from)

@@ -534,17 +534,24 @@ fn allow_objects(objects: &mut [super::sealed::Named], src: &[u8]) {
     if memchr::memmem::find(src, b"seal:allow").is_none() {
         return;
     }
-    for o in objects.iter_mut().filter(|o| !o.sealed) {
-        let probe = Finding {
+    // One pass over the file's comments for every plaintext Secret: a probe finding per
+    // object, tagged with its index in `column` (the probes never leave this function).
+    let probes: Vec<Finding> = objects
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| !o.sealed)
+        .map(|(i, o)| Finding {
             path: o.path.clone(),
             line: o.line,
-            column: o.column,
+            column: i,
             rule: Rule::PlaintextSecret,
             severity: Severity::Error,
             message: String::new(),
             hint: String::new(),
-        };
-        o.allow = apply_allows(vec![probe], src).1.pop().map(|a| a.reason);
+        })
+        .collect();
+    for a in apply_allows(probes, src).1 {
+        objects[a.finding.column].allow = Some(a.reason);
     }
 }
 

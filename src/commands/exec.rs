@@ -277,12 +277,8 @@ pub fn run_file(ctx: &Ctx, args: &ExecFileArgs) -> Result<(), CliError> {
     let dir = match &user {
         // Root's XDG_RUNTIME_DIR is closed to the other user.
         Some(u) if u.switches() => {
-            crate::tempdir::PrivateDir::create_in(&crate::tempdir::temp_root_from(
-                None,
-                std::path::Path::new("/dev/shm").is_dir(),
-                std::env::temp_dir(),
-            ))
-            .map_err(tmp_err)?
+            crate::tempdir::PrivateDir::create_in(&crate::tempdir::shared_temp_root())
+                .map_err(tmp_err)?
         }
         _ => common::private_dir()?,
     };

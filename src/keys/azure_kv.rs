@@ -277,12 +277,7 @@ fn token(env: &dyn Env, what: &str) -> Result<Zeroizing<String>, String> {
             let assertion = client_assertion(path, client, &url, chain, now())
                 .map_err(|e| format!("AZURE_CLIENT_CERTIFICATE_PATH ({path}): {e}"))?;
             (
-                Zeroizing::new(format!(
-                    "client_id={}&client_assertion_type={}&client_assertion={}&grant_type=client_credentials&scope={scope}",
-                    form_escape(client),
-                    form_escape("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-                    form_escape(&assertion),
-                )),
+                assertion_form(client, &assertion, &scope),
                 format!("the certificate of AZURE_CLIENT_CERTIFICATE_PATH ({path})"),
             )
         }
@@ -300,12 +295,7 @@ fn token(env: &dyn Env, what: &str) -> Result<Zeroizing<String>, String> {
                 return Err(format!("AZURE_FEDERATED_TOKEN_FILE ({path}) is empty"));
             }
             (
-                Zeroizing::new(format!(
-                    "client_id={}&client_assertion_type={}&client_assertion={}&grant_type=client_credentials&scope={scope}",
-                    form_escape(client),
-                    form_escape("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
-                    form_escape(token.trim()),
-                )),
+                assertion_form(client, token.trim(), &scope),
                 format!("the federated token of AZURE_FEDERATED_TOKEN_FILE ({path})"),
             )
         }
@@ -523,6 +513,17 @@ fn now() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or_default()
+}
+
+/// The client-credentials form with a client assertion (a certificate's signed JWT, or a
+/// workload identity's federated token).
+fn assertion_form(client: &str, assertion: &str, scope: &str) -> Zeroizing<String> {
+    Zeroizing::new(format!(
+        "client_id={}&client_assertion_type={}&client_assertion={}&grant_type=client_credentials&scope={scope}",
+        form_escape(client),
+        form_escape("urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+        form_escape(assertion),
+    ))
 }
 
 /// The client assertion of a certificate credential, as sops's MSAL makes it (measured
