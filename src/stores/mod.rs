@@ -163,6 +163,12 @@ pub trait Store: Sync {
         self.load_plain(input)
     }
 
+    /// [`Store::load_encrypted`] of a buffer the caller has no further use for: a store
+    /// that keeps the text (YAML, for its layout) keeps this buffer instead of a copy.
+    fn load_encrypted_owned(&self, input: Vec<u8>) -> Result<Parsed, StoreError> {
+        self.load_encrypted(&input)
+    }
+
     /// Parse a file (plain or encrypted) only to look at it: the same documents and
     /// metadata as [`Store::load_encrypted`], and a layout that gives offsets
     /// ([`yaml::leaf_offsets`]) but that the layout-preserving writer declines (YAML keeps

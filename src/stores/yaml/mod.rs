@@ -61,9 +61,19 @@ fn style(opts: EmitOptions) -> WStyle {
 
 /// [`Store::load_plain`] (`keep_original`) or [`Store::load_for_reading`].
 fn load(input: &[u8], keep_original: bool) -> Result<Parsed, StoreError> {
-    let src = reader::source_text(input)?;
-    let body = input.strip_prefix(BOM).unwrap_or(input);
-    let out = reader::read_source(&src, src.len() > body.len(), keep_original)?;
+    let bom = input.starts_with(BOM);
+    load_text(reader::source_text(input)?, input.len(), bom, keep_original)
+}
+
+/// [`load`] of `src`, the [`reader::source_text`] of an input of `input_len` bytes.
+fn load_text(
+    src: String,
+    input_len: usize,
+    bom: bool,
+    keep_original: bool,
+) -> Result<Parsed, StoreError> {
+    let body_len = input_len - if bom { BOM.len() } else { 0 };
+    let out = reader::read_source(&src, src.len() > body_len, keep_original)?;
     let mut metadata = None;
     let mut docs = Vec::with_capacity(out.len());
     let mut layouts = Vec::with_capacity(out.len());
@@ -80,9 +90,8 @@ fn load(input: &[u8], keep_original: bool) -> Result<Parsed, StoreError> {
     }
     // A byte-order mark is kept (written again in front); offsets are in `src`, the text
     // after it.
-    let bom = input.starts_with(BOM);
     let layout = if layout_ok {
-        let orig_len = input.len() - if bom { BOM.len() } else { 0 };
+        let orig_len = body_len;
         Layout::new(YamlLayout {
             crlf: layout::uses_crlf(&src),
             src,
@@ -111,6 +120,11 @@ impl Store for YamlStore {
 
     fn load_for_reading(&self, input: &[u8]) -> Result<Parsed, StoreError> {
         load(input, false)
+    }
+
+    fn load_encrypted_owned(&self, input: Vec<u8>) -> Result<Parsed, StoreError> {
+        let (len, bom) = (input.len(), input.starts_with(BOM));
+        load_text(reader::source_text_owned(input)?, len, bom, true)
     }
 
     fn emit_plain(
@@ -182,4 +196,44 @@ pub struct DocOffsets {
     pub leaves: Vec<usize>,
     /// Start of the `sops:` key line.
     pub sops: Option<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reading a buffer the caller gives up is reading the same bytes borrowed: the same
+    /// documents, metadata, written layout and errors.
+    #[test]
+    fn owned_input_reads_as_borrowed() {
+        let inputs: [&[u8]; 8] = [
+            b"a: 1\nb: x # c\n",
+            b"a: 1\nb: |\n  text",
+            b"\xEF\xBB\xBFa: 1\n",
+            b"\xEF\xBB\xBFk: v",
+            b"a: 1\r\nb: 2\r\n",
+            b"",
+            b"a: \xFF\n",
+            b"a: [1\n",
+        ];
+        let store = YamlStore;
+        for input in inputs {
+            let borrowed = store.load_encrypted(input);
+            let owned = store.load_encrypted_owned(input.to_vec());
+            match (borrowed, owned) {
+                (Ok(b), Ok(o)) => {
+                    assert_eq!(b.docs, o.docs, "{input:?}");
+                    assert_eq!(b.metadata, o.metadata, "{input:?}");
+                    let opts = EmitOptions::default();
+                    assert_eq!(
+                        store.emit_plain(&b.docs, &b.layout, opts).unwrap(),
+                        store.emit_plain(&o.docs, &o.layout, opts).unwrap(),
+                        "{input:?}"
+                    );
+                }
+                (Err(b), Err(o)) => assert_eq!(b, o, "{input:?}"),
+                (b, o) => panic!("{input:?}: {:?} vs {:?}", b.is_ok(), o.is_ok()),
+            }
+        }
+    }
 }

@@ -89,19 +89,40 @@ fn decode_binary(value: &str) -> Result<Value, ResolveError> {
 
 /// go-yaml v3's resolution of an untagged plain scalar.
 pub fn resolve_plain(s: &str) -> Result<Value, ResolveError> {
-    match s {
-        "" | "~" | "null" | "Null" | "NULL" => return Ok(Value::Null),
-        "true" | "True" | "TRUE" => return Ok(Value::Bool(true)),
-        "false" | "False" | "FALSE" => return Ok(Value::Bool(false)),
-        ".nan" | ".NaN" | ".NAN" => return Ok(Value::Float(f64::NAN)),
-        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return Ok(Value::Float(f64::INFINITY));
-        }
-        "-.inf" | "-.Inf" | "-.INF" => return Ok(Value::Float(f64::NEG_INFINITY)),
-        _ => {}
+    Ok(plain_non_string(s)?.unwrap_or_else(|| Value::Str(s.to_string())))
+}
+
+/// [`resolve_scalar`] of a value the caller gives up: a string result is that buffer
+/// (no copy).
+pub fn resolve_scalar_owned(
+    value: String,
+    style: Style,
+    tag: Option<&str>,
+) -> Result<Value, ResolveError> {
+    match tag.map(short_tag).as_deref() {
+        None | Some("!") if style == Style::Quoted => Ok(Value::Str(value)),
+        None | Some("!") => Ok(plain_non_string(&value)?.unwrap_or(Value::Str(value))),
+        Some("!!str") => Ok(Value::Str(value)),
+        _ => resolve_scalar(&value, style, tag),
     }
+}
+
+/// [`resolve_plain`], with `None` for a plain scalar that is the string itself.
+fn plain_non_string(s: &str) -> Result<Option<Value>, ResolveError> {
+    Ok(Some(match s {
+        "" | "~" | "null" | "Null" | "NULL" => Value::Null,
+        "true" | "True" | "TRUE" => Value::Bool(true),
+        "false" | "False" | "FALSE" => Value::Bool(false),
+        ".nan" | ".NaN" | ".NAN" => Value::Float(f64::NAN),
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => Value::Float(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => Value::Float(f64::NEG_INFINITY),
+        _ => return plain_other(s),
+    }))
+}
+
+fn plain_other(s: &str) -> Result<Option<Value>, ResolveError> {
     let Some(&first) = s.as_bytes().first() else {
-        return Ok(Value::Null);
+        return Ok(Some(Value::Null));
     };
     match first {
         b'.' => {
@@ -109,17 +130,17 @@ pub fn resolve_plain(s: &str) -> Result<Value, ResolveError> {
             if is_dot_float(s)
                 && let Some(f) = parse_finite_float(s)
             {
-                return Ok(Value::Float(f));
+                return Ok(Some(Value::Float(f)));
             }
-            Ok(Value::Str(s.to_string()))
+            Ok(None)
         }
         b'0'..=b'9' | b'+' | b'-' => {
             if let Some(t) = Timestamp::parse_yaml(s) {
-                return Ok(Value::Time(t));
+                return Ok(Some(Value::Time(t)));
             }
             let plain: String = s.chars().filter(|c| *c != '_').collect();
             match go_parse_int(&plain) {
-                IntParse::Signed(i) => return Ok(Value::Int(i)),
+                IntParse::Signed(i) => return Ok(Some(Value::Int(i))),
                 IntParse::Unsigned => {
                     return Err(ResolveError(
                         "unsupported value: integer out of range (larger than a 64-bit signed integer)"
@@ -131,11 +152,11 @@ pub fn resolve_plain(s: &str) -> Result<Value, ResolveError> {
             if yaml_style_float(&plain)
                 && let Some(f) = parse_finite_float(&plain)
             {
-                return Ok(Value::Float(f));
+                return Ok(Some(Value::Float(f)));
             }
-            Ok(Value::Str(s.to_string()))
+            Ok(None)
         }
-        _ => Ok(Value::Str(s.to_string())),
+        _ => Ok(None),
     }
 }
 
@@ -564,6 +585,37 @@ mod tests {
             "1a",
         ] {
             assert!(plain_safe(s), "{s:?} should be plain");
+        }
+    }
+
+    /// Same value as a float, NaN included (`Value`'s `==` says NaN != NaN).
+    fn same_value(a: &Value, b: &Value) -> bool {
+        match (a, b) {
+            (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
+            _ => a == b,
+        }
+    }
+
+    proptest::proptest! {
+        /// Resolving a buffer given up is resolving it borrowed: every style and tag, and
+        /// text that looks like each YAML type.
+        #[test]
+        fn owned_resolution_matches_borrowed(
+            s in "([-+.~0-9_eExXoO:TZ ]{0,12}|null|True|\\.inf|-\\.NaN|[a-z]{0,8}|2001-12-14t21:59:43\\.10-05:00)",
+            quoted in proptest::bool::ANY,
+            tag in proptest::sample::select(vec![
+                None, Some("!"), Some("!!str"), Some("!!int"), Some("!!float"), Some("!!bool"),
+                Some("!!null"), Some("!!timestamp"), Some("!!binary"),
+                Some("tag:yaml.org,2002:str"), Some("!custom"),
+            ]),
+        ) {
+            let style = if quoted { Style::Quoted } else { Style::Plain };
+            let borrowed = resolve_scalar(&s, style, tag);
+            let owned = resolve_scalar_owned(s.clone(), style, tag);
+            match (&borrowed, &owned) {
+                (Ok(a), Ok(b)) => proptest::prop_assert!(same_value(a, b), "{s:?}: {a:?} vs {b:?}"),
+                _ => proptest::prop_assert_eq!(borrowed, owned),
+            }
         }
     }
 }
