@@ -25,9 +25,49 @@ pub(super) fn events(src: &str) -> Option<Vec<Event>> {
         line: 0,
         line_start: 0,
         out: Vec::with_capacity(lines * 2 + 8),
+        sink: None,
+        batch: usize::MAX,
+        stopped: false,
     };
     f.stream()?;
     Some(f.out)
+}
+
+/// [`events`], handed to `send` in batches of `batch` events as they are made (the last
+/// one shorter). Gives false when `src` is outside the fast subset: the batches sent
+/// before are then not its events. When `send` returns false (nobody listens any more),
+/// nothing more is sent.
+pub(super) fn events_batched(
+    src: &str,
+    batch: usize,
+    send: &mut dyn FnMut(Vec<Event>) -> bool,
+) -> bool {
+    let Some((ascii, _)) = prescan(src.as_bytes()) else {
+        return false;
+    };
+    let mut f = Fast {
+        ascii,
+        s: src.as_bytes(),
+        src,
+        pos: 0,
+        line: 0,
+        line_start: 0,
+        out: Vec::with_capacity(batch),
+        sink: Some(send),
+        batch,
+        stopped: false,
+    };
+    if f.stream().is_none() {
+        return false;
+    }
+    let rest = std::mem::take(&mut f.out);
+    if !rest.is_empty()
+        && !f.stopped
+        && let Some(send) = f.sink.as_mut()
+    {
+        send(rest);
+    }
+    true
 }
 
 /// Whole-input checks: ends in a line break, and every character is one the subset allows
@@ -120,6 +160,11 @@ struct Fast<'a> {
     /// Byte offset where the line of `pos` starts.
     line_start: usize,
     out: Vec<Event>,
+    /// Where full batches of `out` go ([`events_batched`]); `None`: all stay in `out`.
+    sink: Option<&'a mut dyn FnMut(Vec<Event>) -> bool>,
+    batch: usize,
+    /// The sink stopped listening.
+    stopped: bool,
 }
 
 impl Fast<'_> {
@@ -154,7 +199,16 @@ impl Fast<'_> {
     }
 
     fn push(&mut self, data: EventData, start: Mark, end: Mark) {
+        if self.stopped {
+            return;
+        }
         self.out.push(mk(data, start, end));
+        if self.out.len() >= self.batch
+            && let Some(send) = self.sink.as_mut()
+        {
+            let full = std::mem::replace(&mut self.out, Vec::with_capacity(self.batch));
+            self.stopped = !send(full);
+        }
     }
 
     fn newline(&mut self) {

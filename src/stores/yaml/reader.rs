@@ -278,6 +278,8 @@ struct Composer<'a> {
     any_anchor: bool,
     /// The line [`Composer::line_of`] found last.
     line_hint: Cell<usize>,
+    /// Big inputs may be read on two threads ([`Composer::run_pipelined`]).
+    allow_pipeline: bool,
 }
 
 fn syntax(line: Option<usize>, column: Option<usize>, message: impl Into<String>) -> StoreError {
@@ -367,6 +369,41 @@ fn shallow_enough_for_fast(src: &str) -> bool {
                 .all(|&c| c == b' ' || c == b'-')
     };
     !(deep(0) || memchr::memchr_iter(b'\n', b).any(|i| deep(i + 1)))
+}
+
+/// Inputs from this size on are read with the fast producer on a second thread (below it,
+/// starting the thread costs more than the overlap gains).
+const PIPELINE_MIN_BYTES: usize = 256 << 10;
+
+/// Events per batch handed from the producer thread to the composer.
+const PIPELINE_BATCH: usize = 2048;
+
+/// How [`Composer::run_pipelined`] ended.
+enum Pipelined {
+    /// The input is in the fast subset: the composer's result.
+    Done(Result<Vec<RawDoc>, StoreError>),
+    /// The input is outside the fast subset: what was composed is to be thrown away.
+    Outside,
+    /// No thread could be started.
+    NoThread,
+}
+
+/// Whether a second thread may read: more than one core, and not inside a rayon worker
+/// (repo-wide commands keep every core busy with whole files already).
+fn pipeline_threads() -> bool {
+    rayon::current_thread_index().is_none()
+        && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
+}
+
+/// libyaml-safer's events for `src` (UTF-8 checked, byte-order mark removed already).
+fn libyaml_events(
+    src: &str,
+) -> impl Iterator<Item = Result<libyaml_safer::Event, libyaml_safer::Error>> + '_ {
+    let mut parser = Parser::new();
+    // libyaml-safer's own encoding detection rejects text that starts with U+FExx/U+FFxx.
+    parser.set_encoding(libyaml_safer::Encoding::Utf8);
+    parser.set_input(src.as_bytes());
+    parser
 }
 
 /// The 0-based line of byte `pos`, given the start of every line (ascending, the first
@@ -466,6 +503,7 @@ impl<'a> Composer<'a> {
             keep_original: true,
             any_anchor: false,
             line_hint: Cell::new(0),
+            allow_pipeline: true,
         }
     }
 
@@ -493,42 +531,115 @@ impl<'a> Composer<'a> {
     }
 
     fn run(&mut self) -> Result<Vec<RawDoc>, StoreError> {
-        let mut input: &[u8] = self.src.as_bytes();
-        let mut parser = Parser::new();
-        // UTF-8 was checked (and a byte-order mark removed) already; libyaml-safer's own
-        // detection rejects text that starts with U+FExx/U+FFxx.
-        parser.set_encoding(libyaml_safer::Encoding::Utf8);
-        parser.set_input_string(&mut input);
-        // The fast producer yields the very same events for the common subset, else None.
-        let events: Box<dyn Iterator<Item = Result<libyaml_safer::Event, libyaml_safer::Error>>> =
-            // The fast producer materialises every event up front, so it only gets inputs
-            // whose event count the node limit bounds (block style: a line holds at most a
-            // couple of nodes); anything else streams through libyaml-safer and the node
-            // limit below stops it early.
-            match (shallow_enough_for_fast(self.src) && self.line_starts.len() <= MAX_NODES)
-                .then(|| super::fast::events(self.src))
-                .flatten()
-            {
-                Some(evs) => {
-                    // One node per scalar, alias and collection: sized once, the node list
-                    // of a 20,000-key Secret takes 3.8 MB instead of a doubled 6.3 MB.
-                    let n = evs
-                        .iter()
-                        .filter(|e| {
-                            matches!(
-                                e.data,
-                                EventData::Scalar { .. }
-                                    | EventData::Alias { .. }
-                                    | EventData::MappingStart { .. }
-                                    | EventData::SequenceStart { .. }
-                            )
-                        })
-                        .count();
-                    self.nodes.reserve_exact(n);
-                    Box::new(evs.into_iter().map(Ok))
+        let fast_ok = shallow_enough_for_fast(self.src) && self.line_starts.len() <= MAX_NODES;
+        if fast_ok
+            && self.allow_pipeline
+            && self.src.len() >= PIPELINE_MIN_BYTES
+            && pipeline_threads()
+        {
+            match self.run_pipelined() {
+                Pipelined::Done(r) => return r,
+                // Outside the fast subset: read again, from the start, by libyaml-safer.
+                Pipelined::Outside => {
+                    self.reset();
+                    return self.compose(libyaml_events(self.src));
                 }
-                None => Box::new(parser),
-            };
+                Pipelined::NoThread => {}
+            }
+        }
+        // The fast producer yields the very same events for the common subset, else None.
+        // It materialises every event up front, so it only gets inputs whose event count
+        // the node limit bounds (block style: a line holds at most a couple of nodes);
+        // anything else streams through libyaml-safer and the node limit in `compose`
+        // stops it early.
+        match fast_ok.then(|| super::fast::events(self.src)).flatten() {
+            Some(evs) => {
+                // One node per scalar, alias and collection: sized once, the node list of a
+                // 20,000-key Secret takes 3.8 MB instead of a doubled 6.3 MB.
+                let n = evs
+                    .iter()
+                    .filter(|e| {
+                        matches!(
+                            e.data,
+                            EventData::Scalar { .. }
+                                | EventData::Alias { .. }
+                                | EventData::MappingStart { .. }
+                                | EventData::SequenceStart { .. }
+                        )
+                    })
+                    .count();
+                self.nodes.reserve_exact(n);
+                self.compose(evs.into_iter().map(Ok))
+            }
+            None => self.compose(libyaml_events(self.src)),
+        }
+    }
+
+    /// Forget everything composed so far (the flags that came with the input stay).
+    fn reset(&mut self) {
+        let mut fresh = Composer::new(self.src);
+        fresh.appended_break = self.appended_break;
+        fresh.keep_original = self.keep_original;
+        fresh.allow_pipeline = self.allow_pipeline;
+        *self = fresh;
+    }
+
+    /// The fast producer on a second thread, handing over batches of events while this
+    /// thread composes them: the two halves of reading a big file overlap.
+    fn run_pipelined(&mut self) -> Pipelined {
+        let src = self.src;
+        std::thread::scope(|scope| {
+            // Some(batch), or None once the input turns out to be outside the fast subset.
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Option<Vec<libyaml_safer::Event>>>(4);
+            let producer = std::thread::Builder::new()
+                // The producer recurses once per nesting level (FAST_MAX_INDENT bounds it).
+                .stack_size(16 << 20)
+                .spawn_scoped(scope, move || {
+                    let inside = super::fast::events_batched(src, PIPELINE_BATCH, &mut |b| {
+                        tx.send(Some(b)).is_ok()
+                    });
+                    if !inside {
+                        let _ = tx.send(None);
+                    }
+                });
+            if producer.is_err() {
+                return Pipelined::NoThread;
+            }
+            // About a key and a value a line (capacity past what is touched costs address
+            // space only).
+            self.nodes
+                .reserve((2 * self.line_starts.len()).min(self.src.len() / 4));
+            let outside = Cell::new(false);
+            let events = rx
+                .iter()
+                .map_while(|m| {
+                    if m.is_none() {
+                        outside.set(true);
+                    }
+                    m
+                })
+                .flatten()
+                .map(Ok);
+            let result = self.compose(events);
+            // Whatever the composer said, the producer's verdict decides: a composer error
+            // on events from outside the subset must be the one libyaml-safer's events give.
+            for m in rx.iter() {
+                if m.is_none() {
+                    outside.set(true);
+                }
+            }
+            if outside.get() {
+                Pipelined::Outside
+            } else {
+                Pipelined::Done(result)
+            }
+        })
+    }
+
+    fn compose(
+        &mut self,
+        events: impl Iterator<Item = Result<libyaml_safer::Event, libyaml_safer::Error>>,
+    ) -> Result<Vec<RawDoc>, StoreError> {
         let mut docs = Vec::new();
         let len = self.src.len();
         for ev in events {
@@ -2296,6 +2407,51 @@ mod tests {
         assert!(!shallow_enough_for_fast(&deep_block(
             FAST_MAX_INDENT / 2 + 1
         )));
+    }
+
+    /// Big inputs read on two threads give what one thread gives: inside the fast subset,
+    /// outside it from the last line on (the producer gives up after sending batches), and
+    /// with a composer error early on (a duplicate key) or late.
+    #[test]
+    fn pipelined_reading_matches_one_thread() {
+        let mut body = String::from("apiVersion: v1\nkind: Secret # c\ndata:\n");
+        for i in 0..12_000 {
+            body.push_str(&format!(
+                "    key{i}: ENC[AES256_GCM,data:{i:0>40},type:str]\n"
+            ));
+        }
+        assert!(body.len() >= PIPELINE_MIN_BYTES);
+        let inputs = [
+            body.clone(),
+            format!("{body}last: &a x\nalias: *a\n"),
+            format!("{body}flow: {{a: 1}}\n"),
+            format!("kind: A\nkind: B\n{body}"),
+            format!("{body}    key5: again\n"),
+        ];
+        for src in &inputs {
+            let read = |allow_pipeline: bool| {
+                let mut comp = Composer::new(src);
+                comp.allow_pipeline = allow_pipeline;
+                comp.run().map(|raw| {
+                    let mut budget = MAX_ALIAS_NODES;
+                    raw.iter()
+                        .map(|d| comp.convert_doc(d, &mut budget).map(|o| o.branch))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            };
+            let two = read(true);
+            let one = read(false);
+            assert_eq!(
+                format!("{two:?}"),
+                format!("{one:?}"),
+                "{}",
+                &src[src.len() - 40..]
+            );
+        }
+        // On more than one core the comparison above did take the two-thread path.
+        if std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
+            assert!(pipeline_threads());
+        }
     }
 
     proptest::proptest! {
