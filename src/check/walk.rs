@@ -32,6 +32,8 @@ use super::scan::{self, BROAD_PROBES, FileContext, RuleMatch};
 use super::{Allowed, Finding, Report, Rule, Severity, Summary};
 use crate::config::{self, CONFIG_FILE_NAME, Config};
 use crate::error::io_reason;
+use crate::repo::Opened;
+use crate::repo::files::{Found, Walk};
 
 /// Files larger than this are skipped (and counted).
 pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
@@ -67,8 +69,10 @@ struct Entry<'a> {
 
 /// Where an [`Entry`]'s bytes are.
 enum Source<'a> {
-    /// The file system, at `abs`.
+    /// The file system, at `abs`: a file the user named (a link to it followed).
     Disk,
+    /// The file system, at a path the walk found (its type learnt when it is opened).
+    Found,
     /// The git index (the staged blob).
     Blob(&'a [u8]),
     /// A staged blob larger than [`MAX_FILE_BYTES`] (not read).
@@ -86,6 +90,12 @@ enum Outcome {
     Binary,
     Large,
     Unreadable(String),
+    /// A symbolic link the walk found (not followed).
+    Symlink,
+    /// A directory where git lists a path (a submodule): walked next.
+    Dir,
+    /// Nothing to read (gone from the working tree, not a file).
+    Nothing,
 }
 
 /// The outcomes of many files, summed as they come (nothing is kept per clean file).
@@ -98,11 +108,15 @@ struct Tally {
     sops: usize,
     binary: usize,
     large: usize,
+    symlinks: usize,
+    ignored: Vec<String>,
     unreadable: Vec<(String, String)>,
+    /// Directories found where git lists a path, to walk next.
+    dirs: Vec<PathBuf>,
 }
 
 impl Tally {
-    fn add(mut self, shown: String, o: Outcome) -> Tally {
+    fn add(mut self, abs: &Path, shown: String, o: Outcome) -> Tally {
         match o {
             Outcome::Checked {
                 findings,
@@ -119,6 +133,9 @@ impl Tally {
             Outcome::Binary => self.binary += 1,
             Outcome::Large => self.large += 1,
             Outcome::Unreadable(why) => self.unreadable.push((shown, why)),
+            Outcome::Symlink => self.symlinks += 1,
+            Outcome::Dir => self.dirs.push(abs.to_path_buf()),
+            Outcome::Nothing => {}
         }
         self
     }
@@ -131,13 +148,18 @@ impl Tally {
         self.sops += other.sops;
         self.binary += other.binary;
         self.large += other.large;
+        self.symlinks += other.symlinks;
+        self.ignored.extend(other.ignored);
         self.unreadable.extend(other.unreadable);
+        self.dirs.extend(other.dirs);
         self
     }
 }
 
 impl Checker {
-    /// Check `paths` (files or directories; `.` when empty).
+    /// Check `paths` (files or directories; `.` when empty). The walk streams into the
+    /// checking threads: no list of the files is made, and reading starts with the first
+    /// name git prints.
     pub fn check_paths(&self, paths: &[PathBuf]) -> Report {
         let ignore = SealIgnore::load(&self.ignore_root());
         let default = [PathBuf::from(".")];
@@ -146,13 +168,64 @@ impl Checker {
         } else {
             paths
         };
-        let abs: Vec<PathBuf> = paths.iter().map(|p| self.absolute(p)).collect();
-        let walked = crate::repo::files::walk_all(&abs, &ignore);
-        let summary = self.summary(walked.symlinks.len(), &walked.ignored, &walked.unreadable);
-        self.run(&walked.files, summary, |abs| Entry {
-            abs,
-            source: Source::Disk,
-        })
+        // `.` is the current directory itself: the paths below it need no cleaning.
+        let abs: Vec<PathBuf> = paths
+            .iter()
+            .map(|p| {
+                if p.as_os_str() == "." {
+                    self.cwd.clone()
+                } else {
+                    self.absolute(p)
+                }
+            })
+            .collect();
+        let rules = RuleFinder::new(self.config.clone());
+        let cwd = config::clean_path(&self.cwd);
+        let mut walk = Walk::new(&abs, &ignore);
+        let mut tally = Tally::default();
+        loop {
+            let mut round = walk
+                .by_ref()
+                .par_bridge()
+                .fold(Tally::default, |t, found| {
+                    self.check_found(t, found, &cwd, &rules)
+                })
+                .reduce(Tally::default, Tally::merge);
+            // Submodules: walked with their own index, after the rest.
+            let dirs = std::mem::take(&mut round.dirs);
+            tally = tally.merge(round);
+            if dirs.is_empty() {
+                break;
+            }
+            for d in dirs {
+                walk.enter(d);
+            }
+        }
+        self.report(tally, Summary::default(), &rules, &cwd)
+    }
+
+    /// One thing the walk found, checked when it is a file.
+    fn check_found(&self, mut t: Tally, found: Found, cwd: &Path, rules: &RuleFinder) -> Tally {
+        let (abs, source) = match found {
+            Found::Named(p) => (p, Source::Disk),
+            Found::File(p) | Found::Listed(p) => (p, Source::Found),
+            Found::Symlink(_) => {
+                t.symlinks += 1;
+                return t;
+            }
+            Found::Ignored(p) => {
+                t.ignored.push(shown(cwd, &p));
+                return t;
+            }
+            Found::Unreadable(p, why) => {
+                t.unreadable.push((shown(cwd, &p), why));
+                return t;
+            }
+        };
+        let e = Entry { abs: &abs, source };
+        let shown = shown(cwd, &abs);
+        let o = self.check_one(&e, &shown, rules);
+        t.add(&abs, shown, o)
     }
 
     /// Check the changes staged in the git index of the repository at `repo` (their staged
@@ -205,7 +278,7 @@ impl Checker {
     fn run<T: Sync>(
         &self,
         items: &[T],
-        mut summary: Summary,
+        summary: Summary,
         entry: impl Fn(&T) -> Entry<'_> + Sync,
     ) -> Report {
         let rules = RuleFinder::new(self.config.clone());
@@ -216,11 +289,27 @@ impl Checker {
                 let e = entry(item);
                 let shown = shown(&cwd, e.abs);
                 let o = self.check_one(&e, &shown, &rules);
-                t.add(shown, o)
+                t.add(e.abs, shown, o)
             })
             .reduce(Tally::default, Tally::merge);
-        let mut findings = rules.config_findings(&cwd);
+        self.report(tally, summary, &rules, &cwd)
+    }
+
+    /// The report of a run: `summary` (what was skipped before reading) with the tally.
+    fn report(
+        &self,
+        mut tally: Tally,
+        mut summary: Summary,
+        rules: &RuleFinder,
+        cwd: &Path,
+    ) -> Report {
+        let mut findings = rules.config_findings(cwd);
         findings.extend(tally.findings);
+        // Files were checked in no fixed order: which file a Secret is paired with does not
+        // depend on it.
+        tally
+            .objects
+            .sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
         for (finding, allow) in super::sealed::across_files(&tally.objects) {
             match allow {
                 Some(reason) => summary.allowed.push(Allowed { finding, reason }),
@@ -231,6 +320,8 @@ impl Checker {
         summary.sops_files += tally.sops;
         summary.skipped_binary += tally.binary;
         summary.skipped_large += tally.large;
+        summary.skipped_symlinks += tally.symlinks;
+        summary.ignored.extend(tally.ignored);
         summary.allowed.extend(tally.allowed);
         summary.unreadable.extend(tally.unreadable);
         if self.strict {
@@ -246,6 +337,7 @@ impl Checker {
         summary.ignored.sort();
         summary.ignored.dedup();
         summary.unreadable.sort();
+        summary.unreadable.dedup();
         Report { findings, summary }
     }
 
@@ -258,6 +350,16 @@ impl Checker {
             Source::Disk => match crate::repo::read_at_most(e.abs, MAX_READ_BYTES) {
                 Ok(Some(b)) => std::borrow::Cow::Owned(b),
                 Ok(None) => return Outcome::Large,
+                Err(err) => {
+                    return Outcome::Unreadable(format!("cannot read it: {}", io_reason(&err)));
+                }
+            },
+            Source::Found => match crate::repo::open_found(e.abs, MAX_READ_BYTES) {
+                Ok(Opened::File(Some(b))) => std::borrow::Cow::Owned(b),
+                Ok(Opened::File(None)) => return Outcome::Large,
+                Ok(Opened::Symlink) => return Outcome::Symlink,
+                Ok(Opened::Dir) => return Outcome::Dir,
+                Ok(Opened::Nothing) => return Outcome::Nothing,
                 Err(err) => {
                     return Outcome::Unreadable(format!("cannot read it: {}", io_reason(&err)));
                 }
