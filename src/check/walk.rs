@@ -403,8 +403,8 @@ impl Checker {
             rule: rule.as_deref(),
             require: &self.require,
         };
-        let dir = e.abs.parent().map(Path::to_path_buf).unwrap_or_default();
-        let read = move |rel: &str| {
+        let dir = e.abs.parent().unwrap_or(Path::new(""));
+        let read = |rel: &str| {
             let p = Path::new(rel);
             (!rel.is_empty() && p.is_relative())
                 .then(|| crate::repo::read_at_most(&dir.join(p), MAX_FILE_BYTES).ok()?)
@@ -452,6 +452,9 @@ impl Checker {
 
 /// `abs` relative to `cwd` (lexically clean) when below it, with `/`.
 fn shown(cwd: &Path, abs: &Path) -> String {
+    if let Some(s) = shown_clean(cwd, abs) {
+        return s.to_string();
+    }
     let clean;
     let bytes = abs.as_os_str().as_encoded_bytes();
     let unclean = memchr::memmem::find(bytes, b"//").is_some()
@@ -470,6 +473,24 @@ fn shown(cwd: &Path, abs: &Path) -> String {
     if s.is_empty() { ".".into() } else { s }
 }
 
+/// [`shown`] for the common case, without building paths: `abs` is `cwd` (clean), `/`,
+/// then UTF-8 names that are neither empty, `.` nor `..`, with no `\\`.
+fn shown_clean<'a>(cwd: &Path, abs: &'a Path) -> Option<&'a str> {
+    let cwd = cwd.as_os_str().as_encoded_bytes();
+    let rest = abs
+        .as_os_str()
+        .as_encoded_bytes()
+        .strip_prefix(cwd)?
+        .strip_prefix(b"/")?;
+    let clean = !cwd.is_empty()
+        && !cwd.ends_with(b"/")
+        && !rest.contains(&b'\\')
+        && rest
+            .split(|b| *b == b'/')
+            .all(|name| !name.is_empty() && name != b"." && name != b"..");
+    clean.then(|| std::str::from_utf8(rest).ok()).flatten()
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -479,10 +500,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The nearest `.sops.yaml` per directory, loaded once each.
 struct RuleFinder {
     explicit: Option<PathBuf>,
-    by_dir: Mutex<FxHashMap<PathBuf, Option<PathBuf>>>,
-    configs: Mutex<FxHashMap<PathBuf, Result<Arc<Config>, String>>>,
-    /// Per (config, rule index): the rule as findings show it, decided once.
-    matches: Mutex<FxHashMap<(PathBuf, usize), Arc<RuleMatch>>>,
+    /// Per directory: its nearest configuration (one lookup per file).
+    by_dir: Mutex<FxHashMap<PathBuf, Option<Arc<Loaded>>>>,
+    /// Every configuration looked at, by path (each loaded once).
+    configs: Mutex<FxHashMap<PathBuf, Arc<Loaded>>>,
+}
+
+/// One `.sops.yaml`, loaded.
+struct Loaded {
+    config: Result<Config, String>,
+    /// Per creation rule (by index): the rule as findings show it, decided once.
+    matches: Vec<std::sync::OnceLock<Arc<RuleMatch>>>,
 }
 
 impl RuleFinder {
@@ -491,77 +519,92 @@ impl RuleFinder {
             explicit,
             by_dir: Mutex::new(FxHashMap::default()),
             configs: Mutex::new(FxHashMap::default()),
-            matches: Mutex::new(FxHashMap::default()),
         }
     }
 
-    fn config_path(&self, dir: &Path) -> Option<PathBuf> {
-        if let Some(p) = &self.explicit {
-            return Some(p.clone());
-        }
+    /// The configuration that covers the files of `dir`.
+    fn for_dir(&self, dir: &Path) -> Option<Arc<Loaded>> {
         if let Some(hit) = lock(&self.by_dir).get(dir) {
             return hit.clone();
         }
-        let candidate = dir.join(CONFIG_FILE_NAME);
-        let found = if candidate.is_file() {
-            Some(candidate)
-        } else {
-            dir.parent().and_then(|p| self.config_path(p))
+        let found = match &self.explicit {
+            Some(p) => Some(self.config(p)),
+            None => {
+                let candidate = dir.join(CONFIG_FILE_NAME);
+                if candidate.is_file() {
+                    Some(self.config(&candidate))
+                } else {
+                    dir.parent().and_then(|p| self.for_dir(p))
+                }
+            }
         };
         lock(&self.by_dir).insert(dir.to_path_buf(), found.clone());
         found
     }
 
-    fn config(&self, path: &Path) -> Option<Arc<Config>> {
+    fn config(&self, path: &Path) -> Arc<Loaded> {
         if let Some(c) = lock(&self.configs).get(path) {
-            return c.as_ref().ok().cloned();
+            return Arc::clone(c);
         }
-        let loaded = Config::load(path).map(Arc::new).map_err(|e| e.to_string());
-        let out = loaded.as_ref().ok().cloned();
-        lock(&self.configs).insert(path.to_path_buf(), loaded);
-        out
+        let config = Config::load(path).map_err(|e| e.to_string());
+        let rules = config.as_ref().map_or(0, |c| c.creation_rules.len());
+        let loaded = Arc::new(Loaded {
+            config,
+            matches: (0..rules).map(|_| std::sync::OnceLock::new()).collect(),
+        });
+        // Two threads may load it at once: the first one stored is the one kept.
+        Arc::clone(
+            lock(&self.configs)
+                .entry(path.to_path_buf())
+                .or_insert(loaded),
+        )
     }
 
     fn rule_for(&self, file: &Path) -> Option<Arc<RuleMatch>> {
-        let dir = file.parent()?;
-        let cfg_path = self.config_path(dir)?;
-        let cfg = self.config(&cfg_path)?;
+        let loaded = self.for_dir(file.parent()?)?;
+        let cfg = loaded.config.as_ref().ok()?;
         let rule = cfg.rule_for(file)?;
-        let key = (cfg_path, rule.index);
-        if let Some(m) = lock(&self.matches).get(&key) {
-            return Some(Arc::clone(m));
-        }
-        let broad = match &rule.path_regex {
-            None => true,
-            Some(re) => match regex::Regex::new(re) {
-                Ok(r) => BROAD_PROBES.iter().any(|p| r.is_match(p)),
-                Err(_) => true,
-            },
+        let make = || {
+            let broad = match &rule.path_regex {
+                None => true,
+                Some(re) => match regex::Regex::new(re) {
+                    Ok(r) => BROAD_PROBES.iter().any(|p| r.is_match(p)),
+                    Err(_) => true,
+                },
+            };
+            let label = match &rule.path_regex {
+                Some(re) => format!(
+                    "creation rule {} of .sops.yaml (path_regex {re:?})",
+                    rule.index + 1
+                ),
+                None => format!(
+                    "creation rule {} of .sops.yaml (no path_regex)",
+                    rule.index + 1
+                ),
+            };
+            Arc::new(RuleMatch {
+                rule: rule.clone(),
+                label,
+                broad,
+            })
         };
-        let label = match &rule.path_regex {
-            Some(re) => format!(
-                "creation rule {} of .sops.yaml (path_regex {re:?})",
-                rule.index + 1
-            ),
-            None => format!(
-                "creation rule {} of .sops.yaml (no path_regex)",
-                rule.index + 1
-            ),
-        };
-        let m = Arc::new(RuleMatch {
-            rule: rule.clone(),
-            label,
-            broad,
-        });
-        lock(&self.matches).insert(key, Arc::clone(&m));
-        Some(m)
+        // The rule's slot by its place in the list (a few rules: a short scan).
+        let slot = cfg
+            .creation_rules
+            .iter()
+            .position(|r| std::ptr::eq(r, rule))
+            .and_then(|i| loaded.matches.get(i));
+        Some(match slot {
+            Some(m) => Arc::clone(m.get_or_init(make)),
+            None => make(),
+        })
     }
 
     /// A `config-error` finding for each `.sops.yaml` that did not load.
     fn config_findings(&self, cwd: &Path) -> Vec<Finding> {
         lock(&self.configs)
             .iter()
-            .filter_map(|(p, r)| r.as_ref().err().map(|e| (p, e)))
+            .filter_map(|(p, l)| l.config.as_ref().err().map(|e| (p, e)))
             .map(|(p, e)| Finding {
                 path: shown(cwd, p),
                 line: 0,
@@ -675,6 +718,35 @@ fn allow_reason(comment: &str, rule: Rule) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_without_building_paths_is_shown() {
+        let cwd = Path::new("/r/repo");
+        let slow = |abs: &str| {
+            let abs = config::clean_path(Path::new(abs));
+            let rel = abs.strip_prefix(cwd).unwrap_or(&abs);
+            let s = rel.to_string_lossy().replace('\\', "/");
+            if s.is_empty() { ".".to_string() } else { s }
+        };
+        for abs in [
+            "/r/repo/a/b.yaml",
+            "/r/repo/./a/b.yaml",
+            "/r/repo/a//b.yaml",
+            "/r/repo/a/../b.yaml",
+            "/r/repo/a/",
+            "/r/repo",
+            "/r/repository/x",
+            "/r/repo/a\\b",
+            "/elsewhere/x.yaml",
+        ] {
+            assert_eq!(shown(cwd, Path::new(abs)), slow(abs), "{abs}");
+        }
+        assert_eq!(
+            shown_clean(cwd, Path::new("/r/repo/a/b.yaml")),
+            Some("a/b.yaml")
+        );
+        assert_eq!(shown_clean(cwd, Path::new("/r/repo/./a")), None);
+    }
 
     #[test]
     fn allow_directive_on_the_line_or_above() {
