@@ -6,7 +6,8 @@
 //! - **Inside a git work tree** (a directory at or above the walked one has a `.git` that git
 //!   would use: a `gitdir:` file, or a directory holding `HEAD`), the files are the ones git
 //!   lists: every file in the index plus the untracked files git does not ignore
-//!   (`git ls-files --cached --others --exclude-standard`). So `.gitignore`,
+//!   (`git ls-files --cached` and `git ls-files --others --exclude-standard`, run at once and
+//!   read as they print: [`Walk`]). So `.gitignore`,
 //!   `.git/info/exclude` and the global excludes never hide a tracked file, and `.ignore`
 //!   files (a ripgrep convention git does not read) hide nothing. git is the one reader of
 //!   its index that knows every index version, split and sparse indexes and linked work

@@ -191,14 +191,21 @@ impl<'i> Walk<'i> {
         self.start_git(dir, true)
     }
 
+    /// List the repository at `dir`: the index and the untracked files by two gits at
+    /// once, the index's list read first. (One `ls-files --cached --others` prints
+    /// nothing before its walk of the whole tree for untracked files: 0.2 s at 100,000
+    /// tracked files, when the index alone lists its first name in a few ms.) The two
+    /// lists do not overlap.
     fn start_git(&mut self, dir: PathBuf, nested: bool) -> Option<Found> {
-        match GitList::start(dir, nested) {
-            Ok(g) => {
-                self.open.push(Source::Git(g));
-                None
+        let mut failed = None;
+        for args in [&LS_OTHERS[..], &LS_CACHED[..]] {
+            match GitList::start(dir.clone(), nested, args) {
+                Ok(g) => self.open.push(Source::Git(g)),
+                // Both fail alike when git cannot be run: the reason once.
+                Err(why) => failed = Some(Found::Unreadable(dir.clone(), why)),
             }
-            Err((dir, why)) => Some(Found::Unreadable(dir, why)),
         }
+        failed
     }
 
     fn start_dir(&mut self, real: PathBuf, shown: PathBuf) -> Option<Found> {
@@ -334,6 +341,7 @@ fn git_name(ignore: &SealIgnore, g: &mut GitList) -> Next {
 /// A running `git ls-files`, read as it writes.
 struct GitList {
     dir: PathBuf,
+    args: &'static [&'static str],
     child: Option<Child>,
     out: BufReader<ChildStdout>,
     /// What git writes to standard error, read by a thread so that it never blocks git.
@@ -344,38 +352,30 @@ struct GitList {
     ignored_dirs: HashMap<PathBuf, bool>,
 }
 
-/// The arguments of the listing: every file in the index plus the untracked files git does
-/// not ignore.
-const LS_FILES: [&str; 5] = [
-    "ls-files",
-    "-z",
-    "--cached",
-    "--others",
-    "--exclude-standard",
-];
+/// The listings of a repository: every file in the index, and the untracked files git
+/// does not ignore.
+const LS_CACHED: [&str; 3] = ["ls-files", "-z", "--cached"];
+const LS_OTHERS: [&str; 4] = ["ls-files", "-z", "--others", "--exclude-standard"];
 
 /// Kept of git's standard error (the reason shows its first line).
 const ERR_KEPT: u64 = 64 << 10;
 
 impl GitList {
-    fn start(dir: PathBuf, nested: bool) -> Result<GitList, (PathBuf, String)> {
+    fn start(dir: PathBuf, nested: bool, args: &'static [&'static str]) -> Result<GitList, String> {
         let mut child = match git_command(&dir, nested)
-            .args(LS_FILES)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
         {
             Ok(c) => c,
-            Err(e) => {
-                let why = git_missing(&dir, &e);
-                return Err((dir, why));
-            }
+            Err(e) => return Err(git_missing(&dir, &e)),
         };
         let (Some(out), Some(mut err)) = (child.stdout.take(), child.stderr.take()) else {
             let _ = child.kill();
             let _ = child.wait();
-            return Err((dir, "cannot read the output of git ls-files".to_string()));
+            return Err("cannot read the output of git ls-files".to_string());
         };
         let err = std::thread::Builder::new()
             .name("git-stderr".into())
@@ -390,11 +390,12 @@ impl GitList {
             Err(e) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err((dir, format!("cannot run git ls-files: {}", io_reason(&e))));
+                return Err(format!("cannot run git ls-files: {}", io_reason(&e)));
             }
         };
         Ok(GitList {
             dir,
+            args,
             child: Some(child),
             out: BufReader::with_capacity(64 << 10, out),
             err: Some(err),
@@ -444,7 +445,7 @@ impl GitList {
             .unwrap_or_default();
         match status {
             Ok(s) if s.success() => Ok(()),
-            Ok(_) => Err(failure_reason(&LS_FILES, &err)),
+            Ok(_) => Err(failure_reason(self.args, &err)),
             Err(e) => Err(format!("git ls-files: {}", io_reason(&e))),
         }
     }
