@@ -773,6 +773,39 @@ mod tests {
     }
 
     #[test]
+    fn a_found_path_is_read_as_what_it_is_when_opened() {
+        let t = tempfile::tempdir().unwrap();
+        let f = write(t.path(), "a.yaml", "a: b\n");
+        let big = write(t.path(), "big.yaml", "0123456789");
+        assert!(matches!(
+            open_found(&f, 100).unwrap(),
+            Opened::File(Some(b)) if b == b"a: b\n"
+        ));
+        assert!(matches!(open_found(&big, 5).unwrap(), Opened::File(None)));
+        assert!(matches!(
+            open_found(&t.path().join("gone.yaml"), 100).unwrap(),
+            Opened::Nothing
+        ));
+        fs::create_dir(t.path().join("sub")).unwrap();
+        assert!(matches!(
+            open_found(&t.path().join("sub"), 100).unwrap(),
+            Opened::Dir
+        ));
+        #[cfg(unix)]
+        {
+            let link = t.path().join("link.yaml");
+            std::os::unix::fs::symlink(&f, &link).unwrap();
+            assert!(matches!(open_found(&link, 100).unwrap(), Opened::Symlink));
+            let dangling = t.path().join("dangling.yaml");
+            std::os::unix::fs::symlink(t.path().join("nowhere"), &dangling).unwrap();
+            assert!(matches!(
+                open_found(&dangling, 100).unwrap(),
+                Opened::Symlink
+            ));
+        }
+    }
+
+    #[test]
     fn repo_root_finds_the_nearest_git_directory() {
         let t = tempfile::tempdir().unwrap();
         fs::create_dir_all(t.path().join("x/y")).unwrap();

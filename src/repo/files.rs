@@ -462,6 +462,19 @@ mod tests {
     }
 
     #[test]
+    fn overlapping_named_paths_list_each_file_once() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        let a = write(d, "a/x.yaml");
+        let b = write(d, "b.yaml");
+        let named = [d.to_path_buf(), d.join("a"), a.clone(), d.join("./b.yaml")];
+        let ignore = SealIgnore::load(d);
+        let mut found: Vec<Found> = Walk::new(&named, &ignore).collect();
+        found.sort_by(|x, y| format!("{x:?}").cmp(&format!("{y:?}")));
+        assert_eq!(found, [Found::File(a), Found::File(b)]);
+    }
+
+    #[test]
     fn a_named_path_below_an_ignored_directory_is_ignored() {
         let t = tempfile::tempdir().unwrap();
         let d = t.path();
