@@ -5,6 +5,7 @@
 //! `keep_going`); then each file is replaced atomically.
 
 pub mod files;
+mod listing;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -99,6 +100,12 @@ fn read_capped(p: &Path) -> std::io::Result<Option<Vec<u8>>> {
 pub fn read_at_most(p: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     let f = std::fs::File::open(p)?;
     let len = f.metadata()?.len();
+    read_open(&f, len, limit)
+}
+
+/// The rest of `f` (`len` bytes long when it was opened), or `None` when it is larger than
+/// `limit`.
+fn read_open(f: &std::fs::File, len: u64, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
     if len > limit {
         return Ok(None);
     }
@@ -108,6 +115,85 @@ pub fn read_at_most(p: &Path, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
         return Ok(None);
     }
     Ok(Some(bytes))
+}
+
+/// The `len` bytes of `f` (the length it had when it was opened), in one `read` when it
+/// has not changed since: bytes written after the open are not read (as when they are
+/// written after the read). A file that says it is empty (pseudo-files do) is read to
+/// its end.
+fn read_known(f: &std::fs::File, len: u64, limit: u64) -> std::io::Result<Option<Vec<u8>>> {
+    if len == 0 || len > limit {
+        return read_open(f, len, limit);
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    f.take(len).read_to_end(&mut bytes)?;
+    Ok(Some(bytes))
+}
+
+/// What a path a walk found ([`files::Found`]) turned out to be when it was opened.
+#[derive(Debug)]
+pub enum Opened {
+    /// A regular file's bytes (`None`: larger than the limit).
+    File(Option<Vec<u8>>),
+    /// A symbolic link (not followed).
+    Symlink,
+    /// A directory (where git lists a path: a submodule, see [`files::Walk::enter`]).
+    Dir,
+    /// Nothing to read: gone from the working tree, or neither a file, a directory nor a
+    /// link.
+    Nothing,
+}
+
+/// Open `p`, a path the walk found, without following a link, and read it when it is a
+/// regular file of at most `limit` bytes: one `open`, `fstat` and read per file, the type
+/// learnt from the open file (so a path that changes between the walk and the read is
+/// read as what it is). An error is a file (or directory) that cannot be read.
+pub fn open_found(p: &Path, limit: u64) -> std::io::Result<Opened> {
+    let f = match open_no_follow(p) {
+        Ok(f) => f,
+        Err(e) => {
+            // Why: a link (O_NOFOLLOW refuses it), gone, or a file that cannot be read.
+            return match std::fs::symlink_metadata(p) {
+                Ok(m) if m.file_type().is_symlink() => Ok(Opened::Symlink),
+                Ok(m) if m.is_dir() => Ok(Opened::Dir),
+                Ok(m) if m.is_file() => Err(e),
+                Ok(_) => Ok(Opened::Nothing),
+                Err(e2) if e2.kind() == std::io::ErrorKind::NotFound => Ok(Opened::Nothing),
+                Err(_) => Err(e),
+            };
+        }
+    };
+    let meta = f.metadata()?;
+    let t = meta.file_type();
+    if t.is_dir() {
+        Ok(Opened::Dir)
+    } else if t.is_file() {
+        read_known(&f, meta.len(), limit).map(Opened::File)
+    } else {
+        Ok(Opened::Nothing)
+    }
+}
+
+/// Open for reading, refusing a link in the last component; not waiting on a FIFO and not
+/// taking a terminal (the type is checked on the open file).
+#[cfg(unix)]
+fn open_no_follow(p: &Path) -> std::io::Result<std::fs::File> {
+    use rustix::fs::OFlags;
+    use std::os::unix::fs::OpenOptionsExt;
+    let flags = OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::NOCTTY;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags.bits() as i32)
+        .open(p)
+}
+
+/// Without `O_NOFOLLOW`: a link is found by looking first.
+#[cfg(not(unix))]
+fn open_no_follow(p: &Path) -> std::io::Result<std::fs::File> {
+    if std::fs::symlink_metadata(p)?.file_type().is_symlink() {
+        return Err(std::io::Error::other("a symbolic link"));
+    }
+    std::fs::File::open(p)
 }
 
 /// The format of `bytes` (named `path`) when they are an encrypted sops file: the format
@@ -684,6 +770,39 @@ mod tests {
         write(t.path(), ".gitignore", "ignored/\n");
         write(t.path(), "ignored/c.yaml", ENC_YAML);
         assert_eq!(find_sops_files(t.path()).files.len(), 1);
+    }
+
+    #[test]
+    fn a_found_path_is_read_as_what_it_is_when_opened() {
+        let t = tempfile::tempdir().unwrap();
+        let f = write(t.path(), "a.yaml", "a: b\n");
+        let big = write(t.path(), "big.yaml", "0123456789");
+        assert!(matches!(
+            open_found(&f, 100).unwrap(),
+            Opened::File(Some(b)) if b == b"a: b\n"
+        ));
+        assert!(matches!(open_found(&big, 5).unwrap(), Opened::File(None)));
+        assert!(matches!(
+            open_found(&t.path().join("gone.yaml"), 100).unwrap(),
+            Opened::Nothing
+        ));
+        fs::create_dir(t.path().join("sub")).unwrap();
+        assert!(matches!(
+            open_found(&t.path().join("sub"), 100).unwrap(),
+            Opened::Dir
+        ));
+        #[cfg(unix)]
+        {
+            let link = t.path().join("link.yaml");
+            std::os::unix::fs::symlink(&f, &link).unwrap();
+            assert!(matches!(open_found(&link, 100).unwrap(), Opened::Symlink));
+            let dangling = t.path().join("dangling.yaml");
+            std::os::unix::fs::symlink(t.path().join("nowhere"), &dangling).unwrap();
+            assert!(matches!(
+                open_found(&dangling, 100).unwrap(),
+                Opened::Symlink
+            ));
+        }
     }
 
     #[test]

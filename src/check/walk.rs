@@ -32,6 +32,8 @@ use super::scan::{self, BROAD_PROBES, FileContext, RuleMatch};
 use super::{Allowed, Finding, Report, Rule, Severity, Summary};
 use crate::config::{self, CONFIG_FILE_NAME, Config};
 use crate::error::io_reason;
+use crate::repo::Opened;
+use crate::repo::files::{Found, Walk};
 
 /// Files larger than this are skipped (and counted).
 pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
@@ -67,8 +69,10 @@ struct Entry<'a> {
 
 /// Where an [`Entry`]'s bytes are.
 enum Source<'a> {
-    /// The file system, at `abs`.
+    /// The file system, at `abs`: a file the user named (a link to it followed).
     Disk,
+    /// The file system, at a path the walk found (its type learnt when it is opened).
+    Found,
     /// The git index (the staged blob).
     Blob(&'a [u8]),
     /// A staged blob larger than [`MAX_FILE_BYTES`] (not read).
@@ -86,6 +90,12 @@ enum Outcome {
     Binary,
     Large,
     Unreadable(String),
+    /// A symbolic link the walk found (not followed).
+    Symlink,
+    /// A directory where git lists a path (a submodule): walked next.
+    Dir,
+    /// Nothing to read (gone from the working tree, not a file).
+    Nothing,
 }
 
 /// The outcomes of many files, summed as they come (nothing is kept per clean file).
@@ -98,11 +108,15 @@ struct Tally {
     sops: usize,
     binary: usize,
     large: usize,
+    symlinks: usize,
+    ignored: Vec<String>,
     unreadable: Vec<(String, String)>,
+    /// Directories found where git lists a path, to walk next.
+    dirs: Vec<PathBuf>,
 }
 
 impl Tally {
-    fn add(mut self, shown: String, o: Outcome) -> Tally {
+    fn add(mut self, abs: &Path, shown: String, o: Outcome) -> Tally {
         match o {
             Outcome::Checked {
                 findings,
@@ -119,6 +133,9 @@ impl Tally {
             Outcome::Binary => self.binary += 1,
             Outcome::Large => self.large += 1,
             Outcome::Unreadable(why) => self.unreadable.push((shown, why)),
+            Outcome::Symlink => self.symlinks += 1,
+            Outcome::Dir => self.dirs.push(abs.to_path_buf()),
+            Outcome::Nothing => {}
         }
         self
     }
@@ -131,13 +148,18 @@ impl Tally {
         self.sops += other.sops;
         self.binary += other.binary;
         self.large += other.large;
+        self.symlinks += other.symlinks;
+        self.ignored.extend(other.ignored);
         self.unreadable.extend(other.unreadable);
+        self.dirs.extend(other.dirs);
         self
     }
 }
 
 impl Checker {
-    /// Check `paths` (files or directories; `.` when empty).
+    /// Check `paths` (files or directories; `.` when empty). The walk streams into the
+    /// checking threads: no list of the files is made, and reading starts with the first
+    /// name git prints.
     pub fn check_paths(&self, paths: &[PathBuf]) -> Report {
         let ignore = SealIgnore::load(&self.ignore_root());
         let default = [PathBuf::from(".")];
@@ -146,13 +168,64 @@ impl Checker {
         } else {
             paths
         };
-        let abs: Vec<PathBuf> = paths.iter().map(|p| self.absolute(p)).collect();
-        let walked = crate::repo::files::walk_all(&abs, &ignore);
-        let summary = self.summary(walked.symlinks.len(), &walked.ignored, &walked.unreadable);
-        self.run(&walked.files, summary, |abs| Entry {
-            abs,
-            source: Source::Disk,
-        })
+        // `.` is the current directory itself: the paths below it need no cleaning.
+        let abs: Vec<PathBuf> = paths
+            .iter()
+            .map(|p| {
+                if p.as_os_str() == "." {
+                    self.cwd.clone()
+                } else {
+                    self.absolute(p)
+                }
+            })
+            .collect();
+        let rules = RuleFinder::new(self.config.clone());
+        let cwd = config::clean_path(&self.cwd);
+        let mut walk = Walk::new(&abs, &ignore);
+        let mut tally = Tally::default();
+        loop {
+            let mut round = walk
+                .by_ref()
+                .par_bridge()
+                .fold(Tally::default, |t, found| {
+                    self.check_found(t, found, &cwd, &rules)
+                })
+                .reduce(Tally::default, Tally::merge);
+            // Submodules: walked with their own index, after the rest.
+            let dirs = std::mem::take(&mut round.dirs);
+            tally = tally.merge(round);
+            if dirs.is_empty() {
+                break;
+            }
+            for d in dirs {
+                walk.enter(d);
+            }
+        }
+        self.report(tally, Summary::default(), &rules, &cwd)
+    }
+
+    /// One thing the walk found, checked when it is a file.
+    fn check_found(&self, mut t: Tally, found: Found, cwd: &Path, rules: &RuleFinder) -> Tally {
+        let (abs, source) = match found {
+            Found::Named(p) => (p, Source::Disk),
+            Found::File(p) | Found::Listed(p) => (p, Source::Found),
+            Found::Symlink(_) => {
+                t.symlinks += 1;
+                return t;
+            }
+            Found::Ignored(p) => {
+                t.ignored.push(shown(cwd, &p));
+                return t;
+            }
+            Found::Unreadable(p, why) => {
+                t.unreadable.push((shown(cwd, &p), why));
+                return t;
+            }
+        };
+        let e = Entry { abs: &abs, source };
+        let shown = shown(cwd, &abs);
+        let o = self.check_one(&e, &shown, rules);
+        t.add(&abs, shown, o)
     }
 
     /// Check the changes staged in the git index of the repository at `repo` (their staged
@@ -205,7 +278,7 @@ impl Checker {
     fn run<T: Sync>(
         &self,
         items: &[T],
-        mut summary: Summary,
+        summary: Summary,
         entry: impl Fn(&T) -> Entry<'_> + Sync,
     ) -> Report {
         let rules = RuleFinder::new(self.config.clone());
@@ -216,11 +289,27 @@ impl Checker {
                 let e = entry(item);
                 let shown = shown(&cwd, e.abs);
                 let o = self.check_one(&e, &shown, &rules);
-                t.add(shown, o)
+                t.add(e.abs, shown, o)
             })
             .reduce(Tally::default, Tally::merge);
-        let mut findings = rules.config_findings(&cwd);
+        self.report(tally, summary, &rules, &cwd)
+    }
+
+    /// The report of a run: `summary` (what was skipped before reading) with the tally.
+    fn report(
+        &self,
+        mut tally: Tally,
+        mut summary: Summary,
+        rules: &RuleFinder,
+        cwd: &Path,
+    ) -> Report {
+        let mut findings = rules.config_findings(cwd);
         findings.extend(tally.findings);
+        // Files were checked in no fixed order: which file a Secret is paired with does not
+        // depend on it.
+        tally
+            .objects
+            .sort_by(|a, b| (&a.path, a.line, a.column).cmp(&(&b.path, b.line, b.column)));
         for (finding, allow) in super::sealed::across_files(&tally.objects) {
             match allow {
                 Some(reason) => summary.allowed.push(Allowed { finding, reason }),
@@ -231,6 +320,8 @@ impl Checker {
         summary.sops_files += tally.sops;
         summary.skipped_binary += tally.binary;
         summary.skipped_large += tally.large;
+        summary.skipped_symlinks += tally.symlinks;
+        summary.ignored.extend(tally.ignored);
         summary.allowed.extend(tally.allowed);
         summary.unreadable.extend(tally.unreadable);
         if self.strict {
@@ -246,6 +337,7 @@ impl Checker {
         summary.ignored.sort();
         summary.ignored.dedup();
         summary.unreadable.sort();
+        summary.unreadable.dedup();
         Report { findings, summary }
     }
 
@@ -258,6 +350,16 @@ impl Checker {
             Source::Disk => match crate::repo::read_at_most(e.abs, MAX_READ_BYTES) {
                 Ok(Some(b)) => std::borrow::Cow::Owned(b),
                 Ok(None) => return Outcome::Large,
+                Err(err) => {
+                    return Outcome::Unreadable(format!("cannot read it: {}", io_reason(&err)));
+                }
+            },
+            Source::Found => match crate::repo::open_found(e.abs, MAX_READ_BYTES) {
+                Ok(Opened::File(Some(b))) => std::borrow::Cow::Owned(b),
+                Ok(Opened::File(None)) => return Outcome::Large,
+                Ok(Opened::Symlink) => return Outcome::Symlink,
+                Ok(Opened::Dir) => return Outcome::Dir,
+                Ok(Opened::Nothing) => return Outcome::Nothing,
                 Err(err) => {
                     return Outcome::Unreadable(format!("cannot read it: {}", io_reason(&err)));
                 }
@@ -301,8 +403,8 @@ impl Checker {
             rule: rule.as_deref(),
             require: &self.require,
         };
-        let dir = e.abs.parent().map(Path::to_path_buf).unwrap_or_default();
-        let read = move |rel: &str| {
+        let dir = e.abs.parent().unwrap_or(Path::new(""));
+        let read = |rel: &str| {
             let p = Path::new(rel);
             (!rel.is_empty() && p.is_relative())
                 .then(|| crate::repo::read_at_most(&dir.join(p), MAX_FILE_BYTES).ok()?)
@@ -350,6 +452,9 @@ impl Checker {
 
 /// `abs` relative to `cwd` (lexically clean) when below it, with `/`.
 fn shown(cwd: &Path, abs: &Path) -> String {
+    if let Some(s) = shown_clean(cwd, abs) {
+        return s.to_string();
+    }
     let clean;
     let bytes = abs.as_os_str().as_encoded_bytes();
     let unclean = memchr::memmem::find(bytes, b"//").is_some()
@@ -368,6 +473,24 @@ fn shown(cwd: &Path, abs: &Path) -> String {
     if s.is_empty() { ".".into() } else { s }
 }
 
+/// [`shown`] for the common case, without building paths: `abs` is `cwd` (clean), `/`,
+/// then UTF-8 names that are neither empty, `.` nor `..`, with no `\\`.
+fn shown_clean<'a>(cwd: &Path, abs: &'a Path) -> Option<&'a str> {
+    let cwd = cwd.as_os_str().as_encoded_bytes();
+    let rest = abs
+        .as_os_str()
+        .as_encoded_bytes()
+        .strip_prefix(cwd)?
+        .strip_prefix(b"/")?;
+    let clean = !cwd.is_empty()
+        && !cwd.ends_with(b"/")
+        && !rest.contains(&b'\\')
+        && rest
+            .split(|b| *b == b'/')
+            .all(|name| !name.is_empty() && name != b"." && name != b"..");
+    clean.then(|| std::str::from_utf8(rest).ok()).flatten()
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -377,10 +500,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The nearest `.sops.yaml` per directory, loaded once each.
 struct RuleFinder {
     explicit: Option<PathBuf>,
-    by_dir: Mutex<FxHashMap<PathBuf, Option<PathBuf>>>,
-    configs: Mutex<FxHashMap<PathBuf, Result<Arc<Config>, String>>>,
-    /// Per (config, rule index): the rule as findings show it, decided once.
-    matches: Mutex<FxHashMap<(PathBuf, usize), Arc<RuleMatch>>>,
+    /// Per directory: its nearest configuration (one lookup per file).
+    by_dir: Mutex<FxHashMap<PathBuf, Option<Arc<Loaded>>>>,
+    /// Every configuration looked at, by path (each loaded once).
+    configs: Mutex<FxHashMap<PathBuf, Arc<Loaded>>>,
+}
+
+/// One `.sops.yaml`, loaded.
+struct Loaded {
+    config: Result<Config, String>,
+    /// Per creation rule (by index): the rule as findings show it, decided once.
+    matches: Vec<std::sync::OnceLock<Arc<RuleMatch>>>,
 }
 
 impl RuleFinder {
@@ -389,77 +519,92 @@ impl RuleFinder {
             explicit,
             by_dir: Mutex::new(FxHashMap::default()),
             configs: Mutex::new(FxHashMap::default()),
-            matches: Mutex::new(FxHashMap::default()),
         }
     }
 
-    fn config_path(&self, dir: &Path) -> Option<PathBuf> {
-        if let Some(p) = &self.explicit {
-            return Some(p.clone());
-        }
+    /// The configuration that covers the files of `dir`.
+    fn for_dir(&self, dir: &Path) -> Option<Arc<Loaded>> {
         if let Some(hit) = lock(&self.by_dir).get(dir) {
             return hit.clone();
         }
-        let candidate = dir.join(CONFIG_FILE_NAME);
-        let found = if candidate.is_file() {
-            Some(candidate)
-        } else {
-            dir.parent().and_then(|p| self.config_path(p))
+        let found = match &self.explicit {
+            Some(p) => Some(self.config(p)),
+            None => {
+                let candidate = dir.join(CONFIG_FILE_NAME);
+                if candidate.is_file() {
+                    Some(self.config(&candidate))
+                } else {
+                    dir.parent().and_then(|p| self.for_dir(p))
+                }
+            }
         };
         lock(&self.by_dir).insert(dir.to_path_buf(), found.clone());
         found
     }
 
-    fn config(&self, path: &Path) -> Option<Arc<Config>> {
+    fn config(&self, path: &Path) -> Arc<Loaded> {
         if let Some(c) = lock(&self.configs).get(path) {
-            return c.as_ref().ok().cloned();
+            return Arc::clone(c);
         }
-        let loaded = Config::load(path).map(Arc::new).map_err(|e| e.to_string());
-        let out = loaded.as_ref().ok().cloned();
-        lock(&self.configs).insert(path.to_path_buf(), loaded);
-        out
+        let config = Config::load(path).map_err(|e| e.to_string());
+        let rules = config.as_ref().map_or(0, |c| c.creation_rules.len());
+        let loaded = Arc::new(Loaded {
+            config,
+            matches: (0..rules).map(|_| std::sync::OnceLock::new()).collect(),
+        });
+        // Two threads may load it at once: the first one stored is the one kept.
+        Arc::clone(
+            lock(&self.configs)
+                .entry(path.to_path_buf())
+                .or_insert(loaded),
+        )
     }
 
     fn rule_for(&self, file: &Path) -> Option<Arc<RuleMatch>> {
-        let dir = file.parent()?;
-        let cfg_path = self.config_path(dir)?;
-        let cfg = self.config(&cfg_path)?;
+        let loaded = self.for_dir(file.parent()?)?;
+        let cfg = loaded.config.as_ref().ok()?;
         let rule = cfg.rule_for(file)?;
-        let key = (cfg_path, rule.index);
-        if let Some(m) = lock(&self.matches).get(&key) {
-            return Some(Arc::clone(m));
-        }
-        let broad = match &rule.path_regex {
-            None => true,
-            Some(re) => match regex::Regex::new(re) {
-                Ok(r) => BROAD_PROBES.iter().any(|p| r.is_match(p)),
-                Err(_) => true,
-            },
+        let make = || {
+            let broad = match &rule.path_regex {
+                None => true,
+                Some(re) => match regex::Regex::new(re) {
+                    Ok(r) => BROAD_PROBES.iter().any(|p| r.is_match(p)),
+                    Err(_) => true,
+                },
+            };
+            let label = match &rule.path_regex {
+                Some(re) => format!(
+                    "creation rule {} of .sops.yaml (path_regex {re:?})",
+                    rule.index + 1
+                ),
+                None => format!(
+                    "creation rule {} of .sops.yaml (no path_regex)",
+                    rule.index + 1
+                ),
+            };
+            Arc::new(RuleMatch {
+                rule: rule.clone(),
+                label,
+                broad,
+            })
         };
-        let label = match &rule.path_regex {
-            Some(re) => format!(
-                "creation rule {} of .sops.yaml (path_regex {re:?})",
-                rule.index + 1
-            ),
-            None => format!(
-                "creation rule {} of .sops.yaml (no path_regex)",
-                rule.index + 1
-            ),
-        };
-        let m = Arc::new(RuleMatch {
-            rule: rule.clone(),
-            label,
-            broad,
-        });
-        lock(&self.matches).insert(key, Arc::clone(&m));
-        Some(m)
+        // The rule's slot by its place in the list (a few rules: a short scan).
+        let slot = cfg
+            .creation_rules
+            .iter()
+            .position(|r| std::ptr::eq(r, rule))
+            .and_then(|i| loaded.matches.get(i));
+        Some(match slot {
+            Some(m) => Arc::clone(m.get_or_init(make)),
+            None => make(),
+        })
     }
 
     /// A `config-error` finding for each `.sops.yaml` that did not load.
     fn config_findings(&self, cwd: &Path) -> Vec<Finding> {
         lock(&self.configs)
             .iter()
-            .filter_map(|(p, r)| r.as_ref().err().map(|e| (p, e)))
+            .filter_map(|(p, l)| l.config.as_ref().err().map(|e| (p, e)))
             .map(|(p, e)| Finding {
                 path: shown(cwd, p),
                 line: 0,
@@ -573,6 +718,35 @@ fn allow_reason(comment: &str, rule: Rule) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shown_without_building_paths_is_shown() {
+        let cwd = Path::new("/r/repo");
+        let slow = |abs: &str| {
+            let abs = config::clean_path(Path::new(abs));
+            let rel = abs.strip_prefix(cwd).unwrap_or(&abs);
+            let s = rel.to_string_lossy().replace('\\', "/");
+            if s.is_empty() { ".".to_string() } else { s }
+        };
+        for abs in [
+            "/r/repo/a/b.yaml",
+            "/r/repo/./a/b.yaml",
+            "/r/repo/a//b.yaml",
+            "/r/repo/a/../b.yaml",
+            "/r/repo/a/",
+            "/r/repo",
+            "/r/repository/x",
+            "/r/repo/a\\b",
+            "/elsewhere/x.yaml",
+        ] {
+            assert_eq!(shown(cwd, Path::new(abs)), slow(abs), "{abs}");
+        }
+        assert_eq!(
+            shown_clean(cwd, Path::new("/r/repo/a/b.yaml")),
+            Some("a/b.yaml")
+        );
+        assert_eq!(shown_clean(cwd, Path::new("/r/repo/./a")), None);
+    }
 
     #[test]
     fn allow_directive_on_the_line_or_above() {

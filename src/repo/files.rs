@@ -6,7 +6,8 @@
 //! - **Inside a git work tree** (a directory at or above the walked one has a `.git` that git
 //!   would use: a `gitdir:` file, or a directory holding `HEAD`), the files are the ones git
 //!   lists: every file in the index plus the untracked files git does not ignore
-//!   (`git ls-files --cached --others --exclude-standard`). So `.gitignore`,
+//!   (`git ls-files --cached` and `git ls-files --others --exclude-standard`, run at once and
+//!   read as they print: [`Walk`]). So `.gitignore`,
 //!   `.git/info/exclude` and the global excludes never hide a tracked file, and `.ignore`
 //!   files (a ripgrep convention git does not read) hide nothing. git is the one reader of
 //!   its index that knows every index version, split and sparse indexes and linked work
@@ -26,6 +27,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
+
+pub use super::listing::{Found, Walk};
 
 use crate::error::io_reason;
 
@@ -63,49 +66,32 @@ pub fn walk(path: &Path, ignore: &SealIgnore) -> Files {
     walk_all(std::slice::from_ref(&path.to_path_buf()), ignore)
 }
 
-/// Walk each of `paths` (absolute) into one set.
+/// Walk each of `paths` (absolute) into one set: the stream of [`Walk`], each path git
+/// lists looked at (`lstat`) here.
 pub fn walk_all(paths: &[PathBuf], ignore: &SealIgnore) -> Files {
     let mut out = Files::default();
-    for p in paths {
-        walk_named(p, ignore, &mut out);
+    let mut walk = Walk::new(paths, ignore);
+    while let Some(found) = walk.next() {
+        match found {
+            Found::Named(p) | Found::File(p) => out.files.push(p),
+            Found::Listed(p) => match std::fs::symlink_metadata(&p) {
+                Ok(m) if m.file_type().is_symlink() => out.symlinks.push(p),
+                Ok(m) if m.is_file() => out.files.push(p),
+                Ok(m) if m.is_dir() => walk.enter(p),
+                Ok(_) => {}
+                // Deleted from the working tree (or not checked out): nothing to read.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => out
+                    .unreadable
+                    .push((p, format!("cannot read it: {}", io_reason(&e)))),
+            },
+            Found::Symlink(p) => out.symlinks.push(p),
+            Found::Ignored(p) => out.ignored.push(p),
+            Found::Unreadable(p, why) => out.unreadable.push((p, why)),
+        }
     }
     out.finish();
     out
-}
-
-/// A path the caller named: followed when it is a link, checked against `.sealignore`
-/// with its parents.
-fn walk_named(path: &Path, ignore: &SealIgnore, out: &mut Files) {
-    let meta = match std::fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) => {
-            let why = match std::fs::symlink_metadata(path) {
-                Ok(_) => format!("a symbolic link that leads nowhere: {}", io_reason(&e)),
-                Err(_) => format!("cannot read it: {}", io_reason(&e)),
-            };
-            out.unreadable.push((path.to_path_buf(), why));
-            return;
-        }
-    };
-    if ignore.is_ignored_with_parents(path, meta.is_dir()) {
-        out.ignored.push(path.to_path_buf());
-        return;
-    }
-    if meta.is_file() {
-        out.files.push(path.to_path_buf());
-    } else if meta.is_dir() {
-        let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        if real.ancestors().any(is_git_work_tree) {
-            git_walk(path, ignore, out, false);
-        } else {
-            plain_walk(&real, path, ignore, out);
-        }
-    } else {
-        out.unreadable.push((
-            path.to_path_buf(),
-            "not a regular file or directory".to_string(),
-        ));
-    }
 }
 
 /// Whether `dir` has a `.git` that git would use (a `gitdir:` file, or a directory with
@@ -119,131 +105,14 @@ pub fn is_git_work_tree(dir: &Path) -> bool {
     }
 }
 
-/// Every file below `dir` (no git): `.git` not entered, links not followed, `.sealignore`d
-/// paths pruned, repositories inside walked with git. `real` is `dir` with links resolved.
-fn plain_walk(real: &Path, dir: &Path, ignore: &SealIgnore, out: &mut Files) {
-    let rd = match std::fs::read_dir(real) {
-        Ok(rd) => rd,
-        Err(e) => {
-            out.unreadable.push((
-                dir.to_path_buf(),
-                format!("cannot read it: {}", io_reason(&e)),
-            ));
-            return;
-        }
-    };
-    for ent in rd {
-        let ent = match ent {
-            Ok(ent) => ent,
-            Err(e) => {
-                out.unreadable.push((
-                    dir.to_path_buf(),
-                    format!("cannot read it: {}", io_reason(&e)),
-                ));
-                continue;
-            }
-        };
-        let name = ent.file_name();
-        if name == ".git" {
-            continue;
-        }
-        let shown = dir.join(&name);
-        let t = match ent.file_type() {
-            Ok(t) => t,
-            Err(e) => {
-                out.unreadable
-                    .push((shown, format!("cannot read it: {}", io_reason(&e))));
-                continue;
-            }
-        };
-        if ignore.is_ignored(&shown, t.is_dir()) {
-            out.ignored.push(shown);
-        } else if t.is_symlink() {
-            out.symlinks.push(shown);
-        } else if t.is_dir() {
-            let r = real.join(&name);
-            if is_git_work_tree(&r) {
-                git_walk(&shown, ignore, out, true);
-            } else {
-                plain_walk(&r, &shown, ignore, out);
-            }
-        } else if t.is_file() {
-            out.files.push(shown);
-        }
-    }
-}
-
-/// The files git holds below `dir`: tracked, and untracked not ignored. `nested`: `dir` is
-/// a repository inside the walk (its own git, not the environment's `GIT_DIR`).
-fn git_walk(dir: &Path, ignore: &SealIgnore, out: &mut Files, nested: bool) {
-    let listed = match git_run(
-        dir,
-        &[
-            "ls-files",
-            "-z",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-        ],
-        nested,
-    ) {
-        Ok(b) => b,
-        Err(why) => {
-            out.unreadable.push((dir.to_path_buf(), why));
-            return;
-        }
-    };
-    // Unmerged paths are listed once per stage (next to each other): the caller's
-    // `Files::finish` sorts and dedups.
-    let mut dirs = HashMap::new();
-    let mut last: &[u8] = &[];
-    for name in listed.split(|b| *b == 0).filter(|n| !n.is_empty()) {
-        if name == last {
-            continue;
-        }
-        last = name;
-        // `ls-files --others` lists a repository inside the tree as `path/`.
-        let repo_inside = name.ends_with(b"/");
-        let rel = bytes_path(name.strip_suffix(b"/").unwrap_or(name));
-        let path = dir.join(&rel);
-        if let Some(skipped) = ignore.first_ignored_below(dir, &rel, &mut dirs) {
-            out.ignored.push(skipped);
-            continue;
-        }
-        match std::fs::symlink_metadata(&path) {
-            Ok(m) if m.file_type().is_symlink() => out.symlinks.push(path),
-            Ok(m) if m.is_file() => out.files.push(path),
-            Ok(m) if m.is_dir() => {
-                // A submodule or a repository inside: walk it with its own index. An
-                // uninitialised submodule is an empty directory: nothing to read.
-                if is_git_work_tree(&path) {
-                    if ignore.is_ignored(&path, true) {
-                        out.ignored.push(path);
-                    } else {
-                        git_walk(&path, ignore, out, true);
-                    }
-                } else if repo_inside {
-                    plain_walk(&path, &path, ignore, out);
-                }
-            }
-            Ok(_) => {}
-            // Deleted from the working tree (or not checked out): nothing there to read.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => out
-                .unreadable
-                .push((path, format!("cannot read it: {}", io_reason(&e)))),
-        }
-    }
-}
-
 #[cfg(unix)]
-fn bytes_path(b: &[u8]) -> PathBuf {
+pub(super) fn bytes_path(b: &[u8]) -> PathBuf {
     use std::os::unix::ffi::OsStrExt;
     PathBuf::from(std::ffi::OsStr::from_bytes(b))
 }
 
 #[cfg(not(unix))]
-fn bytes_path(b: &[u8]) -> PathBuf {
+pub(super) fn bytes_path(b: &[u8]) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(b).into_owned())
 }
 
@@ -259,7 +128,7 @@ const REPO_ENV: [&str; 7] = [
     "GIT_PREFIX",
 ];
 
-fn git_command(dir: &Path, nested: bool) -> Command {
+pub(super) fn git_command(dir: &Path, nested: bool) -> Command {
     let mut c = Command::new("git");
     c.arg("-C").arg(dir);
     if nested {
@@ -270,12 +139,31 @@ fn git_command(dir: &Path, nested: bool) -> Command {
     c
 }
 
-fn git_missing(dir: &Path, e: &std::io::Error) -> String {
+pub(super) fn git_missing(dir: &Path, e: &std::io::Error) -> String {
     format!(
         "{} is inside a git work tree, but git cannot be run ({}): seal asks git which files the repository holds and does not guess; install git (or run seal where git is on PATH)",
         dir.display(),
         io_reason(e)
     )
+}
+
+/// Why git failed (running `args`), in one line, from what it wrote to standard error.
+pub(super) fn failure_reason(args: &[&str], stderr: &[u8]) -> String {
+    let err = String::from_utf8_lossy(stderr);
+    let mut why = format!(
+        "git {} failed: {}",
+        args.first().copied().unwrap_or(""),
+        err.lines().next().unwrap_or("").trim()
+    );
+    // A repository owned by another user: git prints the command that trusts it.
+    if let Some(fix) = err
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("git config") && l.contains("safe.directory"))
+    {
+        why.push_str(&format!(" (if you trust it: {fix})"));
+    }
+    why
 }
 
 /// Run git in `dir`; its stdout, or a one-line reason.
@@ -286,21 +174,7 @@ fn git_run(dir: &Path, args: &[&str], nested: bool) -> Result<Vec<u8>, String> {
         .output()
         .map_err(|e| git_missing(dir, &e))?;
     if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        let mut why = format!(
-            "git {} failed: {}",
-            args.first().copied().unwrap_or(""),
-            err.lines().next().unwrap_or("").trim()
-        );
-        // A repository owned by another user: git prints the command that trusts it.
-        if let Some(fix) = err
-            .lines()
-            .map(str::trim)
-            .find(|l| l.starts_with("git config") && l.contains("safe.directory"))
-        {
-            why.push_str(&format!(" (if you trust it: {fix})"));
-        }
-        return Err(why);
+        return Err(failure_reason(args, &out.stderr));
     }
     Ok(out.stdout)
 }
@@ -507,7 +381,7 @@ impl SealIgnore {
 
     /// The first path from `dir` down to `dir/rel` that matches (a directory is matched as
     /// one; results for directories are kept in `cache`).
-    fn first_ignored_below(
+    pub(super) fn first_ignored_below(
         &self,
         dir: &Path,
         rel: &Path,
@@ -585,6 +459,19 @@ mod tests {
         #[cfg(unix)]
         assert_eq!(f.symlinks, [d.join("link.yaml")]);
         assert!(f.unreadable.is_empty(), "{:?}", f.unreadable);
+    }
+
+    #[test]
+    fn overlapping_named_paths_list_each_file_once() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path();
+        let a = write(d, "a/x.yaml");
+        let b = write(d, "b.yaml");
+        let named = [d.to_path_buf(), d.join("a"), a.clone(), d.join("./b.yaml")];
+        let ignore = SealIgnore::load(d);
+        let mut found: Vec<Found> = Walk::new(&named, &ignore).collect();
+        found.sort_by(|x, y| format!("{x:?}").cmp(&format!("{y:?}")));
+        assert_eq!(found, [Found::File(a), Found::File(b)]);
     }
 
     #[test]
