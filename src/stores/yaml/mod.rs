@@ -4,6 +4,7 @@
 
 mod fast;
 mod layout;
+mod pipeline;
 mod reader;
 pub mod resolve;
 mod syntax;

@@ -8,6 +8,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet};
 
 use libyaml_safer::{EventData, MappingStyle, Parser, ScalarStyle, SequenceStyle};
 
+use super::pipeline::{self, Pipelined};
 use super::resolve::{Style, resolve_scalar, resolve_scalar_owned};
 use crate::stores::{Format, StoreError};
 use crate::tree::{Branch, Item, Value};
@@ -278,7 +279,7 @@ struct Composer<'a> {
     any_anchor: bool,
     /// The line [`Composer::line_of`] found last.
     line_hint: Cell<usize>,
-    /// Big inputs may be read on two threads ([`Composer::run_pipelined`]).
+    /// Big inputs may be read on two threads ([`pipeline`]).
     allow_pipeline: bool,
 }
 
@@ -369,30 +370,6 @@ fn shallow_enough_for_fast(src: &str) -> bool {
                 .all(|&c| c == b' ' || c == b'-')
     };
     !(deep(0) || memchr::memchr_iter(b'\n', b).any(|i| deep(i + 1)))
-}
-
-/// Inputs from this size on are read with the fast producer on a second thread (below it,
-/// starting the thread costs more than the overlap gains).
-const PIPELINE_MIN_BYTES: usize = 256 << 10;
-
-/// Events per batch handed from the producer thread to the composer.
-const PIPELINE_BATCH: usize = 2048;
-
-/// How [`Composer::run_pipelined`] ended.
-enum Pipelined {
-    /// The input is in the fast subset: the composer's result.
-    Done(Result<Vec<RawDoc>, StoreError>),
-    /// The input is outside the fast subset: what was composed is to be thrown away.
-    Outside,
-    /// No thread could be started.
-    NoThread,
-}
-
-/// Whether a second thread may read: more than one core, and not inside a rayon worker
-/// (repo-wide commands keep every core busy with whole files already).
-fn pipeline_threads() -> bool {
-    rayon::current_thread_index().is_none()
-        && std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
 }
 
 /// libyaml-safer's events for `src` (UTF-8 checked, byte-order mark removed already).
@@ -534,10 +511,14 @@ impl<'a> Composer<'a> {
         let fast_ok = shallow_enough_for_fast(self.src) && self.line_starts.len() <= MAX_NODES;
         if fast_ok
             && self.allow_pipeline
-            && self.src.len() >= PIPELINE_MIN_BYTES
-            && pipeline_threads()
+            && self.src.len() >= pipeline::MIN_BYTES
+            && pipeline::threads_available()
         {
-            match self.run_pipelined() {
+            // About a key and a value a line (capacity past what is touched costs address
+            // space only).
+            self.nodes
+                .reserve((2 * self.line_starts.len()).min(self.src.len() / 4));
+            match pipeline::run(self.src, |events| self.compose(events)) {
                 Pipelined::Done(r) => return r,
                 // Outside the fast subset: read again, from the start, by libyaml-safer.
                 Pipelined::Outside => {
@@ -582,58 +563,6 @@ impl<'a> Composer<'a> {
         fresh.keep_original = self.keep_original;
         fresh.allow_pipeline = self.allow_pipeline;
         *self = fresh;
-    }
-
-    /// The fast producer on a second thread, handing over batches of events while this
-    /// thread composes them: the two halves of reading a big file overlap.
-    fn run_pipelined(&mut self) -> Pipelined {
-        let src = self.src;
-        std::thread::scope(|scope| {
-            // Some(batch), or None once the input turns out to be outside the fast subset.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Option<Vec<libyaml_safer::Event>>>(4);
-            let producer = std::thread::Builder::new()
-                // The producer recurses once per nesting level (FAST_MAX_INDENT bounds it).
-                .stack_size(16 << 20)
-                .spawn_scoped(scope, move || {
-                    let inside = super::fast::events_batched(src, PIPELINE_BATCH, &mut |b| {
-                        tx.send(Some(b)).is_ok()
-                    });
-                    if !inside {
-                        let _ = tx.send(None);
-                    }
-                });
-            if producer.is_err() {
-                return Pipelined::NoThread;
-            }
-            // About a key and a value a line (capacity past what is touched costs address
-            // space only).
-            self.nodes
-                .reserve((2 * self.line_starts.len()).min(self.src.len() / 4));
-            let outside = Cell::new(false);
-            let events = rx
-                .iter()
-                .map_while(|m| {
-                    if m.is_none() {
-                        outside.set(true);
-                    }
-                    m
-                })
-                .flatten()
-                .map(Ok);
-            let result = self.compose(events);
-            // Whatever the composer said, the producer's verdict decides: a composer error
-            // on events from outside the subset must be the one libyaml-safer's events give.
-            for m in rx.iter() {
-                if m.is_none() {
-                    outside.set(true);
-                }
-            }
-            if outside.get() {
-                Pipelined::Outside
-            } else {
-                Pipelined::Done(result)
-            }
-        })
     }
 
     fn compose(
@@ -2420,7 +2349,7 @@ mod tests {
                 "    key{i}: ENC[AES256_GCM,data:{i:0>40},type:str]\n"
             ));
         }
-        assert!(body.len() >= PIPELINE_MIN_BYTES);
+        assert!(body.len() >= pipeline::MIN_BYTES);
         let inputs = [
             body.clone(),
             format!("{body}last: &a x\nalias: *a\n"),
@@ -2450,7 +2379,7 @@ mod tests {
         }
         // On more than one core the comparison above did take the two-thread path.
         if std::thread::available_parallelism().is_ok_and(|n| n.get() > 1) {
-            assert!(pipeline_threads());
+            assert!(pipeline::threads_available());
         }
     }
 
