@@ -17,18 +17,13 @@ use libyaml_safer::{Encoding, Event, EventData, MappingStyle, Mark, ScalarStyle,
 /// when `src` is outside the fast subset.
 pub(super) fn events(src: &str) -> Option<Vec<Event>> {
     let (ascii, lines) = prescan(src.as_bytes())?;
-    let mut f = Fast {
-        ascii,
-        s: src.as_bytes(),
+    let mut f = Fast::new(
         src,
-        pos: 0,
-        line: 0,
-        line_start: 0,
-        out: Vec::with_capacity(lines * 2 + 8),
-        sink: None,
-        batch: usize::MAX,
-        stopped: false,
-    };
+        ascii,
+        Vec::with_capacity(lines * 2 + 8),
+        None,
+        usize::MAX,
+    );
     f.stream()?;
     Some(f.out)
 }
@@ -45,18 +40,7 @@ pub(super) fn events_batched(
     let Some((ascii, _)) = prescan(src.as_bytes()) else {
         return false;
     };
-    let mut f = Fast {
-        ascii,
-        s: src.as_bytes(),
-        src,
-        pos: 0,
-        line: 0,
-        line_start: 0,
-        out: Vec::with_capacity(batch),
-        sink: Some(send),
-        batch,
-        stopped: false,
-    };
+    let mut f = Fast::new(src, ascii, Vec::with_capacity(batch), Some(send), batch);
     if f.stream().is_none() {
         return false;
     }
@@ -167,7 +151,28 @@ struct Fast<'a> {
     stopped: bool,
 }
 
-impl Fast<'_> {
+impl<'a> Fast<'a> {
+    fn new(
+        src: &'a str,
+        ascii: bool,
+        out: Vec<Event>,
+        sink: Option<&'a mut dyn FnMut(Vec<Event>) -> bool>,
+        batch: usize,
+    ) -> Self {
+        Fast {
+            ascii,
+            s: src.as_bytes(),
+            src,
+            pos: 0,
+            line: 0,
+            line_start: 0,
+            out,
+            sink,
+            batch,
+            stopped: false,
+        }
+    }
+
     /// The byte at `i`, or 0 past the end (the input holds no NUL).
     fn at(&self, i: usize) -> u8 {
         self.s.get(i).copied().unwrap_or(0)

@@ -318,19 +318,7 @@ struct RawDoc {
 /// a line break appended when it has none (libyaml-safer 0.3 panics on a block scalar that
 /// ends the input without one).
 pub fn source_text(input: &[u8]) -> Result<String, StoreError> {
-    let input = input
-        .strip_prefix(b"\xEF\xBB\xBF".as_slice())
-        .unwrap_or(input);
-    let src = std::str::from_utf8(input).map_err(|e| {
-        let upto = input.get(..e.valid_up_to()).unwrap_or_default();
-        let line = upto.iter().filter(|b| **b == b'\n').count() + 1;
-        syntax(Some(line), None, "the file is not valid UTF-8")
-    })?;
-    let mut s = src.to_string();
-    if !s.is_empty() && !s.ends_with('\n') {
-        s.push('\n');
-    }
-    Ok(s)
+    source_text_owned(input.to_vec())
 }
 
 /// [`source_text`] of a buffer the caller gives up: the same text, in the same buffer
