@@ -687,6 +687,8 @@ enum DecStep<'t> {
     Record((String, ValueType, Vec<u8>), [u8; 32]),
     /// The walk stopped here.
     Fail(CipherError),
+    /// A step already applied (the MAC pass takes each step's contents).
+    Applied,
 }
 
 /// What the IV stash keeps of a decrypted value: its type, plaintext and IV.
@@ -1102,9 +1104,10 @@ impl<'a, 't> Walker<'a, 't> {
         Ok(())
     }
 
-    /// Open every queued value (on every core for big files), then apply the steps in
-    /// document order: the MAC, the stash and the first error are those of a sequential
-    /// walk. `stopped` is the error that ended the walk, if any, reported after every
+    /// Open every queued value (on every core for big files) and apply the steps in
+    /// document order, each as soon as it and the steps before it are open, so the MAC
+    /// is hashed beside the AES-GCM work: the MAC, the stash and the first error are
+    /// those of a sequential walk. `stopped` is the error that ended the walk, if any, reported after every
     /// failure before it.
     fn run_dec_steps(
         &mut self,
@@ -1117,58 +1120,64 @@ impl<'a, 't> Walker<'a, 't> {
         }
         let aads = std::mem::take(&mut self.aads);
         let (gcm, aads, record) = (&self.gcm, aads.as_str(), self.record.is_some());
-        par::for_each(&mut steps, threads, |step, _| {
-            if let DecStep::Open(job) = step {
-                let raw = aads.get(job.aad.0..job.aad.1).unwrap_or_default();
-                job.done = Some(open_leaf(gcm, job.slot, raw, job.in_list, record));
-            }
-        });
-        for step in steps {
-            match step {
-                DecStep::Hash(v) => self.hash_value(v),
-                DecStep::Open(job) => {
-                    let Some(done) = job.done else {
-                        return Err(CipherError::Authentication {
-                            path: display_path(aads.get(job.aad.0..job.aad.1).unwrap_or("")),
-                        });
-                    };
-                    if let Some((ty, data, iv)) = done?
-                        && let Some(stash) = self.record.as_deref_mut()
-                    {
-                        // The first occurrence wins, so it keeps its exact ciphertext.
-                        let aad = aad_of(aads.get(job.aad.0..job.aad.1).unwrap_or(""));
-                        stash.0.entry((aad.to_string(), ty, data)).or_insert(iv);
-                    }
-                    // The MAC covers the re-serialised value, not the raw plaintext (§2.3).
-                    self.hash_value(job.slot);
+        let (hasher, scratch, stash) = (&mut self.hasher, &mut self.scratch, &mut self.record);
+        par::for_each_then(
+            &mut steps,
+            threads,
+            |step, _| {
+                if let DecStep::Open(job) = step {
+                    let raw = aads.get(job.aad.0..job.aad.1).unwrap_or_default();
+                    job.done = Some(open_leaf(gcm, job.slot, raw, job.in_list, record));
                 }
-                DecStep::Record(key, iv) => {
-                    if let Some(stash) = self.record.as_deref_mut() {
-                        stash.0.entry(key).or_insert(iv);
+            },
+            |step| {
+                match std::mem::replace(step, DecStep::Applied) {
+                    DecStep::Hash(v) => hash_value(hasher, scratch, v),
+                    DecStep::Open(job) => {
+                        let Some(done) = job.done else {
+                            return Err(CipherError::Authentication {
+                                path: display_path(aads.get(job.aad.0..job.aad.1).unwrap_or("")),
+                            });
+                        };
+                        if let Some((ty, data, iv)) = done?
+                            && let Some(stash) = stash.as_deref_mut()
+                        {
+                            // The first occurrence wins, so it keeps its exact ciphertext.
+                            let aad = aad_of(aads.get(job.aad.0..job.aad.1).unwrap_or(""));
+                            stash.0.entry((aad.to_string(), ty, data)).or_insert(iv);
+                        }
+                        // The MAC covers the re-serialised value, not the raw plaintext (§2.3).
+                        hash_value(hasher, scratch, job.slot);
                     }
+                    DecStep::Record(key, iv) => {
+                        if let Some(stash) = stash.as_deref_mut() {
+                            stash.0.entry(key).or_insert(iv);
+                        }
+                    }
+                    DecStep::Fail(e) => return Err(e),
+                    DecStep::Applied => {}
                 }
-                DecStep::Fail(e) => return Err(e),
-            }
-        }
-        Ok(())
+                Ok(())
+            },
+        )
     }
+}
 
-    /// Feed a leaf's serialisation to the MAC (comments and nulls contribute nothing).
-    fn hash_value(&mut self, v: &Value) {
-        if matches!(v, Value::Comment(_)) {
-            return;
-        }
-        match v {
-            Value::Str(s) => self.hasher.update(s.as_bytes()),
-            Value::Bytes(b) => self.hasher.update(b),
-            _ => {
-                let mut buf = std::mem::take(&mut self.scratch);
-                buf.clear();
-                if serialize_into(v, &mut buf).is_some() {
-                    self.hasher.update(&buf);
-                }
-                self.scratch = buf;
+/// Feed a leaf's serialisation to the MAC (comments and nulls contribute nothing).
+fn hash_value(hasher: &mut Sha512, scratch: &mut Vec<u8>, v: &Value) {
+    if matches!(v, Value::Comment(_)) {
+        return;
+    }
+    match v {
+        Value::Str(s) => hasher.update(s.as_bytes()),
+        Value::Bytes(b) => hasher.update(b),
+        _ => {
+            let mut buf = std::mem::take(scratch);
+            buf.clear();
+            if serialize_into(v, &mut buf).is_some() {
+                hasher.update(&buf);
             }
+            *scratch = buf;
         }
     }
 }
