@@ -163,8 +163,10 @@ pub trait Store: Sync {
         self.load_plain(input)
     }
 
-    /// [`Store::load_encrypted`] of a buffer the caller has no further use for: a store
-    /// that keeps the text (YAML, for its layout) keeps this buffer instead of a copy.
+    /// [`Store::load_encrypted`] of a buffer the caller has no further use for, for a
+    /// decrypt: a store that keeps the text (YAML, for its layout) keeps this buffer
+    /// instead of a copy, and its layout fits [`Store::emit_plain`] of the tree after the
+    /// decrypt walk only (YAML keeps no copy of the tree as read).
     fn load_encrypted_owned(&self, input: Vec<u8>) -> Result<Parsed, StoreError> {
         self.load_encrypted(&input)
     }

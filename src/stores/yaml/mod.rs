@@ -63,7 +63,13 @@ fn style(opts: EmitOptions) -> WStyle {
 /// [`Store::load_plain`] (`keep_original`) or [`Store::load_for_reading`].
 fn load(input: &[u8], keep_original: bool) -> Result<Parsed, StoreError> {
     let bom = input.starts_with(BOM);
-    load_text(reader::source_text(input)?, input.len(), bom, keep_original)
+    load_text(
+        reader::source_text(input)?,
+        input.len(),
+        bom,
+        keep_original,
+        false,
+    )
 }
 
 /// [`load`] of `src`, the [`reader::source_text`] of an input of `input_len` bytes.
@@ -72,6 +78,7 @@ fn load_text(
     input_len: usize,
     bom: bool,
     keep_original: bool,
+    decrypt_only: bool,
 ) -> Result<Parsed, StoreError> {
     let body_len = input_len - if bom { BOM.len() } else { 0 };
     let out = reader::read_source(&src, src.len() > body_len, keep_original)?;
@@ -99,6 +106,7 @@ fn load_text(
             orig_len,
             bom,
             docs: layouts,
+            decrypt_only,
         })
     } else {
         Layout::none()
@@ -125,7 +133,7 @@ impl Store for YamlStore {
 
     fn load_encrypted_owned(&self, input: Vec<u8>) -> Result<Parsed, StoreError> {
         let (len, bom) = (input.len(), input.starts_with(BOM));
-        load_text(reader::source_text_owned(input)?, len, bom, true)
+        load_text(reader::source_text_owned(input)?, len, bom, false, true)
     }
 
     fn emit_plain(
@@ -135,8 +143,13 @@ impl Store for YamlStore {
         opts: EmitOptions,
     ) -> Result<Vec<u8>, StoreError> {
         let lay = layout.get::<YamlLayout>();
+        let indent = normalize_indent(opts.indent);
         if let Some(lay) = lay
-            && let Some(s) = layout::emit(lay, docs, None, normalize_indent(opts.indent))
+            && let Some(s) = if lay.decrypt_only {
+                layout::emit_decrypted(lay, docs, indent)
+            } else {
+                layout::emit(lay, docs, None, indent)
+            }
         {
             return Ok(finish(Some(lay), s, false));
         }
@@ -234,6 +247,83 @@ mod tests {
                 }
                 (Err(b), Err(o)) => assert_eq!(b, o, "{input:?}"),
                 (b, o) => panic!("{input:?}: {:?} vs {:?}", b.is_ok(), o.is_ok()),
+            }
+        }
+    }
+
+    /// Decrypt `text` as `seal decrypt` does (the source compared leaf by leaf, no copy of
+    /// the tree as read) and with the tree as read kept (the walk `edit` and `set` use):
+    /// the same output.
+    fn decrypt_both_ways(
+        text: &str,
+        key: &crate::cipher::DataKey,
+        selector: &crate::rules::Selector,
+    ) {
+        use crate::cipher::{WalkRules, decrypt_docs};
+        let store = YamlStore;
+        let rules = WalkRules {
+            selector,
+            mac_only_encrypted: false,
+        };
+        let opts = EmitOptions::default();
+        let mut kept = store.load_encrypted(text.as_bytes()).unwrap();
+        decrypt_docs(&mut kept.docs, key, &rules, None).unwrap();
+        let want = store.emit_plain(&kept.docs, &kept.layout, opts).unwrap();
+        let mut owned = store
+            .load_encrypted_owned(text.as_bytes().to_vec())
+            .unwrap();
+        decrypt_docs(&mut owned.docs, key, &rules, None).unwrap();
+        let got = store.emit_plain(&owned.docs, &owned.layout, opts).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_decrypt_writes_what_the_walk_against_the_tree_as_read_writes() {
+        use crate::cipher::{DataKey, WalkRules, encrypt_docs};
+        let key = DataKey::generate();
+        let spelled = regex::Regex::new(r"(: |- )(ENC\[[^\]]*\])").unwrap();
+        let plains = [
+            "apiVersion: v1\nkind: Secret\nstringData:\n  a: one # note\n  b: \"2\"\n  c: |\n    line one\n    line two\n  d: 3\n  e: true\n  f: ''\n  g:\n",
+            "# top\ndata:\n  list:\n    - x\n    # between\n    - 5\n  nested:\n    k: 'quoted: yes'\n    m: null\nplain: kept\n",
+            "data:\n  a: x\n---\ndata:\n  b: y\n  c: [1, 2]\n",
+            "data: {a: 1, b: two}\n",
+            "stringData:\n  k: v\n",
+        ];
+        for (field, value) in [
+            ("encrypted_regex", "^(data|stringData)$"),
+            ("unencrypted_suffix", "_unencrypted"),
+        ] {
+            let selector = crate::rules::Selector::from_field(field, value).unwrap();
+            let rules = WalkRules {
+                selector: &selector,
+                mac_only_encrypted: false,
+            };
+            for plain in plains {
+                let store = YamlStore;
+                let mut parsed = store.load_plain(plain.as_bytes()).unwrap();
+                encrypt_docs(&mut parsed.docs, &key, &rules, None).unwrap();
+                let md = Branch::default();
+                let enc = store
+                    .emit_encrypted(&parsed.docs, &md, &parsed.layout, EmitOptions::default())
+                    .unwrap();
+                let enc = String::from_utf8(enc).unwrap();
+                decrypt_both_ways(&enc, &key, &selector);
+                // The same values spelled in other ways: quoted, escaped, tagged; and a
+                // plaintext value that mentions ENC[.
+                let quoted = spelled.replace_all(&enc, "$1\"$2\"").into_owned();
+                decrypt_both_ways(&quoted, &key, &selector);
+                let single = spelled.replace_all(&enc, "$1'$2'").into_owned();
+                decrypt_both_ways(&single, &key, &selector);
+                let tagged = enc.replacen(": ENC[", ": !!str ENC[", 1);
+                decrypt_both_ways(&tagged, &key, &selector);
+                let escaped = quoted.replacen(": \"ENC[", ": \"\\x45NC[", 1);
+                decrypt_both_ways(&escaped, &key, &selector);
+                let mentions = enc.replacen("apiVersion: v1", "apiVersion: v1 ENC[x]", 1);
+                decrypt_both_ways(&mentions, &key, &selector);
             }
         }
     }
