@@ -36,37 +36,7 @@ where
     T: Send,
     F: Fn(&mut T, &mut Vec<u8>) + Sync,
 {
-    if threads <= 1 || items.len() <= CHUNK {
-        let mut work = Vec::new();
-        for item in items.iter_mut() {
-            f(item, &mut work);
-        }
-        return;
-    }
-    let queue = Mutex::new(items.chunks_mut(CHUNK));
-    let drain = || {
-        let mut work = Vec::new();
-        loop {
-            // A poisoned lock means another thread panicked; its panic propagates from
-            // the scope, and this thread just stops.
-            let next = match queue.lock() {
-                Ok(mut q) => q.next(),
-                Err(_) => None,
-            };
-            let Some(chunk) = next else { break };
-            for item in chunk {
-                f(item, &mut work);
-            }
-        }
-    };
-    std::thread::scope(|s| {
-        for _ in 1..threads {
-            let _ = std::thread::Builder::new()
-                .name("seal-cipher".into())
-                .spawn_scoped(s, drain);
-        }
-        drain();
-    });
+    let _: Result<(), std::convert::Infallible> = for_each_then(items, threads, f, |_| Ok(()));
 }
 
 /// [`for_each`], and `then` on every item in order, on the calling thread, as soon as the
@@ -86,7 +56,10 @@ where
     G: FnMut(&mut T) -> Result<(), E>,
 {
     if threads <= 1 || items.len() <= CHUNK {
-        for_each(items, 1, work);
+        let mut scratch = Vec::new();
+        for item in items.iter_mut() {
+            work(item, &mut scratch);
+        }
         return items.iter_mut().try_for_each(then);
     }
     let total = items.len().div_ceil(CHUNK);

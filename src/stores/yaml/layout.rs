@@ -57,45 +57,39 @@ pub fn emit(
 /// it changed; any other leaf is kept. A leaf whose text could spell an encrypted value in
 /// another way (escapes, a tag, several lines, a block scalar) makes the source be read
 /// again for the trees, and [`emit`]'s walk runs against them. This saves the copy of the
-/// tree a decrypt would otherwise make when reading (a sixth of a 20,000-key Secret's
-/// decrypt, and its memory).
+/// tree a decrypt would otherwise make when reading (for a 20,000-key Secret, 5 MB of its
+/// peak memory and 1,260 page faults; `docs/performance.md`, round 7).
 pub fn emit_decrypted(lay: &YamlLayout, docs: &[Branch], default_indent: usize) -> Option<String> {
     if lay.docs.len() != docs.len() {
         return None;
     }
+    if let Some(edits) = decrypted_edits(lay, docs, default_indent) {
+        return apply_edits(lay, edits, docs, None, false);
+    }
     let src = lay.src.as_str();
-    let mut edits = Vec::new();
-    let mut simple = true;
+    let again = super::reader::read_source(src, lay.orig_len < src.len(), false).ok()?;
+    let originals: Vec<&Branch> = again.iter().map(|d| &d.branch).collect();
+    emit_against(lay, &originals, docs, None, default_indent)
+}
+
+/// The edits of [`emit_decrypted`] when every leaf's source text tells whether it changed.
+fn decrypted_edits(
+    lay: &YamlLayout,
+    docs: &[Branch],
+    default_indent: usize,
+) -> Option<Vec<(usize, usize, String)>> {
+    let (mut edits, mut removed) = (Vec::new(), Vec::new());
     for (dl, doc) in lay.docs.iter().zip(docs) {
-        let mut w = Walk {
-            src,
-            leaves: &dl.leaves,
-            next: 0,
-            pairs: &dl.pairs,
-            next_pair: 0,
-            items: &dl.items,
-            next_item: 0,
-            step: dl.step.unwrap_or(default_indent),
-            indentless: dl.indentless.unwrap_or(false),
-            edits: &mut edits,
-            structural: false,
-            removed: &mut Vec::new(),
-            skipped: Vec::new(),
-        };
-        if w.decrypted_branch(doc).is_none() || w.next != dl.leaves.len() {
-            simple = false;
-            break;
+        let mut w = Walk::new(&lay.src, dl, default_indent, &mut edits, &mut removed);
+        w.decrypted_branch(doc)?;
+        if w.next != dl.leaves.len() {
+            return None;
         }
         if let Some((s, e)) = dl.sops_span {
             edits.push((s, e, String::new()));
         }
     }
-    if simple {
-        return apply_edits(lay, edits, docs, None, false);
-    }
-    let again = super::reader::read_source(src, lay.orig_len < src.len(), false).ok()?;
-    let originals: Vec<&Branch> = again.iter().map(|d| &d.branch).collect();
-    emit_against(lay, &originals, docs, None, default_indent)
+    Some(edits)
 }
 
 /// Whether a leaf's source text is a scalar whose value is what it spells: plain or
@@ -137,21 +131,7 @@ fn emit_against(
     let mut removed: Vec<(usize, usize)> = Vec::new();
     for ((dl, doc), original) in lay.docs.iter().zip(docs).zip(originals) {
         let step = dl.step.unwrap_or(default_indent);
-        let mut w = Walk {
-            src,
-            leaves: &dl.leaves,
-            next: 0,
-            pairs: &dl.pairs,
-            next_pair: 0,
-            items: &dl.items,
-            next_item: 0,
-            step,
-            indentless: dl.indentless.unwrap_or(false),
-            edits: &mut edits,
-            structural: false,
-            removed: &mut removed,
-            skipped: Vec::new(),
-        };
+        let mut w = Walk::new(src, dl, default_indent, &mut edits, &mut removed);
         w.branch(original, doc, true)?;
         if w.next != dl.leaves.len()
             || w.next_pair != dl.pairs.len()
@@ -365,7 +345,32 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-impl Walk<'_> {
+impl<'a> Walk<'a> {
+    /// A walk over the leaves and spans of document `dl` of `src`, from the first.
+    fn new(
+        src: &'a str,
+        dl: &'a DocLayout,
+        default_indent: usize,
+        edits: &'a mut Vec<(usize, usize, String)>,
+        removed: &'a mut Vec<(usize, usize)>,
+    ) -> Walk<'a> {
+        Walk {
+            src,
+            leaves: &dl.leaves,
+            next: 0,
+            pairs: &dl.pairs,
+            next_pair: 0,
+            items: &dl.items,
+            next_item: 0,
+            step: dl.step.unwrap_or(default_indent),
+            indentless: dl.indentless.unwrap_or(false),
+            edits,
+            structural: false,
+            removed,
+            skipped: Vec::new(),
+        }
+    }
+
     fn take(&mut self) -> Option<&Leaf> {
         let l = self.leaves.get(self.next)?;
         self.next += 1;
