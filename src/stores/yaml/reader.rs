@@ -3,13 +3,14 @@
 //! them → the document tree, plus what the layout-preserving writer needs to know.
 
 use std::cell::{Cell, RefCell};
+use std::hash::BuildHasher;
 
-use rustc_hash::{FxHashMap as HashMap, FxHashSet};
+use rustc_hash::{FxBuildHasher, FxHashMap as HashMap, FxHashSet};
 
 use libyaml_safer::{EventData, MappingStyle, Parser, ScalarStyle, SequenceStyle};
 
 use super::pipeline::{self, Pipelined};
-use super::resolve::{Style, resolve_scalar, resolve_scalar_owned};
+use super::resolve::{Style, resolve_scalar, resolve_scalar_owned, resolve_text_owned};
 use crate::stores::{Format, StoreError};
 use crate::tree::{Branch, Item, Value};
 
@@ -1491,12 +1492,14 @@ impl Composer<'_> {
     ) -> Result<Branch, StoreError> {
         let mut items = Vec::with_capacity(entries.len());
         // Keys already read, for the duplicate check: small mappings (nearly all of them)
-        // compare with the items so far; large ones keep a set.
+        // compare with the items so far; large ones keep a set of the keys' hashes and
+        // compare with the items only when a hash comes again.
         let pairs = entries
             .iter()
             .filter(|e| matches!(e, MapChild::Pair(..)))
             .count();
-        let mut seen: Option<FxHashSet<String>> = (pairs > SMALL_MAP).then(FxHashSet::default);
+        let mut seen: Option<FxHashSet<u64>> =
+            (pairs > SMALL_MAP).then(|| FxHashSet::with_capacity_and_hasher(pairs, FxBuildHasher));
         let flow = matches!(self.nodes[map].data, NodeData::Map { flow: true, .. });
         // A mapping that starts on a list item's dash line: its nesting is measured from
         // the dash by go-yaml, so it says nothing reliable about the document's step.
@@ -1511,12 +1514,15 @@ impl Composer<'_> {
                     conv.leaves.push(self.comment_leaf(c, None));
                 }
                 MapChild::Pair(k, v) => {
-                    let key = self.key_string(k)?;
-                    let duplicate = match &mut seen {
-                        Some(set) => !set.insert(key.clone()),
-                        None => items
+                    let key = self.key_string(k, in_alias)?;
+                    let earlier = |items: &[Item]| {
+                        items
                             .iter()
-                            .any(|i| matches!(i, Item::Pair(other, _) if *other == key)),
+                            .any(|i| matches!(i, Item::Pair(other, _) if *other == key))
+                    };
+                    let duplicate = match &mut seen {
+                        Some(set) => !set.insert(FxBuildHasher.hash_one(&key)) && earlier(&items),
+                        None => earlier(&items),
                     };
                     if duplicate {
                         let kn = &self.nodes[k];
@@ -1600,20 +1606,25 @@ impl Composer<'_> {
         }
     }
 
-    fn key_string(&self, k: usize) -> Result<String, StoreError> {
+    /// The key of an entry. Its text moves into the tree when nothing can alias it (as
+    /// [`Composer::resolve_node`] moves values), else it is copied.
+    fn key_string(&self, k: usize, in_alias: bool) -> Result<String, StoreError> {
         let kt = self.deref(k);
         let kn = &self.nodes[k];
         match &self.nodes[kt].data {
             NodeData::Scalar {
                 value, style, tag, ..
             } => {
-                // Copied, not moved: a key that is not a string is quoted in the message.
-                let value = value.borrow();
-                let v = resolve_scalar(&value, *style, tag.as_deref())
+                let text = if self.any_anchor || in_alias || kt != k {
+                    value.borrow().clone()
+                } else {
+                    value.take()
+                };
+                let v = resolve_text_owned(text, *style, tag.as_deref())
                     .map_err(|e| unsupported(kn.line, kn.col, format!("{} (in a key)", e.0)))?;
                 match v {
-                    Value::Str(s) => Ok(s),
-                    other => {
+                    Ok(s) => Ok(s),
+                    Err((other, value)) => {
                         let what = match other {
                             Value::Null => "null",
                             Value::Bool(_) => "a boolean",

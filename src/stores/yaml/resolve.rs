@@ -99,12 +99,30 @@ pub fn resolve_scalar_owned(
     style: Style,
     tag: Option<&str>,
 ) -> Result<Value, ResolveError> {
-    match tag.map(short_tag).as_deref() {
-        None | Some("!") if style == Style::Quoted => Ok(Value::Str(value)),
-        None | Some("!") => Ok(plain_non_string(&value)?.unwrap_or(Value::Str(value))),
-        Some("!!str") => Ok(Value::Str(value)),
-        _ => resolve_scalar(&value, style, tag),
-    }
+    Ok(resolve_text_owned(value, style, tag)?.map_or_else(|(v, _)| v, Value::Str))
+}
+
+/// [`resolve_scalar_owned`] that tells strings apart: `Ok(text)` when the scalar is a
+/// string (the same buffer), else the value it resolves to beside the text given back
+/// (for a message that quotes it).
+pub fn resolve_text_owned(
+    value: String,
+    style: Style,
+    tag: Option<&str>,
+) -> Result<Result<String, (Value, String)>, ResolveError> {
+    let v = match tag.map(short_tag).as_deref() {
+        None | Some("!") if style == Style::Quoted => return Ok(Ok(value)),
+        None | Some("!") => match plain_non_string(&value)? {
+            None => return Ok(Ok(value)),
+            Some(v) => v,
+        },
+        Some("!!str") => return Ok(Ok(value)),
+        _ => match resolve_scalar(&value, style, tag)? {
+            Value::Str(s) => return Ok(Ok(s)),
+            v => v,
+        },
+    };
+    Ok(Err((v, value)))
 }
 
 /// [`resolve_plain`], with `None` for a plain scalar that is the string itself.
@@ -614,7 +632,17 @@ mod tests {
             let owned = resolve_scalar_owned(s.clone(), style, tag);
             match (&borrowed, &owned) {
                 (Ok(a), Ok(b)) => proptest::prop_assert!(same_value(a, b), "{s:?}: {a:?} vs {b:?}"),
-                _ => proptest::prop_assert_eq!(borrowed, owned),
+                _ => proptest::prop_assert_eq!(&borrowed, &owned),
+            }
+            // The text comes back whole when it is not a string.
+            match (&borrowed, resolve_text_owned(s.clone(), style, tag)) {
+                (Ok(Value::Str(a)), Ok(Ok(b))) => proptest::prop_assert_eq!(a, &b),
+                (Ok(a), Ok(Err((b, text)))) => {
+                    proptest::prop_assert!(!matches!(a, Value::Str(_)) && same_value(a, &b));
+                    proptest::prop_assert_eq!(text, s);
+                }
+                (Err(a), Err(b)) => proptest::prop_assert_eq!(a, &b),
+                (a, b) => proptest::prop_assert!(false, "{s:?}: {a:?} vs {b:?}"),
             }
         }
     }
