@@ -200,46 +200,74 @@ const B64_VALUES: [u8; 256] = {
     t
 };
 
+/// [`B64_VALUES`] placed at each of a quad's four places (shifted left by 18, 12, 6 and 0
+/// bits), with bit 24 set for every byte that is not in the alphabet: a quad decodes with
+/// four loads and three ORs, and one test over all quads finds a bad character.
+const B64_PLACED: [[u32; 256]; 4] = {
+    let mut t = [[0u32; 256]; 4];
+    let mut place = 0;
+    while place < 4 {
+        let mut c = 0;
+        while c < 256 {
+            let v = B64_VALUES[c];
+            t[place][c] = if v == 0xFF {
+                1 << 24
+            } else {
+                (v as u32) << (18 - 6 * place)
+            };
+            c += 1;
+        }
+        place += 1;
+    }
+    t
+};
+
 /// Decode padded standard base64 into the front of `out` (which must have room for
 /// `text.len() / 4 * 3` bytes) and return the decoded length. `None` for anything but
 /// canonical padding and alphabet characters: the caller then asks [`B64`], which decodes
 /// the same strings to the same bytes (trailing bits are ignored by both) and explains
-/// the others. About a tenth of the instructions of the base64 crate on short fields.
+/// the others. Far fewer instructions than the base64 crate on short fields (~12 a quad).
 fn b64_decode_into(text: &[u8], out: &mut [u8]) -> Option<usize> {
     if !text.len().is_multiple_of(4) {
         return None;
     }
-    let value = |c: u8| u32::from(B64_VALUES[usize::from(c)]);
-    let mut n = 0;
-    let mut quads = text.chunks_exact(4);
-    let last = quads.next_back();
-    for q in quads {
+    let Some(full) = (text.len() / 4).checked_sub(1) else {
+        return Some(0);
+    };
+    let quad = |a: u8, b: u8, c: u8, d: u8| {
+        B64_PLACED[0][usize::from(a)]
+            | B64_PLACED[1][usize::from(b)]
+            | B64_PLACED[2][usize::from(c)]
+            | B64_PLACED[3][usize::from(d)]
+    };
+    // Every quad but the last, which alone may hold padding.
+    let mut bad = 0;
+    let (body, last) = text.split_at(full * 4);
+    for (q, o) in body
+        .chunks_exact(4)
+        .zip(out.get_mut(..full * 3)?.chunks_exact_mut(3))
+    {
         let &[a, b, c, d] = q else { return None };
-        let (a, b, c, d) = (value(a), value(b), value(c), value(d));
-        if (a | b | c | d) > 63 {
-            return None;
-        }
-        let x = (a << 18) | (b << 12) | (c << 6) | d;
-        out.get_mut(n..n + 3)?
-            .copy_from_slice(&[(x >> 16) as u8, (x >> 8) as u8, x as u8]);
-        n += 3;
+        let x = quad(a, b, c, d);
+        bad |= x;
+        let [_, x0, x1, x2] = x.to_be_bytes();
+        o.copy_from_slice(&[x0, x1, x2]);
     }
-    if let Some(&[a, b, c, d]) = last {
-        let (c, d, len) = match (c, d) {
-            (b'=', b'=') => (b'A', b'A', 1),
-            (_, b'=') => (c, b'A', 2),
-            _ => (c, d, 3),
-        };
-        let (a, b, c, d) = (value(a), value(b), value(c), value(d));
-        if (a | b | c | d) > 63 {
-            return None;
-        }
-        let x = (a << 18) | (b << 12) | (c << 6) | d;
-        let bytes = [(x >> 16) as u8, (x >> 8) as u8, x as u8];
-        out.get_mut(n..n + len)?.copy_from_slice(bytes.get(..len)?);
-        n += len;
+    let &[a, b, c, d] = last else { return None };
+    let (c, d, len) = match (c, d) {
+        (b'=', b'=') => (b'A', b'A', 1),
+        (_, b'=') => (c, b'A', 2),
+        _ => (c, d, 3),
+    };
+    let x = quad(a, b, c, d);
+    if (bad | x) >> 24 != 0 {
+        return None;
     }
-    Some(n)
+    let [_, x0, x1, x2] = x.to_be_bytes();
+    let n = full * 3;
+    out.get_mut(n..n + len)?
+        .copy_from_slice([x0, x1, x2].get(..len)?);
+    Some(n + len)
 }
 
 /// Decode a base64 field of any length (see [`b64_decode_into`]).
@@ -2336,6 +2364,18 @@ mod tests {
             }
             // Real encodings: it never declines, and inverts the encoder.
             let text = B64.encode(&bytes);
+            // One byte of a real encoding changed, anywhere: declined, or the crate's answer.
+            if !text.is_empty() {
+                let mut bent = text.clone().into_bytes();
+                let at = usize::from(bytes.first().copied().unwrap_or(0)) % bent.len();
+                bent[at] = bytes.last().copied().unwrap_or(b'!') % 128;
+                let bent = String::from_utf8(bent).unwrap();
+                let mut out = vec![0u8; bent.len() / 4 * 3];
+                if let Some(n) = b64_decode_into(bent.as_bytes(), &mut out) {
+                    let slow = B64.decode(&bent).ok();
+                    prop_assert_eq!(Some(&out[..n]), slow.as_deref());
+                }
+            }
             prop_assert_eq!(b64_decode(&text).ok(), Some(bytes.clone()));
             let mut out = vec![0u8; text.len() / 4 * 3];
             prop_assert_eq!(b64_decode_into(text.as_bytes(), &mut out), Some(bytes.len()));
