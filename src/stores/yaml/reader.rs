@@ -347,18 +347,22 @@ pub fn source_text_owned(mut input: Vec<u8>) -> Result<String, StoreError> {
 /// Whether no line of `src` starts with [`FAST_MAX_INDENT`] or more spaces and `-`
 /// (the bound that keeps the recursive fast producer's stack use small).
 fn shallow_enough_for_fast(src: &str) -> bool {
-    // Only the start of each line is looked at: one memchr pass for the line breaks, then
-    // at most FAST_MAX_INDENT bytes per line (a byte-at-a-time loop over the whole text was
-    // 26 M instructions of a 20,000-key decrypt's 398 M).
+    let starts: Vec<usize> = std::iter::once(0)
+        .chain(memchr::memchr_iter(b'\n', src.as_bytes()).map(|i| i + 1))
+        .collect();
+    shallow_at(src, &starts)
+}
+
+/// [`shallow_enough_for_fast`] given the start of every line. Only the start of each line
+/// is looked at: at most FAST_MAX_INDENT bytes per line (a byte-at-a-time loop over the
+/// whole text was 26 M instructions of a 20,000-key decrypt's 398 M).
+fn shallow_at(src: &str, line_starts: &[usize]) -> bool {
     let b = src.as_bytes();
     let deep = |start: usize| {
-        let line = &b[start..];
-        line.len() >= FAST_MAX_INDENT
-            && line[..FAST_MAX_INDENT]
-                .iter()
-                .all(|&c| c == b' ' || c == b'-')
+        b.get(start..start + FAST_MAX_INDENT)
+            .is_some_and(|head| head.iter().all(|&c| c == b' ' || c == b'-'))
     };
-    !(deep(0) || memchr::memchr_iter(b'\n', b).any(|i| deep(i + 1)))
+    !line_starts.iter().any(|&start| deep(start))
 }
 
 /// libyaml-safer's events for `src` (UTF-8 checked, byte-order mark removed already).
@@ -415,13 +419,14 @@ pub fn read_source(
     appended_break: bool,
     keep_original: bool,
 ) -> Result<Vec<DocOut>, StoreError> {
-    let lines = memchr::memchr_iter(b'\n', src.as_bytes()).count();
-    if lines > MAX_LINES {
+    // The composer's line starts stop one past the limit, so they tell the line count
+    // without a pass of their own and hold at most the limit's worth of memory.
+    let mut comp = Composer::new(src);
+    if comp.line_starts.len() > MAX_LINES + 1 {
         return Err(StoreError::Limit {
             message: format!("the YAML has more than the limit of {MAX_LINES} lines"),
         });
     }
-    let mut comp = Composer::new(src);
     comp.appended_break = appended_break;
     comp.keep_original = keep_original;
     // libyaml-safer has a few panics left on malformed input; never let one escape.
@@ -448,8 +453,13 @@ pub fn read_source(
 
 impl<'a> Composer<'a> {
     fn new(src: &'a str) -> Self {
+        // The first line, and one more than the line limit at most ([`read_source`]).
         let mut line_starts = vec![0];
-        line_starts.extend(memchr::memchr_iter(b'\n', src.as_bytes()).map(|i| i + 1));
+        line_starts.extend(
+            memchr::memchr_iter(b'\n', src.as_bytes())
+                .map(|i| i + 1)
+                .take(MAX_LINES + 1),
+        );
         Composer {
             src,
             line_starts,
@@ -497,7 +507,8 @@ impl<'a> Composer<'a> {
     }
 
     fn run(&mut self) -> Result<Vec<RawDoc>, StoreError> {
-        let fast_ok = shallow_enough_for_fast(self.src) && self.line_starts.len() <= MAX_NODES;
+        let fast_ok =
+            self.line_starts.len() <= MAX_NODES && shallow_at(self.src, &self.line_starts);
         if fast_ok
             && self.allow_pipeline
             && self.src.len() >= pipeline::MIN_BYTES
