@@ -6,7 +6,9 @@
 //! indentation; the result of such structural edits is read back and checked.
 
 use super::reader::{DocLayout, ItemSpan, Leaf, LeafCtx, PairSpan};
-use super::writer::{WStyle, literal_block, literal_ok, scalar_inline, write_list, write_pair};
+use std::borrow::Cow;
+
+use super::writer::{WStyle, literal_block, literal_ok, scalar_inline_cow, write_list, write_pair};
 use crate::tree::{Branch, Item, Value};
 
 /// What the YAML store remembers about a file it read.
@@ -73,11 +75,11 @@ pub fn emit_decrypted(lay: &YamlLayout, docs: &[Branch], default_indent: usize) 
 }
 
 /// The edits of [`emit_decrypted`] when every leaf's source text tells whether it changed.
-fn decrypted_edits(
+fn decrypted_edits<'t>(
     lay: &YamlLayout,
-    docs: &[Branch],
+    docs: &'t [Branch],
     default_indent: usize,
-) -> Option<Vec<(usize, usize, String)>> {
+) -> Option<Vec<Edit<'t>>> {
     let (mut edits, mut removed) = (Vec::new(), Vec::new());
     for (dl, doc) in lay.docs.iter().zip(docs) {
         let mut w = Walk::new(&lay.src, dl, default_indent, &mut edits, &mut removed);
@@ -86,7 +88,7 @@ fn decrypted_edits(
             return None;
         }
         if let Some((s, e)) = dl.sops_span {
-            edits.push((s, e, String::new()));
+            edits.push((s, e, Cow::Borrowed("")));
         }
     }
     Some(edits)
@@ -125,7 +127,7 @@ fn emit_against(
         return None;
     }
     let src = lay.src.as_str();
-    let mut edits: Vec<(usize, usize, String)> = Vec::new();
+    let mut edits: Vec<Edit<'_>> = Vec::new();
     let mut structural = false;
     // Spans removed with an entry, and how many leaves they took along.
     let mut removed: Vec<(usize, usize)> = Vec::new();
@@ -167,17 +169,17 @@ fn emit_against(
                     st,
                 );
                 match span {
-                    Some((s, e)) => edits.push((s, e, block)),
+                    Some((s, e)) => edits.push((s, e, block.into())),
                     None => {
                         let at = dl.end.min(src.len());
                         if at > 0 && !src[..at].ends_with('\n') {
                             block.insert(0, '\n');
                         }
-                        edits.push((at, at, block));
+                        edits.push((at, at, block.into()));
                     }
                 }
             }
-            (None, Some((s, e))) => edits.push((s, e, String::new())),
+            (None, Some((s, e))) => edits.push((s, e, Cow::Borrowed(""))),
             (None, None) => {}
         }
     }
@@ -188,7 +190,7 @@ fn emit_against(
 /// result reads back as `docs` (and `metadata`).
 fn apply_edits(
     lay: &YamlLayout,
-    mut edits: Vec<(usize, usize, String)>,
+    mut edits: Vec<Edit<'_>>,
     docs: &[Branch],
     metadata: Option<&Branch>,
     structural: bool,
@@ -318,7 +320,11 @@ fn span_counts(v: &Value) -> (usize, usize) {
     }
 }
 
-struct Walk<'a> {
+/// A replacement of a byte range of the source: start, end and the text, lent by the tree
+/// when a value is written as it is (no copy of each `ENC[...]` or decrypted value).
+type Edit<'t> = (usize, usize, Cow<'t, str>);
+
+struct Walk<'a, 't> {
     src: &'a str,
     leaves: &'a [Leaf],
     next: usize,
@@ -328,7 +334,7 @@ struct Walk<'a> {
     next_item: usize,
     step: usize,
     indentless: bool,
-    edits: &'a mut Vec<(usize, usize, String)>,
+    edits: &'a mut Vec<Edit<'t>>,
     /// Whether an entry was added or removed.
     structural: bool,
     /// Spans of removed entries.
@@ -345,15 +351,15 @@ fn same(a: &Value, b: &Value) -> bool {
     }
 }
 
-impl<'a> Walk<'a> {
+impl<'a, 't> Walk<'a, 't> {
     /// A walk over the leaves and spans of document `dl` of `src`, from the first.
     fn new(
         src: &'a str,
         dl: &'a DocLayout,
         default_indent: usize,
-        edits: &'a mut Vec<(usize, usize, String)>,
+        edits: &'a mut Vec<Edit<'t>>,
         removed: &'a mut Vec<(usize, usize)>,
-    ) -> Walk<'a> {
+    ) -> Walk<'a, 't> {
         Walk {
             src,
             leaves: &dl.leaves,
@@ -400,8 +406,8 @@ impl<'a> Walk<'a> {
     /// Walk list `old` against `new`: the same length (items compared in place), one or
     /// more items removed from one place (their lines go), or items appended at the end
     /// (written after the last item at the dashes' column).
-    fn list(&mut self, old: &[Value], new: &[Value]) -> Option<()> {
-        let pair = |s: &mut Self, x: &Value, y: &Value| -> Option<()> {
+    fn list(&mut self, old: &[Value], new: &'t [Value]) -> Option<()> {
+        let pair = |s: &mut Self, x: &Value, y: &'t Value| -> Option<()> {
             if !matches!(x, Value::Comment(_)) {
                 s.take_item()?;
             }
@@ -429,7 +435,7 @@ impl<'a> Walk<'a> {
                 }
                 let it = self.take_item()?;
                 let start = it.line_start?;
-                self.edits.push((start, it.end, String::new()));
+                self.edits.push((start, it.end, Cow::Borrowed("")));
                 self.removed.push((start, it.end));
                 self.structural = true;
                 self.skip(x)?;
@@ -465,7 +471,7 @@ impl<'a> Walk<'a> {
         if last.end > 0 && !self.src[..last.end].ends_with('\n') {
             text.insert(0, '\n');
         }
-        self.edits.push((last.end, last.end, text));
+        self.edits.push((last.end, last.end, text.into()));
         self.structural = true;
         Some(())
     }
@@ -480,7 +486,7 @@ impl<'a> Walk<'a> {
     /// lacks is removed with its lines, and pairs of `new` after the last match whose keys
     /// `old` lacks are added after the mapping's last entry. `root`: the document's own
     /// mapping (its last entry may be followed by the `sops:` block and loose comments).
-    fn branch(&mut self, old: &Branch, new: &Branch, root: bool) -> Option<()> {
+    fn branch(&mut self, old: &Branch, new: &'t Branch, root: bool) -> Option<()> {
         let mut j = 0;
         // End of the last entry (and, in nested mappings, comment) seen, and the key column.
         let mut last_end: Option<usize> = None;
@@ -502,7 +508,7 @@ impl<'a> Walk<'a> {
                             indentless: self.indentless,
                         };
                         write_pair(&mut text, kb, vb, p.key_col, st);
-                        self.edits.push((start, p.end, text));
+                        self.edits.push((start, p.end, text.into()));
                         self.removed.push((start, p.end));
                         self.structural = true;
                         self.skip(va)?;
@@ -516,7 +522,7 @@ impl<'a> Walk<'a> {
                     let p = self.take_pair()?;
                     key_col.get_or_insert(p.key_col);
                     let start = p.line_start?;
-                    self.edits.push((start, p.end, String::new()));
+                    self.edits.push((start, p.end, Cow::Borrowed("")));
                     self.removed.push((start, p.end));
                     self.structural = true;
                     self.skip(va)?;
@@ -531,7 +537,8 @@ impl<'a> Walk<'a> {
                         let LeafCtx::Comment { .. } = leaf.ctx else {
                             return None;
                         };
-                        self.edits.push((leaf.start, leaf.end, comment_text(cb)?));
+                        self.edits
+                            .push((leaf.start, leaf.end, comment_text(cb)?.into()));
                     }
                     j += 1;
                 }
@@ -558,7 +565,7 @@ impl<'a> Walk<'a> {
         if at > 0 && !self.src[..at].ends_with('\n') {
             text.insert(0, '\n');
         }
-        self.edits.push((at, at, text));
+        self.edits.push((at, at, text.into()));
         self.structural = true;
         Some(())
     }
@@ -571,7 +578,7 @@ impl<'a> Walk<'a> {
         }
     }
 
-    fn value(&mut self, old: &Value, new: &Value) -> Option<()> {
+    fn value(&mut self, old: &Value, new: &'t Value) -> Option<()> {
         match (old, new) {
             (Value::Branch(a), Value::Branch(b)) => self.branch(a, b, false),
             (Value::List(a), Value::List(b)) => self.list(a, b),
@@ -600,28 +607,38 @@ impl<'a> Walk<'a> {
     }
 
     /// [`emit_decrypted`]'s walk of a mapping: its leaves against the source text.
-    fn decrypted_branch(&mut self, b: &Branch) -> Option<()> {
+    fn decrypted_branch(&mut self, b: &'t Branch) -> Option<()> {
         for it in &b.items {
             match it {
                 Item::Pair(_, v) => self.decrypted_value(v)?,
-                Item::Comment(c) => self.decrypted_leaf(&Value::Comment(c.clone()))?,
+                Item::Comment(c) => {
+                    let v = Value::Comment(c.clone());
+                    if let Some((s, e, text)) = self.decrypted_leaf(&v)? {
+                        self.edits.push((s, e, Cow::Owned(text.into_owned())));
+                    }
+                }
             }
         }
         Some(())
     }
 
-    fn decrypted_value(&mut self, v: &Value) -> Option<()> {
+    fn decrypted_value(&mut self, v: &'t Value) -> Option<()> {
         match v {
             Value::Branch(b) => self.decrypted_branch(b),
             Value::List(l) => l.iter().try_for_each(|x| self.decrypted_value(x)),
-            leaf => self.decrypted_leaf(leaf),
+            leaf => {
+                if let Some(edit) = self.decrypted_leaf(leaf)? {
+                    self.edits.push(edit);
+                }
+                Some(())
+            }
         }
     }
 
     /// One leaf: kept when its source spells a value the decrypt walk leaves alone, or
     /// spells `new` itself; written again when its source was encrypted and `new` is not
-    /// that; `None` when the source text cannot tell.
-    fn decrypted_leaf(&mut self, new: &Value) -> Option<()> {
+    /// that (the edit is returned); `None` when the source text cannot tell.
+    fn decrypted_leaf<'v>(&mut self, new: &'v Value) -> Option<Option<Edit<'v>>> {
         let leaf = self.take()?.clone();
         let text = self.src.get(leaf.start..leaf.end)?;
         let changed = match leaf.ctx {
@@ -635,20 +652,19 @@ impl<'a> Walk<'a> {
                     if memchr::memmem::find(was.as_bytes(), b"ENC[").is_some() {
                         return None;
                     }
-                    return Some(());
+                    return Some(None);
                 }
                 !matches!(new, Value::Str(s) if s == was)
             }
         };
-        if changed {
-            let edit = self.leaf_edit(&leaf, new)?;
-            self.edits.push(edit);
+        if !changed {
+            return Some(None);
         }
-        Some(())
+        self.leaf_edit(&leaf, new).map(Some)
     }
 
     /// The edit that writes `new` in place of `leaf`.
-    fn leaf_edit(&self, leaf: &Leaf, new: &Value) -> Option<(usize, usize, String)> {
+    fn leaf_edit<'v>(&self, leaf: &Leaf, new: &'v Value) -> Option<Edit<'v>> {
         match (&leaf.ctx, new) {
             (LeafCtx::Fixed, _) => None,
             // Only list elements reach here as `Value::Comment`. An encrypted comment in a
@@ -663,9 +679,9 @@ impl<'a> Walk<'a> {
                 },
                 Value::Comment(t),
             ) if crate::cipher::is_enc_value(t) => (*own_line && *list_dash_col == Some(*col))
-                .then(|| (leaf.start, leaf.end, format!("- {t}"))),
+                .then(|| (leaf.start, leaf.end, format!("- {t}").into())),
             (LeafCtx::Comment { .. }, Value::Comment(t)) => {
-                Some((leaf.start, leaf.end, comment_text(t)?))
+                Some((leaf.start, leaf.end, comment_text(t)?.into()))
             }
             (
                 LeafCtx::Comment {
@@ -680,7 +696,11 @@ impl<'a> Walk<'a> {
                     && *list_dash_col == Some(*col)
                     && !matches!(v, Value::Str(s) if s.contains('\n'))
                 {
-                    Some((leaf.start, leaf.end, format!("- {}", scalar_inline(v))))
+                    Some((
+                        leaf.start,
+                        leaf.end,
+                        format!("- {}", scalar_inline_cow(v)).into(),
+                    ))
                 } else {
                     None
                 }
@@ -691,7 +711,7 @@ impl<'a> Walk<'a> {
                 if !self.rest_of_line_blank(leaf.end) {
                     return None;
                 }
-                Some((d, leaf.end, comment_text(t)?))
+                Some((d, leaf.end, comment_text(t)?.into()))
             }
             (LeafCtx::MapValue { .. }, Value::Comment(_)) => None,
             (LeafCtx::MapValue { key_col: base } | LeafCtx::ListItem { dash_col: base, .. }, v) => {
@@ -701,9 +721,9 @@ impl<'a> Walk<'a> {
                         if leaf.end >= self.src.len() {
                             t.push('\n');
                         }
-                        t
+                        Cow::Owned(t)
                     }
-                    other => scalar_inline(other),
+                    other => scalar_inline_cow(other),
                 };
                 Some((leaf.start, leaf.end, text))
             }

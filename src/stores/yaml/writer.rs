@@ -3,6 +3,7 @@
 //! every string written so that go-yaml v3 and YAML 1.1 readers read it back unchanged.
 
 use base64::Engine as _;
+use std::borrow::Cow;
 
 use super::resolve::{is_printable, plain_safe};
 use crate::tree::{Branch, Item, Value, format_float_yaml};
@@ -264,10 +265,16 @@ pub fn write_list(out: &mut String, l: &[Value], d: usize, first_inline: bool, s
 
 /// A leaf on one line: plain when that reads back the same, else double-quoted.
 pub fn scalar_inline(v: &Value) -> String {
-    match v {
+    scalar_inline_cow(v).into_owned()
+}
+
+/// [`scalar_inline`] that lends a string written plain instead of copying it (the layout
+/// writer's edits of a 20,000-key encrypt held a second copy of every `ENC[...]` value).
+pub fn scalar_inline_cow(v: &Value) -> Cow<'_, str> {
+    let text = match v {
         Value::Str(s) => {
             if plain_word(s) || plain_text(s) || plain_safe(s) {
-                s.clone()
+                return Cow::Borrowed(s);
             } else {
                 double_quoted(s)
             }
@@ -285,7 +292,8 @@ pub fn scalar_inline(v: &Value) -> String {
         Value::Comment(c) => double_quoted(c),
         Value::Branch(_) => "{}".to_string(),
         Value::List(_) => "[]".to_string(),
-    }
+    };
+    Cow::Owned(text)
 }
 
 /// A cheap sufficient test for [`plain_safe`]: 6 or more ASCII letters, digits or
