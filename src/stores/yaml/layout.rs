@@ -5,9 +5,9 @@
 //! one of a mapping (`seal set` of a new key) are written there in the file's own
 //! indentation; the result of such structural edits is read back and checked.
 
-use super::reader::{DocLayout, ItemSpan, Leaf, LeafCtx, PairSpan};
 use std::borrow::Cow;
 
+use super::reader::{DocLayout, ItemSpan, Leaf, LeafCtx, PairSpan};
 use super::writer::{WStyle, literal_block, literal_ok, scalar_inline_cow, write_list, write_pair};
 use crate::tree::{Branch, Item, Value};
 

@@ -2,8 +2,9 @@
 //! step per level, sequences indented under their key, comments as `#text` lines, and
 //! every string written so that go-yaml v3 and YAML 1.1 readers read it back unchanged.
 
-use base64::Engine as _;
 use std::borrow::Cow;
+
+use base64::Engine as _;
 
 use super::resolve::{is_printable, plain_safe};
 use crate::tree::{Branch, Item, Value, format_float_yaml};
