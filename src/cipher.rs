@@ -226,7 +226,7 @@ const B64_PLACED: [[u32; 256]; 4] = {
 /// `text.len() / 4 * 3` bytes) and return the decoded length. `None` for anything but
 /// canonical padding and alphabet characters: the caller then asks [`B64`], which decodes
 /// the same strings to the same bytes (trailing bits are ignored by both) and explains
-/// the others. Far fewer instructions than the base64 crate on short fields (~12 a quad).
+/// the others. Far fewer instructions than the base64 crate on short fields.
 fn b64_decode_into(text: &[u8], out: &mut [u8]) -> Option<usize> {
     if !text.len().is_multiple_of(4) {
         return None;

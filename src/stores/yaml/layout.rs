@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 
 use super::reader::{DocLayout, ItemSpan, Leaf, LeafCtx, PairSpan};
-use super::writer::{WStyle, literal_block, literal_ok, scalar_inline_cow, write_list, write_pair};
+use super::writer::{WStyle, literal_block, literal_ok, scalar_inline, write_list, write_pair};
 use crate::tree::{Branch, Item, Value};
 
 /// What the YAML store remembers about a file it read.
@@ -699,7 +699,7 @@ impl<'a, 't> Walk<'a, 't> {
                     Some((
                         leaf.start,
                         leaf.end,
-                        format!("- {}", scalar_inline_cow(v)).into(),
+                        format!("- {}", scalar_inline(v)).into(),
                     ))
                 } else {
                     None
@@ -723,7 +723,7 @@ impl<'a, 't> Walk<'a, 't> {
                         }
                         Cow::Owned(t)
                     }
-                    other => scalar_inline_cow(other),
+                    other => scalar_inline(other),
                 };
                 Some((leaf.start, leaf.end, text))
             }

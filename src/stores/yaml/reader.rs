@@ -347,22 +347,20 @@ pub fn source_text_owned(mut input: Vec<u8>) -> Result<String, StoreError> {
 /// Whether no line of `src` starts with [`FAST_MAX_INDENT`] or more spaces and `-`
 /// (the bound that keeps the recursive fast producer's stack use small).
 fn shallow_enough_for_fast(src: &str) -> bool {
-    let starts: Vec<usize> = std::iter::once(0)
-        .chain(memchr::memchr_iter(b'\n', src.as_bytes()).map(|i| i + 1))
-        .collect();
-    shallow_at(src, &starts)
+    let starts = memchr::memchr_iter(b'\n', src.as_bytes()).map(|i| i + 1);
+    shallow_at(src, std::iter::once(0).chain(starts))
 }
 
 /// [`shallow_enough_for_fast`] given the start of every line. Only the start of each line
 /// is looked at: at most FAST_MAX_INDENT bytes per line (a byte-at-a-time loop over the
 /// whole text was 26 M instructions of a 20,000-key decrypt's 398 M).
-fn shallow_at(src: &str, line_starts: &[usize]) -> bool {
+fn shallow_at(src: &str, mut line_starts: impl Iterator<Item = usize>) -> bool {
     let b = src.as_bytes();
     let deep = |start: usize| {
         b.get(start..start + FAST_MAX_INDENT)
             .is_some_and(|head| head.iter().all(|&c| c == b' ' || c == b'-'))
     };
-    !line_starts.iter().any(|&start| deep(start))
+    !line_starts.any(deep)
 }
 
 /// libyaml-safer's events for `src` (UTF-8 checked, byte-order mark removed already).
@@ -507,8 +505,8 @@ impl<'a> Composer<'a> {
     }
 
     fn run(&mut self) -> Result<Vec<RawDoc>, StoreError> {
-        let fast_ok =
-            self.line_starts.len() <= MAX_NODES && shallow_at(self.src, &self.line_starts);
+        let fast_ok = self.line_starts.len() <= MAX_NODES
+            && shallow_at(self.src, self.line_starts.iter().copied());
         if fast_ok
             && self.allow_pipeline
             && self.src.len() >= pipeline::MIN_BYTES
@@ -1610,10 +1608,16 @@ impl Composer<'_> {
         tag: Option<&str>,
         in_alias: bool,
     ) -> Result<Value, super::resolve::ResolveError> {
+        resolve_scalar_owned(self.scalar_text(value, in_alias), style, tag)
+    }
+
+    /// A scalar's text for the tree: moved out of its node when nothing can alias it
+    /// (each node is converted once then), else copied.
+    fn scalar_text(&self, value: &RefCell<String>, in_alias: bool) -> String {
         if self.any_anchor || in_alias {
-            resolve_scalar(&value.borrow(), style, tag)
+            value.borrow().clone()
         } else {
-            resolve_scalar_owned(value.take(), style, tag)
+            value.take()
         }
     }
 
@@ -1626,13 +1630,10 @@ impl Composer<'_> {
             NodeData::Scalar {
                 value, style, tag, ..
             } => {
-                let text = if self.any_anchor || in_alias || kt != k {
-                    value.borrow().clone()
-                } else {
-                    value.take()
-                };
-                let v = resolve_text_owned(text, *style, tag.as_deref())
-                    .map_err(|e| unsupported(kn.line, kn.col, format!("{} (in a key)", e.0)))?;
+                // An alias key (kt != k) implies an anchor, so its target is copied.
+                let v =
+                    resolve_text_owned(self.scalar_text(value, in_alias), *style, tag.as_deref())
+                        .map_err(|e| unsupported(kn.line, kn.col, format!("{} (in a key)", e.0)))?;
                 match v {
                     Ok(s) => Ok(s),
                     Err((other, value)) => {

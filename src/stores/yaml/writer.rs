@@ -264,14 +264,10 @@ pub fn write_list(out: &mut String, l: &[Value], d: usize, first_inline: bool, s
     }
 }
 
-/// A leaf on one line: plain when that reads back the same, else double-quoted.
-pub fn scalar_inline(v: &Value) -> String {
-    scalar_inline_cow(v).into_owned()
-}
-
-/// [`scalar_inline`] that lends a string written plain instead of copying it (the layout
-/// writer's edits of a 20,000-key encrypt held a second copy of every `ENC[...]` value).
-pub fn scalar_inline_cow(v: &Value) -> Cow<'_, str> {
+/// A leaf on one line: plain when that reads back the same, else double-quoted. A string
+/// written plain is lent, not copied (the layout writer's edits of a 20,000-key encrypt
+/// held a second copy of every `ENC[...]` value).
+pub fn scalar_inline(v: &Value) -> Cow<'_, str> {
     let text = match v {
         Value::Str(s) => {
             if plain_word(s) || plain_text(s) || plain_safe(s) {
